@@ -80,6 +80,8 @@ export interface ConnEvent {
   lineage: LineageEntry[];
   /** Name of the matching app, when one is known. */
   app?: string;
+  /** Id of the rule that decided, when `reason === "rule"` (the "why" shown in history). */
+  ruleId?: string;
 }
 
 /** Status of the running instance. */
@@ -132,6 +134,115 @@ export type LiveMessage =
   | { type: "integrity"; path: string; change: string; oldHash?: string; newHash?: string }
   | { type: "mode"; mode: Mode };
 
+/** A problem in submitted rules.toml text, located for display at its line (1-based). */
+export interface RulesProblem {
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** One active rule as the UI lists it, with its hit counter. */
+export interface RuleInfo {
+  id: string;
+  action: "allow" | "deny";
+  direction: "in" | "out";
+  protocol: string;
+  /** CIDRs as written; absent = any. */
+  remote?: string[];
+  /** Ports/ranges as written ("443", "8000-8080"); absent = any. */
+  ports?: string[];
+  app?: string;
+  comment?: string;
+  /** Packets/connections this rule decided since the daemon started. */
+  hits: number;
+  /** Line of the rule's `[[rule]]` header in rules.toml. */
+  line: number;
+}
+
+/** rules.toml as text plus the active, parsed rules. */
+export interface RulesView {
+  path: string;
+  text: string;
+  rules: RuleInfo[];
+}
+
+/** A packet to explain ("which rule would decide this, and why"). */
+export interface ExplainRequest {
+  direction: "in" | "out";
+  protocol: "tcp" | "udp" | "icmp" | "icmpv6";
+  /** Remote address (IPv4 or IPv6 literal). */
+  remote: string;
+  port: number;
+  /** Executable path of the local process (out only), for app-scoped rules and approvals. */
+  exe?: string;
+}
+
+/** The answer of an explain. */
+export interface ExplainResult {
+  verdict: "allow" | "deny";
+  /** The deciding rule, when one matched. */
+  ruleId?: string;
+  /** One human sentence: which rule, default or app approval decided. */
+  why: string;
+}
+
+/** A watched file or folder of `[[integrity.watch]]`. */
+export interface IntegrityWatchInfo {
+  path: string;
+  recursive: boolean;
+  /** Files covered by the baseline under this path. */
+  files: number;
+}
+
+/** One detected integrity change. */
+export interface IntegrityChange {
+  /** Epoch ms. */
+  time: number;
+  path: string;
+  change: "modified" | "created" | "deleted" | "metadata" | string;
+  oldHash?: string;
+  newHash?: string;
+}
+
+/** Integrity watch and baseline state. */
+export interface IntegrityInfo {
+  watches: IntegrityWatchInfo[];
+  baseline: { status: "none" | "clean" | "changed"; createdAt?: number; files: number };
+  /** Most recent first. */
+  changes: IntegrityChange[];
+}
+
+/** One destination an unapproved app tried. */
+export interface LearningDestination {
+  daddr: string;
+  dport: number;
+  proto: number;
+  count: number;
+  lastSeen: number;
+}
+
+/** An executable that tried to connect without approval, grouped by exe (Learning page). */
+export interface LearningEntry {
+  exe: string;
+  /** SHA-256 of the file when hashed. */
+  sha256?: string;
+  attempts: number;
+  firstSeen: number;
+  lastSeen: number;
+  /** Lineage of the most recent attempt, nearest ancestor first. */
+  lineage: LineageEntry[];
+  /** Recent process ids that tried. */
+  tgids: number[];
+  destinations: LearningDestination[];
+}
+
+/** Verdict counts over a time window (Overview tiles). `unknown` counts unknown-app attempts. */
+export interface EventCounts {
+  allow: number;
+  deny: number;
+  unknown: number;
+}
+
 /** The operations the daemon exposes. Writes reject with an Error when caller is a viewer. */
 export interface HashwallApi {
   status(caller: Caller): Promise<StatusInfo>;
@@ -143,6 +254,23 @@ export interface HashwallApi {
   setMode(caller: Caller, mode: Mode): Promise<void>;
   reload(caller: Caller): Promise<{ ok: boolean; errors: string[] }>;
   events(caller: Caller, q: EventQuery): Promise<ConnEvent[]>;
+  /** rules.toml text and the active rules with hit counters. */
+  rulesGet(caller: Caller): Promise<RulesView>;
+  /**
+   * Validates `text` as rules.toml; when valid, writes it atomically and reloads. When invalid,
+   * returns every located problem and changes nothing.
+   */
+  rulesSave(caller: Caller, text: string): Promise<{ ok: boolean; errors: RulesProblem[] }>;
+  /** Which rule/default/approval would decide this packet. Read-only. */
+  rulesExplain(caller: Caller, req: ExplainRequest): Promise<ExplainResult>;
+  /** Watched paths, baseline status and recent changes. */
+  integrityStatus(caller: Caller): Promise<IntegrityInfo>;
+  /** Unapproved executables that tried to connect and were neither approved nor denied yet. */
+  learningList(caller: Caller): Promise<LearningEntry[]>;
+  /** Removes `exe` from the learning list (it stays unapproved, so enforcing mode denies it). */
+  learningDeny(caller: Caller, exe: string): Promise<void>;
+  /** Verdict counts of events with `time >= since` (epoch ms). */
+  eventCounts(caller: Caller, since: number): Promise<EventCounts>;
   /** Subscribe to live messages; returns the unsubscribe function. */
   subscribe(caller: Caller, listener: (m: LiveMessage) => void): () => void;
 }
