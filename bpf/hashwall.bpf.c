@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hashwall.bpf.c — per-app network verdicts decided in the kernel.
+ *
+ * Every verdict comes from maps that userspace filled BEFORE the connection: the approved
+ * executables (identity = kernel dev + inode, present only while the file's SHA-256 matched) and
+ * the per-process trust that the fork/exec/exit tracepoints keep true. No hook ever waits for
+ * userspace, so the first connect() of a one-shot client is decided right.
+ *
+ * Concerns in this object: the cgroup hooks (connect4/6, sendmsg4/6, sock_create), lineage
+ * (fork/exec/exit), and reporting (ring buffer + dedup LRU). Shared structs: hashwall.h.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "hashwall.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define SOCK_DGRAM_ 2
+#define SOCK_RAW_ 3
+#define AF_INET_ 2
+#define AF_INET6_ 10
+#define IPPROTO_ICMP_ 1
+#define IPPROTO_ICMPV6_ 58
+
+/* Approved executables: identity → app. Present only while the file's hash matched. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_MAX_APPS);
+	__type(key, struct hw_exe_key);
+	__type(value, struct hw_app_val);
+} hw_approved SEC(".maps");
+
+/* Per-process trust keyed by tgid; kept true by the lineage tracepoints. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct hw_proc_val);
+} hw_procs SEC(".maps");
+
+/* Run-time switches (element 0). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_settings);
+} hw_settings SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, HW_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, HW_RINGBUF_BYTES);
+} hw_events SEC(".maps");
+
+/* One report per app + destination + hook per dedup window, so a retry loop cannot flood. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HW_MAX_DEDUP);
+	__type(key, struct hw_dedup_key);
+	__type(value, __u64);
+} hw_dedup SEC(".maps");
+
+/* The path each process was exec'd with, so a report can name an app that already exited. */
+struct hw_path {
+	char path[HW_PATH_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HW_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct hw_path);
+} hw_exec_paths SEC(".maps");
+
+/* Scratch for building an hw_path off the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_path);
+} hw_path_scratch SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&hw_counters, &idx);
+	if (c)
+		*c += 1;
+}
+
+/* Kernel identity of a task's executable; zero for kernel threads. */
+static __always_inline void exe_of(struct task_struct *task, struct hw_exe_key *key)
+{
+	struct file *f = BPF_CORE_READ(task, mm, exe_file);
+	key->dev = 0;
+	key->ino = 0;
+	if (!f)
+		return;
+	key->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	key->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+}
+
+/* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 (daddr is 16 bytes, v4 in the first 4). */
+static __always_inline int is_loopback(__u8 family, const __u8 *daddr)
+{
+	if (family == 4)
+		return daddr[0] == 127;
+	if (family == 6) {
+		__u64 hi, lo;
+		__builtin_memcpy(&hi, daddr, 8);
+		__builtin_memcpy(&lo, daddr + 8, 8);
+		return hi == 0 && lo == bpf_cpu_to_be64(1);
+	}
+	return 0;
+}
+
+/* Writes one report to the ring buffer unless the dedup window suppresses it. */
+static __always_inline void report(struct hw_settings *s, struct task_struct *task, __u32 tgid,
+				   const struct hw_exe_key *exe, __u8 kind, __u8 verdict,
+				   __u8 family, __u8 proto, const __u8 *daddr, __u16 dport,
+				   __u32 reason)
+{
+	struct hw_dedup_key dk = {};
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	dk.exe = *exe;
+	__builtin_memcpy(dk.daddr, daddr, 16);
+	dk.dport = dport;
+	dk.proto = proto;
+	dk.kind = kind;
+	__u64 *last = bpf_map_lookup_elem(&hw_dedup, &dk);
+	if (last && now - *last < (__u64)s->dedup_ms * 1000000ULL) {
+		count(HW_CNT_DEDUPED);
+		return;
+	}
+	bpf_map_update_elem(&hw_dedup, &dk, &now, BPF_ANY);
+
+	struct hw_event *e = bpf_ringbuf_reserve(&hw_events, sizeof(*e), 0);
+	if (!e) {
+		count(HW_CNT_LOST);
+		/* Forget the dedup mark so the next attempt is reported when there is room. */
+		bpf_map_delete_elem(&hw_dedup, &dk);
+		return;
+	}
+	e->ts_ns = now;
+	e->exe = *exe;
+	e->tgid = tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->kind = kind;
+	e->verdict = verdict;
+	e->family = family;
+	e->proto = proto;
+	e->dport = dport;
+	e->reason = reason;
+	e->_pad = 0;
+	__builtin_memcpy(e->daddr, daddr, 16);
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+
+	struct hw_path *p = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
+	if (p)
+		bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), p->path);
+	else
+		e->exe_path[0] = 0;
+
+	/* Ancestors: lineage[0] is the parent. Unused slots are left as reserved: depth says. */
+	struct task_struct *t = task;
+	__u16 depth = 0;
+	for (int i = 0; i < HW_LINEAGE_DEPTH; i++) {
+		t = BPF_CORE_READ(t, real_parent);
+		if (!t)
+			break;
+		__u32 ptgid = BPF_CORE_READ(t, tgid);
+		if (ptgid == 0)
+			break;
+		e->lineage[i].tgid = ptgid;
+		e->lineage[i]._pad = 0;
+		exe_of(t, &e->lineage[i].exe);
+		BPF_CORE_READ_STR_INTO(&e->lineage[i].comm, t, comm);
+		depth = i + 1;
+		if (ptgid == 1)
+			break;
+	}
+	e->depth = depth;
+	count(HW_CNT_EVENTS);
+	/* No consumer wakeup: it costs ~11 us per event here; userspace drains on a timer. */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/*
+ * The verdict for the current process sending to a destination: 1 allow, 0 deny (EPERM).
+ * Trusted = a per-process entry whose approval is still in the approved map.
+ */
+static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8 *daddr,
+				  __u16 dport)
+{
+	__u32 zero = 0;
+	struct hw_settings *s = bpf_map_lookup_elem(&hw_settings, &zero);
+	if (!s)
+		return 1;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == s->daemon_tgid) {
+		count(HW_CNT_ALLOW);
+		return 1;
+	}
+	if (s->allow_loopback && is_loopback(family, daddr)) {
+		count(HW_CNT_LOOPBACK);
+		return 1;
+	}
+
+	__u32 reason = HW_REASON_UNKNOWN_APP;
+	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
+	if (pv) {
+		struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &pv->trust_key);
+		if (a && a->app_id == pv->app_id) {
+			count(HW_CNT_ALLOW);
+			return 1;
+		}
+		reason = HW_REASON_REVOKED;
+	}
+
+	/* Unknown from here on: the slow path, taken once per app + destination per window. */
+	count(HW_CNT_UNKNOWN);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct hw_exe_key exe;
+	exe_of(task, &exe);
+	if (reason == HW_REASON_UNKNOWN_APP) {
+		struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &exe);
+		if (a)
+			reason = (a->flags & HW_APP_INTERPRETER) ? HW_REASON_INTERPRETER
+								 : HW_REASON_NOT_INHERITED;
+	}
+	int deny = s->mode == HW_MODE_ENFORCING;
+	if (deny)
+		count(HW_CNT_DENY);
+	report(s, task, tgid, &exe, kind, deny ? HW_VERDICT_DENY : HW_VERDICT_ALLOW, family, proto,
+	       daddr, dport, reason);
+	return !deny;
+}
+
+static __always_inline __u8 proto_of(__u32 type, __u32 protocol)
+{
+	if (protocol)
+		return protocol;
+	return type == SOCK_DGRAM_ ? IPPROTO_UDP : IPPROTO_TCP;
+}
+
+static __always_inline int decide4(struct bpf_sock_addr *ctx, __u8 kind)
+{
+	__u8 daddr[16] = {};
+	__u32 ip = ctx->user_ip4;
+	__builtin_memcpy(daddr, &ip, 4);
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	return decide(kind, 4, proto_of(ctx->type, ctx->protocol), daddr, port);
+}
+
+/* IPv6, with IPv4-mapped addresses (::ffff:a.b.c.d) reported and judged as IPv4. */
+static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
+{
+	__u8 daddr[16] = {};
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
+	      w3 = ctx->user_ip6[3];
+	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	__u8 proto = proto_of(ctx->type, ctx->protocol);
+	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
+		__builtin_memcpy(daddr, &w3, 4);
+		return decide(kind, 4, proto, daddr, port);
+	}
+	__builtin_memcpy(daddr, &w0, 4);
+	__builtin_memcpy(daddr + 4, &w1, 4);
+	__builtin_memcpy(daddr + 8, &w2, 4);
+	__builtin_memcpy(daddr + 12, &w3, 4);
+	return decide(kind, 6, proto, daddr, port);
+}
+
+SEC("cgroup/connect4")
+int hw_connect4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, HW_EV_CONNECT);
+}
+
+SEC("cgroup/connect6")
+int hw_connect6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, HW_EV_CONNECT);
+}
+
+SEC("cgroup/sendmsg4")
+int hw_sendmsg4(struct bpf_sock_addr *ctx)
+{
+	return decide4(ctx, HW_EV_SENDMSG);
+}
+
+SEC("cgroup/sendmsg6")
+int hw_sendmsg6(struct bpf_sock_addr *ctx)
+{
+	return decide6(ctx, HW_EV_SENDMSG);
+}
+
+/*
+ * Raw and ICMP datagram sockets (ping): judged when created, since their traffic may never pass
+ * connect/sendmsg hooks. TCP/UDP sockets are judged at connect/sendmsg with a destination.
+ */
+SEC("cgroup/sock_create")
+int hw_sock_create(struct bpf_sock *sk)
+{
+	__u32 type = sk->type, protocol = sk->protocol;
+	int icmp_dgram = type == SOCK_DGRAM_ &&
+			 (protocol == IPPROTO_ICMP_ || protocol == IPPROTO_ICMPV6_);
+	if (type != SOCK_RAW_ && !icmp_dgram)
+		return 1;
+	__u8 daddr[16] = {};
+	/* No destination yet: the loopback exemption cannot apply; family 0 marks "no address". */
+	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0);
+}
+
+/* fork: a child of a trusted process whose app has inherit = true is trusted too. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(hw_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	if (ptgid == ctgid)
+		return 0; /* a new thread shares its process's entry */
+	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &ptgid);
+	if (!pv || !(pv->flags & HW_APP_INHERIT)) {
+		/* A recycled tgid must not keep a dead process's trust. */
+		bpf_map_delete_elem(&hw_procs, &ctgid);
+	} else {
+		struct hw_proc_val cv = *pv;
+		cv.source = HW_TRUST_INHERITED;
+		if (pv->source == HW_TRUST_OWN)
+			cv.from_tgid = ptgid;
+		bpf_map_update_elem(&hw_procs, &ctgid, &cv, BPF_ANY);
+		count(HW_CNT_INHERITED);
+	}
+	struct hw_path *pp = bpf_map_lookup_elem(&hw_exec_paths, &ptgid);
+	if (pp)
+		bpf_map_update_elem(&hw_exec_paths, &ctgid, pp, BPF_ANY);
+	return 0;
+}
+
+/* exec: decided again from the new binary's own identity; inherited trust does not survive. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid, zero = 0;
+	struct hw_path *scratch = bpf_map_lookup_elem(&hw_path_scratch, &zero);
+	if (scratch) {
+		const char *filename = BPF_CORE_READ(bprm, filename);
+		bpf_probe_read_kernel_str(scratch->path, sizeof(scratch->path), filename);
+		bpf_map_update_elem(&hw_exec_paths, &tgid, scratch, BPF_ANY);
+	}
+	struct hw_exe_key key;
+	exe_of(p, &key);
+	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &key);
+	if (a && !(a->flags & HW_APP_INTERPRETER)) {
+		struct hw_proc_val v = {
+			.trust_key = key,
+			.app_id = a->app_id,
+			.source = HW_TRUST_OWN,
+			.from_tgid = tgid,
+			.flags = a->flags,
+		};
+		bpf_map_update_elem(&hw_procs, &tgid, &v, BPF_ANY);
+		count(HW_CNT_EXEC_TRUSTED);
+	} else {
+		bpf_map_delete_elem(&hw_procs, &tgid);
+	}
+	return 0;
+}
+
+/* exit of the whole thread group: forget the process. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
+{
+	if (!group_dead)
+		return 0;
+	__u32 tgid = p->tgid;
+	bpf_map_delete_elem(&hw_procs, &tgid);
+	bpf_map_delete_elem(&hw_exec_paths, &tgid);
+	return 0;
+}

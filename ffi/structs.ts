@@ -1,0 +1,303 @@
+/**
+ * The TypeScript mirror of bpf/hashwall.h: sizes, offsets and constants of every struct the
+ * kernel programs and userspace exchange, with encoders and decoders built on those offsets.
+ *
+ * This is the only place userspace knows the binary layout. tests/unit/structs_layout_test.ts
+ * compiles a C probe against bpf/hashwall.h and checks every size, offset and constant here.
+ *
+ * @module
+ */
+
+/** Constants of hashwall.h (names without the `HW_` prefix). */
+export const HW = {
+  MAX_APPS: 65536,
+  MAX_PROCS: 131072,
+  MAX_DEDUP: 16384,
+  LINEAGE_DEPTH: 8,
+  COMM_LEN: 16,
+  PATH_LEN: 256,
+  RINGBUF_BYTES: 4 * 1024 * 1024,
+  APP_INHERIT: 0x1,
+  APP_INTERPRETER: 0x2,
+  TRUST_OWN: 1,
+  TRUST_INHERITED: 2,
+  MODE_LEARNING: 0,
+  MODE_ENFORCING: 1,
+  CNT_ALLOW: 0,
+  CNT_DENY: 1,
+  CNT_UNKNOWN: 2,
+  CNT_LOST: 3,
+  CNT_DEDUPED: 4,
+  CNT_LOOPBACK: 5,
+  CNT_INHERITED: 6,
+  CNT_EXEC_TRUSTED: 7,
+  CNT_EVENTS: 8,
+  CNT_MAX: 16,
+  EV_CONNECT: 1,
+  EV_SENDMSG: 2,
+  EV_SOCK_CREATE: 3,
+  VERDICT_ALLOW: 0,
+  VERDICT_DENY: 1,
+  REASON_UNKNOWN_APP: 1,
+  REASON_NOT_INHERITED: 2,
+  REASON_REVOKED: 3,
+  REASON_INTERPRETER: 4,
+} as const;
+
+/** Names of the counters, indexed by their HW_CNT_* value. */
+export const COUNTER_NAMES: readonly string[] = [
+  "allow",
+  "deny",
+  "unknown",
+  "lost",
+  "deduped",
+  "loopback",
+  "inherited",
+  "exec_trusted",
+  "events",
+];
+
+/** Size and field offsets of each shared struct (nested fields as `a.b`, arrays as `a[i].b`). */
+export const LAYOUT = {
+  hw_exe_key: { size: 16, fields: { dev: 0, ino: 8 } },
+  hw_app_val: { size: 8, fields: { app_id: 0, flags: 4 } },
+  hw_proc_val: {
+    size: 32,
+    fields: {
+      "trust_key.dev": 0,
+      "trust_key.ino": 8,
+      app_id: 16,
+      source: 20,
+      from_tgid: 24,
+      flags: 28,
+    },
+  },
+  hw_settings: {
+    size: 24,
+    fields: { mode: 0, allow_loopback: 4, daemon_tgid: 8, dedup_ms: 12, generation: 16 },
+  },
+  hw_ancestor: { size: 40, fields: { "exe.dev": 0, "exe.ino": 8, tgid: 16, comm: 24 } },
+  hw_event: {
+    size: 656,
+    fields: {
+      ts_ns: 0,
+      "exe.dev": 8,
+      "exe.ino": 16,
+      tgid: 24,
+      uid: 28,
+      kind: 32,
+      verdict: 33,
+      family: 34,
+      proto: 35,
+      dport: 36,
+      depth: 38,
+      reason: 40,
+      daddr: 48,
+      comm: 64,
+      exe_path: 80,
+      lineage: 336,
+      "lineage[1].tgid": 392,
+    },
+  },
+  hw_dedup_key: {
+    size: 40,
+    fields: { "exe.dev": 0, "exe.ino": 8, daddr: 16, dport: 32, proto: 34, kind: 35 },
+  },
+} as const;
+
+/** A kernel executable identity (dev in kernel s_dev encoding). */
+export interface ExeKey {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** Encodes a `struct hw_exe_key`. */
+export function encodeExeKey(k: ExeKey): Uint8Array {
+  const b = new Uint8Array(LAYOUT.hw_exe_key.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(LAYOUT.hw_exe_key.fields.dev, k.dev, true);
+  v.setBigUint64(LAYOUT.hw_exe_key.fields.ino, k.ino, true);
+  return b;
+}
+
+/** Decodes a `struct hw_exe_key` at `offset`. */
+export function decodeExeKey(b: Uint8Array, offset = 0): ExeKey {
+  const v = new DataView(b.buffer, b.byteOffset + offset, 16);
+  return { dev: v.getBigUint64(0, true), ino: v.getBigUint64(8, true) };
+}
+
+/** `struct hw_app_val`. */
+export interface AppVal {
+  appId: number;
+  flags: number;
+}
+
+/** Encodes a `struct hw_app_val`. */
+export function encodeAppVal(a: AppVal): Uint8Array {
+  const b = new Uint8Array(LAYOUT.hw_app_val.size);
+  const v = new DataView(b.buffer);
+  v.setUint32(LAYOUT.hw_app_val.fields.app_id, a.appId, true);
+  v.setUint32(LAYOUT.hw_app_val.fields.flags, a.flags, true);
+  return b;
+}
+
+/** Decodes a `struct hw_app_val`. */
+export function decodeAppVal(b: Uint8Array): AppVal {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    appId: v.getUint32(LAYOUT.hw_app_val.fields.app_id, true),
+    flags: v.getUint32(LAYOUT.hw_app_val.fields.flags, true),
+  };
+}
+
+/** `struct hw_proc_val`. */
+export interface ProcVal {
+  trustKey: ExeKey;
+  appId: number;
+  source: number;
+  fromTgid: number;
+  flags: number;
+}
+
+/** Encodes a `struct hw_proc_val`. */
+export function encodeProcVal(p: ProcVal): Uint8Array {
+  const f = LAYOUT.hw_proc_val.fields;
+  const b = new Uint8Array(LAYOUT.hw_proc_val.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(f["trust_key.dev"], p.trustKey.dev, true);
+  v.setBigUint64(f["trust_key.ino"], p.trustKey.ino, true);
+  v.setUint32(f.app_id, p.appId, true);
+  v.setUint32(f.source, p.source, true);
+  v.setUint32(f.from_tgid, p.fromTgid, true);
+  v.setUint32(f.flags, p.flags, true);
+  return b;
+}
+
+/** Decodes a `struct hw_proc_val`. */
+export function decodeProcVal(b: Uint8Array): ProcVal {
+  const f = LAYOUT.hw_proc_val.fields;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    trustKey: decodeExeKey(b, f["trust_key.dev"]),
+    appId: v.getUint32(f.app_id, true),
+    source: v.getUint32(f.source, true),
+    fromTgid: v.getUint32(f.from_tgid, true),
+    flags: v.getUint32(f.flags, true),
+  };
+}
+
+/** `struct hw_settings`. */
+export interface Settings {
+  mode: number;
+  allowLoopback: boolean;
+  daemonTgid: number;
+  dedupMs: number;
+  generation: number;
+}
+
+/** Encodes a `struct hw_settings`. */
+export function encodeSettings(s: Settings): Uint8Array {
+  const f = LAYOUT.hw_settings.fields;
+  const b = new Uint8Array(LAYOUT.hw_settings.size);
+  const v = new DataView(b.buffer);
+  v.setUint32(f.mode, s.mode, true);
+  v.setUint32(f.allow_loopback, s.allowLoopback ? 1 : 0, true);
+  v.setUint32(f.daemon_tgid, s.daemonTgid, true);
+  v.setUint32(f.dedup_ms, s.dedupMs, true);
+  v.setUint32(f.generation, s.generation, true);
+  return b;
+}
+
+/** Decodes a `struct hw_settings`. */
+export function decodeSettings(b: Uint8Array): Settings {
+  const f = LAYOUT.hw_settings.fields;
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    mode: v.getUint32(f.mode, true),
+    allowLoopback: v.getUint32(f.allow_loopback, true) !== 0,
+    daemonTgid: v.getUint32(f.daemon_tgid, true),
+    dedupMs: v.getUint32(f.dedup_ms, true),
+    generation: v.getUint32(f.generation, true),
+  };
+}
+
+/** One ancestor of a reported process. */
+export interface Ancestor {
+  tgid: number;
+  exe: ExeKey;
+  comm: string;
+}
+
+/** A decoded `struct hw_event`. */
+export interface RawEvent {
+  tsNs: bigint;
+  exe: ExeKey;
+  tgid: number;
+  uid: number;
+  kind: number;
+  verdict: number;
+  family: number;
+  proto: number;
+  dport: number;
+  reason: number;
+  /** 4 bytes for family 4, 16 for family 6, empty for family 0. */
+  daddr: Uint8Array;
+  comm: string;
+  exePath: string;
+  lineage: Ancestor[];
+}
+
+const decoder = new TextDecoder();
+
+/** Reads a NUL-terminated C string of at most `max` bytes. */
+function cString(b: Uint8Array, offset: number, max: number): string {
+  const slice = b.subarray(offset, offset + max);
+  const end = slice.indexOf(0);
+  return decoder.decode(end === -1 ? slice : slice.subarray(0, end));
+}
+
+/** Decodes a `struct hw_event` from a ring-buffer record (copied; safe to keep). */
+export function decodeEvent(b: Uint8Array): RawEvent {
+  const f = LAYOUT.hw_event.fields;
+  if (b.byteLength < LAYOUT.hw_event.size) {
+    throw new Error(`short hw_event record: ${b.byteLength} bytes`);
+  }
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const family = v.getUint8(f.family);
+  const depth = Math.min(v.getUint16(f.depth, true), HW.LINEAGE_DEPTH);
+  const lineage: Ancestor[] = [];
+  const ancSize = LAYOUT.hw_ancestor.size;
+  const af = LAYOUT.hw_ancestor.fields;
+  for (let i = 0; i < depth; i++) {
+    const base = f.lineage + i * ancSize;
+    lineage.push({
+      exe: decodeExeKey(b, base + af["exe.dev"]),
+      tgid: v.getUint32(base + af.tgid, true),
+      comm: cString(b, base + af.comm, HW.COMM_LEN),
+    });
+  }
+  const addrLen = family === 4 ? 4 : family === 6 ? 16 : 0;
+  return {
+    tsNs: v.getBigUint64(f.ts_ns, true),
+    exe: decodeExeKey(b, f["exe.dev"]),
+    tgid: v.getUint32(f.tgid, true),
+    uid: v.getUint32(f.uid, true),
+    kind: v.getUint8(f.kind),
+    verdict: v.getUint8(f.verdict),
+    family,
+    proto: v.getUint8(f.proto),
+    dport: v.getUint16(f.dport, true),
+    reason: v.getUint32(f.reason, true),
+    daddr: b.slice(f.daddr, f.daddr + addrLen),
+    comm: cString(b, f.comm, HW.COMM_LEN),
+    exePath: cString(b, f.exe_path, HW.PATH_LEN),
+    lineage,
+  };
+}
+
+/** Encodes a u32 map key (tgid, array index). */
+export function u32Key(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
