@@ -150,4 +150,174 @@ _Static_assert(sizeof(struct hw_ancestor) == 40, "hw_ancestor layout");
 _Static_assert(sizeof(struct hw_event) == 400 + HW_PATH_LEN, "hw_event layout");
 _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 
+/* ===================================================================================== */
+/* packet filter (bpf/filter.bpf.c, bpf/rules_app.h, src/policy, ffi/filter_structs.ts)  */
+/* ===================================================================================== */
+
+/*
+ * Rules compile into LPM tries keyed by (generation, direction, protocol, port class, app id,
+ * remote address). Port classes are the elementary port intervals of one (direction, protocol):
+ * a port maps to its class through a small LPM trie on the port. Each trie entry holds the
+ * lowest-indexed (first in file order) rule that covers that prefix, so one packet costs a fixed
+ * number of lookups whatever the number of rules.
+ */
+#define HW_FLT_MAX_RULES 16384        /* rules per policy */
+#define HW_FLT_SLOTS (HW_FLT_MAX_RULES + 4)
+#define HW_FLT_SLOT_DEFAULT_IN (HW_FLT_MAX_RULES + 0)  /* counter slot of [defaults] inbound */
+#define HW_FLT_SLOT_DEFAULT_OUT (HW_FLT_MAX_RULES + 1) /* counter slot of [defaults] outbound */
+#define HW_FLT_SLOT_UNTRACKED (HW_FLT_MAX_RULES + 2)   /* counter slot of [defaults] untracked */
+#define HW_FLT_SLOT_SOCKET (HW_FLT_MAX_RULES + 3)      /* allowed by a connect hook verdict */
+#define HW_FLT_LPM_MAX 262144                          /* address trie entries (both gens) */
+#define HW_FLT_PORT_MAX 65536                          /* port trie entries (both gens) */
+#define HW_FLT_FLOWS_MAX 65536                         /* flow table (LRU) */
+#define HW_FLT_SOCK_MAX 65536                          /* connect-hook verdicts by socket cookie */
+
+#define HW_FLT_NO_RULE 0xffffffffu      /* hw_flt_match.rule: nothing matched */
+#define HW_FLT_PCLASS_ANY 0xffffffffu   /* port class of rules without ports (and non-port protos) */
+#define HW_FLT_PCLASS_NONE 0xfffffffeu  /* a port no rule names */
+
+#define HW_FLT_DIR_IN 0
+#define HW_FLT_DIR_OUT 1
+
+/* Protocols as the filter keys them; anything else is HW_FLT_PROTO_OTHER. */
+#define HW_FLT_PROTO_ICMP 1
+#define HW_FLT_PROTO_TCP 6
+#define HW_FLT_PROTO_UDP 17
+#define HW_FLT_PROTO_ICMPV6 58
+#define HW_FLT_PROTO_OTHER 255
+
+/* Actions and defaults */
+#define HW_FLT_NONE 0 /* rules_app.h: no rule decided */
+#define HW_FLT_ALLOW 1
+#define HW_FLT_DENY 2
+
+/* Meta bits before the address/port in the LPM keys below. */
+#define HW_FLT_LPM_META_BITS 96
+#define HW_FLT_PORT_META_BITS 32
+
+/* Address trie key, IPv4. prefixlen = HW_FLT_LPM_META_BITS + address prefix length. */
+struct hw_flt_lpm4_key {
+	__u32 prefixlen;
+	__u8 gen;   /* 0 or 1 */
+	__u8 dir;   /* HW_FLT_DIR_* */
+	__u8 proto; /* HW_FLT_PROTO_* */
+	__u8 _zero;
+	__u32 pclass; /* port class, HW_FLT_PCLASS_ANY for rules without ports */
+	__u32 app_id; /* 0: rule without app */
+	__u8 addr[4]; /* network order */
+	__u8 _pad[4];
+};
+
+/* Address trie key, IPv6 (same layout, 16-byte address). */
+struct hw_flt_lpm6_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 dir;
+	__u8 proto;
+	__u8 _zero;
+	__u32 pclass;
+	__u32 app_id;
+	__u8 addr[16];
+};
+
+/* Value of both address tries: the first rule (file order) covering the key. */
+struct hw_flt_match {
+	__u32 rule;   /* rule index, HW_FLT_NO_RULE when none */
+	__u32 action; /* HW_FLT_ALLOW / HW_FLT_DENY */
+};
+
+/* Port trie key: prefixlen = HW_FLT_PORT_META_BITS + port prefix length. Value: __u32 class. */
+struct hw_flt_port_key {
+	__u32 prefixlen;
+	__u8 gen;
+	__u8 dir;
+	__u8 proto;
+	__u8 _zero;
+	__u16 port; /* network order */
+	__u16 _pad;
+	__u32 _pad2;
+};
+
+/* Element 0 of hw_flt_ctl: the active generation (the one-update switch) and flow timeouts. */
+struct hw_flt_ctl {
+	__u32 active_gen;  /* 0 or 1 */
+	__u32 tcp_idle_s;  /* established TCP idle timeout */
+	__u32 udp_idle_s;  /* UDP flow idle timeout */
+	__u32 icmp_idle_s; /* ICMP echo flow idle timeout */
+	__u32 tcp_close_s; /* after FIN both ways: grace for the last ACKs */
+	__u32 _pad;
+};
+
+/* Elements 0 and 1 of hw_flt_gen: the defaults belonging to each generation's rules. */
+struct hw_flt_gen {
+	__u32 mode;          /* HW_MODE_LEARNING: count would-drops, drop nothing */
+	__u32 def_in;        /* HW_FLT_ALLOW / HW_FLT_DENY */
+	__u32 def_out;
+	__u32 def_untracked;
+	__u32 nrules;
+	__u32 _pad;
+};
+
+/* Flow table key, from this host's point of view. ICMP echo: lport = echo id, rport = 0. */
+struct hw_flt_flow_key {
+	__u8 remote[16]; /* IPv4 in the first 4 bytes */
+	__u8 local[16];
+	__u16 rport; /* host order */
+	__u16 lport;
+	__u8 proto;
+	__u8 family; /* 4 or 6 */
+	__u8 _pad[2];
+};
+
+/* hw_flt_flow.state */
+#define HW_FLT_ST_OPEN 1
+#define HW_FLT_ST_CLOSING 2 /* FIN seen both ways */
+
+/* hw_flt_flow.fin */
+#define HW_FLT_FIN_IN 1
+#define HW_FLT_FIN_OUT 2
+
+struct hw_flt_flow {
+	__u64 last_ns; /* bpf_ktime_get_ns() of the last packet */
+	__u32 slot;    /* counter slot (rule index or HW_FLT_SLOT_*) that allowed it */
+	__u32 gen;     /* generation that allowed it; re-judged once after a switch */
+	__u8 origin;   /* HW_FLT_DIR_* of the packet that opened it */
+	__u8 state;    /* HW_FLT_ST_* */
+	__u8 fin;      /* HW_FLT_FIN_* */
+	__u8 _pad[5];
+};
+
+/* Per-CPU counters per (generation, slot): key = gen * HW_FLT_SLOTS + slot. */
+struct hw_flt_counter {
+	__u64 packets;    /* packets passed (allowed) */
+	__u64 bytes;
+	__u64 would_drop; /* learning mode: packets enforcing would drop */
+	__u64 dropped;    /* enforcing: packets dropped */
+};
+
+/* Indexes of the per-CPU hw_flt_stats array. */
+#define HW_FLT_CNT_PASS_STATE 0   /* passed by an existing flow */
+#define HW_FLT_CNT_NEW_FLOW 1     /* flows inserted */
+#define HW_FLT_CNT_FLOW_CLOSED 2  /* flows removed: RST, or expired after close */
+#define HW_FLT_CNT_FLOW_EXPIRED 3 /* flows removed: idle timeout */
+#define HW_FLT_CNT_DROP 4         /* packets dropped */
+#define HW_FLT_CNT_WOULD_DROP 5   /* learning: packets that enforcing would drop */
+#define HW_FLT_CNT_UNTRACKED 6    /* packets no flow can be tied to */
+#define HW_FLT_CNT_LOOPBACK 7     /* loopback addresses, always passed */
+#define HW_FLT_CNT_NON_IP 8       /* ARP and other non-IP, always passed */
+#define HW_FLT_CNT_REJUDGED 9     /* flows re-judged after a generation switch */
+#define HW_FLT_CNT_REJUDGE_DROP 10 /* ... and denied by the new rules */
+#define HW_FLT_CNT_FLOW_FAIL 11   /* flow insert failed */
+#define HW_FLT_CNT_MAX 16
+
+_Static_assert(sizeof(struct hw_flt_lpm4_key) == 24, "hw_flt_lpm4_key layout");
+_Static_assert(sizeof(struct hw_flt_lpm6_key) == 32, "hw_flt_lpm6_key layout");
+_Static_assert(sizeof(struct hw_flt_match) == 8, "hw_flt_match layout");
+_Static_assert(sizeof(struct hw_flt_port_key) == 16, "hw_flt_port_key layout");
+_Static_assert(sizeof(struct hw_flt_ctl) == 24, "hw_flt_ctl layout");
+_Static_assert(sizeof(struct hw_flt_gen) == 24, "hw_flt_gen layout");
+_Static_assert(sizeof(struct hw_flt_flow_key) == 40, "hw_flt_flow_key layout");
+_Static_assert(sizeof(struct hw_flt_flow) == 24, "hw_flt_flow layout");
+_Static_assert(sizeof(struct hw_flt_counter) == 32, "hw_flt_counter layout");
+
 #endif /* HASHWALL_H */
