@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { hashFile } from "../../src/integrity/hash.ts";
+import { HashPool, isHashError } from "../../src/integrity/hash_pool.ts";
+
+const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+const ABC = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+async function sha256sum(path: string): Promise<string> {
+  const out = await new Deno.Command("sha256sum", { args: [path], stdout: "piped" }).output();
+  assert.equal(out.code, 0);
+  return new TextDecoder().decode(out.stdout).split(" ")[0];
+}
+
+Deno.test("hashFile: known vectors and the identity of the same fd", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-hash-" });
+  try {
+    await Deno.writeFile(`${dir}/empty`, new Uint8Array());
+    await Deno.writeTextFile(`${dir}/abc`, "abc");
+    await Deno.chmod(`${dir}/abc`, 0o640);
+    const e = await hashFile(`${dir}/empty`);
+    assert.equal(e.sha256, EMPTY);
+    assert.equal(e.size, 0);
+    const a = await hashFile(`${dir}/abc`);
+    assert.equal(a.sha256, ABC);
+    assert.equal(a.size, 3);
+    const st = await Deno.stat(`${dir}/abc`);
+    assert.equal(a.ino, String(st.ino));
+    assert.equal(a.dev, String(st.dev));
+    assert.equal(a.mode, st.mode);
+    assert.equal(a.mode & 0o777, 0o640);
+    assert.equal(a.uid, st.uid);
+    assert.equal(a.gid, st.gid);
+    // ns timestamps agree with Deno's ms view.
+    assert.equal(BigInt(a.mtimeNs) / 1_000_000n, BigInt(st.mtime!.getTime()));
+    assert.equal(a.changedDuringHash, false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashFile: a 100 MB file equals sha256sum, for several read sizes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-hash-" });
+  try {
+    const path = `${dir}/big`;
+    const f = await Deno.open(path, { write: true, create: true });
+    const block = new Uint8Array(1 << 20);
+    for (let i = 0; i < 100; i++) {
+      crypto.getRandomValues(block.subarray(0, 65536));
+      block[65536 + i] = i; // every MiB differs
+      await f.write(block);
+    }
+    await f.write(new Uint8Array([1, 2, 3])); // an unaligned tail
+    f.close();
+    const want = await sha256sum(path);
+    for (const chunkSize of [1 << 20, 4 << 20, 65536 + 7]) {
+      const h = await hashFile(path, { chunkSize });
+      assert.equal(h.sha256, want, `chunkSize ${chunkSize}`);
+      assert.equal(h.size, 100 * (1 << 20) + 3);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("hashFile: bad input is refused with the path named", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-hash-" });
+  try {
+    await assert.rejects(hashFile(`${dir}/missing`), /open .*missing: ENOENT/);
+    await assert.rejects(hashFile(dir), /not a regular file/);
+    const mk = await new Deno.Command("mkfifo", { args: [`${dir}/fifo`] }).output();
+    assert.equal(mk.code, 0);
+    // A FIFO with no writer must not block: it is refused at once.
+    await assert.rejects(hashFile(`${dir}/fifo`), /not a regular file/);
+    await Deno.writeTextFile(`${dir}/x`, "x");
+    await assert.rejects(hashFile(`${dir}/x`, { chunkSize: 10 }), /chunkSize/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HashPool: results equal single-thread results, in order, with progress", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-pool-" });
+  const pool = new HashPool({ workers: 2 });
+  try {
+    const paths: string[] = [];
+    for (let i = 0; i < 24; i++) {
+      const data = new Uint8Array(1000 + i * 50_000);
+      crypto.getRandomValues(data.subarray(0, Math.min(data.length, 65536)));
+      data[data.length - 1] = i;
+      paths.push(`${dir}/f${i}`);
+      await Deno.writeFile(paths[i], data);
+    }
+    paths.push(`${dir}/missing`);
+    let last = 0;
+    const results = await pool.hashMany(paths, (done, total) => {
+      assert.equal(done, last + 1);
+      assert.equal(total, paths.length);
+      last = done;
+    });
+    assert.equal(last, paths.length);
+    for (let i = 0; i < 24; i++) {
+      const r = results[i];
+      assert.ok(!isHashError(r));
+      const single = await hashFile(paths[i]);
+      assert.equal(r.path, paths[i]);
+      assert.equal(r.sha256, single.sha256);
+      assert.equal(r.ino, single.ino);
+    }
+    const miss = results[24];
+    assert.ok(isHashError(miss));
+    assert.match(miss.error, /ENOENT/);
+  } finally {
+    pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HashPool: refuses a bad worker count and work after close", async () => {
+  assert.throws(() => new HashPool({ workers: 0 }), /workers must be/);
+  const pool = new HashPool({ workers: 1 });
+  pool.close();
+  await assert.rejects(pool.hash("/bin/true"), /closed/);
+});
