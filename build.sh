@@ -1,0 +1,593 @@
+#!/usr/bin/env bash
+# hashwall build driver. One entry point for a fresh Debian 12 machine (run as root):
+#
+#   ./build.sh setup   install what is missing (apt packages, Deno 2.9.6, bpffs, npm cache)
+#   ./build.sh build   vmlinux.h, BPF objects, UI bundle, the one-file dist/hashwall
+#   ./build.sh test    setup + build + fmt/lint/check + the whole test suite; ends "N passed, M failed"
+#   ./build.sh run     setup + build + the daemon on the embedded default config (learning mode, UI)
+#   ./build.sh bench   setup + build + bench/run_all.sh (report in build/bench/)
+#
+# Environment: DENORT_BIN (a denort runtime for `deno compile`), HASHWALL_TEST_TIMEOUT (seconds
+# for the test suite, default 4800), HASHWALL_FORCE_FALLBACK=1 (skip the `deno compile` attempt).
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+export PATH="/usr/local/bin:/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin:${PATH}"
+export DENO_NO_UPDATE_CHECK=1
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)"
+cd "$ROOT"
+
+DENO_VERSION="2.9.6"
+DENO_NPM_PACKAGE="@deno/linux-x64-glibc"
+DENO_BIN="/usr/local/bin/deno"
+
+# Everything the build and the tests need on top of a fresh Debian 12 (checked one by one, so a
+# machine that has them all never touches apt).
+APT_PACKAGES=(
+  clang llvm libbpf-dev libbpf1 bpftool libelf-dev gcc make
+  iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
+  ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git
+)
+
+# The permissions the shipped app runs with: this one list feeds both `deno compile` and the
+# self-extracting launcher. FFI is limited to the two libraries we dlopen (absolute paths, or Deno
+# reads them as relative); the network to loopback, where the UI listens. Unix control sockets are
+# covered by read/write.
+RUNTIME_PERMISSIONS=(
+  "--allow-ffi=/usr/lib/x86_64-linux-gnu/libbpf.so.1,/lib/x86_64-linux-gnu/libc.so.6"
+  "--allow-read"
+  "--allow-write"
+  "--allow-net=127.0.0.1,localhost,[::1]"
+  "--allow-env"
+  "--allow-sys"
+  "--allow-run"
+)
+
+# Flags for running the bundled app: never read a deno.json/lock from the user's folder, never
+# fetch or resolve anything (npm deps are inlined by the bundler), never prompt, and no V8 code
+# cache (it would be executable state outside the verified files).
+RUNTIME_RUN_FLAGS=(--no-config --no-lock --cached-only --no-remote --no-npm --no-code-cache
+  --no-prompt --quiet)
+
+BPF_CFLAGS=(-O2 -g -target bpf -D__TARGET_ARCH_x86 -I build/vmlinux -I bpf)
+
+step() { printf '==> %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die() {
+  printf 'build.sh: error: %s\n' "$*" >&2
+  exit 1
+}
+
+# ---------------------------------------------------------------------------------------------
+# setup
+# ---------------------------------------------------------------------------------------------
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_missing() {
+  local p
+  for p in "${APT_PACKAGES[@]}"; do
+    if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+      printf '%s\n' "$p"
+    fi
+  done
+}
+
+setup_apt() {
+  command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian 12"
+  local missing
+  missing="$(apt_missing | tr '\n' ' ')"
+  if [ -z "${missing// /}" ]; then
+    info "apt packages: all present"
+    return
+  fi
+  is_root || die "apt packages missing ($missing) and not root: run ./build.sh setup as root"
+  step "apt-get install $missing"
+  mkdir -p build
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } \
+    >build/setup-apt.log 2>&1; then
+    tail -n 30 build/setup-apt.log >&2
+    die "apt-get failed (full log: build/setup-apt.log)"
+  fi
+}
+
+# Prints the base64 `sha512-...` integrity as lowercase hex, to compare with sha512sum.
+integrity_hex() {
+  printf '%s' "${1#sha512-}" | base64 -d | od -An -v -tx1 | tr -d ' \n'
+}
+
+deno_version_ok() {
+  [ -x "$DENO_BIN" ] && [ "$("$DENO_BIN" --version 2>/dev/null | head -n1 | cut -d' ' -f2)" = "$DENO_VERSION" ]
+}
+
+setup_deno() {
+  if deno_version_ok; then
+    info "deno $DENO_VERSION: present at $DENO_BIN"
+    return
+  fi
+  is_root || die "deno $DENO_VERSION missing at $DENO_BIN and not root: run ./build.sh setup as root"
+  step "install deno $DENO_VERSION from npm package $DENO_NPM_PACKAGE@$DENO_VERSION"
+  local tmp tgz integrity
+  tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064 # expand now: tmp is local
+  trap "rm -rf '$tmp'" RETURN
+  if command -v npm >/dev/null; then
+    integrity="$(npm view "$DENO_NPM_PACKAGE@$DENO_VERSION" dist.integrity)"
+    tgz="$tmp/$(cd "$tmp" && npm pack --silent "$DENO_NPM_PACKAGE@$DENO_VERSION" | tail -n1)"
+  else
+    # No node here: read the version document from the registry and fetch its tarball.
+    local meta tarball
+    meta="$(curl -fsSL --retry 3 --max-time 60 \
+      "https://registry.npmjs.org/$DENO_NPM_PACKAGE/$DENO_VERSION")"
+    tarball="$(printf '%s' "$meta" | grep -o '"tarball": *"[^"]*"' | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')"
+    integrity="$(printf '%s' "$meta" | grep -o '"integrity": *"[^"]*"' | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')"
+    [ -n "$tarball" ] && [ -n "$integrity" ] || die "registry metadata lacks dist.tarball/integrity"
+    tgz="$tmp/deno.tgz"
+    curl -fsSL --retry 3 --max-time 900 -o "$tgz" "$tarball"
+  fi
+  case "$integrity" in sha512-*) ;; *) die "unexpected integrity format from registry: $integrity" ;; esac
+  local want got
+  want="$(integrity_hex "$integrity")"
+  got="$(sha512sum "$tgz" | cut -d' ' -f1)"
+  [ "$want" = "$got" ] || die "deno tarball integrity mismatch (want $want, got $got)"
+  info "integrity verified ($integrity)"
+  tar -xzf "$tgz" -C "$tmp" package/deno
+  install -m 0755 "$tmp/package/deno" "$DENO_BIN"
+  deno_version_ok || die "installed $DENO_BIN does not report version $DENO_VERSION"
+}
+
+setup_bpffs() {
+  if mountpoint -q /sys/fs/bpf; then
+    info "bpffs: mounted at /sys/fs/bpf"
+    return
+  fi
+  is_root || die "bpffs is not mounted at /sys/fs/bpf and not root"
+  step "mount bpffs at /sys/fs/bpf"
+  mkdir -p /sys/fs/bpf
+  mount -t bpf bpf /sys/fs/bpf
+}
+
+setup_npm_cache() {
+  mkdir -p build
+  if ! "$DENO_BIN" install --frozen >build/setup-deno-install.log 2>&1; then
+    cat build/setup-deno-install.log >&2
+    die "deno install --frozen failed (is deno.lock up to date with deno.json?)"
+  fi
+  info "npm deps: cached from deno.lock"
+}
+
+cmd_setup() {
+  step "setup"
+  setup_apt
+  setup_deno
+  setup_bpffs
+  setup_npm_cache
+}
+
+# ---------------------------------------------------------------------------------------------
+# build
+# ---------------------------------------------------------------------------------------------
+
+build_vmlinux() {
+  local btf=/sys/kernel/btf/vmlinux id
+  [ -r "$btf" ] || die "$btf not readable: the kernel has no BTF"
+  mkdir -p build/vmlinux
+  # The BTF hash identifies the kernel better than `uname -r` (rebuilds keep the release name).
+  id="$(sha256sum "$btf" | cut -d' ' -f1)"
+  if [ -s build/vmlinux/vmlinux.h ] && [ "$(cat build/vmlinux/kernel.id 2>/dev/null)" = "$id" ]; then
+    info "vmlinux.h: up to date"
+    return
+  fi
+  step "generate build/vmlinux/vmlinux.h from $btf"
+  bpftool btf dump file "$btf" format c >build/vmlinux/vmlinux.h.tmp
+  mv build/vmlinux/vmlinux.h.tmp build/vmlinux/vmlinux.h
+  printf '%s\n' "$id" >build/vmlinux/kernel.id
+}
+
+# Compiles one BPF C file when the object is missing or older than its inputs.
+compile_bpf() {
+  local src="$1" out="$2" dep
+  local -a inputs=("$src" build/vmlinux/vmlinux.h bpf/*.h "$(dirname "$src")"/*.h)
+  if [ -f "$out" ]; then
+    local stale=0
+    for dep in "${inputs[@]}"; do
+      if [ -e "$dep" ] && [ "$dep" -nt "$out" ]; then stale=1; fi
+    done
+    if [ "$stale" = 0 ]; then return; fi
+  fi
+  info "clang $src -> $out"
+  clang "${BPF_CFLAGS[@]}" -I "$(dirname "$src")" -c "$src" -o "$out.tmp"
+  mv "$out.tmp" "$out"
+}
+
+build_bpf() {
+  step "compile BPF objects"
+  mkdir -p build/bpf build/fixtures
+  local src n=0
+  for src in bpf/*.bpf.c; do
+    [ -e "$src" ] || continue
+    compile_bpf "$src" "build/bpf/$(basename "$src" .c).o"
+    n=$((n + 1))
+  done
+  for src in tests/fixtures/bpf/*.bpf.c; do
+    [ -e "$src" ] || continue
+    compile_bpf "$src" "build/fixtures/$(basename "$src" .c).o"
+    n=$((n + 1))
+  done
+  info "$n BPF source file(s) up to date"
+}
+
+build_ui() {
+  mkdir -p build/ui
+  if [ -f ui/islands/main.tsx ]; then
+    step "bundle ui/islands/main.tsx -> build/ui/islands.js"
+    "$DENO_BIN" bundle --quiet --platform=browser --minify -o build/ui/islands.js ui/islands/main.tsx
+  else
+    # A placeholder so server code that embeds build/ui/islands.js compiles before the UI exists.
+    info "ui/islands/main.tsx absent: writing placeholder build/ui/islands.js"
+    printf '%s\n' '// placeholder: ui/islands/main.tsx does not exist yet' >build/ui/islands.js
+  fi
+}
+
+# The `--unstable-*` flags deno.json asks for, so the shipped app runs like `deno run` here.
+unstable_flags() {
+  "$DENO_BIN" eval --no-config \
+    'const c = JSON.parse(Deno.readTextFileSync("deno.json"));
+     for (const u of c.unstable ?? []) console.log(`--unstable-${u}`);'
+}
+
+build_app_bundle() {
+  step "bundle main.ts -> build/dist/app.js (npm deps inlined)"
+  mkdir -p build/dist
+  "$DENO_BIN" bundle --quiet --platform=deno -o build/dist/app.js main.ts
+  # A bare npm:/jsr:/https: import left in the bundle would need a DENO_DIR cache at run time.
+  if grep -nE '(from|import\(|import) *"(npm|jsr|https?):' build/dist/app.js | head -n5 | grep .; then
+    die "build/dist/app.js still imports remote/npm modules (see above); they must be inlined"
+  fi
+  # Prove it runs from another folder with an empty Deno cache.
+  local empty out
+  empty="$(mktemp -d)"
+  out="$(cd / && DENO_DIR="$empty" "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" \
+    "$ROOT/build/dist/app.js" --version 2>&1)" || {
+    rm -rf "$empty"
+    die "bundled app fails to run from / with an empty DENO_DIR: $out"
+  }
+  rm -rf "$empty"
+  info "bundle runs standalone: $out"
+}
+
+# Tries `deno compile`; succeeds only when the result really is hashwall (with the full deno
+# binary as DENORT_BIN it only opens a REPL, so a successful compile is not proof enough).
+try_deno_compile() {
+  if [ "${HASHWALL_FORCE_FALLBACK:-0}" = 1 ]; then
+    info "deno compile skipped (HASHWALL_FORCE_FALLBACK=1)"
+    return 1
+  fi
+  local out=build/dist/hashwall.compiled log=build/dist/compile.log
+  rm -f "$out"
+  if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
+    --no-code-cache $(unstable_flags) "${RUNTIME_PERMISSIONS[@]}" -o "$out" build/dist/app.js \
+    </dev/null >"$log" 2>&1; then
+    info "deno compile unavailable (could not get the denort runtime?): $(grep -E '^ +[0-9]+: ' "$log" | tail -n1 | sed 's/^ *[0-9]*: //')"
+    return 1
+  fi
+  local v
+  v="$(cd / && timeout 20 "$ROOT/$out" --version </dev/null 2>&1 || true)"
+  case "$v" in
+    hashwall\ *) ;;
+    *)
+      info "deno compile produced a binary that is not hashwall (denort missing?): ${v:0:80}"
+      rm -f "$out"
+      return 1
+      ;;
+  esac
+  mv "$out" dist/hashwall
+  return 0
+}
+
+# The launcher: POSIX sh, appended with a gzip'd tar of {deno, app.js}. @NAMES@ are filled in by
+# build_fallback. The payload offset is zero-padded to a fixed width so filling it in does not
+# change the header's length.
+launcher_template() {
+  cat <<'LAUNCHER'
+#!/bin/sh
+# hashwall @VERSION@ - self-extracting launcher made by build.sh (deno compile was unavailable).
+# Payload after the __HASHWALL_PAYLOAD__ line: tar.gz of the Deno runtime and the bundled app.
+# It unpacks once into a 0700 folder keyed by the payload's SHA-256 and, before EVERY run,
+# checks the unpacked files against the SHA-256 sums recorded below. A mismatch (tampering,
+# corruption) is reported on stderr and the folder is unpacked again from this file.
+set -eu
+payload_sha=@PAYLOAD_SHA@
+deno_sha=@DENO_SHA@
+app_sha=@APP_SHA@
+payload_offset=@PAYLOAD_OFFSET@
+
+die() {
+  printf 'hashwall: %s\n' "$*" >&2
+  exit 70
+}
+case $0 in
+/*) self=$0 ;;
+*) self=$(pwd -P)/$0 ;;
+esac
+[ -r "$self" ] || die "cannot read my own file $self"
+uid=$(id -u)
+umask 077
+
+if [ -n "${HASHWALL_CACHE_DIR:-}" ]; then
+  base=$HASHWALL_CACHE_DIR
+elif [ "$uid" = 0 ]; then
+  base=/var/cache/hashwall
+elif [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -d "$XDG_RUNTIME_DIR" ] && [ -w "$XDG_RUNTIME_DIR" ]; then
+  base=$XDG_RUNTIME_DIR/hashwall
+else
+  base=${TMPDIR:-/tmp}/hashwall-$uid
+fi
+[ -L "$base" ] && die "$base is a symlink; refusing to use it"
+mkdir -p "$base" 2>/dev/null || die "cannot create $base (set HASHWALL_CACHE_DIR)"
+[ "$(stat -c %u "$base")" = "$uid" ] ||
+  die "$base belongs to uid $(stat -c %u "$base"), not to you (uid $uid); remove it"
+chmod 700 "$base"
+dir=$base/$payload_sha
+
+sums() {
+  if command -v openssl >/dev/null 2>&1; then
+    openssl dgst -sha256 -r "$@"
+  else
+    sha256sum "$@"
+  fi | cut -c1-64 | tr '\n' ' '
+}
+
+# Succeeds when $dir is ours, 0700, and its files hash to the recorded sums.
+verify() {
+  [ -d "$dir" ] && [ ! -L "$dir" ] || return 1
+  [ "$(stat -c '%u %a' "$dir")" = "$uid 700" ] || { why="folder owner/mode changed"; return 1; }
+  [ -f "$dir/deno" ] && [ -f "$dir/app.js" ] || { why="files missing"; return 1; }
+  [ "$(sums "$dir/deno" "$dir/app.js")" = "$deno_sha $app_sha " ] || { why="SHA-256 mismatch"; return 1; }
+}
+
+unpack() {
+  tmp=$(mktemp -d "$base/.unpack.XXXXXX") || die "cannot create a folder in $base"
+  if ! tail -c +"$payload_offset" "$self" | tar -xzf - -C "$tmp" --no-same-owner; then
+    rm -rf "$tmp"
+    die "cannot unpack the payload of $self (truncated download?)"
+  fi
+  chmod 700 "$tmp"
+  if [ -e "$dir" ] || [ -L "$dir" ]; then
+    # Move the bad copy aside first so a concurrent run never sees a half-deleted folder.
+    old=$(mktemp -u "$base/.stale.XXXXXX")
+    mv "$dir" "$old" 2>/dev/null && rm -rf "$old"
+  fi
+  # Losing a race against a concurrent first run is fine: its copy is verified below.
+  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+}
+
+why=""
+if ! verify; then
+  if [ -n "$why" ]; then
+    printf 'hashwall: warning: unpacked copy in %s failed verification (%s); unpacking again\n' \
+      "$dir" "$why" >&2
+  fi
+  unpack
+  why="payload corrupt"
+  verify || die "unpacked files in $dir do not match the recorded SHA-256 ($why): $self is damaged"
+fi
+
+export HASHWALL_EXE="$self"
+export DENO_DIR="$dir/.deno"
+export DENO_NO_UPDATE_CHECK=1
+exec "$dir/deno" run @RUN_FLAGS@ @PERMISSIONS@ "$dir/app.js" "$@"
+exit 70
+__HASHWALL_PAYLOAD__
+LAUNCHER
+}
+
+build_fallback() {
+  local stage=build/dist/stage payload=build/dist/payload.tar.gz
+  local deno_sha app_sha payload_sha stamp
+  rm -rf "$stage"
+  mkdir -p "$stage"
+  cp "$DENO_BIN" "$stage/deno"
+  cp build/dist/app.js "$stage/app.js"
+  deno_sha="$(sha256sum "$stage/deno" | cut -c1-64)"
+  app_sha="$(sha256sum "$stage/app.js" | cut -c1-64)"
+  stamp="fallback $deno_sha $app_sha $(sha256sum build.sh | cut -c1-64)"
+  if [ -x dist/hashwall ] && [ "$(cat build/dist/stamp 2>/dev/null)" = "$stamp" ]; then
+    info "dist/hashwall: up to date (self-extracting)"
+    rm -rf "$stage"
+    return
+  fi
+  step "pack self-extracting dist/hashwall (deno runtime + app bundle)"
+  # Fixed names, owners and times, and gzip -n: the same inputs give the same payload hash.
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$stage" -cf - deno app.js |
+    gzip -n -6 >"$payload"
+  payload_sha="$(sha256sum "$payload" | cut -c1-64)"
+
+  local version unstable perms runflags header len offset
+  version="$(cd / && "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" "$ROOT/build/dist/app.js" --version | cut -d' ' -f2)"
+  unstable="$(unstable_flags | tr '\n' ' ')"
+  perms="$(printf "'%s' " "${RUNTIME_PERMISSIONS[@]}")"
+  runflags="${RUNTIME_RUN_FLAGS[*]} ${unstable}"
+  header="$(launcher_template)"
+  header="${header//@VERSION@/$version}"
+  header="${header//@PAYLOAD_SHA@/$payload_sha}"
+  header="${header//@DENO_SHA@/$deno_sha}"
+  header="${header//@APP_SHA@/$app_sha}"
+  header="${header//@RUN_FLAGS@/${runflags% }}"
+  header="${header//@PERMISSIONS@/${perms% }}"
+  header="${header}"$'\n'
+  len="$(printf '%s' "${header//@PAYLOAD_OFFSET@/0000000000}" | wc -c)"
+  offset="$(printf '%010d' $((len + 1)))"
+  header="${header//@PAYLOAD_OFFSET@/$offset}"
+
+  mkdir -p dist
+  { printf '%s' "$header"; cat "$payload"; } >dist/hashwall.tmp
+  chmod 0755 dist/hashwall.tmp
+  mv dist/hashwall.tmp dist/hashwall
+  printf '%s\n' "$stamp" >build/dist/stamp
+  rm -rf "$stage" "$payload"
+}
+
+check_dist() {
+  local v h
+  v="$(cd / && "$ROOT/dist/hashwall" --version </dev/null)" || die "dist/hashwall --version failed"
+  h="$(cd / && "$ROOT/dist/hashwall" --help </dev/null)" || die "dist/hashwall --help failed"
+  case "$h" in *Usage:*) ;; *) die "dist/hashwall --help printed no usage" ;; esac
+  info "dist/hashwall --version (from /): $v"
+}
+
+cmd_build() {
+  deno_version_ok || die "deno $DENO_VERSION not found at $DENO_BIN: run ./build.sh setup first"
+  step "build"
+  build_vmlinux
+  build_bpf
+  build_ui
+  build_app_bundle
+  mkdir -p dist
+  local kind
+  if try_deno_compile; then
+    kind="deno compile (single native executable)"
+    rm -f build/dist/stamp
+  else
+    build_fallback
+    kind="self-extracting fallback (POSIX sh header + tar.gz of deno runtime and app bundle)"
+  fi
+  check_dist
+  printf '%s\n' "$kind" >build/dist/kind
+  step "made dist/hashwall: $kind, $(du -h dist/hashwall | cut -f1)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# test
+# ---------------------------------------------------------------------------------------------
+
+RESULT_PRINTED=0
+
+# CI reads the last line: it must be "N passed, M failed" even when an early step breaks.
+print_result() {
+  printf '%s passed, %s failed\n' "$1" "$2"
+  RESULT_PRINTED=1
+}
+
+on_test_exit() {
+  local rc=$?
+  if [ "$RESULT_PRINTED" = 0 ]; then
+    printf 'build.sh: test run stopped early (exit %s)\n' "$rc"
+    print_result 0 1
+  fi
+  exit "$rc"
+}
+
+# Files for deno check: main.ts and every .ts/.tsx under tests/ and bench/.
+check_targets() {
+  printf '%s\n' main.ts
+  find tests bench -type f \( -name '*.ts' -o -name '*.tsx' \) 2>/dev/null | sort
+}
+
+run_static_checks() {
+  local failed=()
+  step "deno fmt --check"
+  "$DENO_BIN" fmt --check || failed+=(fmt)
+  step "deno lint"
+  "$DENO_BIN" lint || failed+=(lint)
+  step "deno check main.ts tests/ bench/"
+  local -a targets
+  mapfile -t targets < <(check_targets)
+  "$DENO_BIN" check "${targets[@]}" || failed+=(check)
+  STATIC_FAILED=("${failed[@]+"${failed[@]}"}")
+}
+
+# Reads deno test's summary ("ok | 3 passed (2 steps) | 0 failed | ...") from the log.
+parse_summary() {
+  grep -E '^(ok|FAILED) \| [0-9]+ passed' "$1" | tail -n1 |
+    sed -E 's/^[A-Z a-z]+\| ([0-9]+) passed[^|]*\| ([0-9]+) failed.*/\1 \2/'
+}
+
+cmd_test_inner() {
+  trap on_test_exit EXIT
+  cmd_setup
+  cmd_build
+  STATIC_FAILED=()
+  run_static_checks
+
+  step "deno test -A tests/ (serial)"
+  local log=build/test-suite.log rc=0
+  NO_COLOR=1 timeout -k 30 "${HASHWALL_TEST_TIMEOUT:-4800}" \
+    "$DENO_BIN" test -A --permit-no-files tests/ </dev/null 2>&1 | tee "$log" || rc=$?
+  local passed failed summary
+  summary="$(parse_summary "$log")"
+  if [ -n "$summary" ]; then
+    passed="${summary% *}"
+    failed="${summary#* }"
+  else
+    passed=0
+    failed=0
+  fi
+  # A crash or timeout without a summary, or a non-zero exit with "0 failed", is still a failure.
+  if [ "$rc" != 0 ] && [ "$failed" = 0 ]; then
+    printf 'build.sh: deno test exited %s without reporting a failed test\n' "$rc"
+    failed=1
+  fi
+  local nstatic=${#STATIC_FAILED[@]}
+  if [ "$nstatic" != 0 ]; then
+    printf 'build.sh: static checks failed: %s (each counted as 1 failed)\n' "${STATIC_FAILED[*]}"
+    failed=$((failed + nstatic))
+  fi
+  print_result "$passed" "$failed"
+  trap - EXIT
+  [ "$failed" = 0 ]
+}
+
+cmd_test() {
+  mkdir -p build
+  # A fresh process (not a subshell in a `||` list, where bash ignores set -e) so a failing step
+  # still stops the run; the whole run also goes to build/test.log, and pipefail keeps its code.
+  bash "$ROOT/build.sh" __test-inner 2>&1 | tee build/test.log
+}
+
+# ---------------------------------------------------------------------------------------------
+# run, bench
+# ---------------------------------------------------------------------------------------------
+
+cmd_run() {
+  cmd_setup
+  cmd_build
+  step "dist/hashwall run --default-config --state /var/lib/hashwall"
+  exec "$ROOT/dist/hashwall" run --default-config --state /var/lib/hashwall
+}
+
+cmd_bench() {
+  cmd_setup
+  cmd_build
+  step "bench/run_all.sh"
+  exec bash "$ROOT/bench/run_all.sh"
+}
+
+usage() {
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+main() {
+  local cmd="${1:-}"
+  case "$cmd" in
+    setup) cmd_setup ;;
+    build) cmd_build ;;
+    test) cmd_test ;;
+    __test-inner) cmd_test_inner ;;
+    run) cmd_run ;;
+    bench) cmd_bench ;;
+    -h | --help | help) usage ;;
+    "")
+      usage >&2
+      exit 2
+      ;;
+    *)
+      printf 'build.sh: unknown command "%s"\n\n' "$cmd" >&2
+      usage >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"
