@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rules_app.h — the compiled packet-filter rules and their first-match lookup, shared by the tc
+ * filter (bpf/filter.bpf.c) and the kernel core's connect/sendmsg hooks (bpf/hashwall.bpf.c).
+ *
+ * The maps below are pinned by the filter loader under <pinRoot>/filter/<map name>; an object that
+ * includes this header must reuse those pins (bpf_map__reuse_fd before load) so both programs read
+ * the one policy the daemon wrote.
+ *
+ * Split of work for outbound traffic:
+ *  - connect4/6 and sendmsg4/6 call hw_flt_app_verdict() with the caller's app id. It answers with
+ *    the first matching outbound rule among the app's own rules and the rules without an app, so a
+ *    denied connect gets EPERM at once instead of a SYN that the tc egress would silently drop.
+ *    On allow the hook calls hw_flt_note_socket(), which records the socket cookie.
+ *  - the tc egress program judges a new outbound flow only by the rules without an app, unless the
+ *    socket's cookie carries a connect-hook verdict: then the flow is admitted as decided there.
+ *
+ * Needs vmlinux.h (or linux/bpf.h), bpf_helpers.h and hashwall.h before it.
+ */
+#ifndef HASHWALL_RULES_APP_H
+#define HASHWALL_RULES_APP_H
+
+/* Element 0: struct hw_flt_ctl (the active generation; switched with one update). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_flt_ctl);
+} hw_flt_ctl SEC(".maps");
+
+/* Elements 0 and 1: the defaults of each generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct hw_flt_gen);
+} hw_flt_gen SEC(".maps");
+
+/* (gen, dir, proto, port prefix) -> port class. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, HW_FLT_PORT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_port_key);
+	__type(value, __u32);
+} hw_flt_port SEC(".maps");
+
+/* (gen, dir, proto, port class, app, IPv4 prefix) -> first rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, HW_FLT_LPM_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_lpm4_key);
+	__type(value, struct hw_flt_match);
+} hw_flt_lpm4 SEC(".maps");
+
+/* (gen, dir, proto, port class, app, IPv6 prefix) -> first rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, HW_FLT_LPM_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_lpm6_key);
+	__type(value, struct hw_flt_match);
+} hw_flt_lpm6 SEC(".maps");
+
+/* Socket cookie -> counter slot, written by the connect hooks on an allowed connect. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, HW_FLT_SOCK_MAX);
+	__type(key, __u64);
+	__type(value, __u32);
+} hw_flt_sockok SEC(".maps");
+
+/* Keys the filter protocols: tcp/udp/icmp/icmpv6 as themselves, the rest as "other". */
+static __always_inline __u8 hw_flt_proto_key(__u8 proto)
+{
+	switch (proto) {
+	case HW_FLT_PROTO_TCP:
+	case HW_FLT_PROTO_UDP:
+	case HW_FLT_PROTO_ICMP:
+	case HW_FLT_PROTO_ICMPV6:
+		return proto;
+	default:
+		return HW_FLT_PROTO_OTHER;
+	}
+}
+
+/* The port class of a service port; only TCP and UDP have ports. */
+static __always_inline __u32 hw_flt_pclass(__u32 gen, __u8 dir, __u8 proto, __u16 port)
+{
+	struct hw_flt_port_key k = {};
+	__u32 *c;
+
+	if (proto != HW_FLT_PROTO_TCP && proto != HW_FLT_PROTO_UDP)
+		return HW_FLT_PCLASS_NONE;
+	k.prefixlen = HW_FLT_PORT_META_BITS + 16;
+	k.gen = gen;
+	k.dir = dir;
+	k.proto = proto;
+	k.port = bpf_htons(port);
+	c = bpf_map_lookup_elem(&hw_flt_port, &k);
+	return c ? *c : HW_FLT_PCLASS_NONE;
+}
+
+/* Keeps the lower rule index: the trie answers per key, first match is the minimum over keys. */
+static __always_inline void hw_flt_keep_first(struct hw_flt_match *best, struct hw_flt_match *m)
+{
+	if (m && m->rule < best->rule) {
+		best->rule = m->rule;
+		best->action = m->action;
+	}
+}
+
+/*
+ * First rule (file order) matching the packet among the rules of `app_id` and the rules without
+ * an app. `addr` is the remote address in network order (4 bytes for family 4, 16 for 6), `port`
+ * the service port in host order. best->rule is HW_FLT_NO_RULE when nothing matched.
+ * Fixed cost: one port lookup and at most four address lookups, whatever the number of rules.
+ */
+static __always_inline void hw_flt_match_rules(__u32 gen, __u8 dir, __u8 proto, __u8 family,
+					       const __u8 *addr, __u16 port, __u32 app_id,
+					       struct hw_flt_match *best)
+{
+	__u32 pclass = hw_flt_pclass(gen, dir, proto, port);
+
+	best->rule = HW_FLT_NO_RULE;
+	best->action = 0;
+	if (family == 4) {
+		struct hw_flt_lpm4_key k = {};
+
+		k.prefixlen = HW_FLT_LPM_META_BITS + 32;
+		k.gen = gen;
+		k.dir = dir;
+		k.proto = proto;
+		__builtin_memcpy(k.addr, addr, 4);
+		k.pclass = HW_FLT_PCLASS_ANY;
+		hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
+		if (pclass != HW_FLT_PCLASS_NONE) {
+			k.pclass = pclass;
+			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
+		}
+		if (app_id) {
+			k.app_id = app_id;
+			k.pclass = HW_FLT_PCLASS_ANY;
+			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
+			if (pclass != HW_FLT_PCLASS_NONE) {
+				k.pclass = pclass;
+				hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
+			}
+		}
+	} else {
+		struct hw_flt_lpm6_key k = {};
+
+		k.prefixlen = HW_FLT_LPM_META_BITS + 128;
+		k.gen = gen;
+		k.dir = dir;
+		k.proto = proto;
+		__builtin_memcpy(k.addr, addr, 16);
+		k.pclass = HW_FLT_PCLASS_ANY;
+		hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
+		if (pclass != HW_FLT_PCLASS_NONE) {
+			k.pclass = pclass;
+			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
+		}
+		if (app_id) {
+			k.app_id = app_id;
+			k.pclass = HW_FLT_PCLASS_ANY;
+			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
+			if (pclass != HW_FLT_PCLASS_NONE) {
+				k.pclass = pclass;
+				hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
+			}
+		}
+	}
+}
+
+/*
+ * Verdict of the outbound rules for a connect/sendmsg by `app_id` (0 = unknown app) to
+ * daddr:dport. Returns HW_FLT_ALLOW or HW_FLT_DENY when a rule decided (its index in *rule), or
+ * HW_FLT_NONE when no rule matched (the caller applies its own app policy; the tc egress applies
+ * [defaults] outbound to the flow).
+ */
+static __always_inline int hw_flt_app_verdict(__u32 app_id, __u8 proto, __u8 family,
+					      const __u8 *daddr, __u16 dport, __u32 *rule)
+{
+	__u32 zero = 0;
+	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
+	struct hw_flt_match m;
+
+	if (!ctl || (family != 4 && family != 6))
+		return HW_FLT_NONE;
+	hw_flt_match_rules(ctl->active_gen & 1, HW_FLT_DIR_OUT, hw_flt_proto_key(proto), family,
+			   daddr, dport, app_id, &m);
+	if (m.rule == HW_FLT_NO_RULE)
+		return HW_FLT_NONE;
+	*rule = m.rule;
+	return m.action == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
+}
+
+/* Records that a connect hook allowed this socket under `rule`, so tc egress admits its flow. */
+static __always_inline void hw_flt_note_socket(__u64 cookie, __u32 rule)
+{
+	if (cookie)
+		bpf_map_update_elem(&hw_flt_sockok, &cookie, &rule, BPF_ANY);
+}
+
+#endif /* HASHWALL_RULES_APP_H */
