@@ -1,0 +1,166 @@
+/**
+ * The app registry: apps.toml entries ↔ kernel identities. An app becomes a kernel identity only
+ * after its file's SHA-256 matched the approved one; the identity (dev, inode) is taken from the
+ * same open file that was hashed, so what the kernel trusts is what was hashed.
+ *
+ * App ids are stable across restarts (kept in `<state>/app-ids.json`), because pinned per-process
+ * trust entries refer to them.
+ *
+ * @module
+ */
+import type { App } from "../config/model.ts";
+import type { AppInfo, AppStatus } from "../daemon/api.ts";
+import { type ExeKey, HW } from "../../ffi/structs.ts";
+import { kernelDev } from "./devno.ts";
+import type { FileHash } from "../integrity/hash.ts";
+import { keyString } from "./running.ts";
+
+/** Hashes a file by path (identity read from the hashed fd); rejects when it is missing. */
+export type Hasher = (path: string) => Promise<FileHash>;
+
+/** Live state of one registered app. */
+export interface AppState {
+  app: App;
+  id: number;
+  status: AppStatus;
+  actualSha256?: string;
+  /** Identity of the hashed file (kernel dev encoding). */
+  key?: ExeKey;
+  lastVerified?: number;
+  /** Whether the identity is in the kernel's approved map right now. */
+  approvedInKernel: boolean;
+}
+
+/** Kernel flags for an app. */
+export function appFlags(app: App): number {
+  return (app.inherit ? HW.APP_INHERIT : 0) | (app.interpreter ? HW.APP_INTERPRETER : 0);
+}
+
+/** Persistent name → id table. Ids start at 1 and are never reused for another name. */
+export class AppIds {
+  #path: string;
+  #ids: Record<string, number> = {};
+
+  constructor(stateDir: string) {
+    this.#path = `${stateDir}/app-ids.json`;
+    try {
+      const parsed = JSON.parse(Deno.readTextFileSync(this.#path));
+      if (parsed && typeof parsed === "object") this.#ids = parsed;
+    } catch { /* first start, or unreadable: start a fresh table */ }
+  }
+
+  /** The id of `name`, assigning (and persisting) a new one when needed. */
+  idOf(name: string): number {
+    const known = this.#ids[name];
+    if (typeof known === "number" && known > 0) return known;
+    const next = Math.max(0, ...Object.values(this.#ids)) + 1;
+    this.#ids[name] = next;
+    const tmp = `${this.#path}.tmp`;
+    Deno.writeTextFileSync(tmp, JSON.stringify(this.#ids), { mode: 0o600 });
+    Deno.renameSync(tmp, this.#path);
+    return next;
+  }
+}
+
+/** The registered apps and their verification state. */
+export class AppRegistry {
+  #states = new Map<string, AppState>();
+  #ids: AppIds;
+  #hash: Hasher;
+
+  constructor(ids: AppIds, hash: Hasher) {
+    this.#ids = ids;
+    this.#hash = hash;
+  }
+
+  /** Replaces the registered set with `apps` (keeping state of unchanged entries). */
+  setApps(apps: App[]): void {
+    const next = new Map<string, AppState>();
+    for (const app of apps) {
+      const prev = this.#states.get(app.name);
+      const same = prev && prev.app.path === app.path && prev.app.sha256 === app.sha256 &&
+        prev.app.inherit === app.inherit && prev.app.interpreter === app.interpreter;
+      next.set(
+        app.name,
+        same ? { ...prev, app } : {
+          app,
+          id: this.#ids.idOf(app.name),
+          status: "pending",
+          approvedInKernel: false,
+        },
+      );
+    }
+    this.#states = next;
+  }
+
+  /** Hashes one app's file and updates its status; returns the new state. */
+  async verify(name: string): Promise<AppState> {
+    const st = this.#states.get(name);
+    if (!st) throw new Error(`no app named "${name}"`);
+    try {
+      const h = await this.#hash(st.app.path);
+      st.actualSha256 = h.sha256;
+      st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
+      st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
+      st.lastVerified = Date.now();
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      st.status = "missing";
+      st.actualSha256 = undefined;
+    }
+    return st;
+  }
+
+  /** Hashes every app (sequentially here; the integrity engine brings a worker pool). */
+  async verifyAll(onProgress?: (done: number, total: number, path: string) => void) {
+    const names = [...this.#states.keys()];
+    let done = 0;
+    for (const name of names) {
+      const st = await this.verify(name);
+      onProgress?.(++done, names.length, st.app.path);
+    }
+    return this.list();
+  }
+
+  /** One app by name. */
+  get(name: string): AppState | undefined {
+    return this.#states.get(name);
+  }
+
+  /** The app whose path is `path`. */
+  byPath(path: string): AppState | undefined {
+    for (const s of this.#states.values()) if (s.app.path === path) return s;
+    return undefined;
+  }
+
+  /** The app whose verified identity is `key`. */
+  byKey(key: ExeKey): AppState | undefined {
+    const k = keyString(key);
+    for (const s of this.#states.values()) if (s.key && keyString(s.key) === k) return s;
+    return undefined;
+  }
+
+  /** All apps. */
+  list(): AppState[] {
+    return [...this.#states.values()];
+  }
+}
+
+/** The API view of an app state. */
+export function toAppInfo(s: AppState): AppInfo {
+  return {
+    name: s.app.name,
+    path: s.app.path,
+    sha256: s.app.sha256,
+    actualSha256: s.actualSha256,
+    status: s.status,
+    inherit: s.app.inherit,
+    interpreter: s.app.interpreter,
+    duration: s.app.duration,
+    source: s.app.loc.file,
+    lastVerified: s.lastVerified,
+    dev: s.key?.dev.toString(),
+    ino: s.key?.ino.toString(),
+    approvedInKernel: s.approvedInKernel,
+  };
+}

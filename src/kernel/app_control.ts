@@ -1,0 +1,344 @@
+/**
+ * The app-control kernel core: loads hashwall.bpf.o, reuses an instance's pinned maps, attaches
+ * the lineage tracepoints and the cgroup hooks, and gives typed access to the maps.
+ *
+ * Start order matters and is the caller's (src/daemon): `open` (maps + settings), `attachLineage`
+ * (from now on fork/exec/exit keep hw_procs true), approvals, `fillRunningProcesses` (processes
+ * that exec'd before the tracepoints), then `attachHooks` (verdicts start). A restarted daemon swaps
+ * programs under the pinned links, so enforcement never lapses.
+ *
+ * @module
+ */
+import {
+  type BpfMap,
+  BpfObject,
+  type BpfProgram,
+  linkDetach,
+  linkUpdate,
+  mapLookupPerCpu,
+  objGet,
+  RingBuffer,
+} from "../../ffi/libbpf.ts";
+import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
+import {
+  COUNTER_NAMES,
+  decodeSettings,
+  encodeAppVal,
+  encodeExeKey,
+  encodeProcVal,
+  encodeSettings,
+  type ExeKey,
+  HW,
+  type Settings,
+  u32Key,
+} from "../../ffi/structs.ts";
+import { HASHWALL_OBJECT } from "./objects.ts";
+import { pinExists, type PinPaths } from "./pins.ts";
+
+/** Maps that persist across daemon restarts (pinned and reused). */
+export const PERSISTENT_MAPS = [
+  "hw_approved",
+  "hw_procs",
+  "hw_settings",
+  "hw_counters",
+  "hw_events",
+  "hw_dedup",
+  "hw_exec_paths",
+] as const;
+
+/** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
+const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
+/** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
+const HOOK_PROGRAMS = [
+  "hw_connect4",
+  "hw_connect6",
+  "hw_sendmsg4",
+  "hw_sendmsg6",
+  "hw_sock_create",
+] as const;
+
+/** Options of {@link AppControl.open}. */
+export interface AppControlOptions {
+  pins: PinPaths;
+  /** cgroup2 folder the hooks attach to. */
+  cgroupPath: string;
+  settings: Omit<Settings, "generation">;
+}
+
+/** An approved identity as written to hw_approved. */
+export interface Approval {
+  key: ExeKey;
+  appId: number;
+  flags: number;
+}
+
+/** The loaded app-control object of one instance. */
+export class AppControl {
+  #obj: BpfObject;
+  #pins: PinPaths;
+  #cgroupPath: string;
+  #ring?: RingBuffer;
+  #drainTimer?: ReturnType<typeof setInterval>;
+  #lastDrain = Date.now();
+  /** Where each program is attached, for `status`. */
+  readonly attachPoints: string[] = [];
+
+  private constructor(obj: BpfObject, pins: PinPaths, cgroupPath: string) {
+    this.#obj = obj;
+    this.#pins = pins;
+    this.#cgroupPath = cgroupPath;
+  }
+
+  /**
+   * Loads the object, reusing pinned maps when the instance already has them (so approvals,
+   * per-process trust and unread events survive a restart), pins new maps, writes settings.
+   */
+  static open(opts: AppControlOptions): AppControl {
+    Deno.mkdirSync(opts.pins.maps, { recursive: true });
+    Deno.mkdirSync(opts.pins.links, { recursive: true });
+    const obj = BpfObject.openMem(HASHWALL_OBJECT, "hashwall");
+    const reused: number[] = [];
+    try {
+      for (const name of PERSISTENT_MAPS) {
+        const pin = `${opts.pins.maps}/${name}`;
+        if (pinExists(pin)) {
+          const fd = objGet(pin);
+          reused.push(fd);
+          obj.map(name).reuseFd(fd);
+        }
+      }
+      obj.load();
+      for (const name of PERSISTENT_MAPS) {
+        const pin = `${opts.pins.maps}/${name}`;
+        if (!pinExists(pin)) obj.map(name).pin(pin);
+      }
+    } catch (e) {
+      obj.close();
+      throw e;
+    } finally {
+      for (const fd of reused) closeFd(fd);
+    }
+    const core = new AppControl(obj, opts.pins, opts.cgroupPath);
+    const prev = core.settings();
+    core.writeSettings({ ...opts.settings, generation: (prev?.generation ?? 0) + 1 });
+    return core;
+  }
+
+  /** A map of the loaded object. */
+  map(name: (typeof PERSISTENT_MAPS)[number]): BpfMap {
+    return this.#obj.map(name);
+  }
+
+  /** Current settings, or undefined when never written. */
+  settings(): Settings | undefined {
+    const v = this.map("hw_settings").lookup(u32Key(0));
+    if (!v) return undefined;
+    const s = decodeSettings(v);
+    return s.generation === 0 && s.dedupMs === 0 ? undefined : s;
+  }
+
+  /** Writes settings (one array element: readers see the old or the new value, never half). */
+  writeSettings(s: Settings): void {
+    this.map("hw_settings").update(u32Key(0), encodeSettings(s));
+  }
+
+  /** Changes some settings, bumping the generation. */
+  updateSettings(patch: Partial<Omit<Settings, "generation">>): Settings {
+    const cur = this.settings() ?? {
+      mode: HW.MODE_LEARNING,
+      allowLoopback: true,
+      daemonTgid: 0,
+      dedupMs: 10_000,
+      generation: 0,
+    };
+    const next = { ...cur, ...patch, generation: cur.generation + 1 };
+    this.writeSettings(next);
+    return next;
+  }
+
+  /**
+   * Attaches fork/exec/exit. tp_btf links cannot be updated in place, so a restart attaches the
+   * new program first (both run briefly; their map writes agree), then detaches the old pinned
+   * link and pins the new one: lineage is never unobserved.
+   */
+  attachLineage(): void {
+    for (const name of LINEAGE_PROGRAMS) {
+      const prog = this.#obj.program(name);
+      const pin = `${this.#pins.links}/${name}`;
+      const link = prog.attach();
+      // Tracing links do not support bpf_link_detach (EOPNOTSUPP): the pin is the old link's
+      // last reference, so removing it releases the old program.
+      if (pinExists(pin)) Deno.removeSync(pin);
+      link.pin(pin);
+      link.disconnect();
+      link.destroy();
+      this.attachPoints.push(`tp_btf/${name.slice(3)}`);
+    }
+  }
+
+  /**
+   * Attaches the cgroup hooks to the configured cgroup. A pinned link from a previous run (same
+   * cgroup) gets the new program swapped in with bpf_link_update: no moment without a verdict.
+   */
+  attachHooks(): void {
+    const cgFd = openPath(this.#cgroupPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    try {
+      for (const name of HOOK_PROGRAMS) {
+        const prog: BpfProgram = this.#obj.program(name);
+        const pin = `${this.#pins.links}/${name}`;
+        if (pinExists(pin)) {
+          const linkFd = objGet(pin);
+          try {
+            linkUpdate(linkFd, prog.fd);
+          } finally {
+            closeFd(linkFd);
+          }
+        } else {
+          const link = prog.attachCgroup(cgFd);
+          link.pin(pin);
+          link.disconnect();
+          link.destroy();
+        }
+        this.attachPoints.push(`cgroup/${name.slice(3)}@${this.#cgroupPath}`);
+      }
+    } finally {
+      closeFd(cgFd);
+    }
+  }
+
+  /** Puts an identity in hw_approved: from now on its processes' connects pass. */
+  approve(a: Approval): void {
+    this.map("hw_approved").update(
+      encodeExeKey(a.key),
+      encodeAppVal({ appId: a.appId, flags: a.flags }),
+    );
+  }
+
+  /** Removes an identity from hw_approved: every process trusting through it is denied at once. */
+  revoke(key: ExeKey): boolean {
+    return this.map("hw_approved").delete(encodeExeKey(key));
+  }
+
+  /** Every identity currently approved in the kernel. */
+  approvedKeys(): ExeKey[] {
+    const out: ExeKey[] = [];
+    for (const k of this.map("hw_approved").keys()) {
+      const v = new DataView(k.buffer, k.byteOffset, k.byteLength);
+      out.push({ dev: v.getBigUint64(0, true), ino: v.getBigUint64(8, true) });
+    }
+    return out;
+  }
+
+  /** Trusts a running process by its own executable (BPF_NOEXIST: never overwrites lineage). */
+  trustProcess(tgid: number, a: Approval): boolean {
+    try {
+      this.map("hw_procs").update(
+        u32Key(tgid),
+        encodeProcVal({
+          trustKey: a.key,
+          appId: a.appId,
+          source: HW.TRUST_OWN,
+          fromTgid: tgid,
+          flags: a.flags,
+        }),
+        1,
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Number of entries in hw_procs (diagnostics; walks the map). */
+  procCount(): number {
+    let n = 0;
+    for (const _ of this.map("hw_procs").keys()) n++;
+    return n;
+  }
+
+  /** Sums the per-CPU counters. */
+  counters(): Record<string, number> {
+    const fd = this.map("hw_counters").fd;
+    const out: Record<string, number> = {};
+    COUNTER_NAMES.forEach((name, i) => {
+      let sum = 0n;
+      for (const v of mapLookupPerCpu(fd, u32Key(i), 8) ?? []) {
+        sum += new DataView(v.buffer, v.byteOffset, 8).getBigUint64(0, true);
+      }
+      out[name] = Number(sum);
+    });
+    return out;
+  }
+
+  /**
+   * Starts draining the ring buffer every `intervalMs` (the kernel writes with NO_WAKEUP, so this
+   * timer is the consumer). `onRecord` gets each raw record, copied.
+   */
+  startDrain(onRecord: (rec: Uint8Array) => void, intervalMs = 50): void {
+    if (this.#ring) return;
+    this.#ring = new RingBuffer(this.map("hw_events").fd, (data) => onRecord(data.slice()));
+    this.#drainTimer = setInterval(() => this.drain(), intervalMs);
+  }
+
+  /** Consumes every pending record now; returns how many. */
+  drain(): number {
+    if (!this.#ring) return 0;
+    const n = this.#ring.consume();
+    this.#lastDrain = Date.now();
+    return n;
+  }
+
+  /** Epoch ms of the last drain (the watchdog's proof of progress). */
+  get lastDrain(): number {
+    return this.#lastDrain;
+  }
+
+  /**
+   * Releases this process's handles. Pins stay: the kernel keeps enforcing the last policy until
+   * a new daemon takes over or `disable` removes it.
+   */
+  close(): void {
+    if (this.#drainTimer !== undefined) clearInterval(this.#drainTimer);
+    this.#drainTimer = undefined;
+    this.#ring?.free();
+    this.#ring = undefined;
+    this.#obj.close();
+  }
+}
+
+/**
+ * Detaches and unpins everything of an instance (the emergency exit), whether or not its daemon
+ * runs. Returns what was removed.
+ */
+export function disableInstance(pins: PinPaths): string[] {
+  const removed: string[] = [];
+  for (const dir of [pins.links, pins.maps]) {
+    let entries: Deno.DirEntry[] = [];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      continue;
+    }
+    for (const e of entries) {
+      const path = `${dir}/${e.name}`;
+      if (dir === pins.links) {
+        try {
+          const fd = objGet(path);
+          try {
+            linkDetach(fd);
+          } finally {
+            closeFd(fd);
+          }
+        } catch { /* a link whose target is gone: unpinning is enough */ }
+      }
+      Deno.removeSync(path);
+      removed.push(path);
+    }
+  }
+  for (const dir of [pins.links, pins.maps, pins.root]) {
+    try {
+      Deno.removeSync(dir);
+    } catch { /* not empty (another component's pins) or absent */ }
+  }
+  return removed;
+}

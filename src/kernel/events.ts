@@ -1,0 +1,114 @@
+/**
+ * Turns ring-buffer records into the API's {@link ConnEvent}: names for reasons and hooks,
+ * printable addresses, and executable paths resolved while the process may still be alive.
+ *
+ * @module
+ */
+import type { ConnEvent } from "../daemon/api.ts";
+import { decodeEvent, type ExeKey, HW, type RawEvent } from "../../ffi/structs.ts";
+import { keyString } from "../identity/running.ts";
+
+const KINDS: Record<number, ConnEvent["kind"]> = {
+  [HW.EV_CONNECT]: "connect",
+  [HW.EV_SENDMSG]: "sendmsg",
+  [HW.EV_SOCK_CREATE]: "sock_create",
+};
+const REASONS: Record<number, string> = {
+  [HW.REASON_UNKNOWN_APP]: "unknown_app",
+  [HW.REASON_NOT_INHERITED]: "not_inherited",
+  [HW.REASON_REVOKED]: "revoked",
+  [HW.REASON_INTERPRETER]: "interpreter",
+};
+
+/** Formats a 4- or 16-byte address (network order); "" for none. */
+export function formatAddr(b: Uint8Array): string {
+  if (b.length === 4) return b.join(".");
+  if (b.length !== 16) return "";
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
+  // Compress the longest run of zero groups (RFC 5952).
+  let best = -1, bestLen = 0;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== "0") {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === "0") j++;
+    if (j - i > bestLen && j - i > 1) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (best === -1) return groups.join(":");
+  return `${groups.slice(0, best).join(":")}::${groups.slice(best + bestLen).join(":")}`;
+}
+
+/** Resolves identities and pids to paths: known apps first, then /proc while alive. */
+export interface PathResolver {
+  byIdentity(key: ExeKey): string | undefined;
+}
+
+function procExe(tgid: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${tgid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Converts a decoded record into a ConnEvent (`time` in epoch ms, from the boot clock). */
+export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: number): ConnEvent {
+  const exe = resolver.byIdentity(raw.exe) ??
+    (raw.exePath.startsWith("/") ? raw.exePath : undefined) ?? procExe(raw.tgid) ??
+    (raw.exePath || raw.comm);
+  return {
+    time: Math.round(bootEpochMs + Number(raw.tsNs / 1_000_000n)),
+    kind: KINDS[raw.kind] ?? "connect",
+    verdict: raw.verdict === HW.VERDICT_DENY ? "deny" : "allow",
+    reason: REASONS[raw.reason] ?? `code_${raw.reason}`,
+    tgid: raw.tgid,
+    uid: raw.uid,
+    comm: raw.comm,
+    exe,
+    dev: raw.exe.dev.toString(),
+    ino: raw.exe.ino.toString(),
+    family: raw.family as 0 | 4 | 6,
+    daddr: formatAddr(raw.daddr),
+    dport: raw.dport,
+    proto: raw.proto,
+    lineage: raw.lineage.map((a) => ({
+      tgid: a.tgid,
+      comm: a.comm,
+      exe: resolver.byIdentity(a.exe) ?? procExe(a.tgid),
+      dev: a.exe.dev.toString(),
+      ino: a.exe.ino.toString(),
+    })),
+  };
+}
+
+/** Decodes a ring-buffer record and converts it. */
+export function recordToConnEvent(
+  rec: Uint8Array,
+  resolver: PathResolver,
+  bootEpochMs: number,
+): ConnEvent {
+  return toConnEvent(decodeEvent(rec), resolver, bootEpochMs);
+}
+
+/** Epoch ms at which the boot clock (bpf_ktime_get_boot_ns / CLOCK_BOOTTIME) read zero. */
+export function bootEpochMs(): number {
+  const uptimeSec = Number(Deno.readTextFileSync("/proc/uptime").split(" ")[0]);
+  return Date.now() - uptimeSec * 1000;
+}
+
+/** A tiny identity → path map fed by the app registry. */
+export class IdentityPaths implements PathResolver {
+  #m = new Map<string, string>();
+  /** Remembers that `key` is the file at `path`. */
+  set(key: ExeKey, path: string): void {
+    this.#m.set(keyString(key), path);
+  }
+  /** The path of a known identity. */
+  byIdentity(key: ExeKey): string | undefined {
+    return this.#m.get(keyString(key));
+  }
+}

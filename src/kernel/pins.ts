@@ -1,0 +1,46 @@
+/**
+ * Where an instance's maps and links are pinned in bpffs. Pins keep the policy enforced while the
+ * daemon is stopped or restarting; `hashwall disable` removes them.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** The bpffs mount hashwall uses. */
+export const BPFFS = "/sys/fs/bpf";
+/** The production state folder: its instance is called "default". */
+export const PRODUCTION_STATE_DIR = "/var/lib/hashwall";
+
+/**
+ * The instance name for a state folder: "default" for the production folder, otherwise a short
+ * hash of the folder's absolute path, so tests can run several daemons side by side.
+ */
+export function instanceName(stateDir: string): string {
+  const abs = stateDir.startsWith("/") ? stateDir : `${Deno.cwd()}/${stateDir}`;
+  const norm = abs.replace(/\/+$/, "") || "/";
+  if (norm === PRODUCTION_STATE_DIR) return "default";
+  return "s-" + createHash("sha256").update(norm).digest("hex").slice(0, 16);
+}
+
+/** Pin folder layout of one instance. */
+export interface PinPaths {
+  root: string;
+  maps: string;
+  links: string;
+}
+
+/** The pin folders of `instance`. */
+export function pinPaths(instance: string): PinPaths {
+  const root = `${BPFFS}/hashwall/${instance}`;
+  return { root, maps: `${root}/maps`, links: `${root}/links` };
+}
+
+/** Whether `path` exists (pins are files in bpffs). */
+export function pinExists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,222 @@
+/**
+ * Kernel core, real kernel: verdicts come from precomputed maps, so the first connect of a
+ * one-shot client is decided right. Everything attaches to a test cgroup and pins under a test
+ * instance; both are removed on every path.
+ */
+import assert from "node:assert/strict";
+import { AppControl, disableInstance } from "../../src/kernel/app_control.ts";
+import { pinExists, pinPaths } from "../../src/kernel/pins.ts";
+import { identityOf } from "../../src/identity/running.ts";
+import { decodeEvent, HW } from "../../ffi/structs.ts";
+import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "../helpers/cgroup.ts";
+import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
+
+interface Fixture {
+  cg: TestCgroup;
+  core: AppControl;
+  dir: string;
+  /** approved, inherit = true */
+  inh: string;
+  /** approved, inherit = false */
+  plain: string;
+  /** not approved (same bytes, other inode) */
+  unknown: string;
+  instance: string;
+}
+
+async function setup(mode: number, name: string): Promise<Fixture> {
+  const dir = await Deno.makeTempDir({ prefix: "hw-core-" });
+  const inh = await netclientCopy(`${dir}/inh`);
+  const plain = await netclientCopy(`${dir}/plain`);
+  const unknown = await netclientCopy(`${dir}/unknown`);
+  const cg = await createTestCgroup(name);
+  const instance = `test-${name}-${crypto.randomUUID().slice(0, 8)}`;
+  let core: AppControl | undefined;
+  try {
+    core = AppControl.open({
+      pins: pinPaths(instance),
+      cgroupPath: cg.path,
+      settings: { mode, allowLoopback: false, daemonTgid: Deno.pid, dedupMs: 10_000 },
+    });
+    core.attachLineage();
+    core.approve({
+      key: identityOf(await Deno.stat(inh)),
+      appId: 1,
+      flags: HW.APP_INHERIT,
+    });
+    core.approve({ key: identityOf(await Deno.stat(plain)), appId: 2, flags: 0 });
+    core.attachHooks();
+    return { cg, core, dir, inh, plain, unknown, instance };
+  } catch (e) {
+    core?.close();
+    disableInstance(pinPaths(instance));
+    await cg.remove();
+    await Deno.remove(dir, { recursive: true });
+    throw e;
+  }
+}
+
+async function teardown(f: Fixture) {
+  try {
+    f.core.close();
+  } finally {
+    disableInstance(pinPaths(f.instance));
+    await f.cg.remove();
+    await removeTestParentIfEmpty();
+    await Deno.remove(f.dir, { recursive: true });
+  }
+}
+
+async function attempt(f: Fixture, argv: string[]): Promise<string> {
+  const r = await f.cg.run(argv);
+  return r.stdout.trim().split("\n").pop() ?? "";
+}
+
+Deno.test("enforcing: approved client connects on its first attempt, unapproved copy gets EPERM", async () => {
+  const f = await setup(HW.MODE_ENFORCING, "first");
+  const v4 = loopbackListener("127.0.0.1");
+  const v6 = loopbackListener("::1");
+  try {
+    // Each is a brand-new process making exactly one connect: no retry could hide a race.
+    assert.equal(await attempt(f, [f.plain, "tcp4", "127.0.0.1", `${v4.port}`]), "ok");
+    assert.equal(await attempt(f, [f.unknown, "tcp4", "127.0.0.1", `${v4.port}`]), "EPERM");
+    // IPv6, IPv4-mapped IPv6 (goes through connect6 only), UDP without connect, raw ICMP.
+    assert.equal(await attempt(f, [f.plain, "tcp6", "::1", `${v6.port}`]), "ok");
+    assert.equal(await attempt(f, [f.unknown, "tcp6", "::1", `${v6.port}`]), "EPERM");
+    assert.equal(await attempt(f, [f.plain, "tcp6", "::ffff:127.0.0.1", `${v4.port}`]), "ok");
+    assert.equal(
+      await attempt(f, [f.unknown, "tcp6", "::ffff:127.0.0.1", `${v4.port}`]),
+      "EPERM",
+    );
+    assert.equal(await attempt(f, [f.plain, "udp4", "127.0.0.1", "9"]), "ok");
+    assert.equal(await attempt(f, [f.unknown, "udp4", "127.0.0.1", "9"]), "EPERM");
+    assert.equal(await attempt(f, [f.plain, "udp6", "::1", "9"]), "ok");
+    assert.equal(await attempt(f, [f.unknown, "udp6", "::1", "9"]), "EPERM");
+    assert.equal(await attempt(f, [f.plain, "icmp4"]), "ok");
+    assert.equal(await attempt(f, [f.unknown, "icmp4"]), "EPERM");
+    assert.equal(await attempt(f, [f.unknown, "icmp6"]), "EPERM");
+    // Processes outside the test cgroup are untouched (this test process connects freely).
+    const c = await Deno.connect({ hostname: "127.0.0.1", port: v4.port });
+    c.close();
+    const counters = f.core.counters();
+    assert.ok(counters.deny >= 7, `deny counter ${counters.deny}`);
+  } finally {
+    v4.close();
+    v6.close();
+    await teardown(f);
+  }
+});
+
+Deno.test("lineage: inherit passes trust to fork children; exec re-decides by identity", async () => {
+  const f = await setup(HW.MODE_ENFORCING, "lineage");
+  const l = loopbackListener();
+  const tcp = ["tcp4", "127.0.0.1", `${l.port}`];
+  try {
+    // inherit = true: a forked child and a fork+exec of the same binary are trusted.
+    assert.equal(await attempt(f, [f.inh, "fork", ...tcp]), "ok");
+    assert.equal(await attempt(f, [f.inh, "forkexec", ...tcp]), "ok");
+    // inherit = false: the forked child is not trusted...
+    assert.equal(await attempt(f, [f.plain, "fork", ...tcp]), "EPERM");
+    // ...while an exec is decided by the binary's own identity (approved → trusted).
+    assert.equal(await attempt(f, [f.plain, "forkexec", ...tcp]), "ok");
+    // exec of another (unapproved) binary re-decides even under an inheriting parent.
+    assert.equal(await attempt(f, [f.inh, "exec", f.unknown, ...tcp]), "EPERM");
+    assert.equal(await attempt(f, [f.inh, "fork", "exec", f.unknown, ...tcp]), "EPERM");
+    // exec of an approved binary from an unknown one is trusted by its own identity.
+    assert.equal(await attempt(f, [f.unknown, "exec", f.plain, ...tcp]), "ok");
+    // Exit removes the entry: after the clients exited no trusted entry of theirs is left.
+    assert.ok(f.core.counters().inherited >= 2);
+  } finally {
+    l.close();
+    await teardown(f);
+  }
+});
+
+Deno.test("revoking an approval in the kernel denies running and new processes at once", async () => {
+  const f = await setup(HW.MODE_ENFORCING, "revoke");
+  const l = loopbackListener();
+  try {
+    const child = f.cg.spawn([f.inh, "sleep-then", "0.4", "tcp4", "127.0.0.1", `${l.port}`]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.ok(f.core.revoke(identityOf(await Deno.stat(f.inh))));
+    const out = new TextDecoder().decode((await child.output()).stdout).trim();
+    assert.equal(out, "EPERM", "the process exec'd while approved lost its trust on revoke");
+    assert.equal(await attempt(f, [f.inh, "tcp4", "127.0.0.1", `${l.port}`]), "EPERM");
+  } finally {
+    l.close();
+    await teardown(f);
+  }
+});
+
+Deno.test("learning: unknown client connects and a deduplicated event with its lineage arrives", async () => {
+  const f = await setup(HW.MODE_LEARNING, "learn");
+  const l = loopbackListener();
+  const records: Uint8Array[] = [];
+  try {
+    f.core.startDrain((r) => records.push(r), 20);
+    const argv = [f.unknown, "loop", "5", "tcp4", "127.0.0.1", `${l.port}`];
+    const r = await f.cg.run(argv);
+    assert.equal(r.stdout.trim(), "ok=5 eperm=0 other=0");
+    await new Promise((res) => setTimeout(res, 100));
+    f.core.drain();
+    const unknownId = identityOf(await Deno.stat(f.unknown));
+    const mine = records.map(decodeEvent).filter((e) => e.exe.ino === unknownId.ino);
+    assert.equal(mine.length, 1, "five attempts to one destination → one report (dedup)");
+    const ev = mine[0];
+    assert.equal(ev.verdict, HW.VERDICT_ALLOW);
+    assert.equal(ev.reason, HW.REASON_UNKNOWN_APP);
+    assert.equal(ev.kind, HW.EV_CONNECT);
+    assert.equal(ev.family, 4);
+    assert.deepEqual([...ev.daddr], [127, 0, 0, 1]);
+    assert.equal(ev.dport, l.port);
+    assert.equal(ev.exe.dev, unknownId.dev);
+    assert.equal(ev.comm, "netclient");
+    assert.equal(ev.exePath, f.unknown);
+    // The client was started by sh, which exec'd it: its parent is this test process.
+    assert.equal(ev.lineage[0].tgid, Deno.pid);
+    assert.ok(ev.lineage.length >= 2 && ev.lineage.length <= HW.LINEAGE_DEPTH);
+    assert.ok(f.core.counters().deduped >= 4);
+  } finally {
+    l.close();
+    await teardown(f);
+  }
+});
+
+Deno.test("restart: a connect loop runs while the core is closed and reopened; no wrong verdict", async () => {
+  const f = await setup(HW.MODE_ENFORCING, "restart");
+  const l = loopbackListener();
+  let core2: AppControl | undefined;
+  try {
+    const n = "10000";
+    const good = f.cg.spawn([f.plain, "loop", n, "tcp4", "127.0.0.1", `${l.port}`]);
+    const bad = f.cg.spawn([f.unknown, "loop", n, "tcp4", "127.0.0.1", `${l.port}`]);
+    let finished = 0;
+    good.status.then(() => finished++);
+    bad.status.then(() => finished++);
+    await new Promise((r) => setTimeout(r, 30));
+    // The daemon goes away: its handles close, pins keep every program and map alive...
+    f.core.close();
+    await new Promise((r) => setTimeout(r, 30));
+    // ...and a new one takes over the pinned maps and swaps programs under the pinned links.
+    const pins = pinPaths(f.instance);
+    core2 = AppControl.open({
+      pins,
+      cgroupPath: f.cg.path,
+      settings: { mode: HW.MODE_ENFORCING, allowLoopback: false, daemonTgid: 0, dedupMs: 10_000 },
+    });
+    core2.attachLineage();
+    core2.attachHooks();
+    assert.equal(finished, 0, "both loops were still running across the restart");
+    const dec = new TextDecoder();
+    const [g, b] = await Promise.all([good.output(), bad.output()]);
+    assert.equal(dec.decode(g.stdout).trim(), `ok=${n} eperm=0 other=0`);
+    assert.equal(dec.decode(b.stdout).trim(), `ok=0 eperm=${n} other=0`);
+    assert.ok(pinExists(`${pins.links}/hw_connect4`));
+    assert.equal(core2.approvedKeys().length, 2, "approvals survived in the pinned map");
+  } finally {
+    l.close();
+    core2?.close();
+    // f.core is already closed; teardown's close is idempotent.
+    await teardown(f);
+  }
+});
