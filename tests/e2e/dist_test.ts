@@ -1,0 +1,194 @@
+/**
+ * The one-file artifact `dist/hashwall`, run from `/` as a user would: version, help, a real
+ * subcommand, exit codes and stdio pass-through; for the self-extracting kind also the 0700
+ * unpack folder, tamper detection (a tampered unpacked file is reported and unpacked again, never
+ * run), a foreign-owned cache folder (refused) and a non-root run.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { COMMANDS } from "../../src/cli/registry.ts";
+import { checkCommand } from "../../src/cli/check.ts";
+import { VERSION } from "../../src/version.ts";
+import { DIST_PATH, readLauncherHeader, runDist } from "../helpers/dist.ts";
+
+const header = await readLauncherHeader();
+const selfExtracting = header !== null;
+const NOBODY = { uid: 65534, gid: 65534 };
+
+async function sha256File(path: string): Promise<string> {
+  return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
+}
+
+function mode(path: string): number {
+  return Deno.statSync(path).mode! & 0o7777;
+}
+
+/** A fresh cache folder (not yet existing) inside a temp dir; removed by the returned cleanup. */
+async function tempCacheBase(): Promise<{ base: string; cleanup(): Promise<void> }> {
+  const parent = await Deno.makeTempDir({ prefix: "hashwall-dist-test-" });
+  return {
+    base: `${parent}/cache`,
+    cleanup: () => Deno.remove(parent, { recursive: true }),
+  };
+}
+
+Deno.test("dist/hashwall exists and is executable", () => {
+  const st = Deno.statSync(DIST_PATH);
+  assert.ok(st.isFile, `${DIST_PATH} is not a file: run ./build.sh build`);
+  assert.ok((st.mode! & 0o111) !== 0, `${DIST_PATH} is not executable`);
+});
+
+Deno.test("dist/hashwall --version from / prints the source version", async () => {
+  const r = await runDist(["--version"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `hashwall ${VERSION}\n`);
+});
+
+Deno.test("dist/hashwall --help from / lists every subcommand", async () => {
+  const r = await runDist(["--help"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /Usage: hashwall <command>/);
+  for (const c of COMMANDS) {
+    assert.match(r.stdout, new RegExp(`^  ${c.name}\\s+${escapeRe(c.summary)}$`, "m"), c.name);
+  }
+});
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+Deno.test("dist/hashwall check works from /", async () => {
+  if (checkCommand.usage.includes("--default")) {
+    const r = await runDist(["check", "--default"]);
+    assert.equal(r.code, 0, `check --default failed:\n${r.stdout}\n${r.stderr}`);
+  } else {
+    // Until `check --default` exists, its help must still come through the artifact intact.
+    const r = await runDist(["check", "--help"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, `${checkCommand.usage}\n`);
+  }
+});
+
+Deno.test("dist/hashwall passes exit codes, stdout and stderr through", async () => {
+  const bad = await runDist(["no-such-command"]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stdout, "");
+  assert.match(bad.stderr, /unknown command "no-such-command"/);
+
+  const json = await runDist(["version", "--json"], { stdin: "ignored input\n" });
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), { version: VERSION });
+});
+
+Deno.test({
+  name: "self-extracting dist/hashwall unpacks into a 0700 folder keyed by the payload hash",
+  ignore: !selfExtracting,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    try {
+      const r = await runDist(["--version"], { env: { HASHWALL_CACHE_DIR: base } });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `hashwall ${VERSION}\n`);
+      assert.equal(r.stderr, "");
+      const dir = `${base}/${header!.payloadSha}`;
+      assert.equal(mode(base), 0o700, "cache base mode");
+      assert.equal(mode(dir), 0o700, "unpacked folder mode");
+      assert.equal(Deno.statSync(dir).uid, Deno.uid());
+      assert.equal(await sha256File(`${dir}/deno`), header!.denoSha);
+      assert.equal(await sha256File(`${dir}/app.js`), header!.appSha);
+      // Only the unpacked folder remains: no leftovers from the atomic unpack.
+      const names = [...Deno.readDirSync(base)].map((e) => e.name);
+      assert.deepEqual(names, [header!.payloadSha]);
+    } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "self-extracting dist/hashwall detects a tampered unpacked file and unpacks again",
+  ignore: !selfExtracting,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    try {
+      const env = { HASHWALL_CACHE_DIR: base };
+      assert.equal((await runDist(["--version"], { env })).code, 0);
+      const dir = `${base}/${header!.payloadSha}`;
+
+      // Replace the app with code that would announce itself if it ever ran.
+      await Deno.writeTextFile(`${dir}/app.js`, 'console.log("TAMPERED"); Deno.exit(42);\n');
+      const r = await runDist(["--version"], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `hashwall ${VERSION}\n`, "tampered code must not run");
+      assert.match(r.stderr, /failed verification \(SHA-256 mismatch\); unpacking again/);
+      assert.equal(await sha256File(`${dir}/app.js`), header!.appSha, "app.js restored");
+
+      // One byte appended to the runtime is caught as well.
+      await Deno.writeFile(`${dir}/deno`, new Uint8Array([0]), { append: true });
+      const r2 = await runDist(["--version"], { env });
+      assert.equal(r2.code, 0, r2.stderr);
+      assert.match(r2.stderr, /SHA-256 mismatch/);
+      assert.equal(await sha256File(`${dir}/deno`), header!.denoSha, "deno restored");
+
+      // A loosened folder mode is treated like tampering too.
+      await Deno.chmod(dir, 0o755);
+      const r3 = await runDist(["--version"], { env });
+      assert.equal(r3.code, 0, r3.stderr);
+      assert.match(r3.stderr, /owner\/mode changed/);
+      assert.equal(mode(dir), 0o700);
+
+      // Once repaired, runs are quiet again.
+      const r4 = await runDist(["--version"], { env });
+      assert.equal(r4.stderr, "");
+    } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "self-extracting dist/hashwall refuses a cache folder owned by someone else",
+  ignore: !selfExtracting || Deno.uid() !== 0,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    try {
+      await Deno.mkdir(base, { mode: 0o700 });
+      await Deno.chown(base, NOBODY.uid, NOBODY.gid);
+      const r = await runDist(["--version"], { env: { HASHWALL_CACHE_DIR: base } });
+      assert.equal(r.code, 70);
+      assert.equal(r.stdout, "");
+      assert.match(r.stderr, new RegExp(`${base} belongs to uid 65534, not to you \\(uid 0\\)`));
+      assert.deepEqual([...Deno.readDirSync(base)], [], "nothing unpacked into it");
+    } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "self-extracting dist/hashwall runs --version and --help as a non-root user",
+  ignore: !selfExtracting || Deno.uid() !== 0,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "hashwall-dist-nobody-" });
+    try {
+      // A private copy the unprivileged user can read, whatever the checkout's permissions.
+      const copy = `${tmp}/hashwall`;
+      await Deno.copyFile(DIST_PATH, copy);
+      await Deno.chmod(copy, 0o755);
+      await Deno.chmod(tmp, 0o1777);
+      const env = { TMPDIR: tmp, XDG_RUNTIME_DIR: "", HASHWALL_CACHE_DIR: "", HOME: "/" };
+      const v = await runDist(["--version"], { path: copy, env, asUser: NOBODY });
+      assert.equal(v.code, 0, v.stderr);
+      assert.equal(v.stdout, `hashwall ${VERSION}\n`);
+      const h = await runDist(["--help"], { path: copy, env, asUser: NOBODY });
+      assert.equal(h.code, 0, h.stderr);
+      assert.match(h.stdout, /Usage: hashwall/);
+      const base = `${tmp}/hashwall-${NOBODY.uid}`;
+      assert.equal(mode(base), 0o700);
+      assert.equal(Deno.statSync(base).uid, NOBODY.uid);
+      assert.equal(mode(`${base}/${header!.payloadSha}`), 0o700);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
