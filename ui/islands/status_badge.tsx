@@ -1,0 +1,30 @@
+/**
+ * A status label with colour AND text, so status never depends on colour vision alone.
+ *
+ * @module
+ */
+import type { AppStatus } from "../../src/daemon/api.ts";
+
+const LABEL: Record<AppStatus, string> = {
+  valid: "valid",
+  invalid: "hash mismatch",
+  missing: "missing",
+  pending: "not yet hashed",
+};
+
+const TONE: Record<AppStatus, string> = {
+  valid: "ok",
+  invalid: "bad",
+  missing: "neutral",
+  pending: "neutral",
+};
+
+/** Renders an app's hash status as a badge. */
+export function StatusBadge({ status }: { status: AppStatus }) {
+  return <span class={`badge badge-${TONE[status]}`} data-status={status}>{LABEL[status]}</span>;
+}
+
+/** Renders a verdict (allow/deny) as a badge. */
+export function VerdictBadge({ verdict }: { verdict: "allow" | "deny" }) {
+  return <span class={`badge badge-${verdict === "allow" ? "ok" : "bad"}`}>{verdict}</span>;
+}

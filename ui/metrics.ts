@@ -1,0 +1,55 @@
+/**
+ * `/metrics` in the Prometheus text format, from `api.status()`.
+ *
+ * The daemon's `StatusInfo.counters` keys this module reads by name: `verdict_allow`,
+ * `verdict_deny`, `verdict_unknown` (verdict counters by decision), `hash_queue` (files waiting to
+ * be hashed) and `watch_count` (integrity watches). Every counter is also exported generically as
+ * `hashwall_counter{name="…"}` so a new one is visible before it gets its own metric.
+ *
+ * @module
+ */
+import type { StatusInfo } from "../src/daemon/api.ts";
+
+function esc(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function num(v: number | undefined): string {
+  return Number.isFinite(v) ? String(v) : "0";
+}
+
+/** Renders the metrics page. */
+export function renderMetrics(s: StatusInfo): string {
+  const c = s.counters;
+  const out: string[] = [];
+  const metric = (name: string, type: string, help: string, rows: [string, number | undefined][]) => {
+    out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, v] of rows) out.push(`${name}${labels} ${num(v)}`);
+  };
+  metric("hashwall_verdicts_total", "counter", "Connection verdicts by decision.", [
+    ['{decision="allow"}', c.verdict_allow ?? 0],
+    ['{decision="deny"}', c.verdict_deny ?? 0],
+    ['{decision="unknown"}', c.verdict_unknown ?? 0],
+  ]);
+  metric("hashwall_lost_events_total", "counter", "Kernel events lost (ring buffer full).", [
+    ["", s.lostEvents],
+  ]);
+  metric("hashwall_hash_queue", "gauge", "Files waiting to be hashed.", [["", c.hash_queue ?? 0]]);
+  metric("hashwall_watches", "gauge", "Integrity watches in place.", [["", c.watch_count ?? 0]]);
+  metric("hashwall_apps", "gauge", "Registered apps by hash status.", [
+    ['{status="valid"}', s.apps.valid],
+    ['{status="invalid"}', s.apps.invalid],
+    ['{status="missing"}', s.apps.missing],
+    ['{status="pending"}', s.apps.pending],
+  ]);
+  metric("hashwall_enforcing", "gauge", "1 when enforcing, 0 when learning.", [
+    ["", s.mode === "enforcing" ? 1 : 0],
+  ]);
+  metric(
+    "hashwall_counter",
+    "untyped",
+    "Every daemon counter by name.",
+    Object.keys(c).sort().map((k) => [`{name="${esc(k)}"}`, c[k]]),
+  );
+  return out.join("\n") + "\n";
+}

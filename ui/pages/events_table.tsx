@@ -1,0 +1,72 @@
+/**
+ * A table of connection events with the "why" of each verdict (rule, approval, reason) and the
+ * lineage. Used by Overview (recent denials) and History.
+ *
+ * @module
+ */
+import type { ConnEvent } from "../../src/daemon/api.ts";
+import { formatDest, formatTime, protoName } from "../format.ts";
+import { VerdictBadge } from "../islands/status_badge.tsx";
+
+/** Human "why" of a verdict. */
+export function explainReason(e: ConnEvent): string {
+  switch (e.reason) {
+    case "rule":
+      return e.ruleId ? `rule "${e.ruleId}"` : "a rule";
+    case "unknown_app":
+      return e.verdict === "allow" ? "unknown app (learning mode: allowed, reported)" : "unknown app";
+    case "not_inherited":
+      return "parent approved, but without inherit";
+    case "revoked":
+      return "approval revoked (hash changed or removed)";
+    case "interpreter":
+      return "interpreter without an approved script";
+    default:
+      if (e.verdict === "allow" && e.app) return `approved app "${e.app}"`;
+      return e.reason;
+  }
+}
+
+/** Lineage as one line: oldest ancestor → … → the process. */
+export function lineageLine(e: ConnEvent): string {
+  return [...e.lineage].reverse().map((l) => `${l.comm}(${l.tgid})`)
+    .concat(`${e.comm}(${e.tgid})`).join(" → ");
+}
+
+/** Renders events newest first as given. */
+export function EventsTable({ events }: { events: ConnEvent[] }) {
+  if (events.length === 0) return <p class="empty">No events match.</p>;
+  return (
+    <div class="table-wrap">
+      <table class="table" data-test="events-table">
+        <thead>
+          <tr>
+            <th>Time</th>
+            <th>Verdict</th>
+            <th>Process</th>
+            <th>Destination</th>
+            <th>Why</th>
+            <th>Lineage</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((e, i) => (
+            <tr key={e.id ?? i} data-event-id={e.id}>
+              <td class="nowrap">{formatTime(e.time)}</td>
+              <td><VerdictBadge verdict={e.verdict} /></td>
+              <td>
+                <div class="strong">{e.app ?? e.comm}</div>
+                <div class="mono small muted break">{e.exe}</div>
+              </td>
+              <td class="mono nowrap">
+                {formatDest(e.daddr, e.dport)} <span class="muted">{protoName(e.proto)}</span>
+              </td>
+              <td>{explainReason(e)}</td>
+              <td class="mono small">{lineageLine(e)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
