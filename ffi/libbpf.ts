@@ -334,11 +334,33 @@ function perCpuStride(valueSize: number): number {
 // ---------------------------------------------------------------------------------------------
 // Object API
 
-/** Size of `struct bpf_object_open_opts` in libbpf 1.1 (checked by the kernel tests). */
-const OPEN_OPTS_SIZE = 80;
-const OPEN_OPTS_OBJECT_NAME = 8;
-const OPEN_OPTS_KERNEL_LOG_BUF = 56;
-const OPEN_OPTS_KERNEL_LOG_SIZE = 64;
+/**
+ * Hand-built struct layouts (libbpf 1.1 headers, uapi linux/bpf.h of 6.x) that this binding
+ * writes or reads by offset. tests/kernel/libbpf_test.ts compiles a C probe against the installed
+ * headers and checks every number here.
+ */
+export const LIBBPF_LAYOUT = {
+  /** `struct bpf_object_open_opts`. */
+  openOpts: { size: 80, objectName: 8, kernelLogBuf: 56, kernelLogSize: 64 },
+  /** `struct bpf_prog_info`. */
+  progInfo: { size: 232, type: 0, id: 4, name: 64, runTimeNs: 192, runCnt: 200 },
+  /** `struct bpf_map_info`. */
+  mapInfo: {
+    size: 88,
+    type: 0,
+    id: 4,
+    keySize: 8,
+    valueSize: 12,
+    maxEntries: 16,
+    mapFlags: 20,
+    name: 24,
+  },
+} as const;
+
+const OPEN_OPTS_SIZE = LIBBPF_LAYOUT.openOpts.size;
+const OPEN_OPTS_OBJECT_NAME = LIBBPF_LAYOUT.openOpts.objectName;
+const OPEN_OPTS_KERNEL_LOG_BUF = LIBBPF_LAYOUT.openOpts.kernelLogBuf;
+const OPEN_OPTS_KERNEL_LOG_SIZE = LIBBPF_LAYOUT.openOpts.kernelLogSize;
 
 /** How much verifier log a failing load() quotes (the end is where the verifier says why). */
 const LOG_TAIL_CHARS = 6000;
@@ -787,18 +809,19 @@ export interface MapInfo {
 export function mapInfo(fd: number): MapInfo {
   const op = `bpf_obj_get_info_by_fd(map ${fd})`;
   requireFd(fd, op);
-  const info = new Uint8Array(88); // sizeof(struct bpf_map_info) in the 6.x uapi
-  const len = new Uint32Array([info.length]);
+  const L = LIBBPF_LAYOUT.mapInfo;
+  const info = new Uint8Array(L.size);
+  const len = new Uint32Array([L.size]);
   check(bpf().bpf_obj_get_info_by_fd(fd, info, new Uint8Array(len.buffer)), op);
   const dv = new DataView(info.buffer);
   return {
-    type: dv.getUint32(0, true),
-    id: dv.getUint32(4, true),
-    keySize: dv.getUint32(8, true),
-    valueSize: dv.getUint32(12, true),
-    maxEntries: dv.getUint32(16, true),
-    flags: dv.getUint32(20, true),
-    name: decodeCString(info.subarray(24, 40)),
+    type: dv.getUint32(L.type, true),
+    id: dv.getUint32(L.id, true),
+    keySize: dv.getUint32(L.keySize, true),
+    valueSize: dv.getUint32(L.valueSize, true),
+    maxEntries: dv.getUint32(L.maxEntries, true),
+    flags: dv.getUint32(L.mapFlags, true),
+    name: decodeCString(info.subarray(L.name, L.name + 16)),
   };
 }
 
@@ -939,28 +962,22 @@ export interface ProgInfo {
   runCnt: bigint;
 }
 
-// Offsets in struct bpf_prog_info (uapi linux/bpf.h, 6.x), verified by the kernel tests.
-const PROG_INFO_SIZE = 232;
-const PROG_INFO_TYPE = 0;
-const PROG_INFO_ID = 4;
-const PROG_INFO_NAME = 64;
-const PROG_INFO_RUN_TIME_NS = 192;
-const PROG_INFO_RUN_CNT = 200;
+const PI = LIBBPF_LAYOUT.progInfo;
 
 /** `bpf_obj_get_info_by_fd` for a program fd: id, name, type and run statistics. */
 export function progInfo(fd: number): ProgInfo {
   const op = `bpf_obj_get_info_by_fd(prog ${fd})`;
   requireFd(fd, op);
-  const info = new Uint8Array(PROG_INFO_SIZE);
-  const len = new Uint32Array([PROG_INFO_SIZE]);
+  const info = new Uint8Array(PI.size);
+  const len = new Uint32Array([PI.size]);
   check(bpf().bpf_obj_get_info_by_fd(fd, info, new Uint8Array(len.buffer)), op);
   const dv = new DataView(info.buffer);
   return {
-    type: dv.getUint32(PROG_INFO_TYPE, true),
-    id: dv.getUint32(PROG_INFO_ID, true),
-    name: decodeCString(info.subarray(PROG_INFO_NAME, PROG_INFO_NAME + 16)),
-    runTimeNs: dv.getBigUint64(PROG_INFO_RUN_TIME_NS, true),
-    runCnt: dv.getBigUint64(PROG_INFO_RUN_CNT, true),
+    type: dv.getUint32(PI.type, true),
+    id: dv.getUint32(PI.id, true),
+    name: decodeCString(info.subarray(PI.name, PI.name + 16)),
+    runTimeNs: dv.getBigUint64(PI.runTimeNs, true),
+    runCnt: dv.getBigUint64(PI.runCnt, true),
   };
 }
 
