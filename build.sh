@@ -269,7 +269,7 @@ try_deno_compile() {
   if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
     --no-code-cache $(unstable_flags) "${RUNTIME_PERMISSIONS[@]}" -o "$out" build/dist/app.js \
     </dev/null >"$log" 2>&1; then
-    info "deno compile unavailable (could not get the denort runtime?): $(grep -E '^ +[0-9]+: ' "$log" | tail -n1 | sed 's/^ *[0-9]*: //')"
+    info "deno compile unavailable (could not get the denort runtime?): $(sed '/Stack backtrace/q' "$log" | grep -E '^ +[0-9]+: ' | tail -n1 | sed 's/^ *[0-9]*: //')"
     return 1
   fi
   local v
@@ -277,7 +277,7 @@ try_deno_compile() {
   case "$v" in
     hashwall\ *) ;;
     *)
-      info "deno compile produced a binary that is not hashwall (denort missing?): ${v:0:80}"
+      info "deno compile produced a binary that is not hashwall (denort missing?): $(printf '%s' "$v" | head -n1 | cut -c1-80)"
       rm -f "$out"
       return 1
       ;;
@@ -506,6 +506,8 @@ parse_summary() {
 
 cmd_test_inner() {
   trap on_test_exit EXIT
+  # Plain text for the log and for CI (Deno colours piped output otherwise).
+  export NO_COLOR=1
   cmd_setup
   cmd_build
   STATIC_FAILED=()
@@ -513,7 +515,7 @@ cmd_test_inner() {
 
   step "deno test -A tests/ (serial)"
   local log=build/test-suite.log rc=0
-  NO_COLOR=1 timeout -k 30 "${HASHWALL_TEST_TIMEOUT:-4800}" \
+  timeout -k 30 "${HASHWALL_TEST_TIMEOUT:-4800}" \
     "$DENO_BIN" test -A --permit-no-files tests/ </dev/null 2>&1 | tee "$log" || rc=$?
   local passed failed summary
   summary="$(parse_summary "$log")"
