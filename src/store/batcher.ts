@@ -106,6 +106,11 @@ export class EventBatcher {
    * afterwards. Safe to call at any time; never throws for storage errors.
    */
   flush(): boolean {
+    // After a failed write, space is tight: give the WAL's space back before and after every batch
+    // until the backlog is drained. Otherwise freshly freed space is eaten by WAL growth (a WAL is
+    // only reset by a checkpoint, automatically at 1000 pages) and the writer runs full again.
+    const recovering = this.#error !== undefined;
+    if (recovering && this.#queue.length > 0) this.#store.checkpoint();
     while (this.#queue.length > 0) {
       const batch = this.#queue.slice(0, this.#maxBatch);
       try {
@@ -122,6 +127,7 @@ export class EventBatcher {
       this.#queue.splice(0, batch.length);
       this.#written += batch.length;
       this.#error = undefined;
+      if (recovering) this.#store.checkpoint();
       this.#onCommit?.(batch);
     }
     return true;

@@ -144,6 +144,12 @@ export interface Store {
   integrityChanges(q?: IntegrityQuery): IntegrityChangeRecord[];
   /** Deletes the oldest connection events and integrity changes beyond the caps. */
   applyRetention(p: RetentionPolicy): RetentionResult;
+  /**
+   * Copies the WAL into the main file and truncates it, giving its space back. Returns false when
+   * that failed (e.g. no room to grow the main file). The daemon's batcher calls it after a failed
+   * write, because a WAL is otherwise only reset after an automatic checkpoint at 1000 pages.
+   */
+  checkpoint(): boolean;
   /** `PRAGMA integrity_check` result ("ok" when sound). */
   integrityCheck(): string;
   /** Schema version of the file. */
@@ -651,6 +657,15 @@ class SqliteStore implements Store {
       events: this.#trimTable("conn_events", p, now),
       integrity: this.#trimTable("integrity_changes", p, now),
     };
+  }
+
+  checkpoint(): boolean {
+    try {
+      const r = this.#db.prepare("PRAGMA wal_checkpoint(TRUNCATE)").get() as { busy: number };
+      return r.busy === 0;
+    } catch {
+      return false;
+    }
   }
 
   integrityCheck(): string {
