@@ -1,0 +1,258 @@
+/**
+ * Compiles the validated rules of a {@link Policy} into packet-filter map entries (see the
+ * "packet filter" section of bpf/hashwall.h): port-class prefixes and address prefixes keyed by
+ * (direction, protocol, port class, app id), each carrying the first rule in file order that
+ * covers it. The kernel then decides a packet with a fixed number of lookups.
+ *
+ * Pure: no kernel access, so it runs (and fails) before anything is written.
+ *
+ * @module
+ */
+import type { Policy, Protocol, Rule } from "../config/model.ts";
+import { FLT } from "../../ffi/filter_structs.ts";
+import { elementaryIntervals, intervalsWithin, rangeToPrefixes } from "./port_classes.ts";
+import { propagateFirstMatch } from "./prefix_first.ts";
+
+/** A port-trie entry: ports `port`..(+2^(16-bits)-1) of (dir, proto) belong to `pclass`. */
+export interface CompiledPortEntry {
+  dir: number;
+  proto: number;
+  port: number;
+  bits: number;
+  pclass: number;
+}
+
+/** An address-trie entry: the first rule covering this prefix in its group. */
+export interface CompiledAddrEntry {
+  family: 4 | 6;
+  dir: number;
+  proto: number;
+  pclass: number;
+  appId: number;
+  addr: Uint8Array;
+  bits: number;
+  rule: number;
+  action: number;
+}
+
+/** Defaults as the kernel reads them (HW_FLT_ALLOW/DENY, HW_MODE_*). */
+export interface CompiledDefaults {
+  mode: number;
+  inbound: number;
+  outbound: number;
+  untracked: number;
+}
+
+/** A rule that compiled to nothing, and why (shown by `rules list`). */
+export interface SkippedRule {
+  id: string;
+  reason: string;
+}
+
+/** The whole compiled policy, independent of the generation it will be written to. */
+export interface CompiledPolicy {
+  ports: CompiledPortEntry[];
+  addrs: CompiledAddrEntry[];
+  defaults: CompiledDefaults;
+  /** Rule ids by rule index (file order). */
+  ruleIds: string[];
+  skipped: SkippedRule[];
+}
+
+/** Options of {@link compilePolicy}. */
+export interface CompileOptions {
+  /** Kernel app id of an app name, or undefined while the app has no approved identity. */
+  appId?: (name: string) => number | undefined;
+}
+
+/** A rule set the kernel tables cannot hold; nothing was written. */
+export class CompileError extends Error {
+  override name = "CompileError";
+}
+
+/** Per-generation capacity: the maps hold two generations side by side. */
+export const MAX_ADDR_ENTRIES_PER_FAMILY = FLT.LPM_MAX / 2;
+/** Per-generation capacity of the port trie. */
+export const MAX_PORT_ENTRIES = FLT.PORT_MAX / 2;
+
+const PROTO_NUMBERS: Record<Exclude<Protocol, "any">, number> = {
+  tcp: FLT.PROTO_TCP,
+  udp: FLT.PROTO_UDP,
+  icmp: FLT.PROTO_ICMP,
+  icmpv6: FLT.PROTO_ICMPV6,
+};
+
+/** The keyed protocols a rule covers: "any" is every protocol, or TCP+UDP when it names ports. */
+export function ruleProtocols(rule: Pick<Rule, "protocol" | "ports">): number[] {
+  if (rule.protocol !== "any") return [PROTO_NUMBERS[rule.protocol]];
+  if (rule.ports) return [FLT.PROTO_TCP, FLT.PROTO_UDP];
+  return [FLT.PROTO_TCP, FLT.PROTO_UDP, FLT.PROTO_ICMP, FLT.PROTO_ICMPV6, FLT.PROTO_OTHER];
+}
+
+/** ICMP exists only over IPv4 and ICMPv6 only over IPv6. */
+function familyFits(proto: number, family: 4 | 6): boolean {
+  if (proto === FLT.PROTO_ICMP) return family === 4;
+  if (proto === FLT.PROTO_ICMPV6) return family === 6;
+  return true;
+}
+
+const verdictCode = (v: "allow" | "deny") => v === "allow" ? FLT.ALLOW : FLT.DENY;
+const dirCode = (d: "in" | "out") => d === "in" ? FLT.DIR_IN : FLT.DIR_OUT;
+
+const ANY_V4 = { family: 4 as const, addr: new Uint8Array(4), prefix: 0 };
+const ANY_V6 = { family: 6 as const, addr: new Uint8Array(16), prefix: 0 };
+
+/**
+ * Compiles `policy.rules` and `policy.defaults`. Throws {@link CompileError} when the rule set
+ * exceeds the kernel tables; rules of apps without a kernel identity are listed in `skipped`.
+ *
+ * @example
+ * ```ts
+ * const c = compilePolicy(policy, { appId: (name) => registry.idOf(name) });
+ * filter.apply(c);
+ * ```
+ */
+export function compilePolicy(policy: Policy, opts: CompileOptions = {}): CompiledPolicy {
+  const rules = policy.rules;
+  if (rules.length > FLT.MAX_RULES) {
+    throw new CompileError(
+      `too many rules: ${rules.length}; the packet filter holds at most ${FLT.MAX_RULES}`,
+    );
+  }
+  const skipped: SkippedRule[] = [];
+  const appIds: number[] = [];
+  rules.forEach((r, i) => {
+    appIds[i] = 0;
+    if (r.app === undefined) return;
+    if (r.direction !== "out") {
+      throw new CompileError(`rule "${r.id}": app is only allowed on direction "out"`);
+    }
+    const id = opts.appId?.(r.app);
+    if (id === undefined || id <= 0) {
+      skipped.push({ id: r.id, reason: `app "${r.app}" has no approved kernel identity yet` });
+      appIds[i] = -1;
+    } else {
+      appIds[i] = id;
+    }
+  });
+
+  // Port classes per (dir, proto), from every rule that names ports.
+  const rangesByGroup = new Map<string, { dir: number; proto: number; ranges: Rule["ports"] }>();
+  rules.forEach((r, i) => {
+    if (!r.ports || appIds[i] < 0) return;
+    for (const p of ruleProtocols(r)) {
+      const key = `${dirCode(r.direction)}/${p}`;
+      const g = rangesByGroup.get(key) ?? { dir: dirCode(r.direction), proto: p, ranges: [] };
+      g.ranges!.push(...r.ports);
+      rangesByGroup.set(key, g);
+    }
+  });
+  let nextClass = 0;
+  const classesByGroup = new Map<
+    string,
+    { intervals: ReturnType<typeof elementaryIntervals>; base: number }
+  >();
+  const ports: CompiledPortEntry[] = [];
+  for (const [key, g] of rangesByGroup) {
+    const intervals = elementaryIntervals(g.ranges!);
+    const base = nextClass;
+    nextClass += intervals.length;
+    classesByGroup.set(key, { intervals, base });
+    intervals.forEach((iv, k) => {
+      for (const pre of rangeToPrefixes(iv.from, iv.to)) {
+        ports.push({
+          dir: g.dir,
+          proto: g.proto,
+          port: pre.port,
+          bits: pre.bits,
+          pclass: base + k,
+        });
+      }
+    });
+  }
+  if (ports.length > MAX_PORT_ENTRIES) {
+    throw new CompileError(
+      `the rules' ports need ${ports.length} port-table entries; at most ${MAX_PORT_ENTRIES} fit`,
+    );
+  }
+
+  // Raw address entries grouped by (family, dir, proto, class, app).
+  const groups = new Map<
+    string,
+    {
+      family: 4 | 6;
+      dir: number;
+      proto: number;
+      pclass: number;
+      appId: number;
+      raw: { addr: Uint8Array; bits: number; rule: number }[];
+    }
+  >();
+  rules.forEach((r, i) => {
+    if (appIds[i] < 0) return;
+    const dir = dirCode(r.direction);
+    const nets = r.remote ?? [ANY_V4, ANY_V6];
+    for (const proto of ruleProtocols(r)) {
+      let classes = [FLT.PCLASS_ANY as number];
+      if (r.ports) {
+        const cg = classesByGroup.get(`${dir}/${proto}`)!;
+        const set = new Set<number>();
+        for (const range of r.ports) {
+          for (const k of intervalsWithin(cg.intervals, range)) set.add(cg.base + k);
+        }
+        classes = [...set];
+      }
+      for (const net of nets) {
+        if (!familyFits(proto, net.family)) continue;
+        for (const pclass of classes) {
+          const key = `${net.family}/${dir}/${proto}/${pclass}/${appIds[i]}`;
+          let g = groups.get(key);
+          if (!g) {
+            g = { family: net.family, dir, proto, pclass, appId: appIds[i], raw: [] };
+            groups.set(key, g);
+          }
+          g.raw.push({ addr: net.addr, bits: net.prefix, rule: i });
+        }
+      }
+    }
+  });
+  const addrs: CompiledAddrEntry[] = [];
+  const perFamily = { 4: 0, 6: 0 };
+  for (const g of groups.values()) {
+    for (const e of propagateFirstMatch(g.raw)) {
+      perFamily[g.family]++;
+      addrs.push({
+        family: g.family,
+        dir: g.dir,
+        proto: g.proto,
+        pclass: g.pclass,
+        appId: g.appId,
+        addr: e.addr,
+        bits: e.bits,
+        rule: e.rule,
+        action: verdictCode(rules[e.rule].action),
+      });
+    }
+  }
+  for (const f of [4, 6] as const) {
+    if (perFamily[f] > MAX_ADDR_ENTRIES_PER_FAMILY) {
+      throw new CompileError(
+        `the rules need ${perFamily[f]} IPv${f} address-table entries; at most ` +
+          `${MAX_ADDR_ENTRIES_PER_FAMILY} fit (many port ranges times many networks?)`,
+      );
+    }
+  }
+  const d = policy.defaults;
+  return {
+    ports,
+    addrs,
+    defaults: {
+      mode: d.mode === "enforcing" ? 1 : 0,
+      inbound: verdictCode(d.inbound),
+      outbound: verdictCode(d.outbound),
+      untracked: verdictCode(d.untracked),
+    },
+    ruleIds: rules.map((r) => r.id),
+    skipped,
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Which rule decides a packet, and why — the reference semantics of the packet filter, written
+ * as a plain first-match scan in file order. The kernel reaches the same answer through the
+ * compiled tables (tests check the two agree); this module is what `hashwall rules explain`
+ * prints.
+ *
+ * @module
+ */
+import { cidrContains } from "../config/cidr.ts";
+import type { Policy, Rule } from "../config/model.ts";
+import { formatPacket, type Packet, protoName } from "./packet.ts";
+import { ruleProtocols } from "./compile.ts";
+
+/** The verdict for a packet, with the deciding rule when one matched. */
+export interface Explanation {
+  packet: string;
+  verdict: "allow" | "deny";
+  /** "rule" when a rule matched, otherwise the default that applied. */
+  decidedBy: "rule" | "default-inbound" | "default-outbound";
+  ruleId?: string;
+  /** 0-based position of the rule in rules.toml. */
+  ruleIndex?: number;
+  /** rules.toml line of the rule. */
+  line?: number;
+  /** Learning mode: the verdict is reported, never enforced. */
+  learning: boolean;
+  /** Human sentences: the decision, then how state changes it. */
+  why: string[];
+}
+
+/** True when `rule` matches `pkt` (direction, protocol, remote, service port, app). */
+export function ruleMatches(rule: Rule, pkt: Packet): boolean {
+  if (rule.direction !== pkt.direction) return false;
+  const protos = ruleProtocols(rule);
+  const keyed = [6, 17, 1, 58].includes(pkt.proto) ? pkt.proto : 255;
+  if (!protos.includes(keyed)) return false;
+  if (rule.remote && !rule.remote.some((c) => cidrContains(c, pkt.remote))) return false;
+  if (rule.ports) {
+    if (pkt.port === undefined) return false;
+    if (!rule.ports.some((r) => pkt.port! >= r.from && pkt.port! <= r.to)) return false;
+  }
+  if (rule.app !== undefined && rule.app !== pkt.app) return false;
+  return true;
+}
+
+/** Index of the first rule (file order) matching `pkt`, or -1. */
+export function firstMatch(rules: readonly Rule[], pkt: Packet): number {
+  return rules.findIndex((r) => ruleMatches(r, pkt));
+}
+
+/**
+ * Explains the verdict for an unsolicited packet (one that belongs to no allowed flow).
+ *
+ * @example
+ * ```ts
+ * explainPacket(policy, parsePacket("in tcp 192.0.2.7:22")).why[0];
+ * // 'rule "ssh" (rules.toml:12, 3rd rule) allows it: first rule that matches in file order'
+ * ```
+ */
+export function explainPacket(policy: Policy, pkt: Packet): Explanation {
+  const i = firstMatch(policy.rules, pkt);
+  const learning = policy.defaults.mode === "learning";
+  const why: string[] = [];
+  let out: Explanation;
+  if (i >= 0) {
+    const r = policy.rules[i];
+    why.push(
+      `rule "${r.id}" (${r.loc.file}:${r.loc.line}, rule #${i + 1}) ${r.action}s it: the first ` +
+        `rule in file order whose direction, protocol, remote${r.ports ? ", port" : ""}` +
+        `${r.app ? ", app" : ""} all match`,
+    );
+    out = {
+      packet: formatPacket(pkt),
+      verdict: r.action,
+      decidedBy: "rule",
+      ruleId: r.id,
+      ruleIndex: i,
+      line: r.loc.line,
+      learning,
+      why,
+    };
+  } else {
+    const inbound = pkt.direction === "in";
+    const verdict = inbound ? policy.defaults.inbound : policy.defaults.outbound;
+    why.push(
+      `no rule matches ${protoName(pkt.proto)} ${pkt.direction}bound to this ` +
+        `${inbound ? "local port" : "remote"}; [defaults] ${inbound ? "inbound" : "outbound"} = ` +
+        `"${verdict}" decides`,
+    );
+    out = {
+      packet: formatPacket(pkt),
+      verdict,
+      decidedBy: inbound ? "default-inbound" : "default-outbound",
+      learning,
+      why,
+    };
+  }
+  if (out.verdict === "allow" && [6, 17, 1, 58].includes(pkt.proto)) {
+    why.push(
+      "allowed: the flow is tracked, so its replies and the rest of the connection pass by state",
+    );
+  }
+  if (pkt.direction === "in") {
+    why.push("replies to an allowed outbound flow pass by state without being judged by rules");
+  }
+  if (pkt.app !== undefined) {
+    why.push(`judged in the connect hook for app "${pkt.app}"; tc egress admits the socket's flow`);
+  } else if (pkt.direction === "out" && policy.rules.some((r) => r.app !== undefined)) {
+    why.push("app-scoped rules were skipped: give --app NAME to judge as that app");
+  }
+  if (learning && out.verdict === "deny") {
+    why.push("learning mode: nothing is dropped; the filter counts it as would-drop");
+  }
+  return out;
+}
