@@ -372,6 +372,10 @@ export class BpfObject {
   #logBuf: Uint8Array<ArrayBuffer>;
   /** The object name given to openMem (also the prefix of .rodata/.data map names). */
   readonly name: string;
+  #loaded = false;
+  // Handles are cached so hot paths (daemon map writes) skip the name lookups.
+  #mapCache = new Map<string, BpfMap>();
+  #progCache = new Map<string, BpfProgram>();
 
   private constructor(ptr: Deno.PointerObject, logBuf: Uint8Array<ArrayBuffer>, name: string) {
     this.#ptr = ptr;
@@ -426,6 +430,8 @@ export class BpfObject {
   /** The map called `name` (BTF name, or ".rodata"/".data"/".bss" for globals). Throws if absent. */
   map(name: string): BpfMap {
     const p = this.#live("map");
+    const cached = this.#mapCache.get(name);
+    if (cached) return cached;
     const m = bpf().bpf_object__find_map_by_name(p, cString(name));
     if (m === null) {
       const known = this.maps().map((x) => x.name).join(", ");
@@ -433,12 +439,16 @@ export class BpfObject {
         `BPF object ${this.name} has no map ${JSON.stringify(name)} (maps: ${known})`,
       );
     }
-    return new BpfMap(m, this);
+    const map = new BpfMap(m, this);
+    this.#mapCache.set(name, map);
+    return map;
   }
 
   /** The program whose C function is called `name`. Throws if absent. */
   program(name: string): BpfProgram {
     const p = this.#live("program");
+    const cached = this.#progCache.get(name);
+    if (cached) return cached;
     const prog = bpf().bpf_object__find_program_by_name(p, cString(name));
     if (prog === null) {
       const known = this.programs().map((x) => x.name).join(", ");
@@ -446,7 +456,9 @@ export class BpfObject {
         `BPF object ${this.name} has no program ${JSON.stringify(name)} (programs: ${known})`,
       );
     }
-    return new BpfProgram(prog, this);
+    const handle = new BpfProgram(prog, this);
+    this.#progCache.set(name, handle);
+    return handle;
   }
 
   /** Every program in the object, in ELF order. */
@@ -489,6 +501,12 @@ export class BpfObject {
       if (log) parts.push(`verifier log (tail):\n${log}`);
       throw new BpfError(`bpf_object__load(${this.name})`, -rc, parts.join("\n"));
     }
+    this.#loaded = true;
+  }
+
+  /** Whether load() succeeded (map fds and sizes are final from then on). */
+  get loaded(): boolean {
+    return this.#ptr !== null && this.#loaded;
   }
 
   /** Frees the object: unloads programs and closes map fds not held elsewhere. Idempotent. */
@@ -521,6 +539,17 @@ export class BpfMap {
   #p(op: string): Deno.PointerObject {
     this.#obj.ptr(`${op}(${this.name})`);
     return this.#ptr;
+  }
+
+  #meta: { fd: number; keySize: number; valueBytes: number } | null = null;
+
+  /** fd and sizes for element operations; cached once the object is loaded (they are final). */
+  #elem(op: string): { fd: number; keySize: number; valueBytes: number } {
+    this.#obj.ptr(op);
+    if (this.#meta !== null) return this.#meta;
+    const meta = { fd: this.fd, keySize: this.keySize, valueBytes: this.valueBufferSize };
+    if (this.#obj.loaded) this.#meta = meta;
+    return meta;
   }
 
   /** The map's fd (after load or reuseFd). Throws before that. */
@@ -618,17 +647,19 @@ export class BpfMap {
   /** Writes one element ({@linkcode BPF_ANY}, {@linkcode BPF_NOEXIST}, {@linkcode BPF_EXIST}). */
   update(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
     const op = `bpf_map_update_elem(${this.name})`;
-    requireSize("key", key, this.keySize, op);
-    requireSize("value", value, this.valueBufferSize, op);
-    check(bpf().bpf_map_update_elem(this.fd, key, value, BigInt(flags)), op);
+    const m = this.#elem(op);
+    requireSize("key", key, m.keySize, op);
+    requireSize("value", value, m.valueBytes, op);
+    check(bpf().bpf_map_update_elem(m.fd, key, value, BigInt(flags)), op);
   }
 
   /** Reads one element, or null when absent. Per-CPU maps: all CPUs' slots, concatenated. */
   lookup(key: Uint8Array): Uint8Array | null {
     const op = `bpf_map_lookup_elem(${this.name})`;
-    requireSize("key", key, this.keySize, op);
-    const value = new Uint8Array(this.valueBufferSize);
-    const rc = bpf().bpf_map_lookup_elem(this.fd, key, value);
+    const m = this.#elem(op);
+    requireSize("key", key, m.keySize, op);
+    const value = new Uint8Array(m.valueBytes);
+    const rc = bpf().bpf_map_lookup_elem(m.fd, key, value);
     if (rc === -2) return null;
     check(rc, op);
     return value;
@@ -637,8 +668,9 @@ export class BpfMap {
   /** Deletes one element: false when it was absent. */
   delete(key: Uint8Array): boolean {
     const op = `bpf_map_delete_elem(${this.name})`;
-    requireSize("key", key, this.keySize, op);
-    const rc = bpf().bpf_map_delete_elem(this.fd, key);
+    const m = this.#elem(op);
+    requireSize("key", key, m.keySize, op);
+    const rc = bpf().bpf_map_delete_elem(m.fd, key);
     if (rc === -2) return false;
     check(rc, op);
     return true;
