@@ -111,7 +111,7 @@ setup_deno() {
   local tmp tgz integrity
   tmp="$(mktemp -d)"
   # shellcheck disable=SC2064 # expand now: tmp is local
-  trap "rm -rf '$tmp'" RETURN
+  trap "rm -rf '$tmp'; trap - RETURN" RETURN
   if command -v npm >/dev/null; then
     integrity="$(npm view "$DENO_NPM_PACKAGE@$DENO_VERSION" dist.integrity)"
     tgz="$tmp/$(cd "$tmp" && npm pack --silent "$DENO_NPM_PACKAGE@$DENO_VERSION" | tail -n1)"
