@@ -120,3 +120,18 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
 function readErrno(): number {
   return errno() || 5;
 }
+
+/**
+ * The identity of `path` now (open + fstat, no hashing): what a hash-cache lookup compares.
+ * Throws like {@link hashFile} for missing or non-regular files.
+ */
+export function statIdentity(path: string): Omit<FileHash, "sha256" | "changedDuringHash"> {
+  const fd = openRead(path);
+  try {
+    const st = fstatFd(fd);
+    if ((st.mode & S_IFMT) !== S_IFREG) throw new Error(`${path}: not a regular file`);
+    return identityOf(path, st);
+  } finally {
+    closeFd(fd);
+  }
+}

@@ -94,4 +94,31 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX audit_log_time ON audit_log (time);
     `,
   },
+  {
+    version: 2,
+    name: "integrity-hash-cache",
+    sql: `
+      -- One row per inode: the last hash and the stat key it was taken under (src/integrity/
+      -- hash_cache.ts). A row is used only while size, mtime_ns and ctime_ns still match AND,
+      -- by default, watch_epoch is the current unbroken fanotify watch.
+      CREATE TABLE hash_cache (
+        dev TEXT NOT NULL,
+        ino TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime_ns TEXT NOT NULL,
+        ctime_ns TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        path TEXT NOT NULL,
+        hashed_at INTEGER NOT NULL,
+        watch_epoch INTEGER NOT NULL,
+        PRIMARY KEY (dev, ino)
+      );
+      -- Each daemon start and each lost-event overflow begins a new epoch (continuity broken).
+      CREATE TABLE watch_epochs (
+        epoch INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at INTEGER NOT NULL,
+        reason TEXT NOT NULL
+      );
+    `,
+  },
 ];
