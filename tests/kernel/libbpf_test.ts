@@ -283,6 +283,7 @@ Deno.test("openMem names the object; maps and programs are listed with their met
       "fx_connect_deny",
       "fx_allow_all",
       "fx_exec_count",
+      "fx_tc_gate",
       "fx_bad_deref",
     ]);
     assert.equal(obj.program("fx_connect_deny").section, "cgroup/connect4");
@@ -784,5 +785,112 @@ Deno.test("setPrint receives libbpf's formatted messages; null silences them", (
     assert.equal(got.length, 0);
   } finally {
     setPrint(null);
+  }
+});
+
+/**
+ * Runs in the second namespace (bpf_link_create resolves the ifindex in the caller's netns):
+ * attaches fx_tc_gate as tcx ingress on the veth end there and reports what a TCP connect from
+ * the first namespace sees while it passes, while it drops, and after the link fd is closed.
+ */
+const TCX_CHILD = `
+import { AttachType, BpfObject, linkCreate } from "${ROOT}ffi/libbpf.ts";
+import { close } from "${ROOT}ffi/libc.ts";
+const [objPath, ifindex, peerNs, addr] = Deno.args;
+const tryConnect = async () => {
+  const out = await new Deno.Command("nsenter", {
+    args: ["--net=/run/netns/" + peerNs, "timeout", "2", "bash", "-c",
+      'exec 3<>"/dev/tcp/' + addr + '/9"'],
+    stdout: "null", stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+};
+const count = (obj) => {
+  const v = obj.map("fx_counts").lookup(new Uint8Array([2, 0, 0, 0]));
+  let n = 0n;
+  for (let i = 0; i < v.length; i += 8) n += new DataView(v.buffer).getBigUint64(i, true);
+  return Number(n);
+};
+const obj = BpfObject.openMem(Deno.readFileSync(objPath), "fixture");
+const res = {};
+try {
+  obj.load();
+  const fd = linkCreate(obj.program("fx_tc_gate").fd, Number(ifindex), AttachType.TCX_INGRESS);
+  try {
+    res.pass = await tryConnect();
+    res.countPass = count(obj);
+    const drop = new Uint8Array(8); drop[0] = 1;
+    obj.map("fx_array").update(new Uint8Array([1, 0, 0, 0]), drop);
+    res.drop = await tryConnect();
+    res.countDrop = count(obj);
+  } finally {
+    close(fd);
+  }
+  res.closed = await tryConnect();
+  res.countClosed = count(obj);
+} finally {
+  obj.close();
+}
+console.log(JSON.stringify(res));
+`;
+
+Deno.test("linkCreate attaches a tcx ingress program to a veth in a test netns; closing detaches", async () => {
+  const tag = crypto.randomUUID().slice(0, 6);
+  const ns1 = `hwt-a-${tag}`, ns2 = `hwt-b-${tag}`;
+  const dir = await Deno.makeTempDir({ prefix: "hw-tcx-" });
+  try {
+    await sh("ip", ["netns", "add", ns1]);
+    await sh("ip", ["netns", "add", ns2]);
+    await sh("ip", [
+      "-n",
+      ns1,
+      "link",
+      "add",
+      "hwa",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "hwb",
+      "netns",
+      ns2,
+    ]);
+    await sh("ip", ["-n", ns1, "addr", "add", "10.251.0.1/24", "dev", "hwa"]);
+    await sh("ip", ["-n", ns2, "addr", "add", "10.251.0.2/24", "dev", "hwb"]);
+    await sh("ip", ["-n", ns1, "link", "set", "hwa", "up"]);
+    await sh("ip", ["-n", ns2, "link", "set", "hwb", "up"]);
+    const ifindex = JSON.parse(await sh("ip", ["-n", ns2, "-j", "link", "show", "dev", "hwb"]))[0]
+      .ifindex;
+    await Deno.writeTextFile(`${dir}/child.ts`, TCX_CHILD);
+    // nsenter (not ip netns exec) keeps /sys and bpffs as they are.
+    const out = await sh("nsenter", [
+      `--net=/run/netns/${ns2}`,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--no-config",
+      "--no-lock",
+      "--no-check",
+      `${dir}/child.ts`,
+      FIXTURE_OBJ,
+      String(ifindex),
+      ns1,
+      "10.251.0.2",
+    ]);
+    const r = JSON.parse(out);
+    // Passing: the SYN reaches 10.251.0.2, which has nothing on port 9 and answers RST.
+    assert.equal(r.pass.code, 1, JSON.stringify(r));
+    assert.match(r.pass.stderr, /Connection refused/);
+    assert.ok(r.countPass > 0, "the tcx program saw the packets");
+    // Dropping: nothing comes back, the connect times out (timeout(1) exits 124).
+    assert.equal(r.drop.code, 124, JSON.stringify(r));
+    assert.ok(r.countDrop > r.countPass);
+    // Link fd closed: the program is gone, traffic flows and is no longer counted.
+    assert.match(r.closed.stderr, /Connection refused/, JSON.stringify(r));
+    assert.equal(r.countClosed, r.countDrop);
+  } finally {
+    await sh("ip", ["netns", "del", ns1]).catch(() => {});
+    await sh("ip", ["netns", "del", ns2]).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
   }
 });
