@@ -177,6 +177,8 @@ export class BpfError extends Error {
 /** Throws for a libbpf int result that is -errno on failure; returns it otherwise. */
 function check(rc: number, op: string): number {
   if (rc < 0) throw new BpfError(op, -rc, takeWarnings());
+  // Warnings of a call that succeeded must not end up in a later, unrelated error.
+  if (recentWarnings.length) recentWarnings.length = 0;
   return rc;
 }
 
@@ -186,6 +188,7 @@ function check(rc: number, op: string): number {
  */
 function checkPtr(ptr: Deno.PointerValue, err: number, op: string): Deno.PointerObject {
   if (ptr === null) throw new BpfError(op, err || 22, takeWarnings());
+  if (recentWarnings.length) recentWarnings.length = 0;
   return ptr;
 }
 
@@ -663,6 +666,21 @@ export class BpfMap {
     if (rc === -2) return null;
     check(rc, op);
     return value;
+  }
+
+  /**
+   * Reads one element of a per-CPU map as one `valueSize`-byte copy per possible CPU (index =
+   * CPU number); null when absent. Throws for maps that are not per-CPU.
+   */
+  lookupPerCpu(key: Uint8Array): Uint8Array[] | null {
+    const op = `bpf_map_lookup_elem(${this.name})`;
+    if (!this.perCpu) throw new TypeError(`${op}: map ${this.name} is not per-CPU`);
+    const all = this.lookup(key);
+    if (all === null) return null;
+    const size = this.valueSize, stride = perCpuStride(size);
+    const out: Uint8Array[] = [];
+    for (let off = 0; off < all.length; off += stride) out.push(all.slice(off, off + size));
+    return out;
   }
 
   /** Deletes one element: false when it was absent. */

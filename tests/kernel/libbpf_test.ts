@@ -429,6 +429,8 @@ Deno.test("per-CPU maps: one 8-byte-aligned slot per possible CPU, object and ra
     const per = mapLookupPerCpu(c.fd, u32(2), 8)!;
     assert.equal(per.length, n);
     per.forEach((v, i) => assert.equal(readU64(v), BigInt(100 + i)));
+    assert.deepEqual(c.lookupPerCpu(u32(2)), per);
+    assert.throws(() => obj.map("fx_hash").lookupPerCpu(u32(2)), /not per-CPU/);
     assert.throws(() => c.update(u32(2), u64(1n)), /value is 8 bytes, the map expects/);
 
     // fx_pchash: 4-byte values are padded to an 8-byte stride per CPU.
@@ -441,6 +443,8 @@ Deno.test("per-CPU maps: one 8-byte-aligned slot per possible CPU, object and ra
     const got = mapLookupPerCpu(h.fd, u32(5), 4)!;
     assert.deepEqual(got.map((v) => readU32(v)), [...Array(n)].map((_, i) => 0xabc0 + i));
     assert.ok(got.every((v) => v.length === 4));
+    assert.deepEqual(h.lookupPerCpu(u32(5)), got);
+    assert.equal(h.lookupPerCpu(u32(6)), null);
     assert.equal(mapLookupPerCpu(h.fd, u32(6), 4), null);
     assert.throws(() => mapLookupPerCpu(h.fd, u32(5), 8), /valueSize 8 does not match/);
     assert.throws(() => mapLookupPerCpu(obj.map("fx_hash").fd, u32(5), 8), /not per-CPU/);
