@@ -8,7 +8,7 @@
 #   ./build.sh bench   setup + build + bench/run_all.sh (report in build/bench/)
 #
 # Environment: DENORT_BIN (a denort runtime for `deno compile`), HASHWALL_TEST_TIMEOUT (seconds
-# for the test suite, default 4800), HASHWALL_FORCE_FALLBACK=1 (skip the `deno compile` attempt).
+# for the test suite, default 3600), HASHWALL_FORCE_FALLBACK=1 (skip the `deno compile` attempt).
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -76,16 +76,16 @@ apt_missing() {
 
 setup_apt() {
   command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian 12"
-  local missing
-  missing="$(apt_missing | tr '\n' ' ')"
-  if [ -z "${missing// /}" ]; then
+  local -a missing
+  mapfile -t missing < <(apt_missing)
+  if [ "${#missing[@]}" = 0 ]; then
     info "apt packages: all present"
     return
   fi
-  is_root || die "apt packages missing ($missing) and not root: run ./build.sh setup as root"
-  step "apt-get install $missing"
+  is_root || die "apt packages missing (${missing[*]}) and not root: run ./build.sh setup as root"
+  step "apt-get install ${missing[*]}"
   mkdir -p build
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends $missing; } \
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
     >build/setup-apt.log 2>&1; then
     tail -n 30 build/setup-apt.log >&2
     die "apt-get failed (full log: build/setup-apt.log)"
@@ -122,7 +122,9 @@ setup_deno() {
       "https://registry.npmjs.org/$DENO_NPM_PACKAGE/$DENO_VERSION")"
     tarball="$(printf '%s' "$meta" | grep -o '"tarball": *"[^"]*"' | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')"
     integrity="$(printf '%s' "$meta" | grep -o '"integrity": *"[^"]*"' | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')"
-    [ -n "$tarball" ] && [ -n "$integrity" ] || die "registry metadata lacks dist.tarball/integrity"
+    if [ -z "$tarball" ] || [ -z "$integrity" ]; then
+      die "registry metadata lacks dist.tarball/integrity"
+    fi
     tgz="$tmp/deno.tgz"
     curl -fsSL --retry 3 --max-time 900 -o "$tgz" "$tarball"
   fi
@@ -232,6 +234,7 @@ build_ui() {
 
 # The `--unstable-*` flags deno.json asks for, so the shipped app runs like `deno run` here.
 unstable_flags() {
+  # shellcheck disable=SC2016 # a JS template literal, not a shell expansion
   "$DENO_BIN" eval --no-config \
     'const c = JSON.parse(Deno.readTextFileSync("deno.json"));
      for (const u of c.unstable ?? []) console.log(`--unstable-${u}`);'
@@ -242,7 +245,9 @@ build_app_bundle() {
   mkdir -p build/dist
   "$DENO_BIN" bundle --quiet --platform=deno -o build/dist/app.js main.ts
   # A bare npm:/jsr:/https: import left in the bundle would need a DENO_DIR cache at run time.
-  if grep -nE '(from|import\(|import) *"(npm|jsr|https?):' build/dist/app.js | head -n5 | grep .; then
+  # (Comment lines are skipped: npm packages keep JSDoc examples that mention such imports.)
+  if grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' build/dist/app.js |
+    grep -vE '^[0-9]+: *(\*|//)' | head -n5 | grep .; then
     die "build/dist/app.js still imports remote/npm modules (see above); they must be inlined"
   fi
   # Prove it runs from another folder with an empty Deno cache.
@@ -265,15 +270,17 @@ try_deno_compile() {
     return 1
   fi
   local out=build/dist/hashwall.compiled log=build/dist/compile.log
+  local -a unstable
+  mapfile -t unstable < <(unstable_flags)
   rm -f "$out"
   if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
-    --no-code-cache $(unstable_flags) "${RUNTIME_PERMISSIONS[@]}" -o "$out" build/dist/app.js \
+    --no-code-cache "${unstable[@]}" "${RUNTIME_PERMISSIONS[@]}" -o "$out" build/dist/app.js \
     </dev/null >"$log" 2>&1; then
     info "deno compile unavailable (could not get the denort runtime?): $(sed '/Stack backtrace/q' "$log" | grep -E '^ +[0-9]+: ' | tail -n1 | sed 's/^ *[0-9]*: //')"
     return 1
   fi
   local v
-  v="$(cd / && timeout 20 "$ROOT/$out" --version </dev/null 2>&1 || true)"
+  v="$(cd / && timeout 20 "$ROOT/$out" --version </dev/null 2>&1)" || true
   case "$v" in
     hashwall\ *) ;;
     *)
@@ -343,7 +350,7 @@ sums() {
 verify() {
   [ -d "$dir" ] && [ ! -L "$dir" ] || return 1
   [ "$(stat -c '%u %a' "$dir")" = "$uid 700" ] || { why="folder owner/mode changed"; return 1; }
-  [ -f "$dir/deno" ] && [ -f "$dir/app.js" ] || { why="files missing"; return 1; }
+  if [ ! -f "$dir/deno" ] || [ ! -f "$dir/app.js" ]; then why="files missing"; return 1; fi
   [ "$(sums "$dir/deno" "$dir/app.js")" = "$deno_sha $app_sha " ] || { why="SHA-256 mismatch"; return 1; }
 }
 
@@ -515,7 +522,7 @@ cmd_test_inner() {
 
   step "deno test -A tests/ (serial)"
   local log=build/test-suite.log rc=0
-  timeout -k 30 "${HASHWALL_TEST_TIMEOUT:-4800}" \
+  timeout -k 30 "${HASHWALL_TEST_TIMEOUT:-3600}" \
     "$DENO_BIN" test -A --permit-no-files tests/ </dev/null 2>&1 | tee "$log" || rc=$?
   local passed failed summary
   summary="$(parse_summary "$log")"
