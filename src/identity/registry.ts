@@ -111,7 +111,18 @@ export class AppRegistry {
     return st;
   }
 
-  /** Hashes every app (sequentially here; the integrity engine brings a worker pool). */
+  /** Records a hash computed elsewhere (the worker pool) for `name`. */
+  applyHash(name: string, h: FileHash): AppState | undefined {
+    const st = this.#states.get(name);
+    if (!st) return undefined;
+    st.actualSha256 = h.sha256;
+    st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
+    st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
+    st.lastVerified = Date.now();
+    return st;
+  }
+
+  /** Hashes every app one after another (the daemon uses the worker pool instead). */
   async verifyAll(onProgress?: (done: number, total: number, path: string) => void) {
     const names = [...this.#states.keys()];
     let done = 0;

@@ -5,16 +5,9 @@
  *
  * @module
  */
+import { cgroup2Mount } from "../../src/kernel/cgroup.ts";
 
-/** Finds the cgroup2 mount point from /proc/mounts (hybrid hosts mount it at .../unified). */
-export function cgroup2Mount(): string {
-  const mounts = Deno.readTextFileSync("/proc/mounts").split("\n");
-  for (const line of mounts) {
-    const f = line.split(" ");
-    if (f[2] === "cgroup2") return f[1];
-  }
-  throw new Error("no cgroup2 mount in /proc/mounts");
-}
+export { cgroup2Mount };
 
 /** A cgroup created for one test. */
 export interface TestCgroup extends AsyncDisposable {

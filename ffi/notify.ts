@@ -1,0 +1,48 @@
+/**
+ * The libc calls sd_notify needs: a SOCK_DGRAM Unix socket and sendto to an address that may be
+ * abstract (`@name`). Loaded lazily, absolute library path.
+ *
+ * @module
+ */
+const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+
+let lib:
+  | Deno.DynamicLibrary<{
+    socket: { parameters: ["i32", "i32", "i32"]; result: "i32" };
+    sendto: {
+      parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"];
+      result: "isize";
+    };
+    close: { parameters: ["i32"]; result: "i32" };
+  }>
+  | undefined;
+
+/** The notify helpers. */
+export function libcSymbols(): { sendDatagram(path: string, msg: string): boolean } {
+  lib ??= Deno.dlopen(LIBC, {
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  const s = lib.symbols;
+  return {
+    sendDatagram(path, msg) {
+      const name = new TextEncoder().encode(path.startsWith("@") ? "\0" + path.slice(1) : path);
+      if (name.length > 107) return false;
+      const addr = new Uint8Array(2 + name.length + (path.startsWith("@") ? 0 : 1));
+      new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
+      addr.set(name, 2);
+      const fd = s.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) return false;
+      try {
+        const body = new TextEncoder().encode(msg);
+        return s.sendto(fd, body, BigInt(body.length), 0, addr, addr.length) >= 0n;
+      } finally {
+        s.close(fd);
+      }
+    },
+  };
+}

@@ -1,0 +1,780 @@
+/**
+ * The daemon core: the one place that wires the parts together and implements
+ * {@link HashwallApi} for the CLI (control socket) and the UI (in process).
+ *
+ * Policy flows down (config → registry → kernel maps); evidence flows up (ring buffer and
+ * fanotify → store, live subscribers, learning list). Writes require the admin role and are
+ * audited.
+ *
+ * @module
+ */
+import { VERSION } from "../version.ts";
+import type { App, Mode, Policy } from "../config/model.ts";
+import { configPath, loadPolicy } from "../config/load.ts";
+import { appendLearnedApp, removeLearnedApp } from "../config/learned.ts";
+import { validateTexts } from "../config/validate.ts";
+import { writeFileAtomic } from "../config/atomic.ts";
+import { AppControl } from "../kernel/app_control.ts";
+import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
+import { instanceName, pinPaths } from "../kernel/pins.ts";
+import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
+import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
+import { hashFile } from "../integrity/hash.ts";
+import { HashPool, isHashError } from "../integrity/hash_pool.ts";
+import { FileWatcher, type WatchEvent } from "../integrity/watch.ts";
+import { openStore, type Store } from "../store/store.ts";
+import { EventBatcher } from "../store/batcher.ts";
+import { type ExeKey, HW } from "../../ffi/structs.ts";
+import {
+  type AllowRequest,
+  type AppInfo,
+  type Caller,
+  type ConnEvent,
+  type EventCounts,
+  type EventQuery,
+  type ExplainRequest,
+  type ExplainResult,
+  ForbiddenError,
+  type HashwallApi,
+  type IntegrityInfo,
+  type LearningEntry,
+  type LiveMessage,
+  type RulesProblem,
+  type RulesView,
+  type StatusInfo,
+} from "./api.ts";
+import { LearningTracker } from "./learning.ts";
+import type { Logger } from "./log.ts";
+import { RuntimeState } from "./runtime_state.ts";
+
+/** How the daemon was started. */
+export interface DaemonOptions {
+  configDir: string;
+  stateDir: string;
+  /** cgroup2 folder the hooks attach to. */
+  cgroup: string;
+  /** `--mode` from the command line (wins over rules.toml). */
+  mode?: Mode;
+  /** `--ui HOST:PORT|off` from the command line (wins over rules.toml). */
+  ui?: { host: string | null; port: number };
+  /** Owner required of config files (tests pass their own uid; production root). */
+  expectedUid?: number;
+}
+
+/** The internal caller used for the daemon's own actions. */
+export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: "daemon" };
+
+/** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
+function onceKey(tgid: number): ExeKey {
+  return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
+}
+
+/** The running daemon's state and operations. */
+export class DaemonCore implements HashwallApi {
+  readonly opts: DaemonOptions;
+  readonly log: Logger;
+  readonly startedAt = Date.now();
+  readonly instance: string;
+  policy!: Policy;
+  kernel!: AppControl;
+  store!: Store;
+  #batcher!: EventBatcher;
+  #registry: AppRegistry;
+  #runtime: RuntimeState;
+  #learning = new LearningTracker();
+  #watcher?: FileWatcher;
+  #pool = new HashPool({ workers: 2 });
+  #subscribers = new Set<(m: LiveMessage) => void>();
+  #bootEpoch = bootEpochMs();
+  #onceApprovals = new Map<number, ExeKey>();
+  #sessionApps = new Map<string, App>();
+  #rehashQueue = new Map<string, Promise<void>>();
+  #warnings = new Map<string, string>();
+  /** Extra status providers registered by optional parts (packet filter, UI). */
+  readonly extraAttachPoints: string[] = [];
+  uiUrl: string | null = null;
+
+  constructor(opts: DaemonOptions, log: Logger) {
+    this.opts = opts;
+    this.log = log;
+    this.instance = instanceName(opts.stateDir);
+    this.#registry = new AppRegistry(new AppIds(opts.stateDir), hashFile);
+    this.#runtime = new RuntimeState(opts.stateDir);
+  }
+
+  // ---------------------------------------------------------------- start and stop
+
+  /** Loads the config or throws an Error listing every located problem. */
+  async loadConfig(): Promise<Policy> {
+    const r = await loadPolicy(this.opts.configDir, { expectedUid: this.opts.expectedUid });
+    if (!r.ok) {
+      throw new Error(`configuration rejected:\n${r.errors.map(String).join("\n")}`);
+    }
+    return r.policy;
+  }
+
+  /** The mode in force: --mode, else a runtime override made against this file mode, else file. */
+  effectiveMode(): Mode {
+    if (this.opts.mode) return this.opts.mode;
+    const rt = this.#runtime.data;
+    if (rt.modeOverride && rt.modeOverrideBase === this.policy.defaults.mode) {
+      return rt.modeOverride;
+    }
+    return this.policy.defaults.mode;
+  }
+
+  /**
+   * Starts the core in the safe order: config, store, hashes, kernel maps + lineage, approvals,
+   * running processes, hooks, event drain, file watch. Throws (with what failed) on any error; the
+   * caller undoes what was started.
+   */
+  async start(): Promise<void> {
+    this.policy = await this.loadConfig();
+    this.store = openStore(`${this.opts.stateDir}/hashwall.db`);
+    this.#batcher = new EventBatcher(this.store, {
+      onCommit: (rows) => rows.forEach((event) => this.#publish({ type: "event", event })),
+    });
+    this.#seedLearning();
+    this.#registry.setApps(this.#activeApps());
+    await this.#verifyAll();
+    this.kernel = AppControl.open({
+      pins: pinPaths(this.instance),
+      cgroupPath: this.opts.cgroup,
+      settings: this.#kernelSettings(),
+    });
+    this.kernel.attachLineage();
+    this.#syncKernelApprovals();
+    this.#trustRunning();
+    this.kernel.attachHooks();
+    this.kernel.startDrain((rec) => this.#onRecord(rec));
+    this.#startWatch();
+    this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
+      instance: this.instance,
+      cgroup: this.opts.cgroup,
+      apps: this.#registry.list().length,
+    });
+  }
+
+  /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
+  async stop(): Promise<void> {
+    try {
+      this.kernel?.drain();
+    } catch { /* best effort: stopping anyway */ }
+    try {
+      // The daemon's exemption must not outlive it (its pid could be reused).
+      this.kernel?.updateSettings({ daemonTgid: 0 });
+    } catch { /* ignore */ }
+    await this.#watcher?.close();
+    this.kernel?.close();
+    this.#pool.close();
+    await this.#batcher?.close();
+    this.store?.close();
+  }
+
+  #kernelSettings() {
+    return {
+      mode: this.effectiveMode() === "enforcing" ? HW.MODE_ENFORCING : HW.MODE_LEARNING,
+      allowLoopback: this.policy.defaults.allowLoopback,
+      daemonTgid: Deno.pid,
+      dedupMs: 10_000,
+    };
+  }
+
+  /** Apps from config plus session approvals, minus names revoked at run time. */
+  #activeApps(): App[] {
+    const revoked = new Set(this.#runtime.data.revoked);
+    const byName = new Map<string, App>();
+    for (const a of this.policy.apps) if (!revoked.has(a.name)) byName.set(a.name, a);
+    for (const a of this.#sessionApps.values()) if (!byName.has(a.name)) byName.set(a.name, a);
+    return [...byName.values()];
+  }
+
+  async #verifyAll(onProgress?: (done: number, total: number, path?: string) => void) {
+    const states = this.#registry.list();
+    const results = await this.#pool.hashMany(
+      states.map((s) => s.app.path),
+      (done, total, last) => onProgress?.(done, total, last.path),
+    );
+    results.forEach((r, i) => {
+      const st = states[i];
+      if (isHashError(r)) {
+        st.status = r.error.includes("No such file") || r.error.includes("NotFound")
+          ? "missing"
+          : "invalid";
+        st.actualSha256 = undefined;
+      } else {
+        this.#registry.applyHash(st.app.name, r);
+      }
+    });
+  }
+
+  /**
+   * Makes hw_approved exactly the identities of valid, non-interpreter... apps: interpreters are
+   * approved too (flagged), because the kernel needs their identity to explain a denial.
+   */
+  #syncKernelApprovals(): void {
+    const want = new Map<string, AppState>();
+    for (const s of this.#registry.list()) {
+      if (s.status === "valid" && s.key) want.set(keyString(s.key), s);
+    }
+    for (const k of this.kernel.approvedKeys()) {
+      const ks = keyString(k);
+      const onceTgid = k.dev === 0xffff_ffff_ffff_ffffn ? Number(k.ino) : undefined;
+      if (onceTgid !== undefined && this.#onceApprovals.has(onceTgid)) continue;
+      if (!want.has(ks)) this.kernel.revoke(k);
+    }
+    for (const s of this.#registry.list()) s.approvedInKernel = false;
+    for (const s of want.values()) {
+      this.kernel.approve({ key: s.key!, appId: s.id, flags: appFlags(s.app) });
+      s.approvedInKernel = true;
+    }
+  }
+
+  /** Trusts running processes whose executable is an approved (non-interpreter) app. */
+  #trustRunning(only?: AppState): number {
+    const approved = new Map<string, AppState>();
+    for (const s of only ? [only] : this.#registry.list()) {
+      if (s.approvedInKernel && s.key && !s.app.interpreter) approved.set(keyString(s.key), s);
+    }
+    let n = 0;
+    if (approved.size === 0) return 0;
+    for (const p of runningProcesses()) {
+      const s = approved.get(keyString(p.key));
+      if (
+        s && this.kernel.trustProcess(p.tgid, { key: p.key, appId: s.id, flags: appFlags(s.app) })
+      ) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // ---------------------------------------------------------------- evidence up
+
+  #resolver = {
+    byIdentity: (key: ExeKey) => this.#registry.byKey(key)?.app.path,
+  };
+
+  #onRecord(rec: Uint8Array): void {
+    let ev: ConnEvent;
+    try {
+      ev = recordToConnEvent(rec, this.#resolver, this.#bootEpoch);
+    } catch (e) {
+      this.log.log("warn", `undecodable ring-buffer record: ${(e as Error).message}`);
+      return;
+    }
+    const app = this.#registry.byPath(ev.exe);
+    if (app) ev.app = app.app.name;
+    this.#learning.add(ev);
+    this.#batcher.push(ev);
+  }
+
+  #seedLearning(): void {
+    try {
+      const since = Date.now() - 7 * 86_400_000;
+      for (const ev of this.store.queryEvents({ since, limit: 10_000 }).reverse()) {
+        this.#learning.add(ev);
+      }
+    } catch (e) {
+      this.log.log("warn", `learning list not seeded from history: ${(e as Error).message}`);
+    }
+  }
+
+  #publish(m: LiveMessage): void {
+    for (const fn of this.#subscribers) {
+      try {
+        fn(m);
+      } catch { /* a broken subscriber must not stop the others */ }
+    }
+  }
+
+  // ---------------------------------------------------------------- file watch
+
+  #startWatch(): void {
+    try {
+      this.#watcher = new FileWatcher({ onEvent: (e) => this.#onWatch(e) });
+      for (const s of this.#registry.list()) this.#watchApp(s);
+      for (const f of this.policy.files) this.#tryWatch(f);
+      for (const w of this.policy.integrity.watch) {
+        try {
+          const st = Deno.statSync(w.path);
+          if (st.isDirectory) this.#watcher.addFolder(w.path, { recursive: w.recursive });
+          else this.#watcher.addFile(w.path);
+        } catch (e) {
+          this.#warn(`watch:${w.path}`, `cannot watch ${w.path}: ${(e as Error).message}`);
+        }
+      }
+      this.#watcher.start();
+    } catch (e) {
+      this.#warn("watch", `file watch unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  #watchApp(s: AppState): void {
+    if (s.status !== "missing") this.#tryWatch(s.app.path);
+  }
+
+  #tryWatch(path: string): void {
+    try {
+      if (!this.#watcher?.watchedFiles().includes(path)) this.#watcher?.addFile(path);
+    } catch { /* missing now: the parent-folder watch reports its creation */ }
+  }
+
+  /**
+   * A watched file changed. For an approved binary the FIRST write revokes it in the kernel right
+   * here, synchronously, before anything slow; the re-hash follows on close/replacement.
+   */
+  #onWatch(e: WatchEvent): void {
+    const apps = this.#registry.list().filter((s) => s.app.path === e.path);
+    if (e.kind === "overflow") {
+      this.#warn("watch-overflow", "fanotify queue overflowed: every app is being re-hashed");
+      void this.appsRehash(DAEMON_CALLER).catch(() => {});
+      return;
+    }
+    for (const s of apps) {
+      if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
+        if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
+        s.approvedInKernel = false;
+        s.status = e.kind === "deleted" ? "missing" : "pending";
+        this.#publish({ type: "app", app: toAppInfo(s) });
+      }
+      if (e.kind !== "modify") this.#queueRecheck(s.app.name, e);
+    }
+    if (apps.length === 0 && e.kind !== "modify") this.#recordIntegrity(e);
+  }
+
+  #queueRecheck(name: string, e: WatchEvent): void {
+    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      await this.#recheck(name, e);
+    }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
+    this.#rehashQueue.set(name, next);
+  }
+
+  async #recheck(name: string, e?: WatchEvent, who = "fanotify"): Promise<AppState | undefined> {
+    const s = this.#registry.get(name);
+    if (!s) return undefined;
+    const oldKey = s.key;
+    const oldHash = s.actualSha256;
+    await this.#registry.verify(name);
+    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
+    if (s.status === "valid" && s.key) {
+      this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
+      s.approvedInKernel = true;
+      this.#trustRunning(s);
+    } else {
+      if (s.key) this.kernel.revoke(s.key);
+      s.approvedInKernel = false;
+    }
+    if (s.status !== "missing") this.#tryWatch(s.app.path);
+    if (oldHash !== s.actualSha256 || e) {
+      this.store.recordAppHash({
+        name,
+        path: s.app.path,
+        oldSha256: oldHash,
+        newSha256: s.actualSha256,
+        status: s.status,
+        who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
+      });
+    }
+    this.#publish({ type: "app", app: toAppInfo(s) });
+    return s;
+  }
+
+  #recordIntegrity(e: WatchEvent): void {
+    const change = e.kind === "close_write" ? "modified" : e.kind;
+    void (async () => {
+      let newHash: string | undefined;
+      if (e.kind !== "deleted") {
+        try {
+          newHash = (await hashFile(e.path)).sha256;
+        } catch { /* gone again */ }
+      }
+      try {
+        this.store.recordIntegrityChange({
+          path: e.path,
+          change,
+          newHash,
+          details: { dev: e.dev, ino: e.ino },
+          pid: e.pid,
+          exe: e.exe,
+        });
+      } catch (err) {
+        this.#warn("store", `integrity change not recorded: ${(err as Error).message}`);
+      }
+      this.#publish({ type: "integrity", path: e.path, change, newHash });
+    })();
+  }
+
+  #warn(key: string, msg: string): void {
+    if (this.#warnings.get(key) !== msg) this.log.log("warn", msg);
+    this.#warnings.set(key, msg);
+  }
+
+  // ---------------------------------------------------------------- API: reads
+
+  #require(caller: Caller, action: string): void {
+    if (caller.role !== "admin") {
+      try {
+        this.store.audit(caller, action, {}, false, "forbidden: viewer role");
+      } catch { /* audit is best effort for refusals */ }
+      throw new ForbiddenError(`${action} needs the admin role`);
+    }
+  }
+
+  #audit(caller: Caller, action: string, detail: unknown, ok = true, error?: string): void {
+    try {
+      this.store.audit(caller, action, detail, ok, error);
+    } catch (e) {
+      this.#warn("audit", `audit log write failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Status of the instance. */
+  status(_caller: Caller): Promise<StatusInfo> {
+    const counters = this.kernel.counters();
+    const health = this.#batcher.health();
+    const warnings = [...this.#warnings.values()];
+    if (!health.ok) warnings.push(`history not being written: ${health.error}`);
+    const apps = { total: 0, valid: 0, invalid: 0, missing: 0, pending: 0 };
+    for (const s of this.#registry.list()) {
+      apps.total++;
+      apps[s.status]++;
+    }
+    return Promise.resolve({
+      version: VERSION,
+      mode: this.effectiveMode(),
+      instance: this.instance,
+      stateDir: this.opts.stateDir,
+      configDir: this.opts.configDir,
+      cgroup: this.opts.cgroup,
+      pid: Deno.pid,
+      startedAt: this.startedAt,
+      counters: {
+        ...counters,
+        history_backlog: health.backlog,
+        history_dropped: health.dropped,
+        history_written: health.written,
+        watched_files: this.#watcher?.watchedFiles().length ?? 0,
+        hash_queue: this.#rehashQueue.size,
+      },
+      lostEvents: counters.lost ?? 0,
+      attachPoints: [...this.kernel.attachPoints, ...this.extraAttachPoints],
+      apps,
+      ui: this.uiUrl,
+      warnings,
+    });
+  }
+
+  /** Every registered app. */
+  appsList(_caller: Caller): Promise<AppInfo[]> {
+    return Promise.resolve(this.#registry.list().map(toAppInfo));
+  }
+
+  /** History, newest first. */
+  events(_caller: Caller, q: EventQuery): Promise<ConnEvent[]> {
+    return Promise.resolve(this.store.queryEvents(q));
+  }
+
+  /** Verdict counts since `since`. */
+  eventCounts(_caller: Caller, since: number): Promise<EventCounts> {
+    return Promise.resolve(this.store.countEvents({ since }));
+  }
+
+  /** The learning list, without approved or dismissed executables. */
+  learningList(_caller: Caller): Promise<LearningEntry[]> {
+    const dismissed = new Set(this.#runtime.data.dismissed);
+    return Promise.resolve(this.#learning.list((exe) => {
+      if (dismissed.has(exe)) return true;
+      const s = this.#registry.byPath(exe);
+      return !!s && s.status === "valid";
+    }));
+  }
+
+  /** Live messages. */
+  subscribe(_caller: Caller, listener: (m: LiveMessage) => void): () => void {
+    this.#subscribers.add(listener);
+    return () => this.#subscribers.delete(listener);
+  }
+
+  /** rules.toml text and the active rules. */
+  async rulesGet(_caller: Caller): Promise<RulesView> {
+    const path = configPath(this.opts.configDir, "rules.toml");
+    const hits = this.ruleHits?.() ?? {};
+    return {
+      path,
+      text: await Deno.readTextFile(path),
+      rules: this.policy.rules.map((r) => ({
+        id: r.id,
+        action: r.action,
+        direction: r.direction,
+        protocol: r.protocol,
+        remote: r.remote?.map((c) => c.text),
+        ports: r.ports?.map((p) => p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`),
+        app: r.app,
+        comment: r.comment,
+        hits: hits[r.id] ?? 0,
+        line: r.loc.line,
+      })),
+    };
+  }
+
+  /** Per-rule hit counters, provided by the packet filter when it runs. */
+  ruleHits?: () => Record<string, number>;
+  /** Packet explanation, provided by the policy module. */
+  explain?: (policy: Policy, req: ExplainRequest) => ExplainResult;
+  /** Applies a new policy to optional parts (packet filter); throws to refuse it. */
+  applyPolicyHooks: ((policy: Policy) => Promise<void>)[] = [];
+
+  /** Which rule would decide a packet. */
+  rulesExplain(_caller: Caller, req: ExplainRequest): Promise<ExplainResult> {
+    if (!this.explain) return Promise.reject(new Error("rule explanation is not available"));
+    return Promise.resolve(this.explain(this.policy, req));
+  }
+
+  /** Integrity watch state and recent changes. */
+  integrityStatus(_caller: Caller): Promise<IntegrityInfo> {
+    const changes = this.store.integrityChanges({ limit: 200 });
+    return Promise.resolve({
+      watches: this.policy.integrity.watch.map((w) => ({
+        path: w.path,
+        recursive: w.recursive,
+        files: this.#watcher?.watchedFiles().filter((f) =>
+          f === w.path || f.startsWith(w.path.endsWith("/") ? w.path : w.path + "/")
+        ).length ?? 0,
+      })),
+      baseline: this.baselineStatus?.() ?? { status: "none", files: 0 },
+      changes: changes.map((c) => ({
+        time: c.time ?? Date.now(),
+        path: c.path,
+        change: c.change,
+        oldHash: c.oldHash,
+        newHash: c.newHash,
+      })),
+    });
+  }
+
+  /** Baseline status, provided by the integrity module when a baseline exists. */
+  baselineStatus?: () => IntegrityInfo["baseline"];
+
+  // ---------------------------------------------------------------- API: writes
+
+  /** Approves an executable (hash taken now), for once, the session or forever. */
+  async appsAllow(caller: Caller, req: AllowRequest): Promise<AppInfo> {
+    this.#require(caller, "apps.allow");
+    try {
+      const info = await this.#allow(req);
+      this.#audit(caller, "apps.allow", req);
+      return info;
+    } catch (e) {
+      this.#audit(caller, "apps.allow", req, false, (e as Error).message);
+      throw e;
+    }
+  }
+
+  async #allow(req: AllowRequest): Promise<AppInfo> {
+    if (!req.path?.startsWith("/")) throw new Error("apps allow needs an absolute PATH");
+    const h = await hashFile(req.path);
+    if (req.sha256 && req.sha256.toLowerCase() !== h.sha256) {
+      throw new Error(`${req.path} now hashes to ${h.sha256}, not the ${req.sha256} shown`);
+    }
+    const existing = this.#registry.byPath(req.path);
+    const name = req.name ?? existing?.app.name ?? uniqueName(
+      req.path.split("/").pop() || "app",
+      (n) => !!this.#registry.get(n) && this.#registry.get(n)!.app.path !== req.path,
+    );
+    const duration = req.duration ?? "forever";
+    const app: App = {
+      name,
+      path: req.path,
+      sha256: h.sha256,
+      inherit: req.inherit ?? existing?.app.inherit ?? false,
+      interpreter: existing?.app.interpreter ?? false,
+      duration,
+      loc: { file: "(runtime)", line: 1, col: 1 },
+    };
+    this.#runtime.data.revoked = this.#runtime.data.revoked.filter((n) => n !== name);
+    this.#runtime.data.dismissed = this.#runtime.data.dismissed.filter((x) => x !== req.path);
+    this.#runtime.save();
+    if (duration === "once") {
+      if (!req.tgid) throw new Error("--for once needs the process id that asked (tgid)");
+      const key = onceKey(req.tgid);
+      const id = new AppIds(this.opts.stateDir).idOf(`once:${name}`);
+      this.kernel.approve({ key, appId: id, flags: appFlags(app) });
+      this.kernel.map("hw_procs"); // ensure loaded
+      this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
+      this.#onceApprovals.set(req.tgid, key);
+      this.#learning.remove(req.path);
+      return { ...toAppInfo({ app, id, status: "valid", approvedInKernel: true }), name };
+    }
+    if (duration === "forever") {
+      await appendLearnedApp(this.opts.configDir, {
+        name,
+        path: app.path,
+        sha256: app.sha256,
+        inherit: app.inherit,
+        duration: "forever",
+      }, { expectedUid: this.opts.expectedUid });
+      this.policy = await this.loadConfig();
+    } else {
+      this.#sessionApps.set(name, app);
+    }
+    this.#registry.setApps(this.#activeApps());
+    const s = await this.#recheck(name, undefined, "approval");
+    this.#learning.remove(req.path);
+    if (!s) throw new Error(`approval of ${name} did not register`);
+    return toAppInfo(s);
+  }
+
+  /** Revokes an app by name: out of the kernel now, and kept out until allowed again. */
+  async appsRevoke(caller: Caller, name: string): Promise<void> {
+    this.#require(caller, "apps.revoke");
+    const s = this.#registry.get(name);
+    if (!s) {
+      this.#audit(caller, "apps.revoke", { name }, false, "no such app");
+      throw new Error(`no app named "${name}"`);
+    }
+    if (s.key) this.kernel.revoke(s.key);
+    s.approvedInKernel = false;
+    this.#sessionApps.delete(name);
+    try {
+      await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
+    } catch (e) {
+      this.log.log("warn", `learned.toml not updated for ${name}: ${(e as Error).message}`);
+    }
+    if (!this.#runtime.data.revoked.includes(name)) this.#runtime.data.revoked.push(name);
+    this.#runtime.save();
+    this.policy = await this.loadConfig();
+    this.#registry.setApps(this.#activeApps());
+    this.#syncKernelApprovals();
+    this.#audit(caller, "apps.revoke", { name, path: s.app.path });
+  }
+
+  /** Re-hashes one app (name or path) or all of them, re-approving or revoking each. */
+  async appsRehash(caller: Caller, target?: string): Promise<AppInfo[]> {
+    this.#require(caller, "apps.rehash");
+    const states = target === undefined
+      ? this.#registry.list()
+      : [this.#registry.get(target) ?? this.#registry.byPath(target)].filter((s) => !!s);
+    if (target !== undefined && states.length === 0) {
+      this.#audit(caller, "apps.rehash", { target }, false, "no such app");
+      throw new Error(`no app named or at "${target}"`);
+    }
+    const out: AppInfo[] = [];
+    let done = 0;
+    for (const s of states) {
+      const r = await this.#recheck(s!.app.name, undefined, caller.who);
+      if (r) out.push(toAppInfo(r));
+      this.#publish({
+        type: "rehash-progress",
+        done: ++done,
+        total: states.length,
+        path: s!.app.path,
+      });
+    }
+    this.#audit(caller, "apps.rehash", { target: target ?? "all", count: out.length });
+    return out;
+  }
+
+  /** Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. */
+  setMode(caller: Caller, mode: Mode): Promise<void> {
+    this.#require(caller, "mode");
+    if (mode !== "learning" && mode !== "enforcing") {
+      return Promise.reject(new Error(`mode must be "learning" or "enforcing"`));
+    }
+    this.#runtime.data.modeOverride = mode;
+    this.#runtime.data.modeOverrideBase = this.policy.defaults.mode;
+    this.#runtime.save();
+    this.kernel.updateSettings({
+      mode: mode === "enforcing" ? HW.MODE_ENFORCING : HW.MODE_LEARNING,
+    });
+    this.#audit(caller, "mode", { mode });
+    this.#publish({ type: "mode", mode });
+    return Promise.resolve();
+  }
+
+  /** Re-reads the config; a config with any error changes nothing. */
+  async reload(caller: Caller): Promise<{ ok: boolean; errors: string[] }> {
+    this.#require(caller, "reload");
+    const r = await loadPolicy(this.opts.configDir, { expectedUid: this.opts.expectedUid });
+    if (!r.ok) {
+      const errors = r.errors.map(String);
+      this.#audit(caller, "reload", { errors }, false, "configuration rejected");
+      this.log.log("error", `reload refused, previous policy stays:\n${errors.join("\n")}`);
+      return { ok: false, errors };
+    }
+    try {
+      for (const hook of this.applyPolicyHooks) await hook(r.policy);
+    } catch (e) {
+      const msg = `reload refused by the packet filter: ${(e as Error).message}`;
+      this.#audit(caller, "reload", {}, false, msg);
+      return { ok: false, errors: [msg] };
+    }
+    this.policy = r.policy;
+    this.#registry.setApps(this.#activeApps());
+    const pending = this.#registry.list().filter((s) => s.status === "pending");
+    for (const s of pending) await this.#registry.verify(s.app.name);
+    this.kernel.updateSettings(this.#kernelSettings());
+    this.#syncKernelApprovals();
+    this.#trustRunning();
+    for (const s of this.#registry.list()) this.#watchApp(s);
+    this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
+    this.log.log("notice", "configuration reloaded");
+    return { ok: true, errors: [] };
+  }
+
+  /** Validates rules.toml text; when valid writes it atomically and reloads. */
+  async rulesSave(caller: Caller, text: string): Promise<{ ok: boolean; errors: RulesProblem[] }> {
+    this.#require(caller, "rules.save");
+    const rulesFile = configPath(this.opts.configDir, "rules.toml");
+    const appsTexts: { file: string; text: string }[] = [];
+    for (const f of this.policy.files) {
+      if (f !== rulesFile) appsTexts.push({ file: f, text: await Deno.readTextFile(f) });
+    }
+    const v = validateTexts({ rulesText: text, rulesFile, appsTexts });
+    if (!v.ok) {
+      const errors = v.errors.filter((e) => e.file === rulesFile)
+        .map((e) => ({ line: e.line, col: e.col, message: e.detail }));
+      const other = v.errors.filter((e) => e.file !== rulesFile)
+        .map((e) => ({ line: 1, col: 1, message: String(e) }));
+      this.#audit(caller, "rules.save", { errors: v.errors.length }, false, "invalid rules");
+      return { ok: false, errors: [...errors, ...other] };
+    }
+    await writeFileAtomic(rulesFile, text, 0o600);
+    const r = await this.reload(caller);
+    this.#audit(caller, "rules.save", { bytes: text.length }, r.ok);
+    return { ok: r.ok, errors: r.errors.map((message) => ({ line: 1, col: 1, message })) };
+  }
+
+  /** Dismisses an executable from the learning list (it stays unapproved). */
+  learningDeny(caller: Caller, exe: string): Promise<void> {
+    this.#require(caller, "learning.deny");
+    if (!this.#runtime.data.dismissed.includes(exe)) this.#runtime.data.dismissed.push(exe);
+    this.#runtime.save();
+    this.#learning.remove(exe);
+    this.#audit(caller, "learning.deny", { exe });
+    return Promise.resolve();
+  }
+
+  /** Files the daemon watches (status, metrics). */
+  watchedFiles(): string[] {
+    return this.#watcher?.watchedFiles() ?? [];
+  }
+
+  /** Proof of progress for the systemd watchdog: the ring-buffer drain ran recently. */
+  healthy(maxAgeMs: number): boolean {
+    return Date.now() - this.kernel.lastDrain < maxAgeMs;
+  }
+
+  /** Identity of a path as the kernel sees it (tests, explain). */
+  static identityOfPath(path: string): ExeKey {
+    return identityOf(Deno.statSync(path));
+  }
+}
+
+/** `base`, or `base-2`, `base-3`… until `taken` says no. */
+function uniqueName(base: string, taken: (n: string) => boolean): string {
+  const clean = base.replace(/[^A-Za-z0-9._-]/g, "_") || "app";
+  if (!taken(clean)) return clean;
+  for (let i = 2;; i++) if (!taken(`${clean}-${i}`)) return `${clean}-${i}`;
+}

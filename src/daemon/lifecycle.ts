@@ -1,0 +1,110 @@
+/**
+ * The daemon's life cycle: start the parts in a clear order, answer signals, keep systemd told,
+ * and stop cleanly. A failed first start leaves the host as it found it; a failed restart leaves
+ * the previous run's pinned policy in force (never half a policy).
+ *
+ * @module
+ */
+import { isBpffsMounted, mountBpffs } from "../../ffi/libbpf.ts";
+import { disableInstance } from "../kernel/app_control.ts";
+import { pinExists, pinPaths } from "../kernel/pins.ts";
+import { createUiServer, type UiServer } from "../../ui/server.tsx";
+import { DAEMON_CALLER, DaemonCore, type DaemonOptions } from "./core.ts";
+import { createLogger, type LogFormat } from "./log.ts";
+import { sdNotify, watchdogIntervalMs } from "./systemd.ts";
+import { optionalParts } from "./parts.ts";
+
+/** Everything `hashwall run` decides from its flags. */
+export interface RunOptions extends DaemonOptions {
+  logFormat: LogFormat;
+  /** Resolves when the daemon should stop (tests); signals do the same. */
+  stopSignal?: AbortSignal;
+  /** Called once the daemon is ready (tests). */
+  onReady?: (core: DaemonCore) => void;
+}
+
+/** Runs the daemon until SIGTERM/SIGINT (or `stopSignal`); resolves to the exit code. */
+export async function runDaemon(opts: RunOptions): Promise<number> {
+  const log = createLogger(opts.logFormat);
+  if (!isBpffsMounted()) mountBpffs();
+  Deno.mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+  Deno.chmodSync(opts.stateDir, 0o700);
+  const pins = pinPaths(new DaemonCore(opts, log).instance);
+  const hadPins = pinExists(`${pins.links}/hw_connect4`);
+  const core = new DaemonCore(opts, log);
+  const cleanups: (() => Promise<void> | void)[] = [];
+  let ui: UiServer | undefined;
+
+  const stopAll = async () => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (e) {
+        log.log("warn", `while stopping: ${(e as Error).message}`);
+      }
+    }
+    await core.stop();
+  };
+
+  try {
+    await core.start();
+    for (const part of optionalParts) cleanups.push(await part(core));
+    const uiCfg = opts.ui ?? core.policy.ui;
+    if (uiCfg.host !== null) {
+      ui = await createUiServer(core, {
+        host: uiCfg.host,
+        port: uiCfg.port,
+        stateDir: opts.stateDir,
+      });
+      core.uiUrl = ui.url;
+      cleanups.push(() => ui!.close());
+      log.log("notice", `web UI on ${ui.url} — get a login link with: hashwall ui url`);
+    }
+  } catch (e) {
+    log.log("error", `start failed: ${(e as Error).message}`);
+    await stopAll();
+    if (!hadPins) {
+      // First start: leave the host as it was found.
+      disableInstance(pins);
+    } else {
+      log.log("notice", "the previous run's pinned policy stays in force");
+    }
+    return 1;
+  }
+
+  const statusLine = () =>
+    `STATUS=${core.effectiveMode()}, ${core.kernel.counters().deny ?? 0} denied, ` +
+    `${core.kernel.counters().lost ?? 0} lost`;
+  sdNotify(`READY=1\n${statusLine()}\nMAINPID=${Deno.pid}`);
+  opts.onReady?.(core);
+
+  // fapolicyd's rule: pet the watchdog only while the decision path (ring-buffer drain on the
+  // event loop) makes progress.
+  const wd = watchdogIntervalMs();
+  const timers: ReturnType<typeof setInterval>[] = [];
+  if (wd) {
+    timers.push(setInterval(() => {
+      if (core.healthy(wd * 2)) sdNotify(`WATCHDOG=1\n${statusLine()}`);
+    }, wd));
+  }
+
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  const onHup = () => {
+    void core.reload(DAEMON_CALLER).then((r) => {
+      if (!r.ok) log.log("error", "SIGHUP: configuration rejected, previous policy stays");
+    });
+  };
+  Deno.addSignalListener("SIGHUP", onHup);
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  opts.stopSignal?.addEventListener("abort", () => stop());
+  await stopped;
+  sdNotify("STOPPING=1");
+  Deno.removeSignalListener("SIGHUP", onHup);
+  Deno.removeSignalListener("SIGTERM", stop);
+  Deno.removeSignalListener("SIGINT", stop);
+  timers.forEach(clearInterval);
+  await stopAll();
+  log.log("notice", "stopped; the pinned policy stays enforced (hashwall disable removes it)");
+  return 0;
+}
