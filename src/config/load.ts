@@ -7,7 +7,7 @@
  */
 import { ConfigError, type LoadResult } from "./model.ts";
 import { type AccessOptions, checkAccess } from "./access.ts";
-import { decodeConfigBytes, MAX_CONFIG_BYTES } from "./source.ts";
+import { decodeConfigBytes, MAX_CONFIG_BYTES, tooBigError } from "./source.ts";
 import { type ConfigText, validateTexts } from "./validate.ts";
 
 /** Options of `loadPolicy`. */
@@ -144,6 +144,11 @@ async function readConfigFile(
       errors.push(new ConfigError(file, 1, 1, "file changed while being checked; try again"));
       return undefined;
     }
+    if (st.size > max) {
+      errors.push(tooBigError(file, st.size, max));
+      return undefined;
+    }
+    // Capped again in case the file grows between stat and read.
     const bytes = await readCapped(f, max + 1);
     const r = decodeConfigBytes(file, bytes, max);
     if (!r.ok) {

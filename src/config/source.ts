@@ -29,7 +29,7 @@ export function decodeConfigBytes(
   maxBytes = MAX_CONFIG_BYTES,
 ): DecodeResult {
   if (bytes.length > maxBytes) {
-    return { ok: false, errors: [tooBig(file, bytes.length, maxBytes)] };
+    return { ok: false, errors: [tooBigError(file, bytes.length, maxBytes)] };
   }
   const bad = firstInvalidUtf8(bytes);
   if (bad !== -1) {
@@ -59,14 +59,15 @@ export function decodeConfigBytes(
  * ```
  */
 export function checkTextLimits(file: string, text: string, maxBytes = MAX_CONFIG_BYTES) {
-  if (text.length > maxBytes) return [tooBig(file, text.length, maxBytes)];
+  if (text.length > maxBytes) return [tooBigError(file, text.length, maxBytes)];
   const i = text.indexOf("\0");
   if (i === -1) return [];
   const at = lineColAt(text, i);
   return [new ConfigError(file, at.line, at.col, "NUL byte in config text; remove it")];
 }
 
-function tooBig(file: string, size: number, max: number): ConfigError {
+/** The located error for a file over the size cap. */
+export function tooBigError(file: string, size: number, max: number): ConfigError {
   return new ConfigError(
     file,
     1,
