@@ -368,6 +368,22 @@ unpack() {
   fi
   # Losing a race against a concurrent first run is fine: its copy is verified below.
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
+  prune
+}
+
+# Each build is a new payload hash, and each unpacked copy is ~95 MB: keep only this one. A
+# process still running from a removed copy is unaffected (its files stay open); an older
+# hashwall started later simply unpacks itself again.
+prune() {
+  for old in "$base"/*; do
+    name=${old##*/}
+    case $name in
+    "$payload_sha" | *[!0-9a-f]*) continue ;;
+    esac
+    if [ ${#name} -eq 64 ]; then rm -rf "$old"; fi
+  done
+  # Leftovers of interrupted unpacks (an unpack takes about a second).
+  find "$base" -maxdepth 1 -name '.unpack.*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
 }
 
 why=""

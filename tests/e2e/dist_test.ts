@@ -1,7 +1,7 @@
 /**
  * The one-file artifact `dist/hashwall`, run from `/` as a user would: version, help, a real
  * subcommand, exit codes and stdio pass-through; for the self-extracting kind also the 0700
- * unpack folder, tamper detection (a tampered unpacked file is reported and unpacked again, never
+ * unpack folder, pruning of older copies, tamper detection (a tampered unpacked file is reported and unpacked again, never
  * run), a foreign-owned cache folder (refused) and a non-root run.
  */
 import assert from "node:assert/strict";
@@ -86,6 +86,11 @@ Deno.test({
   async fn() {
     const { base, cleanup } = await tempCacheBase();
     try {
+      // A copy left by an older build is pruned on unpack; unrelated entries are left alone.
+      const older = `${base}/${"ab".repeat(32)}`;
+      await Deno.mkdir(older, { recursive: true, mode: 0o700 });
+      await Deno.writeTextFile(`${older}/app.js`, "// older build\n");
+      await Deno.mkdir(`${base}/keep-me`);
       const r = await runDist(["--version"], { env: { HASHWALL_CACHE_DIR: base } });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `hashwall ${VERSION}\n`);
@@ -96,9 +101,9 @@ Deno.test({
       assert.equal(Deno.statSync(dir).uid, Deno.uid());
       assert.equal(await sha256File(`${dir}/deno`), header!.denoSha);
       assert.equal(await sha256File(`${dir}/app.js`), header!.appSha);
-      // Only the unpacked folder remains: no leftovers from the atomic unpack.
-      const names = [...Deno.readDirSync(base)].map((e) => e.name);
-      assert.deepEqual(names, [header!.payloadSha]);
+      // No leftovers from the atomic unpack, and the older copy is gone.
+      const names = [...Deno.readDirSync(base)].map((e) => e.name).sort();
+      assert.deepEqual(names, [header!.payloadSha, "keep-me"].sort());
     } finally {
       await cleanup();
     }
