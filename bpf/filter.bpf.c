@@ -327,7 +327,7 @@ static __always_inline int run(struct __sk_buff *skb, __u8 dir)
 		if (is_nd(&p))
 			return TC_ACT_OK;
 		stat_inc(HW_FLT_CNT_UNTRACKED);
-		if (g->def_untracked == HW_FLT_ALLOW) {
+		if (g->def_untracked != HW_FLT_DENY) {
 			slot_count(gen, HW_FLT_SLOT_UNTRACKED, skb->len, 0);
 			return TC_ACT_OK;
 		}
@@ -362,7 +362,7 @@ static __always_inline int run(struct __sk_buff *skb, __u8 dir)
 			struct pkt o = p;
 
 			stat_inc(HW_FLT_CNT_REJUDGED);
-			if (judge(g, gen, f->origin, &o, &slot) != HW_FLT_ALLOW &&
+			if (judge(g, gen, f->origin, &o, &slot) == HW_FLT_DENY &&
 			    f->slot != HW_FLT_SLOT_SOCKET) {
 				if (g->mode != HW_MODE_LEARNING) {
 					bpf_map_delete_elem(&hw_flt_flows, &fk);
@@ -402,7 +402,8 @@ static __always_inline int run(struct __sk_buff *skb, __u8 dir)
 	}
 	if (!verdict)
 		verdict = judge(g, gen, dir, &p, &slot);
-	if (verdict != HW_FLT_ALLOW)
+	/* Only an explicit deny drops: zeroed maps (no policy applied yet) fail open. */
+	if (verdict == HW_FLT_DENY)
 		return deny(g, gen, slot, skb->len);
 
 	slot_count(gen, slot, skb->len, 0);

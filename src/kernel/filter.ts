@@ -1,0 +1,584 @@
+/**
+ * Loads the packet filter (bpf/filter.bpf.c), attaches it with tcx to interfaces, writes compiled
+ * policies atomically and reads its counters. Maps and links are pinned under
+ * `<pinRoot>/filter/`, so the filter keeps enforcing while the daemon restarts, and a restarted
+ * daemon reuses the same maps (flows and counters survive) and swaps its programs in under the
+ * pinned links with no gap.
+ *
+ * Atomic reload: the maps hold two generations side by side. `apply()` clears and fills the
+ * inactive generation, then switches `hw_flt_ctl.active_gen` with one map update; a packet reads
+ * the generation once, so it sees either the old or the new policy, never a mix.
+ *
+ * @module
+ */
+import filterObject from "../../build/bpf/filter.bpf.o" with { type: "bytes" };
+import {
+  AttachType,
+  BpfObject,
+  closeBpfFd,
+  isBpffsMounted,
+  linkCreate,
+  linkUpdate,
+  mapDelete,
+  mapInfo,
+  mapKeys,
+  mapLookup,
+  mapLookupPerCpu,
+  mapUpdate,
+  mountBpffs,
+  numPossibleCpus,
+  objGet,
+  objPin,
+} from "../../ffi/libbpf.ts";
+import {
+  decodeCtl,
+  decodeFlow,
+  encodeCtl,
+  encodeGen,
+  encodeLpmKey,
+  encodeMatch,
+  encodePortKey,
+  encodeU32,
+  type FlowEntry,
+  FLT,
+  FLT_COUNTER_NAMES,
+  FLT_LAYOUT,
+  lpmKeyGen,
+  portKeyGen,
+  type SlotCounter,
+  sumCounters,
+} from "../../ffi/filter_structs.ts";
+import type { CompiledPolicy } from "../policy/compile.ts";
+import { ifIndex, inNetns } from "./filter_netns.ts";
+
+/** The embedded filter object (build.sh compiles bpf/filter.bpf.c first). */
+export const FILTER_OBJECT: Uint8Array = filterObject;
+
+/** Every map of the filter object; each is pinned as `<pinRoot>/filter/maps/<name>`. */
+export const FILTER_MAPS = [
+  "hw_flt_ctl",
+  "hw_flt_gen",
+  "hw_flt_port",
+  "hw_flt_lpm4",
+  "hw_flt_lpm6",
+  "hw_flt_sockok",
+  "hw_flt_flows",
+  "hw_flt_rcnt",
+  "hw_flt_stats",
+  "hw_flt_ifl3",
+] as const;
+
+/** Name of a filter map. */
+export type FilterMapName = typeof FILTER_MAPS[number];
+
+/** Flow idle timeouts in seconds. */
+export interface FlowTimeouts {
+  tcpIdleS: number;
+  udpIdleS: number;
+  icmpIdleS: number;
+  /** After FIN both ways: how long the last ACKs of a closing TCP flow still pass. */
+  tcpCloseS: number;
+}
+
+/** Timeouts used unless the loader is told otherwise. */
+export const DEFAULT_TIMEOUTS: Readonly<FlowTimeouts> = {
+  tcpIdleS: 7200,
+  udpIdleS: 60,
+  icmpIdleS: 30,
+  tcpCloseS: 10,
+};
+
+/** Options of {@link loadPacketFilter}. */
+export interface LoadFilterOptions {
+  /** bpffs folder of the instance, e.g. `/sys/fs/bpf/hashwall/default`. */
+  pinRoot: string;
+  timeouts?: Partial<FlowTimeouts>;
+  /** The compiled object; defaults to the embedded build/bpf/filter.bpf.o. */
+  object?: Uint8Array;
+}
+
+/** One attached program. */
+export interface AttachPoint {
+  ifname: string;
+  /** Network namespace file the device lives in; undefined = the daemon's own. */
+  netns?: string;
+  ifindex: number;
+  direction: "in" | "out";
+  /** bpffs pin of the tcx link. */
+  pin: string;
+}
+
+/** What `counters()` reports. */
+export interface FilterCounters {
+  /** Active generation (0 or 1). */
+  generation: number;
+  mode: "learning" | "enforcing";
+  /** Rules in the active generation. */
+  nrules: number;
+  /** Global counters by name (see FLT_COUNTER_NAMES). */
+  stats: Record<string, number>;
+  /** Per-rule counters of the active generation, by rule index. */
+  rules: SlotCounter[];
+  defaults: {
+    inbound: SlotCounter;
+    outbound: SlotCounter;
+    untracked: SlotCounter;
+    socket: SlotCounter;
+  };
+  flows: {
+    live: number;
+    capacity: number;
+    inserted: number;
+    closed: number;
+    expired: number;
+    /** Removed by the LRU to make room: inserted − live − every counted removal. */
+    evicted: number;
+  };
+}
+
+const TIMEOUT_MAX_S = 7 * 24 * 3600;
+
+function checkTimeouts(t: FlowTimeouts): void {
+  for (const [k, v] of Object.entries(t)) {
+    if (!Number.isInteger(v) || v < 1 || v > TIMEOUT_MAX_S) {
+      throw new RangeError(`flow timeout ${k} = ${v}: expected whole seconds 1..${TIMEOUT_MAX_S}`);
+    }
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The filter's maps by fd: enough to write policies and read counters, whether they came from a
+ * freshly loaded object or from the pins of a running instance (`openPinnedFilterMaps`).
+ */
+export class FilterMaps {
+  /** Map fds by name. */
+  readonly fds: Record<FilterMapName, number>;
+  #owned: boolean;
+
+  /** Internal: use {@link loadPacketFilter} or {@link openPinnedFilterMaps}. */
+  constructor(fds: Record<FilterMapName, number>, owned: boolean) {
+    this.fds = fds;
+    this.#owned = owned;
+  }
+
+  /** The control element: active generation and timeouts. */
+  ctl(): {
+    activeGen: number;
+    tcpIdleS: number;
+    udpIdleS: number;
+    icmpIdleS: number;
+    tcpCloseS: number;
+  } {
+    const v = mapLookup(this.fds.hw_flt_ctl, encodeU32(0), FLT_LAYOUT.hw_flt_ctl.size);
+    return decodeCtl(v!);
+  }
+
+  /** Reads one generation's defaults element. */
+  gen(
+    gen: number,
+  ): { mode: number; defIn: number; defOut: number; defUntracked: number; nrules: number } {
+    const v = mapLookup(this.fds.hw_flt_gen, encodeU32(gen), FLT_LAYOUT.hw_flt_gen.size)!;
+    const dv = new DataView(v.buffer);
+    const f = FLT_LAYOUT.hw_flt_gen.fields;
+    return {
+      mode: dv.getUint32(f.mode, true),
+      defIn: dv.getUint32(f.def_in, true),
+      defOut: dv.getUint32(f.def_out, true),
+      defUntracked: dv.getUint32(f.def_untracked, true),
+      nrules: dv.getUint32(f.nrules, true),
+    };
+  }
+
+  /** Writes the flow timeouts (keeps the active generation). */
+  setTimeouts(t: FlowTimeouts): void {
+    checkTimeouts(t);
+    const cur = this.ctl();
+    mapUpdate(this.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...t, activeGen: cur.activeGen }));
+  }
+
+  /**
+   * Writes `compiled` into the inactive generation and switches to it with one update. Returns
+   * the new active generation. If writing fails the old generation stays active.
+   */
+  apply(compiled: CompiledPolicy): number {
+    const ctl = this.ctl();
+    const target = ctl.activeGen === 0 ? 1 : 0;
+    const previous = this.gen(target);
+    // 1. Empty the inactive generation (left over from two policies ago).
+    for (
+      const [name, genOf] of [
+        ["hw_flt_port", portKeyGen],
+        ["hw_flt_lpm4", lpmKeyGen],
+        ["hw_flt_lpm6", lpmKeyGen],
+      ] as const
+    ) {
+      const fd = this.fds[name];
+      const keySize = mapInfo(fd).keySize;
+      // Collect first: deleting during LPM get_next_key iteration restarts the walk.
+      const stale = [...mapKeys(fd, keySize)].filter((k) => genOf(k) === target);
+      for (const k of stale) mapDelete(fd, k);
+    }
+    const zero = new Uint8Array(
+      Math.ceil(FLT_LAYOUT.hw_flt_counter.size / 8) * 8 * numPossibleCpus(),
+    );
+    const slots = Math.max(previous.nrules, compiled.ruleIds.length);
+    for (let s = 0; s < slots; s++) {
+      mapUpdate(this.fds.hw_flt_rcnt, encodeU32(target * FLT.SLOTS + s), zero);
+    }
+    for (let s = FLT.MAX_RULES; s < FLT.SLOTS; s++) {
+      mapUpdate(this.fds.hw_flt_rcnt, encodeU32(target * FLT.SLOTS + s), zero);
+    }
+    // 2. Fill it.
+    for (const e of compiled.ports) {
+      const key = encodePortKey({
+        gen: target,
+        dir: e.dir,
+        proto: e.proto,
+        port: e.port,
+        portPrefix: e.bits,
+      });
+      mapUpdate(this.fds.hw_flt_port, key, encodeU32(e.pclass));
+    }
+    for (const e of compiled.addrs) {
+      const key = encodeLpmKey({
+        gen: target,
+        dir: e.dir,
+        proto: e.proto,
+        pclass: e.pclass,
+        appId: e.appId,
+        addr: e.addr,
+        addrPrefix: e.bits,
+      });
+      mapUpdate(
+        e.family === 4 ? this.fds.hw_flt_lpm4 : this.fds.hw_flt_lpm6,
+        key,
+        encodeMatch(e.rule, e.action),
+      );
+    }
+    const d = compiled.defaults;
+    mapUpdate(
+      this.fds.hw_flt_gen,
+      encodeU32(target),
+      encodeGen({
+        mode: d.mode,
+        defIn: d.inbound,
+        defOut: d.outbound,
+        defUntracked: d.untracked,
+        nrules: compiled.ruleIds.length,
+      }),
+    );
+    // 3. The switch: one update of the control element.
+    mapUpdate(this.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...ctl, activeGen: target }));
+    return target;
+  }
+
+  #slot(gen: number, slot: number): SlotCounter {
+    const v = mapLookupPerCpu(
+      this.fds.hw_flt_rcnt,
+      encodeU32(gen * FLT.SLOTS + slot),
+      FLT_LAYOUT.hw_flt_counter.size,
+    );
+    return v ? sumCounters(v) : { packets: 0, bytes: 0, wouldDrop: 0, dropped: 0 };
+  }
+
+  /** Counters of the active generation, global counters and the flow table's fill. */
+  counters(): FilterCounters {
+    const gen = this.ctl().activeGen;
+    const g = this.gen(gen);
+    const stats: Record<string, number> = {};
+    FLT_COUNTER_NAMES.forEach((name, i) => {
+      const v = mapLookupPerCpu(this.fds.hw_flt_stats, encodeU32(i), 8) ?? [];
+      stats[name] = v.reduce(
+        (a, b) => a + Number(new DataView(b.buffer, b.byteOffset).getBigUint64(0, true)),
+        0,
+      );
+    });
+    const rules: SlotCounter[] = [];
+    for (let i = 0; i < g.nrules; i++) rules.push(this.#slot(gen, i));
+    let live = 0;
+    for (const _ of mapKeys(this.fds.hw_flt_flows, FLT_LAYOUT.hw_flt_flow_key.size)) live++;
+    const removed = stats.flow_closed + stats.flow_expired + stats.rejudge_drop;
+    return {
+      generation: gen,
+      mode: g.mode === 1 ? "enforcing" : "learning",
+      nrules: g.nrules,
+      stats,
+      rules,
+      defaults: {
+        inbound: this.#slot(gen, FLT.SLOT_DEFAULT_IN),
+        outbound: this.#slot(gen, FLT.SLOT_DEFAULT_OUT),
+        untracked: this.#slot(gen, FLT.SLOT_UNTRACKED),
+        socket: this.#slot(gen, FLT.SLOT_SOCKET),
+      },
+      flows: {
+        live,
+        capacity: FLT.FLOWS_MAX,
+        inserted: stats.new_flow,
+        closed: stats.flow_closed,
+        expired: stats.flow_expired,
+        evicted: Math.max(0, stats.new_flow - live - removed),
+      },
+    };
+  }
+
+  /** Every entry of the flow table (for diagnostics and tests). */
+  flows(): FlowEntry[] {
+    const fd = this.fds.hw_flt_flows;
+    const out: FlowEntry[] = [];
+    for (const k of mapKeys(fd, FLT_LAYOUT.hw_flt_flow_key.size)) {
+      const v = mapLookup(fd, k, FLT_LAYOUT.hw_flt_flow.size);
+      if (v) out.push(decodeFlow(k, v));
+    }
+    return out;
+  }
+
+  /** Closes the fds when this object opened them from pins (not the object's own). */
+  close(): void {
+    if (!this.#owned) return;
+    for (const fd of Object.values(this.fds)) closeBpfFd(fd);
+    this.#owned = false;
+  }
+}
+
+// bpffs refuses names with "." (EPERM), and interface names may hold one (eth0.100).
+function linkPinName(tag: string, ifname: string, direction: string): string {
+  return `${tag}__${ifname.replaceAll(".", "+")}__${direction}`;
+}
+
+function ifnameOfPin(name: string): string {
+  return (name.split("__")[1] ?? "").replaceAll("+", ".");
+}
+
+/** Pin folder of the filter under an instance's pin root. */
+export function filterPinDir(pinRoot: string): string {
+  return `${pinRoot.replace(/\/+$/, "")}/filter`;
+}
+
+/**
+ * Opens the maps of a running filter from its pins (read counters, or write a policy from a
+ * process other than the loader). Throws a clear error when the filter is not loaded.
+ */
+export function openPinnedFilterMaps(pinRoot: string): FilterMaps {
+  const dir = `${filterPinDir(pinRoot)}/maps`;
+  if (!exists(`${dir}/hw_flt_ctl`)) {
+    throw new Error(`the packet filter is not loaded (no pins in ${dir}); is the daemon running?`);
+  }
+  const fds = {} as Record<FilterMapName, number>;
+  try {
+    for (const name of FILTER_MAPS) fds[name] = objGet(`${dir}/${name}`);
+  } catch (e) {
+    for (const fd of Object.values(fds)) closeBpfFd(fd);
+    throw e;
+  }
+  return new FilterMaps(fds, true);
+}
+
+/** The loaded packet filter: its programs, pinned maps and attach points. */
+export class PacketFilter {
+  /** The filter's maps (policy writes, counters). */
+  readonly maps: FilterMaps;
+  /** Pin folder: `<pinRoot>/filter`. */
+  readonly pinDir: string;
+  #obj: BpfObject | null;
+  #progs: { ingress: number; egress: number };
+  #links = new Map<string, { point: AttachPoint; fd: number }>();
+
+  /** Internal: use {@link loadPacketFilter}. */
+  constructor(obj: BpfObject, maps: FilterMaps, pinDir: string) {
+    this.#obj = obj;
+    this.maps = maps;
+    this.pinDir = pinDir;
+    this.#progs = {
+      ingress: obj.program("hw_flt_ingress").fd,
+      egress: obj.program("hw_flt_egress").fd,
+    };
+  }
+
+  /** Program fds (for run-time statistics). */
+  get programFds(): { ingress: number; egress: number } {
+    return { ...this.#progs };
+  }
+
+  /**
+   * Attaches ingress and egress (tcx) to each interface. With `netns` (a namespace file such as
+   * `/run/netns/NAME`), the devices are looked up and attached inside that namespace. A link
+   * already pinned for the device (an earlier daemon) gets the new program swapped in with no
+   * gap. All-or-nothing: on an error, links made by this call are removed again.
+   */
+  attach(ifnames: string[], opts: { netns?: string } = {}): AttachPoint[] {
+    const made: string[] = [];
+    const out: AttachPoint[] = [];
+    const tag = opts.netns ? opts.netns.split("/").pop()!.replace(/[^A-Za-z0-9_-]/g, "_") : "host";
+    Deno.mkdirSync(`${this.pinDir}/links`, { recursive: true });
+    try {
+      for (const ifname of ifnames) {
+        if (!/^[^\s/:]{1,15}$/.test(ifname)) throw new Error(`invalid interface name "${ifname}"`);
+        if (ifname === "lo" && !opts.netns) {
+          throw new Error('refusing to attach to "lo": loopback is always allowed');
+        }
+        for (const direction of ["in", "out"] as const) {
+          const pin = `${this.pinDir}/links/${linkPinName(tag, ifname, direction)}`;
+          const prog = direction === "in" ? this.#progs.ingress : this.#progs.egress;
+          const type = direction === "in" ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
+          const ifindex = inNetns(opts.netns, () => ifIndex(ifname));
+          let fd = -1;
+          if (exists(pin)) {
+            const old = objGet(pin);
+            try {
+              linkUpdate(old, prog);
+              fd = old;
+            } catch {
+              // The device behind the old link is gone: replace the stale pin.
+              closeBpfFd(old);
+              Deno.removeSync(pin);
+            }
+          }
+          if (fd < 0) {
+            fd = inNetns(opts.netns, () => linkCreate(prog, ifIndex(ifname), type));
+            try {
+              objPin(fd, pin);
+            } catch (e) {
+              closeBpfFd(fd);
+              throw e;
+            }
+            made.push(pin);
+          }
+          const point: AttachPoint = { ifname, ifindex, direction, pin };
+          if (opts.netns) point.netns = opts.netns;
+          this.#links.get(pin)?.fd !== undefined && closeBpfFd(this.#links.get(pin)!.fd);
+          this.#links.set(pin, { point, fd });
+          out.push(point);
+        }
+      }
+    } catch (e) {
+      for (const pin of made) this.#dropLink(pin);
+      throw e;
+    }
+    return out;
+  }
+
+  #dropLink(pin: string): void {
+    const l = this.#links.get(pin);
+    if (l) closeBpfFd(l.fd);
+    this.#links.delete(pin);
+    try {
+      Deno.removeSync(pin);
+    } catch { /* already gone */ }
+  }
+
+  /** Current attach points. */
+  attached(): AttachPoint[] {
+    return [...this.#links.values()].map((l) => l.point);
+  }
+
+  /** Writes a compiled policy atomically (see the module doc). Returns the active generation. */
+  apply(compiled: CompiledPolicy): number {
+    return this.maps.apply(compiled);
+  }
+
+  /** Counters of the active generation (see {@link FilterMaps.counters}). */
+  counters(): FilterCounters {
+    return this.maps.counters();
+  }
+
+  /**
+   * Detaches from `ifnames` (all when omitted), including links pinned by earlier processes.
+   * A detached device passes all traffic again.
+   */
+  detach(ifnames?: string[]): void {
+    const dir = `${this.pinDir}/links`;
+    let pins: string[] = [];
+    try {
+      pins = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+    } catch { /* nothing pinned */ }
+    for (const pin of new Set([...pins, ...this.#links.keys()])) {
+      const ifname = ifnameOfPin(pin.split("/").pop()!);
+      if (ifnames && !ifnames.includes(ifname)) continue;
+      this.#dropLink(pin);
+    }
+  }
+
+  /** Closes this process's handles; pins keep the filter enforcing (daemon exit/restart). */
+  close(): void {
+    for (const l of this.#links.values()) closeBpfFd(l.fd);
+    this.#links.clear();
+    this.#obj?.close();
+    this.#obj = null;
+  }
+
+  /** Detaches everything, removes every pin of the filter and unloads it (`hashwall disable`). */
+  destroy(): void {
+    this.detach();
+    for (const name of FILTER_MAPS) {
+      try {
+        Deno.removeSync(`${this.pinDir}/maps/${name}`);
+      } catch { /* not pinned */ }
+    }
+    for (const d of [`${this.pinDir}/maps`, `${this.pinDir}/links`, this.pinDir]) {
+      try {
+        Deno.removeSync(d);
+      } catch { /* not empty or gone */ }
+    }
+    this.close();
+  }
+}
+
+/**
+ * Loads the filter object, reusing the maps pinned under `<pinRoot>/filter/maps` when present
+ * (pinning them otherwise), and writes the flow timeouts. Fresh maps hold no policy: every packet
+ * passes until {@link PacketFilter.apply}.
+ *
+ * @example
+ * ```ts
+ * const f = loadPacketFilter({ pinRoot: "/sys/fs/bpf/hashwall/default" });
+ * f.apply(compilePolicy(policy));
+ * f.attach(["eth0"]);
+ * ```
+ */
+export function loadPacketFilter(opts: LoadFilterOptions): PacketFilter {
+  const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  checkTimeouts(timeouts);
+  if (opts.pinRoot.startsWith("/sys/fs/bpf") && !isBpffsMounted("/sys/fs/bpf")) mountBpffs();
+  const pinDir = filterPinDir(opts.pinRoot);
+  const mapDir = `${pinDir}/maps`;
+  Deno.mkdirSync(mapDir, { recursive: true });
+  const obj = BpfObject.openMem(opts.object ?? FILTER_OBJECT, "hw_filter");
+  try {
+    const reused: number[] = [];
+    try {
+      for (const name of FILTER_MAPS) {
+        const pin = `${mapDir}/${name}`;
+        if (!exists(pin)) continue;
+        const fd = objGet(pin);
+        reused.push(fd);
+        obj.map(name).reuseFd(fd);
+      }
+    } finally {
+      // reuseFd dups the fd, so ours can go.
+      for (const fd of reused) closeBpfFd(fd);
+    }
+    obj.load();
+    const fds = {} as Record<FilterMapName, number>;
+    for (const name of FILTER_MAPS) {
+      const m = obj.map(name);
+      fds[name] = m.fd;
+      if (!exists(`${mapDir}/${name}`)) m.pin(`${mapDir}/${name}`);
+    }
+    const maps = new FilterMaps(fds, false);
+    const ctl = maps.ctl();
+    mapUpdate(fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...timeouts, activeGen: ctl.activeGen }));
+    return new PacketFilter(obj, maps, pinDir);
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * Runs a synchronous function with the calling thread inside another network namespace.
+ *
+ * A tcx link takes an ifindex of the caller's network namespace, so attaching to a device of a
+ * namespace (tests attach only to veth devices inside namespaces they create) needs the thread
+ * to enter it for the duration of `if_nametoindex` + `bpf_link_create`. setns(2) switches only
+ * the calling thread, and synchronous FFI calls run on the JS thread, so nothing else observes
+ * the switch; the thread always returns to its own namespace, failures included.
+ *
+ * @module
+ */
+
+const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
+const CLONE_NEWNET = 0x40000000;
+const O_RDONLY_CLOEXEC = 0o2000000;
+
+const SYMBOLS = {
+  setns: { parameters: ["i32", "i32"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  close: { parameters: ["i32"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  __errno_location: { parameters: [], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
+
+function sym() {
+  lib ??= Deno.dlopen(LIBC, SYMBOLS);
+  return lib.symbols;
+}
+
+function cstr(s: string): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(s + "\0") as Uint8Array<ArrayBuffer>;
+}
+
+function lastErrno(): number {
+  const p = sym().__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+function openNs(path: string): number {
+  const fd = sym().open(cstr(path), O_RDONLY_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`cannot open network namespace ${path} (errno ${lastErrno()})`);
+  return fd;
+}
+
+/**
+ * Calls `fn` with this thread in the network namespace at `nsPath` (e.g. `/run/netns/hw-a`);
+ * with `nsPath` undefined it simply calls `fn`.
+ *
+ * @example
+ * ```ts
+ * const idx = inNetns("/run/netns/hw-a", () => ifIndex("veth0"));
+ * ```
+ */
+export function inNetns<T>(nsPath: string | undefined, fn: () => T): T {
+  if (nsPath === undefined) return fn();
+  const self = openNs("/proc/thread-self/ns/net");
+  try {
+    const target = openNs(nsPath);
+    try {
+      if (sym().setns(target, CLONE_NEWNET) !== 0) {
+        throw new Error(`setns(${nsPath}) failed (errno ${lastErrno()})`);
+      }
+    } finally {
+      sym().close(target);
+    }
+    let result: T;
+    try {
+      result = fn();
+    } catch (e) {
+      restore(self);
+      throw e;
+    }
+    restore(self);
+    return result;
+  } finally {
+    sym().close(self);
+  }
+}
+
+// Staying in a test namespace would silently misdirect every later call: fail hard instead.
+function restore(self: number): void {
+  if (sym().setns(self, CLONE_NEWNET) !== 0) {
+    throw new Error(`cannot return to the original network namespace (errno ${lastErrno()})`);
+  }
+}
+
+/** ifindex of `ifname` in the thread's current network namespace; throws when absent. */
+export function ifIndex(ifname: string): number {
+  const idx = sym().if_nametoindex(cstr(ifname));
+  if (idx === 0) throw new Error(`no network interface "${ifname}"`);
+  return idx;
+}
