@@ -42,6 +42,7 @@ export async function loadPolicy(configDir: string, opts: LoadOptions = {}): Pro
     rulesFile: read.rules?.file ?? configPath(configDir, "rules.toml"),
     rulesText: read.rules?.text ?? "",
     appsTexts: read.apps,
+    appsIncomplete: read.errors.length > 0,
   });
   if (read.errors.length === 0) return result;
   return { ok: false, errors: [...read.errors, ...(result.ok ? [] : result.errors)] };

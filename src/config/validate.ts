@@ -52,6 +52,11 @@ export interface ValidateInput {
   rulesText: string;
   rulesFile: string;
   appsTexts: ConfigText[];
+  /**
+   * Set when some app file could not be read (the loader reported why): rules' `app` references
+   * are then not judged against a partial app list, which would add false "unknown app" errors.
+   */
+  appsIncomplete?: boolean;
 }
 
 /** Every key each table accepts (also used to check that the default config shows them all). */
@@ -124,7 +129,7 @@ export function validateTexts(input: ValidateInput): LoadResult {
   }
   const rulesDoc = ConfigDocument.parse(input.rulesFile, input.rulesText, errors);
   // App references are only checked when every app file parsed, to avoid false "unknown app"s.
-  const appsComplete = errors.length === 0;
+  const appsComplete = errors.length === 0 && !input.appsIncomplete;
   const parts = rulesDoc ? validateRulesDoc(rulesDoc, appsComplete ? firstByName : null) : null;
   if (errors.length > 0 || !parts) {
     return { ok: false, errors: sortErrors(errors, input) };
