@@ -505,10 +505,13 @@ class Server implements ControlServer {
       return fail("bad_request", `unknown op "${r.op}" (known: ${OP_NAMES.join(", ")})`);
     }
     if (op.write && caller.role !== "admin") {
-      return fail(
-        "forbidden",
-        `"${r.op}" changes state and needs root; ${caller.who} is read-only`,
-      );
+      const error = `"${r.op}" changes state and needs root; ${caller.who} is read-only`;
+      try {
+        this.#audit?.(caller, r.op, args, false, error);
+      } catch (e) {
+        this.#log(`audit failed: ${e instanceof Error ? e.message : e}`);
+      }
+      return fail("forbidden", error);
     }
     c.inFlight++;
     this.#run(c, id, () => op.run(this.#api, caller, args as Record<string, unknown>));
