@@ -1,13 +1,204 @@
 import type { Command } from "./command.ts";
+import { DEFAULT_STATE_DIR } from "./command.ts";
+import { parseArgs, type ParsedArgs, stringFlag, UsageError } from "./args.ts";
+import { callAndPrint, exitCodeFor, table } from "./daemon_call.ts";
+import { callDaemon, streamDaemon } from "../daemon/client.ts";
+import type { AppInfo, LiveMessage } from "../daemon/api.ts";
+import { hashFile } from "../integrity/hash.ts";
 
-/** `hashwall apps`: list, allow, revoke and rehash approved apps */
+const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)
+
+  list                      every registered app: name, status, inherit, hash, path
+  allow PATH [--name N] [--inherit] [--for once|session|forever] [--pid TGID]
+                            approve the file at PATH as it is now (its SHA-256 is taken now).
+                            forever (default) writes apps.d/learned.toml; session lasts until
+                            the daemon stops; once trusts only process TGID (--pid)
+  revoke NAME               revoke an app at once (kept revoked until allowed again)
+  rehash NAME|PATH          re-hash one app: valid → approved again, else revoked (red)
+  rehash --all              re-hash every app (progress shown on a terminal)
+  interpreters              list interpreters found on this host with their hashes, as
+                            [[app]] entries with interpreter = true, ready for apps.toml
+
+Status: valid (hash matches; approved in the kernel), invalid (hash differs: revoked),
+missing (no file), pending (changed; being re-hashed).
+Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 daemon not running, 4 forbidden.`;
+
+/** One line per app for a terminal. */
+export function renderApps(apps: AppInfo[]): string {
+  if (apps.length === 0) return "no apps registered";
+  return table([
+    ["NAME", "STATUS", "INHERIT", "SHA256", "PATH"],
+    ...apps.map((a) => [
+      a.name,
+      a.status + (a.interpreter ? " (interpreter)" : ""),
+      a.inherit ? "yes" : "no",
+      (a.status === "invalid" ? a.actualSha256 ?? a.sha256 : a.sha256).slice(0, 16),
+      a.path,
+    ]),
+  ]);
+}
+
+const INTERPRETERS = ["python3", "perl", "node", "ruby", "sh", "bash", "dash", "java"];
+
+/** Interpreters on this host: PATH lookup, symlinks resolved, hashed. */
+async function interpreters(): Promise<{ name: string; path: string; sha256: string }[]> {
+  const dirs = ["/usr/local/bin", "/usr/bin", "/bin"];
+  const seen = new Set<string>();
+  const out: { name: string; path: string; sha256: string }[] = [];
+  for (const name of INTERPRETERS) {
+    for (const d of dirs) {
+      let real: string;
+      try {
+        real = await Deno.realPath(`${d}/${name}`);
+        const st = await Deno.stat(real);
+        if (!st.isFile || (st.mode! & 0o111) === 0) continue;
+      } catch {
+        continue;
+      }
+      if (seen.has(real)) break;
+      // A shell-script shim (pyenv) is not the interpreter: skip files starting with "#!".
+      const head = new Uint8Array(2);
+      const f = await Deno.open(real);
+      await f.read(head);
+      f.close();
+      if (head[0] === 0x23 && head[1] === 0x21) continue;
+      seen.add(real);
+      out.push({ name, path: real, sha256: (await hashFile(real)).sha256 });
+      break;
+    }
+  }
+  return out;
+}
+
+async function rehashAll(state: string, json: boolean): Promise<number> {
+  const tty = Deno.stderr.isTerminal() && !json;
+  const ac = new AbortController();
+  if (tty) {
+    void streamDaemon(state, "subscribe", {}, (m) => {
+      const msg = m as LiveMessage;
+      if (msg.type === "rehash-progress") {
+        Deno.stderr.writeSync(
+          new TextEncoder().encode(`\r\x1b[K[${msg.done}/${msg.total}] ${msg.path ?? ""}`),
+        );
+      }
+    }, { signal: ac.signal }).catch(() => {});
+  }
+  try {
+    const r = await callDaemon(state, "apps.rehash", {}) as AppInfo[];
+    if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+    console.log(json ? JSON.stringify(r, null, 2) : renderApps(r));
+    return r.some((a) => a.status !== "valid") ? 1 : 0;
+  } catch (e) {
+    console.error(`hashwall apps rehash: ${e instanceof Error ? e.message : String(e)}`);
+    return exitCodeFor(e);
+  } finally {
+    ac.abort();
+  }
+}
+
+function only(a: ParsedArgs, n: number, what: string): void {
+  if (a.positionals.length !== n) throw new UsageError(what);
+}
+
+/** `hashwall apps`. */
 export const appsCommand: Command = {
   name: "apps",
   summary: "list, allow, revoke and rehash approved apps",
-  usage:
-    "Usage: hashwall apps [options]\n\nlist, allow, revoke and rehash approved apps (not yet available in this build).",
-  run() {
-    console.error("hashwall apps: not yet available in this build");
-    return Promise.resolve(3);
+  usage: USAGE,
+  async run(argv) {
+    const [sub = "list", ...rest] = argv;
+    const a = parseArgs(rest, {
+      boolean: ["json", "inherit", "all"],
+      string: ["state", "name", "for", "pid"],
+    });
+    const state = stringFlag(a, "state", DEFAULT_STATE_DIR);
+    const json = !!a.flags.json;
+    switch (sub) {
+      case "list":
+        only(a, 0, "apps list takes no arguments");
+        return await callAndPrint(
+          "apps list",
+          state,
+          "apps.list",
+          {},
+          json,
+          (r) => renderApps(r as AppInfo[]),
+        );
+      case "allow": {
+        only(a, 1, "apps allow needs exactly one PATH");
+        const path = a.positionals[0];
+        if (!path.startsWith("/")) throw new UsageError("PATH must be absolute");
+        const duration = stringFlag(a, "for", "forever");
+        if (!["once", "session", "forever"].includes(duration)) {
+          throw new UsageError("--for must be once, session or forever");
+        }
+        const pid = a.flags.pid ? Number(stringFlag(a, "pid")) : undefined;
+        if (duration === "once" && !(pid && Number.isInteger(pid) && pid > 0)) {
+          throw new UsageError("--for once needs --pid TGID (the process to trust)");
+        }
+        return await callAndPrint(
+          "apps allow",
+          state,
+          "apps.allow",
+          {
+            path,
+            name: stringFlag(a, "name"),
+            inherit: !!a.flags.inherit,
+            duration,
+            tgid: pid,
+          },
+          json,
+          (r) => {
+            const app = r as AppInfo;
+            return `approved ${app.name} (${app.path}) sha256 ${app.sha256} for ${duration}`;
+          },
+        );
+      }
+      case "revoke":
+        only(a, 1, "apps revoke needs exactly one NAME");
+        return await callAndPrint(
+          "apps revoke",
+          state,
+          "apps.revoke",
+          {
+            name: a.positionals[0],
+          },
+          json,
+          () => `revoked ${a.positionals[0]}`,
+        );
+      case "rehash":
+        if (a.flags.all) {
+          only(a, 0, "apps rehash --all takes no NAME");
+          return await rehashAll(state, json);
+        }
+        only(a, 1, "apps rehash needs NAME|PATH or --all");
+        return await callAndPrint(
+          "apps rehash",
+          state,
+          "apps.rehash",
+          {
+            target: a.positionals[0],
+          },
+          json,
+          (r) => renderApps(r as AppInfo[]),
+        );
+      case "interpreters": {
+        only(a, 0, "apps interpreters takes no arguments");
+        const found = await interpreters();
+        if (json) console.log(JSON.stringify(found, null, 2));
+        else {
+          console.log("# Interpreters found on this host. Add the ones you use to apps.toml:");
+          console.log("# a process running them is trusted only through an approved script.");
+          for (const i of found) {
+            console.log(
+              `\n[[app]]\nname = "${i.name}"\npath = "${i.path}"\nsha256 = "${i.sha256}"\ninterpreter = true`,
+            );
+          }
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown apps subcommand "${sub}"`);
+    }
   },
 };

@@ -5,9 +5,22 @@
  * @module
  */
 import type { DaemonCore } from "./core.ts";
+import { controlSocketPath, startControlServer } from "./control.ts";
 
 /** A part: starts against the core, resolves to its stop function. */
 export type DaemonPart = (core: DaemonCore) => Promise<() => Promise<void> | void>;
 
+/** The control socket: the CLI's way in, roles from SO_PEERCRED. */
+const controlSocket: DaemonPart = (core) => {
+  const path = controlSocketPath(core.opts.stateDir);
+  const server = startControlServer(core, path, {
+    audit: (caller, action, detail, ok, error) =>
+      core.store.audit(caller, action, detail, ok, error),
+    log: (msg) => core.log.log("warn", `control socket: ${msg}`),
+  });
+  core.extraAttachPoints.push(`control socket ${path}`);
+  return Promise.resolve(() => server.close());
+};
+
 /** The parts, in start order. */
-export const optionalParts: DaemonPart[] = [];
+export const optionalParts: DaemonPart[] = [controlSocket];

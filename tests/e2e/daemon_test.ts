@@ -1,0 +1,150 @@
+/**
+ * End to end against a real daemon process on a test cgroup: status, approve through the CLI →
+ * the next connect of that app passes, revoke → denied, tamper → revoked at once and shown
+ * invalid, restore + rehash → valid, SIGHUP with a broken file keeps the old policy, restart keeps
+ * enforcing with no gap.
+ */
+import assert from "node:assert/strict";
+import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
+import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
+import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+
+async function connectOnce(d: TestDaemon, client: string, port: number): Promise<string> {
+  const r = await d.cg.run([client, "tcp4", "127.0.0.1", `${port}`]);
+  return r.stdout.trim();
+}
+
+async function json<T>(d: TestDaemon, args: string[]): Promise<T> {
+  const r = await d.cli([...args, "--json"]);
+  assert.equal(r.code, 0, `hashwall ${args.join(" ")}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+async function until(what: string, f: () => Promise<boolean>, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await f()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+Deno.test("daemon: status, approve/revoke via CLI, tamper and rehash, SIGHUP with a broken file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-e2e-" });
+  const good = await netclientCopy(`${dir}/good`);
+  const other = await netclientCopy(`${dir}/other`);
+  const listener = loopbackListener();
+  await using d = await startTestDaemon({
+    mode: "enforcing",
+    apps: [{ name: "good", path: good, sha256: await sha256Of(good) }],
+  });
+  try {
+    const st = await json<StatusInfo>(d, ["status"]);
+    assert.equal(st.mode, "enforcing");
+    assert.equal(st.apps.valid, 1);
+    assert.ok(st.attachPoints.some((p) => p.startsWith("cgroup/connect4@")));
+
+    // The approved app passes on its first connect; the unapproved copy is denied.
+    assert.equal(await connectOnce(d, good, listener.port), "ok");
+    assert.equal(await connectOnce(d, other, listener.port), "EPERM");
+
+    // Approve through the CLI (forever → apps.d/learned.toml) → the next connect passes.
+    const allowed = await json<AppInfo>(d, ["apps", "allow", other, "--name", "other"]);
+    assert.equal(allowed.status, "valid");
+    assert.equal(await connectOnce(d, other, listener.port), "ok");
+    const learned = await Deno.readTextFile(`${d.configDir}/apps.d/learned.toml`);
+    assert.match(learned, /name = "other"/);
+    assert.equal((await Deno.stat(`${d.configDir}/apps.d/learned.toml`)).mode! & 0o777, 0o600);
+
+    // Revoke → denied at once.
+    assert.equal((await d.cli(["apps", "revoke", "other"])).code, 0);
+    assert.equal(await connectOnce(d, other, listener.port), "EPERM");
+
+    // Tamper with the approved binary: revoked in the kernel, shown invalid.
+    const original = await Deno.readFile(good);
+    const f = await Deno.open(good, { append: true });
+    await f.write(new Uint8Array([0]));
+    f.close();
+    await until("good turns invalid", async () => {
+      const apps = await json<AppInfo[]>(d, ["apps", "list"]);
+      return apps.find((a) => a.name === "good")?.status === "invalid";
+    });
+    assert.equal(await connectOnce(d, good, listener.port), "EPERM");
+    // Restore the bytes (the watch re-hashes on close), and rehash explicitly too.
+    await Deno.writeFile(good, original);
+    const re = await json<AppInfo[]>(d, ["apps", "rehash", "good"]);
+    assert.equal(re[0].status, "valid");
+    assert.equal(await connectOnce(d, good, listener.port), "ok");
+
+    // SIGHUP with a broken rules.toml keeps the running policy and logs a located error.
+    const rules = `${d.configDir}/rules.toml`;
+    const before = await Deno.readTextFile(rules);
+    await Deno.writeTextFile(rules, before.replace('mode = "enforcing"', 'mode = "enforce"'));
+    d.signal("SIGHUP");
+    const err = await d.waitForLog(/rules\.toml:\d+:\d+:/);
+    assert.match(err, /mode/);
+    assert.equal(await connectOnce(d, other, listener.port), "EPERM", "still enforcing");
+    assert.equal(await connectOnce(d, good, listener.port), "ok", "approvals intact");
+    // `hashwall reload` reports the same errors and exits 1; a fixed file reloads.
+    const bad = await d.cli(["reload"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /rules\.toml:\d+:\d+:/);
+    await Deno.writeTextFile(rules, before);
+    assert.equal((await d.cli(["reload"])).code, 0);
+
+    // Mode switch without reload.
+    assert.equal((await d.cli(["mode", "learning"])).code, 0);
+    assert.equal(await connectOnce(d, other, listener.port), "ok");
+    assert.equal((await json<StatusInfo>(d, ["status"])).mode, "learning");
+  } finally {
+    listener.close();
+    await d.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("daemon: a restart (kill -9, then start again) never leaves a window without verdicts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-e2e-" });
+  const good = await netclientCopy(`${dir}/good`);
+  const other = await netclientCopy(`${dir}/other`);
+  const listener = loopbackListener();
+  await using d = await startTestDaemon({
+    mode: "enforcing",
+    apps: [{ name: "good", path: good, sha256: await sha256Of(good) }],
+  });
+  try {
+    const n = "20000";
+    const goodLoop = d.cg.spawn([good, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
+    const badLoop = d.cg.spawn([other, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
+    let finished = 0;
+    goodLoop.status.then(() => finished++);
+    badLoop.status.then(() => finished++);
+    await new Promise((r) => setTimeout(r, 50));
+    // The daemon dies hard; pinned programs keep deciding.
+    d.signal("SIGKILL");
+    await d.process.status;
+    const outage = finished;
+    const dec = new TextDecoder();
+    const [g, b] = await Promise.all([goodLoop.output(), badLoop.output()]);
+    assert.equal(outage, 0, "the loops ran across the outage");
+    assert.equal(dec.decode(g.stdout).trim(), `ok=${n} eperm=0 other=0`);
+    assert.equal(dec.decode(b.stdout).trim(), `ok=0 eperm=${n} other=0`);
+    assert.equal((await d.cli(["status"])).code, 3, "no daemon answers while it is down");
+    // A new daemon on the same state takes over the pins without re-approving by hand, while
+    // another pair of loops runs across its start.
+    const g2 = d.cg.spawn([good, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
+    const b2 = d.cg.spawn([other, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
+    await d.restart();
+    const st = await json<StatusInfo>(d, ["status"]);
+    assert.equal(st.apps.valid, 1);
+    assert.equal(st.mode, "enforcing");
+    const [g2o, b2o] = await Promise.all([g2.output(), b2.output()]);
+    assert.equal(dec.decode(g2o.stdout).trim(), `ok=${n} eperm=0 other=0`);
+    assert.equal(dec.decode(b2o.stdout).trim(), `ok=0 eperm=${n} other=0`);
+    assert.equal(await connectOnce(d, good, listener.port), "ok");
+  } finally {
+    listener.close();
+    await d.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
