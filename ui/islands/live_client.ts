@@ -15,6 +15,9 @@ export function subscribeLive(listener: Listener): () => void {
   listeners.add(listener);
   if (!source) {
     source = new EventSource("/api/live");
+    // A visible hook for "the live view is connected" (styles and tests read it).
+    source.onopen = () => document.documentElement.setAttribute("data-live", "open");
+    source.onerror = () => document.documentElement.setAttribute("data-live", "retrying");
     source.onmessage = (e) => {
       let m: LiveMessage;
       try {

@@ -14,3 +14,4 @@ for (const el of document.querySelectorAll<HTMLElement>("[data-island]")) {
   const props = JSON.parse(el.dataset.props ?? "{}");
   hydrate(<Component {...props} />, el);
 }
+document.documentElement.setAttribute("data-hydrated", "");
