@@ -490,6 +490,11 @@ export class PacketFilter {
     return this.maps.counters();
   }
 
+  /** Every entry of the flow table. */
+  flows(): FlowEntry[] {
+    return this.maps.flows();
+  }
+
   /**
    * Detaches from `ifnames` (all when omitted), including links pinned by earlier processes.
    * A detached device passes all traffic again.
