@@ -18,7 +18,9 @@ export type ExpectedKind = "file" | "dir";
 
 /** A path that passed the check: its stat (of the symlink target, if a symlink). */
 export interface CheckedPath {
+  /** Stat of the path (of the target, for a symlink). */
   stat: Deno.FileInfo;
+  /** The path itself is a symlink. */
   isSymlink: boolean;
 }
 

@@ -19,7 +19,9 @@ export type LearnedApp = Omit<App, "loc" | "inherit" | "interpreter"> & {
 
 /** A change refused because the config (before or after it) is not valid; carries every error. */
 export class ConfigRejectedError extends Error {
+  /** Always "ConfigRejectedError". */
   override name = "ConfigRejectedError";
+  /** `errors`: every error found; `what`: what was refused, for the message. */
   constructor(readonly errors: ConfigError[], what: string) {
     super(`${what}:\n${formatErrors(errors)}`);
   }

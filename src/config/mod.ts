@@ -12,7 +12,14 @@
  * @module
  */
 export * from "./model.ts";
-export { type LoadOptions, loadPolicy, readConfigFolder } from "./load.ts";
+export {
+  type ConfigFolderTexts,
+  configPath,
+  type LoadOptions,
+  loadPolicy,
+  readConfigFolder,
+} from "./load.ts";
+export { type AccessOptions, checkAccess, type CheckedPath, type ExpectedKind } from "./access.ts";
 export {
   CONFIG_KEYS,
   type ConfigText,

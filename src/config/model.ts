@@ -8,8 +8,11 @@
 
 /** Where a value came from, for located errors and "why" answers. Line and column are 1-based. */
 export interface SourceLoc {
+  /** File name as given to the loader. */
   file: string;
+  /** 1-based line. */
   line: number;
+  /** 1-based column (UTF-16 code units). */
   col: number;
 }
 
@@ -26,6 +29,7 @@ export type Duration = "once" | "session" | "forever";
 
 /** `[defaults]` of rules.toml. */
 export interface Defaults {
+  /** Learning or enforcing. */
   mode: Mode;
   /** Loopback destinations exempt from app control. */
   allowLoopback: boolean;
@@ -43,8 +47,11 @@ export interface Defaults {
 
 /** An IPv4 or IPv6 network. `addr` holds 4 or 16 bytes, host bits cleared. */
 export interface Cidr {
+  /** IP version. */
   family: 4 | 6;
+  /** Network address bytes (4 or 16), host bits cleared. */
   addr: Uint8Array;
+  /** Prefix length (0..32 or 0..128). */
   prefix: number;
   /** As written in the file (normalised text is `formatCidr`). */
   text: string;
@@ -52,31 +59,43 @@ export interface Cidr {
 
 /** An inclusive port range; a single port has `from === to`. Ports are 1..65535. */
 export interface PortRange {
+  /** First port (1..65535). */
   from: number;
+  /** Last port, inclusive (>= from). */
   to: number;
 }
 
 /** One `[[rule]]`. Omitted `remote`/`ports` mean "any". */
 export interface Rule {
+  /** Unique id (A-Z a-z 0-9 . _ : -), shown in events. */
   id: string;
+  /** Verdict when the rule matches. */
   action: Verdict;
+  /** Inbound or outbound. */
   direction: Direction;
+  /** Protocol; omitted in the file means "any". */
   protocol: Protocol;
+  /** Remote networks; omitted = any. */
   remote?: Cidr[];
   /** Service port: local for "in", remote for "out". */
   ports?: PortRange[];
   /** App name from apps.toml; "out" rules only. */
   app?: string;
+  /** Free text. */
   comment?: string;
   /** Position of the rule in file order (0-based); first match wins. */
   index: number;
+  /** Where the `[[rule]]` starts. */
   loc: SourceLoc;
 }
 
 /** One `[[integrity.watch]]` entry. */
 export interface IntegrityWatch {
+  /** Absolute, normalised path. */
   path: string;
+  /** Watch everything below a folder too. */
   recursive: boolean;
+  /** Where the `[[integrity.watch]]` starts. */
   loc: SourceLoc;
 }
 
@@ -84,11 +103,13 @@ export interface IntegrityWatch {
 export interface UiConfig {
   /** Host part (127.0.0.1, ::1 or localhost); `null` when the UI is off. */
   host: string | null;
+  /** TCP port (0 when the UI is off). */
   port: number;
 }
 
 /** One `[[app]]` from apps.toml or apps.d/*.toml. */
 export interface App {
+  /** Unique name across apps.toml and apps.d/. */
   name: string;
   /** Absolute path of the executable (or script, when an interpreter runs it). */
   path: string;
@@ -98,16 +119,23 @@ export interface App {
   inherit: boolean;
   /** An interpreter: never trusted by its own exe, only through an approved script. */
   interpreter: boolean;
+  /** How long the approval lasts; omitted = forever. */
   duration?: Duration;
+  /** Where the `[[app]]` starts. */
   loc: SourceLoc;
 }
 
 /** The whole validated configuration. */
 export interface Policy {
+  /** `[defaults]`, with built-in values for omitted keys. */
   defaults: Defaults;
+  /** `[ui]`. */
   ui: UiConfig;
+  /** `[[rule]]`s in file order. */
   rules: Rule[];
+  /** `[[integrity.watch]]` entries. */
   integrity: { watch: IntegrityWatch[] };
+  /** Apps from apps.toml then apps.d/*.toml (sorted). */
   apps: App[];
   /** Every file that was read (rules.toml, apps.toml, apps.d/*.toml), for watching. */
   files: string[];
@@ -115,7 +143,9 @@ export interface Policy {
 
 /** A located configuration error. `toString()` gives `FILE:LINE:COL: message`. */
 export class ConfigError extends Error {
+  /** Always "ConfigError". */
   override name = "ConfigError";
+  /** Builds `FILE:LINE:COL: detail` (line and column 1-based). */
   constructor(
     readonly file: string,
     readonly line: number,
@@ -124,6 +154,7 @@ export class ConfigError extends Error {
   ) {
     super(`${file}:${line}:${col}: ${detail}`);
   }
+  /** `FILE:LINE:COL: detail`. */
   override toString(): string {
     return this.message;
   }

@@ -43,14 +43,19 @@ import { closest } from "./suggest.ts";
 
 /** One config file's name (as shown in errors) and its text. */
 export interface ConfigText {
+  /** The file name as shown in errors. */
   file: string;
+  /** Its content. */
   text: string;
 }
 
 /** Input of `validateTexts`: rules.toml and the app files (apps.toml, then apps.d/*.toml). */
 export interface ValidateInput {
+  /** Content of rules.toml. */
   rulesText: string;
+  /** Name of rules.toml as shown in errors. */
   rulesFile: string;
+  /** apps.toml then apps.d/*.toml, in merge order. */
   appsTexts: ConfigText[];
   /**
    * Set when some app file could not be read (the loader reported why): rules' `app` references
