@@ -43,6 +43,12 @@ export interface FileHash {
 export interface HashOptions {
   /** Bytes per read; 1 MiB or more (measured: bench/hash.ts). Default 4 MiB. */
   chunkSize?: number;
+  /**
+   * Overlap the next read (on an FFI thread) with hashing the current chunk. Default true, which
+   * also keeps the event loop responsive. Hash workers pass false: there the parallelism comes
+   * from the workers, and plain reads leave one thread per worker on a 2-core machine.
+   */
+  overlap?: boolean;
 }
 
 /** Default read size; bench/hash.ts measures the alternatives. */
@@ -83,6 +89,7 @@ export function identityOf(
  */
 export async function hashFile(path: string, opts: HashOptions = {}): Promise<FileHash> {
   const chunk = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const overlap = opts.overlap ?? true;
   if (!Number.isInteger(chunk) || chunk < 4096) {
     throw new RangeError(`chunkSize must be an integer ≥ 4096, got ${chunk}`);
   }
@@ -92,16 +99,35 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
     if ((before.mode & S_IFMT) !== S_IFREG) throw new Error(`${path}: not a regular file`);
     const sha = createHash("sha256");
     const lc = libc();
-    // Two buffers: the kernel fills one on a worker thread while we digest the other.
-    let cur = new Uint8Array(chunk);
-    let next = new Uint8Array(chunk);
-    let n = Number(await lc.read_async(fd, cur, BigInt(chunk)));
-    while (n !== 0) {
-      if (n < 0) throw new SysError("read", readErrno(), path);
-      const pending = lc.read_async(fd, next, BigInt(chunk));
-      sha.update(n === chunk ? cur : cur.subarray(0, n));
-      n = Number(await pending);
-      [cur, next] = [next, cur];
+    // Two buffers: the kernel fills one on a worker thread while we digest the other. Buffers
+    // are recycled: allocating (and zeroing) fresh MiBs per file costs more than hashing small files.
+    const [b1, b2] = [takeBuffer(chunk), takeBuffer(chunk)];
+    let cur = b1, next = b2;
+    try {
+      const expected = Number(before.size);
+      let done = 0;
+      const size = BigInt(chunk);
+      let n = Number(overlap ? await lc.read_async(fd, cur, size) : lc.read(fd, cur, size));
+      while (n !== 0) {
+        if (n < 0) throw new SysError("read", readErrno(), path);
+        done += n;
+        // A short read that reaches the size fstat gave is EOF: skip the extra read call. (A file
+        // that grew meanwhile shows in the second fstat as changedDuringHash.)
+        const eof = n < chunk && done >= expected;
+        const data = n === chunk ? cur : cur.subarray(0, n);
+        if (!overlap) {
+          sha.update(data);
+          n = eof ? 0 : Number(lc.read(fd, cur, size));
+          continue;
+        }
+        const pending = eof ? 0n : lc.read_async(fd, next, size);
+        sha.update(data);
+        n = Number(await pending);
+        [cur, next] = [next, cur];
+      }
+    } finally {
+      giveBuffer(b1);
+      giveBuffer(b2);
     }
     const after = fstatFd(fd);
     return {
@@ -113,6 +139,19 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
   } finally {
     closeFd(fd);
   }
+}
+
+const spare = new Map<number, Uint8Array<ArrayBuffer>[]>();
+
+function takeBuffer(size: number): Uint8Array<ArrayBuffer> {
+  return spare.get(size)?.pop() ?? new Uint8Array(size);
+}
+
+function giveBuffer(b: Uint8Array<ArrayBuffer>): void {
+  const list = spare.get(b.length) ?? [];
+  // Keep a few per size: enough for the concurrent hashes one thread runs.
+  if (list.length < 4) list.push(b);
+  spare.set(b.length, list);
 }
 
 // errno of a nonblocking call lives on the thread that ran it; a synchronous re-read tells the

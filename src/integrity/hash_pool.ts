@@ -11,6 +11,7 @@ export interface HashJob {
   id: number;
   path: string;
   chunkSize?: number;
+  overlap?: boolean;
 }
 
 /** A worker's answer. */
@@ -30,6 +31,8 @@ export interface HashPoolOptions {
   workers?: number;
   /** Read size passed to `hashFile`. */
   chunkSize?: number;
+  /** Overlapped reads inside each worker (see `HashOptions.overlap`); default false. */
+  overlap?: boolean;
 }
 
 /**
@@ -53,6 +56,7 @@ export class HashPool {
   #pending = new Map<number, (r: HashResult) => void>();
   #nextId = 1;
   #chunkSize?: number;
+  #overlap: boolean;
   #closed = false;
 
   constructor(opts: HashPoolOptions = {}) {
@@ -62,6 +66,7 @@ export class HashPool {
     }
     this.size = n;
     this.#chunkSize = opts.chunkSize;
+    this.#overlap = opts.overlap ?? false;
     for (let i = 0; i < n; i++) {
       const w = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<HashReply>) => this.#onReply(w, e.data);
@@ -78,7 +83,15 @@ export class HashPool {
   hash(path: string): Promise<HashResult> {
     if (this.#closed) return Promise.reject(new Error("HashPool is closed"));
     return new Promise((resolve) => {
-      this.#queue.push({ job: { id: this.#nextId++, path, chunkSize: this.#chunkSize }, resolve });
+      this.#queue.push({
+        job: {
+          id: this.#nextId++,
+          path,
+          chunkSize: this.#chunkSize,
+          overlap: this.#overlap,
+        },
+        resolve,
+      });
       this.#pump();
     });
   }

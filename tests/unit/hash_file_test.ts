@@ -53,9 +53,12 @@ Deno.test("hashFile: a 100 MB file equals sha256sum, for several read sizes", as
     f.close();
     const want = await sha256sum(path);
     for (const chunkSize of [1 << 20, 4 << 20, 65536 + 7]) {
-      const h = await hashFile(path, { chunkSize });
-      assert.equal(h.sha256, want, `chunkSize ${chunkSize}`);
-      assert.equal(h.size, 100 * (1 << 20) + 3);
+      for (const overlap of [true, false]) {
+        const h = await hashFile(path, { chunkSize, overlap });
+        assert.equal(h.sha256, want, `chunkSize ${chunkSize} overlap ${overlap}`);
+        assert.equal(h.size, 100 * (1 << 20) + 3);
+        assert.equal(h.changedDuringHash, false);
+      }
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
