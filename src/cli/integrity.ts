@@ -9,7 +9,6 @@ import { DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { formatErrors } from "../config/format.ts";
 import { loadPolicy } from "../config/load.ts";
-import type { Policy } from "../config/model.ts";
 import {
   buildBaseline,
   checkBaseline,
@@ -18,6 +17,7 @@ import {
   type IntegrityReport,
 } from "../integrity/baseline.ts";
 import { loadBaseline, saveBaseline } from "../integrity/baseline_store.ts";
+import { policyEntries } from "../integrity/entries.ts";
 
 const USAGE = `Usage: hashwall integrity baseline [--config DIR] [--state DIR] [--json]
        hashwall integrity check    [--config DIR] [--state DIR] [--json]
@@ -36,16 +36,6 @@ Options:
   --paths LIST   comma-separated absolute paths to cover instead of the config (folders are
                  recursive)
   --json         machine-readable output on stdout`;
-
-/** The paths a policy covers: `[[integrity.watch]]` plus every config file read. */
-export function policyEntries(policy: Policy): IntegrityEntry[] {
-  const out: IntegrityEntry[] = policy.integrity.watch.map((w) => ({
-    path: w.path,
-    recursive: w.recursive,
-  }));
-  for (const f of policy.files) out.push({ path: f, recursive: false });
-  return out;
-}
 
 function parsePaths(list: string): IntegrityEntry[] {
   const paths = list.split(",").map((p) => p.trim()).filter((p) => p !== "");

@@ -1,0 +1,188 @@
+/**
+ * Live file integrity: watches the `[[integrity.watch]]` paths and the config files, re-hashes a
+ * file when a writer closes it (or a new inode appears at its path) and reports every real change
+ * as an {@link IntegrityChange} for the daemon to record in the store and push to the live stream
+ * (`LiveMessage` `{ type: "integrity", path, change, oldHash, newHash }`).
+ *
+ * @module
+ */
+import { FileWatcher, type WatchEvent } from "./watch.ts";
+import { hashFile } from "./hash.ts";
+import type { IntegrityEntry } from "./baseline.ts";
+
+/** One recorded change. */
+export interface IntegrityChange {
+  /** Epoch ms. */
+  time: number;
+  path: string;
+  /** `modified`: new content, same inode. `replaced`: a new inode at the path. */
+  change: "modified" | "replaced" | "deleted" | "created";
+  oldHash?: string;
+  newHash?: string;
+  /** The process that wrote / renamed / deleted, when known. */
+  pid?: number;
+  exe?: string;
+}
+
+/** Options of {@link IntegrityMonitor}. */
+export interface IntegrityMonitorOptions {
+  entries: IntegrityEntry[];
+  /** Each change, after the re-hash (asynchronous; never on the first-write fast path). */
+  onChange: (c: IntegrityChange) => void;
+  /** Every raw watch event, synchronously (e.g. to revoke at once on `modify`). */
+  onWatchEvent?: (e: WatchEvent) => void;
+  /** Hashing or watching problems (a file vanished mid-hash, a mark failed). */
+  onError?: (path: string, error: string) => void;
+  /** Pids whose writes are not reported; default this process. */
+  ignorePids?: number[];
+}
+
+/**
+ * Watches integrity paths and reports changes with old and new hashes.
+ *
+ * @example
+ * ```ts
+ * const m = new IntegrityMonitor({
+ *   entries: policyEntries(policy),
+ *   onChange: (c) => store.addIntegrityChange(c),
+ * });
+ * await m.start();
+ * // …
+ * await m.close();
+ * ```
+ */
+export class IntegrityMonitor {
+  #opts: IntegrityMonitorOptions;
+  #watcher: FileWatcher;
+  #known = new Map<string, string>();
+  /** Who touched the file since the last report (from `modify`), for the change record. */
+  #lastWriter = new Map<string, { pid?: number; exe?: string }>();
+  #chains = new Map<string, Promise<void>>();
+  #closed = false;
+
+  constructor(opts: IntegrityMonitorOptions) {
+    this.#opts = opts;
+    this.#watcher = new FileWatcher({
+      ignorePids: opts.ignorePids,
+      onEvent: (e) => this.#onEvent(e),
+    });
+  }
+
+  /** Places the watch, then hashes every covered file (so no change can slip in between). */
+  async start(): Promise<void> {
+    for (const e of this.#opts.entries) {
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(e.path);
+      } catch (err) {
+        this.#opts.onError?.(e.path, String(err));
+        continue;
+      }
+      try {
+        if (info.isDirectory) this.#watcher.addFolder(e.path, { recursive: e.recursive });
+        else this.#watcher.addFile(e.path);
+      } catch (err) {
+        this.#opts.onError?.(e.path, err instanceof Error ? err.message : String(err));
+      }
+    }
+    this.#watcher.start();
+    for (const p of this.#watcher.watchedFiles()) {
+      try {
+        this.#known.set(p, (await hashFile(p)).sha256);
+      } catch (err) {
+        this.#opts.onError?.(p, err instanceof Error ? err.message : String(err));
+      }
+    }
+  }
+
+  /** The last known hash of each watched file. */
+  hashes(): Map<string, string> {
+    return new Map(this.#known);
+  }
+
+  /** Waits until every re-hash triggered so far has been reported (for tests and shutdown). */
+  async settled(): Promise<void> {
+    while (this.#chains.size) await Promise.all(this.#chains.values());
+  }
+
+  /** Stops watching. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#watcher.close();
+    await this.settled();
+  }
+
+  #onEvent(e: WatchEvent): void {
+    this.#opts.onWatchEvent?.(e);
+    switch (e.kind) {
+      case "modify":
+        this.#lastWriter.set(e.path, { pid: e.pid, exe: e.exe });
+        return;
+      case "close_write":
+        return this.#rehash(e.path, "modified", e);
+      case "replaced":
+        return this.#rehash(e.path, "replaced", e);
+      case "created":
+        return this.#rehash(e.path, "created", e);
+      case "deleted": {
+        const oldHash = this.#known.get(e.path);
+        this.#known.delete(e.path);
+        this.#report({ time: Date.now(), path: e.path, change: "deleted", oldHash, ...who(e) });
+        return;
+      }
+      case "overflow":
+        // Events were lost: compare every file with what we knew.
+        for (const p of this.#watcher.watchedFiles()) this.#rehash(p, "modified", e);
+        return;
+    }
+  }
+
+  /** Re-hashes `path` after the previous re-hash of it finished (one at a time per path). */
+  #rehash(path: string, change: IntegrityChange["change"], e: WatchEvent): void {
+    const prev = this.#chains.get(path) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      if (this.#closed) return;
+      const oldHash = this.#known.get(path);
+      let newHash: string;
+      try {
+        newHash = (await hashFile(path)).sha256;
+      } catch (err) {
+        // Gone again before we could read it: the watcher reports the deletion itself.
+        this.#opts.onError?.(path, err instanceof Error ? err.message : String(err));
+        return;
+      }
+      this.#known.set(path, newHash);
+      const writer = this.#lastWriter.get(path);
+      this.#lastWriter.delete(path);
+      const kind = change === "created" && oldHash !== undefined ? "replaced" : change;
+      // A writer that put back the same bytes changed nothing; a new inode is always reported.
+      if (kind === "modified" && oldHash === newHash) return;
+      this.#report({
+        time: Date.now(),
+        path,
+        change: kind,
+        oldHash,
+        newHash,
+        ...(e.pid !== undefined ? who(e) : writer ?? {}),
+      });
+    });
+    this.#chains.set(path, next);
+    next.finally(() => {
+      if (this.#chains.get(path) === next) this.#chains.delete(path);
+    });
+  }
+
+  #report(c: IntegrityChange): void {
+    if (c.pid === undefined) delete c.pid;
+    if (c.exe === undefined) delete c.exe;
+    try {
+      this.#opts.onChange(c);
+    } catch (err) {
+      console.error(`IntegrityMonitor: onChange threw for ${c.path}:`, err);
+    }
+  }
+}
+
+function who(e: WatchEvent): { pid?: number; exe?: string } {
+  return { pid: e.pid, exe: e.exe };
+}
