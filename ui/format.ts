@@ -24,7 +24,13 @@ export function shortHash(sha: string | undefined): string {
 
 /** IP protocol number → name. */
 export function protoName(proto: number): string {
-  return proto === 6 ? "tcp" : proto === 17 ? "udp" : proto === 1 ? "icmp" : proto === 58
+  return proto === 6
+    ? "tcp"
+    : proto === 17
+    ? "udp"
+    : proto === 1
+    ? "icmp"
+    : proto === 58
     ? "icmpv6"
     : `proto ${proto}`;
 }

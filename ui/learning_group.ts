@@ -24,7 +24,13 @@ export function addLearningEvent(entries: LearningEntry[], e: ConnEvent): Learni
     x.daddr === e.daddr && x.dport === e.dport && x.proto === e.proto
   );
   if (d === -1) {
-    destinations.push({ daddr: e.daddr, dport: e.dport, proto: e.proto, count: 1, lastSeen: e.time });
+    destinations.push({
+      daddr: e.daddr,
+      dport: e.dport,
+      proto: e.proto,
+      count: 1,
+      lastSeen: e.time,
+    });
   } else {
     destinations[d] = {
       ...destinations[d],

@@ -22,7 +22,12 @@ function num(v: number | undefined): string {
 export function renderMetrics(s: StatusInfo): string {
   const c = s.counters;
   const out: string[] = [];
-  const metric = (name: string, type: string, help: string, rows: [string, number | undefined][]) => {
+  const metric = (
+    name: string,
+    type: string,
+    help: string,
+    rows: [string, number | undefined][],
+  ) => {
     out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of rows) out.push(`${name}${labels} ${num(v)}`);
   };

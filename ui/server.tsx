@@ -113,13 +113,14 @@ export async function createUiServer(
     liveStreams: new Set(),
   };
   const ac = new AbortController();
-  let app: Hono<UiEnv> | undefined;
+  // The app needs the bound port (for the Host check), known only once the socket listens.
+  const bound: { app?: Hono<UiEnv> } = {};
   const server = Deno.serve(
     { hostname: address, port: opts.port, signal: ac.signal, onListen: () => {} },
-    (req, info) => app!.fetch(req, { remoteAddr: info.remoteAddr }),
+    (req, info) => bound.app!.fetch(req, { remoteAddr: info.remoteAddr }),
   );
   const port = (server.addr as Deno.NetAddr).port;
-  app = buildUiApp(deps, { host: address, port });
+  bound.app = buildUiApp(deps, { host: address, port });
   const url = address === "::1" ? `http://[::1]:${port}` : `http://${address}:${port}`;
   await writeListenInfo(opts.stateDir, { url, pid: Deno.pid, startedAt: Date.now() });
 

@@ -30,7 +30,9 @@ export const uiCommand: Command = {
     const a = parseArgs(argv, { boolean: ["viewer"], string: ["state", "ttl"] });
     const [sub, ...extra] = a.positionals;
     if (sub !== "url") {
-      throw new UsageError(sub === undefined ? "missing subcommand: url" : `unknown subcommand "${sub}"`);
+      throw new UsageError(
+        sub === undefined ? "missing subcommand: url" : `unknown subcommand "${sub}"`,
+      );
     }
     if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
     const ttlText = stringFlag(a, "ttl", String(DEFAULT_LINK_TTL_S));

@@ -24,7 +24,13 @@ async function seed(f: UiFixture): Promise<{ curl: string; backup: string; firef
     { tgid: 1800, comm: "sshd", exe: "/usr/sbin/sshd", dev: "1", ino: "12" },
     { tgid: 1, comm: "systemd", exe: "/usr/lib/systemd/systemd", dev: "1", ino: "13" },
   ];
-  f.api.inject({ exe: firefox, daddr: "198.51.100.20", dport: 443, app: "firefox", reason: "approved" });
+  f.api.inject({
+    exe: firefox,
+    daddr: "198.51.100.20",
+    dport: 443,
+    app: "firefox",
+    reason: "approved",
+  });
   f.api.inject({ exe: curl, daddr: "203.0.113.5", dport: 80, lineage, tgid: 2301 });
   f.api.inject({ exe: curl, daddr: "203.0.113.5", dport: 80, lineage, tgid: 2302 });
   f.api.inject({ exe: curl, daddr: "2001:db8::7", dport: 443, family: 6, lineage, tgid: 2303 });
@@ -120,8 +126,14 @@ Deno.test("Learning and Apps work without the island script (plain forms)", asyn
   await Deno.writeTextFile(curl, "#!/bin/sh\n# changed\n");
   await page.click('[data-app="curl"] button:has-text("Rehash")');
   await page.waitForURL(`${f.url}/apps`);
-  assert.match(await page.textContent("[data-test=flash]") ?? "", /Rehashed 1 app\(s\); 1 not valid/);
-  assert.equal(await page.getAttribute('[data-app="curl"] [data-status]', "data-status"), "invalid");
+  assert.match(
+    await page.textContent("[data-test=flash]") ?? "",
+    /Rehashed 1 app\(s\); 1 not valid/,
+  );
+  assert.equal(
+    await page.getAttribute('[data-app="curl"] [data-status]', "data-status"),
+    "invalid",
+  );
 });
 
 Deno.test("Apps: tampering turns an app red after Rehash, live; approve new hash shows old vs new", async () => {
@@ -141,10 +153,16 @@ Deno.test("Apps: tampering turns an app red after Rehash, live; approve new hash
   const newHash = (await sha256File(backup))!;
   await page.click("[data-test=rehash-all]");
   await page.waitForFunction(() =>
-    document.querySelector('[data-app="backup-agent"] [data-status]')?.getAttribute("data-status") ===
+    document.querySelector('[data-app="backup-agent"] [data-status]')?.getAttribute(
+      "data-status",
+    ) ===
       "invalid"
   );
-  assert.equal(await row.locator("[data-status]").textContent(), "hash mismatch", "text, not colour alone");
+  assert.equal(
+    await row.locator("[data-status]").textContent(),
+    "hash mismatch",
+    "text, not colour alone",
+  );
   assert.match(await page.textContent("[data-test=rehash-progress]") ?? "", /2\/2/);
   assert.equal(page.url(), `${f.url}/apps`, "no reload");
   await screenshot(page, "apps");
@@ -153,13 +171,17 @@ Deno.test("Apps: tampering turns an app red after Rehash, live; approve new hash
   await Deno.writeTextFile(backup, "#!/bin/sh\n# backup v1\n");
   await f.api.appsRehash(INTERNAL, "backup-agent");
   await page.waitForFunction(() =>
-    document.querySelector('[data-app="backup-agent"] [data-status]')?.getAttribute("data-status") ===
+    document.querySelector('[data-app="backup-agent"] [data-status]')?.getAttribute(
+      "data-status",
+    ) ===
       "valid"
   );
   await Deno.writeTextFile(backup, "#!/bin/sh\n# backdoored\n");
   await f.api.appsRehash(INTERNAL, "backup-agent");
   await page.waitForFunction(() =>
-    document.querySelector('[data-app="backup-agent"] [data-status]')?.getAttribute("data-status") ===
+    document.querySelector('[data-app="backup-agent"] [data-status]')?.getAttribute(
+      "data-status",
+    ) ===
       "invalid"
   );
 
@@ -203,7 +225,10 @@ Deno.test("Rules: an invalid edit shows each error at its line and changes nothi
   );
   // Each message sits under its own source line, which is marked.
   const dropItem = page.locator(`li.line-bad[data-line="${dropLine}"]`);
-  assert.match(await dropItem.textContent() ?? "", /action = "drop".*line \d+, column 1: action must be/s);
+  assert.match(
+    await dropItem.textContent() ?? "",
+    /action = "drop".*line \d+, column 1: action must be/s,
+  );
   assert.equal(await page.inputValue("[data-test=rules-editor]"), broken, "draft kept for fixing");
   await screenshot(page, "rules-error");
   assert.equal(await Deno.readTextFile(f.api.rulesPath), before, "file unchanged");
@@ -215,7 +240,8 @@ Deno.test("Rules: an invalid edit shows each error at its line and changes nothi
   assert.equal(Number(await problems.getAttribute("data-line")), before.split("\n").length + 1);
   assert.equal(await Deno.readTextFile(f.api.rulesPath), before);
 
-  const fixed = before + '\n[[rule]]\nid = "ssh-out"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\nports = [22]\n';
+  const fixed = before +
+    '\n[[rule]]\nid = "ssh-out"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\nports = [22]\n';
   await page.fill("[data-test=rules-editor]", fixed);
   await page.click("[data-test=rules-save]");
   await page.waitForURL(`${f.url}/rules`);
@@ -227,10 +253,16 @@ Deno.test("Rules: an invalid edit shows each error at its line and changes nothi
   await page.fill("input[name=remote]", "192.0.2.1");
   await page.fill("input[name=port]", "22");
   await page.click("button[name=explain]");
-  assert.match(await page.textContent("[data-test=explain-result]") ?? "", /allow.*rule "ssh-out"/s);
+  assert.match(
+    await page.textContent("[data-test=explain-result]") ?? "",
+    /allow.*rule "ssh-out"/s,
+  );
   await page.fill("input[name=remote]", "not-an-ip");
   await page.click("button[name=explain]");
-  assert.match(await page.textContent("[data-test=explain-error]") ?? "", /remote must be an IP address/);
+  assert.match(
+    await page.textContent("[data-test=explain-error]") ?? "",
+    /remote must be an IP address/,
+  );
   await page.fill("input[name=remote]", "192.0.2.1");
   await page.fill("input[name=port]", "23");
   await page.click("button[name=explain]");
@@ -257,7 +289,10 @@ Deno.test("History filters by verdict and pages with Older »; each row says why
   await page.click("form.filters button[type=submit]");
   assert.equal(await rows.count(), 1);
   assert.match(await rows.first().textContent() ?? "", /rule "block-telnet"/);
-  assert.match(await rows.first().textContent() ?? "", /systemd\(1\) → sshd\(1800\) → bash\(2210\) → telnet/);
+  assert.match(
+    await rows.first().textContent() ?? "",
+    /systemd\(1\) → sshd\(1800\) → bash\(2210\) → telnet/,
+  );
 });
 
 Deno.test("Overview: counts, denials, alarms; mode switch asks for confirmation", async () => {

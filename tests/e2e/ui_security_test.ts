@@ -28,7 +28,10 @@ async function rawRequest(port: number, head: string): Promise<{ status: number;
 }
 
 /** Logs in over plain HTTP; returns the cookie header value and the CSRF token of the session. */
-async function login(f: UiFixture, role: "admin" | "viewer"): Promise<{ cookie: string; csrf: string }> {
+async function login(
+  f: UiFixture,
+  role: "admin" | "viewer",
+): Promise<{ cookie: string; csrf: string }> {
   const r = await fetch(await f.loginUrl(role), { redirect: "manual" });
   await r.body?.cancel();
   assert.equal(r.status, 303);
@@ -69,7 +72,11 @@ Deno.test("tampered, expired and foreign-role links are refused", async () => {
   const cases: [string, (u: URL) => void, RegExp][] = [
     ["role swapped to admin", (u) => u.searchParams.set("role", "admin"), /invalid signature/],
     ["nonce changed", (u) => u.searchParams.set("nonce", "0".repeat(32)), /invalid signature/],
-    ["expiry extended", (u) => u.searchParams.set("exp", String(Number(u.searchParams.get("exp")) + 60)), /invalid signature/],
+    [
+      "expiry extended",
+      (u) => u.searchParams.set("exp", String(Number(u.searchParams.get("exp")) + 60)),
+      /invalid signature/,
+    ],
     ["signature cut", (u) => u.searchParams.set("sig", "ab"), /malformed/],
   ];
   for (const [what, change, why] of cases) {
@@ -121,7 +128,10 @@ Deno.test("no cookie: pages show the login page, /api and /metrics answer 401", 
   });
   assert.equal(forged.status, 401);
   await forged.body?.cancel();
-  assert.equal((await f.api.status({ role: "admin", channel: "internal", who: "t" })).mode, "learning");
+  assert.equal(
+    (await f.api.status({ role: "admin", channel: "internal", who: "t" })).mode,
+    "learning",
+  );
 });
 
 Deno.test("a Host header other than the listen address gets 421 (DNS rebinding)", async () => {
@@ -162,7 +172,11 @@ Deno.test("state-changing requests without the session's CSRF token get 403 and 
       body: JSON.stringify({ mode: "enforcing" }),
     }],
     ["right token, foreign Origin", {
-      headers: { cookie, "content-type": "application/x-www-form-urlencoded", origin: "http://evil.example" },
+      headers: {
+        cookie,
+        "content-type": "application/x-www-form-urlencoded",
+        origin: "http://evil.example",
+      },
       body: `mode=enforcing&_csrf=${csrf}`,
     }],
   ];
@@ -243,7 +257,10 @@ Deno.test("every answer carries CSP and friends, no CORS, and pages trigger no C
   const login = await page.goto(await f.loginUrl("admin"));
   const h = login!.headers();
   assert.match(h["content-security-policy"], /default-src 'self'; script-src 'self';/);
-  assert.match(h["content-security-policy"], /object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'/);
+  assert.match(
+    h["content-security-policy"],
+    /object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'/,
+  );
   assert.equal(h["x-content-type-options"], "nosniff");
   assert.equal(h["referrer-policy"], "no-referrer");
   for (const path of ["/", "/learning", "/apps", "/rules", "/integrity", "/history"]) {
@@ -311,7 +328,10 @@ Deno.test("the UI refuses to listen beyond loopback", async () => {
         host,
       );
     }
-    await assert.rejects(() => createUiServer(api, { host: "127.0.0.1", port: 70000, stateDir }), /ui port/);
+    await assert.rejects(
+      () => createUiServer(api, { host: "127.0.0.1", port: 70000, stateDir }),
+      /ui port/,
+    );
   } finally {
     await api.close();
     await Deno.remove(stateDir, { recursive: true });
@@ -335,10 +355,14 @@ Deno.test("/metrics renders Prometheus text for a session and for a bearer token
   assert.match(text, /^hashwall_watches 2$/m);
   const { readTokens } = await import("../../ui/auth/tokens.ts");
   const tokens = await readTokens(f.stateDir);
-  const bearer = await fetch(`${f.url}/metrics`, { headers: { authorization: `Bearer ${tokens.viewer}` } });
+  const bearer = await fetch(`${f.url}/metrics`, {
+    headers: { authorization: `Bearer ${tokens.viewer}` },
+  });
   assert.equal(bearer.status, 200);
   await bearer.body?.cancel();
-  const wrong = await fetch(`${f.url}/metrics`, { headers: { authorization: `Bearer ${"a".repeat(64)}` } });
+  const wrong = await fetch(`${f.url}/metrics`, {
+    headers: { authorization: `Bearer ${"a".repeat(64)}` },
+  });
   assert.equal(wrong.status, 401);
   await wrong.body?.cancel();
 });

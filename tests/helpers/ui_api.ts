@@ -120,19 +120,27 @@ export function validateRules(text: string): { rules: ParsedRule[]; errors: Rule
   const errors: RulesProblem[] = [];
   const rules: ParsedRule[] = [];
   const raw = doc.rule ?? [];
-  if (!Array.isArray(raw)) return { rules, errors: [{ line: 1, col: 1, message: "rule must be [[rule]] tables" }] };
+  if (!Array.isArray(raw)) {
+    return { rules, errors: [{ line: 1, col: 1, message: "rule must be [[rule]] tables" }] };
+  }
   const seen = new Set<string>();
   raw.forEach((r: Record<string, unknown>, i) => {
     const bad = (key: string, message: string) => errors.push({ ...locate(i, key), message });
     const known = ["id", "action", "direction", "protocol", "remote", "ports", "app", "comment"];
-    for (const k of Object.keys(r)) if (!known.includes(k)) bad(k, `unknown key "${k}" in [[rule]]`);
+    for (const k of Object.keys(r)) {
+      if (!known.includes(k)) bad(k, `unknown key "${k}" in [[rule]]`);
+    }
     if (typeof r.id !== "string" || !/^[A-Za-z0-9_.-]{1,64}$/.test(r.id)) {
       bad("id", "id must be 1-64 letters, digits, _ . -");
     } else if (seen.has(r.id)) bad("id", `duplicate rule id "${r.id}"`);
     else seen.add(r.id);
-    if (r.action !== "allow" && r.action !== "deny") bad("action", 'action must be "allow" or "deny"');
+    if (r.action !== "allow" && r.action !== "deny") {
+      bad("action", 'action must be "allow" or "deny"');
+    }
     const direction = r.direction ?? "out";
-    if (direction !== "in" && direction !== "out") bad("direction", 'direction must be "in" or "out"');
+    if (direction !== "in" && direction !== "out") {
+      bad("direction", 'direction must be "in" or "out"');
+    }
     const protocol = r.protocol ?? "any";
     if (!["tcp", "udp", "icmp", "icmpv6", "any"].includes(String(protocol))) {
       bad("protocol", "protocol must be tcp, udp, icmp, icmpv6 or any");
@@ -143,7 +151,11 @@ export function validateRules(text: string): { rules: ParsedRule[]; errors: Rule
       else {
         for (const p of r.ports) {
           const m = typeof p === "string" ? /^(\d+)-(\d+)$/.exec(p) : null;
-          const [from, to] = typeof p === "number" ? [p, p] : m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
+          const [from, to] = typeof p === "number"
+            ? [p, p]
+            : m
+            ? [Number(m[1]), Number(m[2])]
+            : [NaN, NaN];
           if (!Number.isInteger(from) || from < 1 || to > 65535 || from > to) {
             bad("ports", `port ${JSON.stringify(p)} must be 1..65535 or "FROM-TO"`);
           } else portRanges.push([from, to]);
@@ -151,9 +163,8 @@ export function validateRules(text: string): { rules: ParsedRule[]; errors: Rule
       }
     }
     if (r.remote !== undefined) {
-      const ok = Array.isArray(r.remote) && r.remote.every((c) =>
-        typeof c === "string" && /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c)
-      );
+      const ok = Array.isArray(r.remote) &&
+        r.remote.every((c) => typeof c === "string" && /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(c));
       if (!ok) bad("remote", "remote must be an array of CIDR strings");
     }
     rules.push({
@@ -225,7 +236,9 @@ export async function createFileBackedApi(): Promise<FileBackedApi> {
     return next;
   };
   const learning = (): LearningEntry[] => {
-    const approved = new Set([...apps.values()].filter((a) => a.approvedInKernel).map((a) => a.path));
+    const approved = new Set(
+      [...apps.values()].filter((a) => a.approvedInKernel).map((a) => a.path),
+    );
     let list: LearningEntry[] = [];
     for (const e of [...events].reverse()) {
       if (isLearningEvent(e) && !approved.has(e.exe) && !denied.has(e.exe)) {
@@ -291,10 +304,10 @@ export async function createFileBackedApi(): Promise<FileBackedApi> {
       await Deno.remove(dir, { recursive: true });
     },
 
-    async status(_c): Promise<StatusInfo> {
+    status(_c): Promise<StatusInfo> {
       const list = [...apps.values()];
       const count = (s: string) => list.filter((a) => a.status === s).length;
-      return {
+      return Promise.resolve({
         version: "0.1.0-test",
         mode,
         instance: "test",
@@ -321,9 +334,10 @@ export async function createFileBackedApi(): Promise<FileBackedApi> {
         },
         ui: null,
         warnings: [],
-      };
+      });
     },
-    appsList: () => Promise.resolve([...apps.values()].sort((a, b) => a.name.localeCompare(b.name))),
+    appsList: () =>
+      Promise.resolve([...apps.values()].sort((a, b) => a.name.localeCompare(b.name))),
     async appsAllow(c, req: AllowRequest) {
       requireAdmin(c);
       const actual = await sha256File(req.path);
@@ -412,7 +426,9 @@ export async function createFileBackedApi(): Promise<FileBackedApi> {
       for (const r of rules) {
         if (r.direction !== req.direction) continue;
         if (r.protocol !== "any" && r.protocol !== req.protocol) continue;
-        if (r.portRanges && !r.portRanges.some(([f, t]) => req.port >= f && req.port <= t)) continue;
+        if (r.portRanges && !r.portRanges.some(([f, t]) => req.port >= f && req.port <= t)) {
+          continue;
+        }
         if (r.remote && !r.remote.some((cidr) => ipv4InCidr(req.remote, cidr))) continue;
         return { verdict: r.action, ruleId: r.id, why: `rule "${r.id}" (line ${r.line}) matched` };
       }
@@ -434,7 +450,11 @@ export async function createFileBackedApi(): Promise<FileBackedApi> {
       const changes = [...changeLog.values()].sort((a, b) => b.time - a.time);
       return {
         watches: [{ path: `${dir}/watched`, recursive: true, files: baseline.size }],
-        baseline: { status: changes.length ? "changed" : "clean", createdAt: baselineAt, files: baseline.size },
+        baseline: {
+          status: changes.length ? "changed" : "clean",
+          createdAt: baselineAt,
+          files: baseline.size,
+        },
         changes,
       };
     },

@@ -89,7 +89,7 @@ export function AppsTable(props: AppsTableProps) {
         ? <p class="empty">No app is registered yet. Approve one from the Learning page.</p>
         : (
           <div class="table-wrap">
-            <table class="table" data-test="apps-table">
+            <table class="table stack" data-test="apps-table">
               <thead>
                 <tr>
                   <th>Status</th>
@@ -104,22 +104,24 @@ export function AppsTable(props: AppsTableProps) {
               <tbody>
                 {apps.value.map((a) => (
                   <tr key={a.name} data-app={a.name} class={`row-${a.status}`}>
-                    <td><StatusBadge status={a.status} /></td>
-                    <td class="strong">{a.name}</td>
-                    <td class="mono break">{a.path}</td>
-                    <td class="mono" title={a.sha256}>
+                    <td data-label="status">
+                      <StatusBadge status={a.status} />
+                    </td>
+                    <td class="strong" data-label="name">{a.name}</td>
+                    <td class="mono break" data-label="path">{a.path}</td>
+                    <td class="mono" title={a.sha256} data-label="sha-256">
                       {shortHash(a.sha256)}
                       {a.status === "invalid" && a.actualSha256 && (
                         <div class="small bad-text">now {shortHash(a.actualSha256)}</div>
                       )}
                     </td>
-                    <td>{formatTime(a.lastVerified)}</td>
-                    <td class="small">
+                    <td data-label="verified">{formatTime(a.lastVerified)}</td>
+                    <td class="small" data-label="flags">
                       {[a.inherit && "inherit", a.interpreter && "interpreter", a.duration]
                         .filter(Boolean).join(", ") || "—"}
                     </td>
                     {props.canWrite && (
-                      <td class="right actions">
+                      <td class="right actions" data-label="">
                         <form method="post" action="/apps/rehash" onSubmit={rehash}>
                           <input type="hidden" name="_csrf" value={props.csrf} />
                           <input type="hidden" name="target" value={a.name} />

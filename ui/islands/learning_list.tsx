@@ -92,10 +92,24 @@ export function LearningList(props: LearningListProps) {
               <option value="once">once</option>
             </select>
           </label>
-          <button type="submit" name="action" value="approve" class="btn btn-primary" disabled={busy.value} data-test="approve">
+          <button
+            type="submit"
+            name="action"
+            value="approve"
+            class="btn btn-primary"
+            disabled={busy.value}
+            data-test="approve"
+          >
             Approve
           </button>
-          <button type="submit" name="action" value="deny" class="btn btn-danger" disabled={busy.value} data-test="deny">
+          <button
+            type="submit"
+            name="action"
+            value="deny"
+            class="btn btn-danger"
+            disabled={busy.value}
+            data-test="deny"
+          >
             Deny
           </button>
         </div>
@@ -104,7 +118,11 @@ export function LearningList(props: LearningListProps) {
         <p class={`flash flash-${message.value.kind}`} role="status">{message.value.text}</p>
       )}
       {list.length === 0
-        ? <p class="empty">No unapproved app has tried to connect. New attempts appear here live.</p>
+        ? (
+          <p class="empty">
+            No unapproved app has tried to connect. New attempts appear here live.
+          </p>
+        )
         : (
           <ul class="cards" data-test="learning-list">
             {list.map((e) => (
@@ -117,7 +135,8 @@ export function LearningList(props: LearningListProps) {
                       value={e.exe}
                       aria-label={`select ${e.exe}`}
                       checked={selected.value.includes(e.exe)}
-                      onChange={(ev) => toggle(e.exe, (ev.currentTarget as HTMLInputElement).checked)}
+                      onChange={(ev) =>
+                        toggle(e.exe, (ev.currentTarget as HTMLInputElement).checked)}
                     />
                   )}
                   <span class="mono strong">{e.exe}</span>

@@ -24,7 +24,13 @@ export function StatusBadge({ status }: { status: AppStatus }) {
   return <span class={`badge badge-${TONE[status]}`} data-status={status}>{LABEL[status]}</span>;
 }
 
-/** Renders a verdict (allow/deny) as a badge. */
-export function VerdictBadge({ verdict }: { verdict: "allow" | "deny" }) {
-  return <span class={`badge badge-${verdict === "allow" ? "ok" : "bad"}`}>{verdict}</span>;
+/**
+ * Renders a verdict (allow/deny) as a badge; an unknown app allowed by learning mode gets the
+ * warning tone, since it was let through without an approval.
+ */
+export function VerdictBadge(
+  { verdict, unknown }: { verdict: "allow" | "deny"; unknown?: boolean },
+) {
+  const tone = verdict === "deny" ? "bad" : unknown ? "warn" : "ok";
+  return <span class={`badge badge-${tone}`}>{verdict}</span>;
 }

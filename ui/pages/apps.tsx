@@ -15,9 +15,10 @@ export function AppsPage({ ctx, apps }: { ctx: PageContext; apps: AppInfo[] }) {
   return (
     <Layout title="Apps" active="apps" ctx={ctx}>
       <p class="lead">
-        Every approved app with the SHA-256 it was approved at. <strong>valid</strong>: the file
-        still hashes to it. <strong>hash mismatch</strong>: the file changed, so its network access
-        is revoked until you approve the new hash.
+        Every approved app with the SHA-256 it was approved at.{" "}
+        <strong>valid</strong>: the file still hashes to it.{" "}
+        <strong>hash mismatch</strong>: the file changed, so its network access is revoked until you
+        approve the new hash.
       </p>
       <Island
         name="AppsTable"

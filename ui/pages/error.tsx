@@ -12,7 +12,9 @@ export function ErrorPage(
   return (
     <Layout title={title} active="" ctx={ctx}>
       <p class="flash flash-error" data-test="error">{message}</p>
-      <p><a href="/">Back to the overview</a></p>
+      <p>
+        <a href="/">Back to the overview</a>
+      </p>
     </Layout>
   );
 }

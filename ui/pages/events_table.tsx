@@ -14,7 +14,9 @@ export function explainReason(e: ConnEvent): string {
     case "rule":
       return e.ruleId ? `rule "${e.ruleId}"` : "a rule";
     case "unknown_app":
-      return e.verdict === "allow" ? "unknown app (learning mode: allowed, reported)" : "unknown app";
+      return e.verdict === "allow"
+        ? "unknown app (learning mode: allowed, reported)"
+        : "unknown app";
     case "not_inherited":
       return "parent approved, but without inherit";
     case "revoked":
@@ -33,12 +35,12 @@ export function lineageLine(e: ConnEvent): string {
     .concat(`${e.comm}(${e.tgid})`).join(" → ");
 }
 
-/** Renders events newest first as given. */
-export function EventsTable({ events }: { events: ConnEvent[] }) {
+/** Renders events newest first as given; `compact` drops the lineage column (narrow panels). */
+export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?: boolean }) {
   if (events.length === 0) return <p class="empty">No events match.</p>;
   return (
     <div class="table-wrap">
-      <table class="table" data-test="events-table">
+      <table class="table stack" data-test="events-table">
         <thead>
           <tr>
             <th>Time</th>
@@ -46,23 +48,25 @@ export function EventsTable({ events }: { events: ConnEvent[] }) {
             <th>Process</th>
             <th>Destination</th>
             <th>Why</th>
-            <th>Lineage</th>
+            {!compact && <th>Lineage</th>}
           </tr>
         </thead>
         <tbody>
           {events.map((e, i) => (
             <tr key={e.id ?? i} data-event-id={e.id}>
-              <td class="nowrap">{formatTime(e.time)}</td>
-              <td><VerdictBadge verdict={e.verdict} /></td>
-              <td>
+              <td class="nowrap" data-label="time">{formatTime(e.time)}</td>
+              <td data-label="verdict">
+                <VerdictBadge verdict={e.verdict} unknown={e.reason === "unknown_app"} />
+              </td>
+              <td data-label="process">
                 <div class="strong">{e.app ?? e.comm}</div>
                 <div class="mono small muted break">{e.exe}</div>
               </td>
-              <td class="mono nowrap">
+              <td class="mono nowrap" data-label="destination">
                 {formatDest(e.daddr, e.dport)} <span class="muted">{protoName(e.proto)}</span>
               </td>
-              <td>{explainReason(e)}</td>
-              <td class="mono small">{lineageLine(e)}</td>
+              <td data-label="why">{explainReason(e)}</td>
+              {!compact && <td class="mono small" data-label="lineage">{lineageLine(e)}</td>}
             </tr>
           ))}
         </tbody>

@@ -61,7 +61,9 @@ export function HistoryPage(
       </form>
       <EventsTable events={events} />
       <nav class="pager" aria-label="pages">
-        {filter.before !== undefined && <a class="btn btn-ghost" href={`/history?${first}`}>« Newest</a>}
+        {filter.before !== undefined && (
+          <a class="btn btn-ghost" href={`/history?${first}`}>« Newest</a>
+        )}
         {hasMore && last?.id !== undefined && (
           <a class="btn" href={`/history?${next}`} data-test="older">Older »</a>
         )}

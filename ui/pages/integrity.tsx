@@ -18,63 +18,70 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
       <section class="panel">
         <h2>Baseline</h2>
         <p data-test="baseline">
-          <span class={`badge badge-${BASELINE_TONE[b.status]}`}>{BASELINE_LABEL[b.status]}</span>{" "}
+          <span class={`badge badge-${BASELINE_TONE[b.status]}`}>{BASELINE_LABEL[b.status]}</span>
+          {" "}
           {b.files} files{b.createdAt ? `, taken ${formatTime(b.createdAt)}` : ""}
         </p>
       </section>
       <section class="panel">
         <h2>Watched paths</h2>
-        {info.watches.length === 0 ? <p class="empty">Nothing is watched. Add [[integrity.watch]] to rules.toml.</p> : (
-          <div class="table-wrap">
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>Path</th>
-                  <th>Recursive</th>
-                  <th class="right">Files</th>
-                </tr>
-              </thead>
-              <tbody>
-                {info.watches.map((w) => (
-                  <tr key={w.path}>
-                    <td class="mono break">{w.path}</td>
-                    <td>{w.recursive ? "yes" : "no"}</td>
-                    <td class="right mono">{w.files}</td>
+        {info.watches.length === 0
+          ? <p class="empty">Nothing is watched. Add [[integrity.watch]] to rules.toml.</p>
+          : (
+            <div class="table-wrap">
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th>Path</th>
+                    <th>Recursive</th>
+                    <th class="right">Files</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                </thead>
+                <tbody>
+                  {info.watches.map((w) => (
+                    <tr key={w.path}>
+                      <td class="mono break">{w.path}</td>
+                      <td>{w.recursive ? "yes" : "no"}</td>
+                      <td class="right mono">{w.files}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
       </section>
       <section class="panel">
         <h2>Changes</h2>
-        {info.changes.length === 0 ? <p class="empty">No change since the baseline.</p> : (
-          <div class="table-wrap">
-            <table class="table" data-test="integrity-changes">
-              <thead>
-                <tr>
-                  <th>Time</th>
-                  <th>Change</th>
-                  <th>Path</th>
-                  <th>Before</th>
-                  <th>After</th>
-                </tr>
-              </thead>
-              <tbody>
-                {info.changes.map((c, i) => (
-                  <tr key={i}>
-                    <td class="nowrap">{formatTime(c.time)}</td>
-                    <td><span class="badge badge-bad">{c.change}</span></td>
-                    <td class="mono break">{c.path}</td>
-                    <td class="mono small break" title={c.oldHash}>{c.oldHash ?? "—"}</td>
-                    <td class="mono small break" title={c.newHash}>{c.newHash ?? "—"}</td>
+        {info.changes.length === 0
+          ? <p class="empty">No change since the baseline.</p>
+          : (
+            <div class="table-wrap">
+              <table class="table" data-test="integrity-changes">
+                <thead>
+                  <tr>
+                    <th>Time</th>
+                    <th>Change</th>
+                    <th>Path</th>
+                    <th>Before</th>
+                    <th>After</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                </thead>
+                <tbody>
+                  {info.changes.map((c, i) => (
+                    <tr key={i}>
+                      <td class="nowrap">{formatTime(c.time)}</td>
+                      <td>
+                        <span class="badge badge-bad">{c.change}</span>
+                      </td>
+                      <td class="mono break">{c.path}</td>
+                      <td class="mono small break" title={c.oldHash}>{c.oldHash ?? "—"}</td>
+                      <td class="mono small break" title={c.newHash}>{c.newHash ?? "—"}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
       </section>
     </Layout>
   );

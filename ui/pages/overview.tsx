@@ -4,12 +4,7 @@
  *
  * @module
  */
-import type {
-  ConnEvent,
-  EventCounts,
-  IntegrityChange,
-  StatusInfo,
-} from "../../src/daemon/api.ts";
+import type { ConnEvent, EventCounts, IntegrityChange, StatusInfo } from "../../src/daemon/api.ts";
 import type { Mode } from "../../src/config/model.ts";
 import { formatTime, shortHash } from "../format.ts";
 import { EventsTable } from "./events_table.tsx";
@@ -57,7 +52,11 @@ export function OverviewPage({ ctx, data }: { ctx: PageContext; data: OverviewDa
         <Tile label="allowed today" value={data.today.allow} tone="ok" />
         <Tile label="denied today" value={data.today.deny} tone="bad" />
         <Tile label="unknown apps today" value={data.today.unknown} tone="warn" />
-        <Tile label="lost events" value={s.lostEvents} tone={s.lostEvents > 0 ? "bad" : "neutral"} />
+        <Tile
+          label="lost events"
+          value={s.lostEvents}
+          tone={s.lostEvents > 0 ? "bad" : "neutral"}
+        />
         <Tile
           label="apps valid / total"
           value={`${s.apps.valid} / ${s.apps.total}`}
@@ -67,25 +66,31 @@ export function OverviewPage({ ctx, data }: { ctx: PageContext; data: OverviewDa
       <div class="grid-2">
         <section class="panel">
           <h2>Recent denials</h2>
-          <EventsTable events={data.denials} />
-          <p><a href="/history?verdict=deny">All denials →</a></p>
+          <EventsTable events={data.denials} compact />
+          <p>
+            <a href="/history?verdict=deny">All denials →</a>
+          </p>
         </section>
         <section class="panel">
           <h2>Integrity alarms</h2>
-          {data.alarms.length === 0 ? <p class="empty">No changes detected.</p> : (
-            <ul class="alarms">
-              {data.alarms.map((a, i) => (
-                <li key={i}>
-                  <span class="badge badge-bad">{a.change}</span>{" "}
-                  <span class="mono break">{a.path}</span>
-                  <div class="small muted">
-                    {formatTime(a.time)} · {shortHash(a.oldHash)} → {shortHash(a.newHash)}
-                  </div>
-                </li>
-              ))}
-            </ul>
-          )}
-          <p><a href="/integrity">Integrity →</a></p>
+          {data.alarms.length === 0
+            ? <p class="empty">No changes detected.</p>
+            : (
+              <ul class="alarms">
+                {data.alarms.map((a, i) => (
+                  <li key={i}>
+                    <span class="badge badge-bad">{a.change}</span>{" "}
+                    <span class="mono break">{a.path}</span>
+                    <div class="small muted">
+                      {formatTime(a.time)} · {shortHash(a.oldHash)} → {shortHash(a.newHash)}
+                    </div>
+                  </li>
+                ))}
+              </ul>
+            )}
+          <p>
+            <a href="/integrity">Integrity →</a>
+          </p>
         </section>
       </div>
       <section class="panel">
@@ -138,7 +143,11 @@ export function ModeConfirmPage(
         <form method="post" action="/mode" class="row">
           <input type="hidden" name="_csrf" value={ctx.csrf} />
           <input type="hidden" name="mode" value={to} />
-          <button type="submit" class={`btn ${to === "enforcing" ? "btn-danger" : "btn-primary"}`} data-test="mode-confirm">
+          <button
+            type="submit"
+            class={`btn ${to === "enforcing" ? "btn-danger" : "btn-primary"}`}
+            data-test="mode-confirm"
+          >
             Yes, switch to {to}
           </button>
           <a class="btn btn-ghost" href="/">Cancel</a>

@@ -30,48 +30,52 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
     <Layout title="Rules" active="rules" ctx={ctx}>
       <section class="panel">
         <h2>Active rules</h2>
-        <p class="muted small">First match wins, top to bottom. From <span class="mono">{view.path}</span>.</p>
-        {view.rules.length === 0 ? <p class="empty">No rules: only the defaults apply.</p> : (
-          <div class="table-wrap">
-            <table class="table" data-test="rules-table">
-              <thead>
-                <tr>
-                  <th>#</th>
-                  <th>Id</th>
-                  <th>Action</th>
-                  <th>Dir</th>
-                  <th>Proto</th>
-                  <th>Remote</th>
-                  <th>Ports</th>
-                  <th>App</th>
-                  <th class="right">Hits</th>
-                </tr>
-              </thead>
-              <tbody>
-                {view.rules.map((r, i) => (
-                  <tr key={r.id} data-rule={r.id}>
-                    <td class="muted">{i + 1}</td>
-                    <td class="strong mono">
-                      {r.id}
-                      {r.comment && <div class="small muted">{r.comment}</div>}
-                    </td>
-                    <td>
-                      <span class={`badge badge-${r.action === "allow" ? "ok" : "bad"}`}>
-                        {r.action}
-                      </span>
-                    </td>
-                    <td>{r.direction}</td>
-                    <td>{r.protocol}</td>
-                    <td class="mono small">{r.remote?.join(", ") ?? "any"}</td>
-                    <td class="mono small">{r.ports?.join(", ") ?? "any"}</td>
-                    <td>{r.app ?? "—"}</td>
-                    <td class="right mono">{r.hits}</td>
+        <p class="muted small">
+          First match wins, top to bottom. From <span class="mono">{view.path}</span>.
+        </p>
+        {view.rules.length === 0
+          ? <p class="empty">No rules: only the defaults apply.</p>
+          : (
+            <div class="table-wrap">
+              <table class="table" data-test="rules-table">
+                <thead>
+                  <tr>
+                    <th>#</th>
+                    <th>Id</th>
+                    <th>Action</th>
+                    <th>Dir</th>
+                    <th>Proto</th>
+                    <th>Remote</th>
+                    <th>Ports</th>
+                    <th>App</th>
+                    <th class="right">Hits</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        )}
+                </thead>
+                <tbody>
+                  {view.rules.map((r, i) => (
+                    <tr key={r.id} data-rule={r.id}>
+                      <td class="muted">{i + 1}</td>
+                      <td class="strong mono">
+                        {r.id}
+                        {r.comment && <div class="small muted sans">{r.comment}</div>}
+                      </td>
+                      <td>
+                        <span class={`badge badge-${r.action === "allow" ? "ok" : "bad"}`}>
+                          {r.action}
+                        </span>
+                      </td>
+                      <td>{r.direction}</td>
+                      <td>{r.protocol}</td>
+                      <td class="mono small">{r.remote?.join(", ") ?? "any"}</td>
+                      <td class="mono small">{r.ports?.join(", ") ?? "any"}</td>
+                      <td>{r.app ?? "—"}</td>
+                      <td class="right mono">{r.hits}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
       </section>
       <ExplainBox data={data} />
       {ctx.role === "admin" && <Editor ctx={ctx} data={data} />}
@@ -114,7 +118,9 @@ function ExplainBox({ data }: { data: RulesPageData }) {
         </label>
         <button type="submit" class="btn" name="explain" value="1">Explain</button>
       </form>
-      {data.explainError && <p class="flash flash-error" data-test="explain-error">{data.explainError}</p>}
+      {data.explainError && (
+        <p class="flash flash-error" data-test="explain-error">{data.explainError}</p>
+      )}
       {data.explain && (
         <p class={`explain-result explain-${data.explain.verdict}`} data-test="explain-result">
           <span class={`badge badge-${data.explain.verdict === "allow" ? "ok" : "bad"}`}>
@@ -137,8 +143,8 @@ function Editor({ ctx, data }: { ctx: PageContext; data: RulesPageData }) {
       {data.problems.length > 0 && (
         <div class="problems" data-test="rules-problems" role="alert">
           <p class="flash flash-error">
-            Not saved: {data.problems.length} problem{data.problems.length === 1 ? "" : "s"}.
-            The active rules are unchanged.
+            Not saved: {data.problems.length}{" "}
+            problem{data.problems.length === 1 ? "" : "s"}. The active rules are unchanged.
           </p>
           <ol class="annotated mono" aria-label="rules.toml with problems marked">
             {lines.map((text, i) => {
@@ -175,7 +181,9 @@ function Editor({ ctx, data }: { ctx: PageContext; data: RulesPageData }) {
           <button type="submit" class="btn btn-primary" data-test="rules-save">
             Validate and save
           </button>
-          <span class="muted small">Saved atomically, then the daemon reloads. Invalid text changes nothing.</span>
+          <span class="muted small">
+            Saved atomically, then the daemon reloads. Invalid text changes nothing.
+          </span>
         </div>
       </form>
     </section>

@@ -80,8 +80,14 @@ export function apiRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
       const exes = parseExeList((await jsonBody(c)).exes);
       for (const exe of exes) await api.learningDeny(c.var.caller, exe);
     }));
-  app.post("/api/apps/rehash", (c) =>
-    answer(c, async () => await api.appsRehash(c.var.caller, parseTarget((await jsonBody(c)).target))));
+  app.post(
+    "/api/apps/rehash",
+    (c) =>
+      answer(
+        c,
+        async () => await api.appsRehash(c.var.caller, parseTarget((await jsonBody(c)).target)),
+      ),
+  );
   app.post("/api/apps/approve-hash", (c) =>
     answer(c, async () => {
       const b = await jsonBody(c);

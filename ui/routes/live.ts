@@ -27,7 +27,10 @@ export function liveRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
             stop();
           }
         };
-        const unsubscribe = deps.api.subscribe(caller, (m) => send(`data: ${JSON.stringify(m)}\n\n`));
+        const unsubscribe = deps.api.subscribe(
+          caller,
+          (m) => send(`data: ${JSON.stringify(m)}\n\n`),
+        );
         const timer = setInterval(() => send(": keep-alive\n\n"), KEEPALIVE_MS);
         stop = () => {
           if (!open) return;

@@ -147,7 +147,11 @@ export function pageRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
     const name = c.req.query("name") ?? "";
     const app = (await api.appsList(c.var.caller)).find((a) => a.name === name);
     if (!app) {
-      return html(c, <ErrorPage ctx={ctx} title="Approve new hash" message={`No app named "${name}".`} />, 404);
+      return html(
+        c,
+        <ErrorPage ctx={ctx} title="Approve new hash" message={`No app named "${name}".`} />,
+        404,
+      );
     }
     return html(c, <ApproveHashPage ctx={ctx} app={app} />);
   });
