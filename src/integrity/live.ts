@@ -24,6 +24,9 @@ export interface IntegrityChange {
   exe?: string;
 }
 
+/** How long a new file without a close_write is left to settle before it is hashed. */
+export const CREATE_SETTLE_MS = 250;
+
 /** Options of {@link IntegrityMonitor}. */
 export interface IntegrityMonitorOptions {
   entries: IntegrityEntry[];
@@ -58,6 +61,8 @@ export class IntegrityMonitor {
   /** Who touched the file since the last report (from `modify`), for the change record. */
   #lastWriter = new Map<string, { pid?: number; exe?: string }>();
   #chains = new Map<string, Promise<void>>();
+  /** New files whose creator may still be writing: reported at its close_write, or after a pause. */
+  #pendingCreate = new Map<string, ReturnType<typeof setTimeout>>();
   #closed = false;
 
   constructor(opts: IntegrityMonitorOptions) {
@@ -102,12 +107,17 @@ export class IntegrityMonitor {
 
   /** Waits until every re-hash triggered so far has been reported (for tests and shutdown). */
   async settled(): Promise<void> {
-    while (this.#chains.size) await Promise.all(this.#chains.values());
+    while (this.#chains.size || this.#pendingCreate.size) {
+      if (this.#chains.size) await Promise.all(this.#chains.values());
+      else await new Promise((r) => setTimeout(r, 10));
+    }
   }
 
   /** Stops watching. */
   async close(): Promise<void> {
     this.#closed = true;
+    for (const t of this.#pendingCreate.values()) clearTimeout(t);
+    this.#pendingCreate.clear();
     await this.#watcher.close();
     await this.settled();
   }
@@ -118,13 +128,32 @@ export class IntegrityMonitor {
       case "modify":
         this.#lastWriter.set(e.path, { pid: e.pid, exe: e.exe });
         return;
-      case "close_write":
-        return this.#rehash(e.path, "modified", e);
+      case "close_write": {
+        const t = this.#pendingCreate.get(e.path);
+        if (t === undefined) return this.#rehash(e.path, "modified", e);
+        clearTimeout(t);
+        this.#pendingCreate.delete(e.path);
+        return this.#rehash(e.path, "created", e);
+      }
       case "replaced":
         return this.#rehash(e.path, "replaced", e);
-      case "created":
-        return this.#rehash(e.path, "created", e);
+      case "created": {
+        // A file created by open(O_CREAT) is empty at this instant; its content arrives before the
+        // creator's close (close_write). A file that got no close_write (link, a writer that
+        // closed before our mark landed) is hashed after CREATE_SETTLE_MS.
+        clearTimeout(this.#pendingCreate.get(e.path));
+        this.#pendingCreate.set(
+          e.path,
+          setTimeout(() => {
+            this.#pendingCreate.delete(e.path);
+            this.#rehash(e.path, "created", e);
+          }, CREATE_SETTLE_MS),
+        );
+        return;
+      }
       case "deleted": {
+        clearTimeout(this.#pendingCreate.get(e.path));
+        this.#pendingCreate.delete(e.path);
         const oldHash = this.#known.get(e.path);
         this.#known.delete(e.path);
         this.#report({ time: Date.now(), path: e.path, change: "deleted", oldHash, ...who(e) });

@@ -72,6 +72,13 @@ Deno.test("live integrity: other processes' edits are reported with old/new hash
     assert.equal(by("created").oldHash, undefined);
     assert.equal(by("created").newHash, (await hashFile(`${root}/etc/sub/new.conf`)).sha256);
 
+    // A hard link creates an entry with no writer and no close_write: hashed after a pause.
+    await sh(`ln "${root}/single" "${root}/etc/linked"`);
+    await until(() => changes.some((c) => c.path === `${root}/etc/linked`), "linked created");
+    const linked = changes.find((c) => c.path === `${root}/etc/linked`)!;
+    assert.equal(linked.change, "created");
+    assert.equal(linked.newHash, by("replaced").newHash);
+
     // The monitor's own process writing is not fed back (the daemon's own writes).
     const n = changes.length;
     await Deno.writeTextFile(`${root}/etc/a.conf`, "own write\n");
