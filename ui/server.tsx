@@ -112,11 +112,10 @@ export async function createUiServer(
     assets: await loadAssets(),
     liveStreams: new Set(),
   };
-  const ac = new AbortController();
   // The app needs the bound port (for the Host check), known only once the socket listens.
   const bound: { app?: Hono<UiEnv> } = {};
   const server = Deno.serve(
-    { hostname: address, port: opts.port, signal: ac.signal, onListen: () => {} },
+    { hostname: address, port: opts.port, onListen: () => {} },
     (req, info) => bound.app!.fetch(req, { remoteAddr: info.remoteAddr }),
   );
   const port = (server.addr as Deno.NetAddr).port;
@@ -128,8 +127,8 @@ export async function createUiServer(
   const close = () => {
     closed ??= (async () => {
       for (const stop of [...deps.liveStreams]) stop();
-      ac.abort();
-      await server.finished;
+      // Graceful: the ended live streams finish their last chunk, so clients see a clean end.
+      await server.shutdown();
       await removeListenInfo(opts.stateDir, Deno.pid);
     })();
     return closed;

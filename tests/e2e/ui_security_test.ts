@@ -366,3 +366,46 @@ Deno.test("/metrics renders Prometheus text for a session and for a bearer token
   assert.equal(wrong.status, 401);
   await wrong.body?.cancel();
 });
+
+Deno.test("logout ends the session server-side: the old cookie no longer works", async () => {
+  await using f = await startUiFixture();
+  const { cookie, csrf } = await login(f, "admin");
+  const out = await fetch(`${f.url}/logout`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie, "content-type": "application/x-www-form-urlencoded" },
+    body: `_csrf=${csrf}`,
+  });
+  await out.body?.cancel();
+  assert.equal(out.status, 303);
+  assert.equal(out.headers.get("location"), "/login");
+  const after = await fetch(`${f.url}/api/status`, { headers: { cookie } });
+  assert.equal(after.status, 401);
+  await after.body?.cancel();
+});
+
+Deno.test("the live stream delivers messages and close() ends open streams", async () => {
+  const f = await startUiFixture();
+  try {
+    const { cookie } = await login(f, "viewer");
+    const res = await fetch(`${f.url}/api/live`, { headers: { cookie } });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type")!, /^text\/event-stream/);
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const exe = await f.api.writeBinary("live", "live");
+    f.api.inject({ exe, daddr: "192.0.2.77" });
+    while (!seen.includes("192.0.2.77")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    assert.match(seen, /^data: \{"type":"event".*"daddr":"192\.0\.2\.77"/m);
+    const t0 = Date.now();
+    await f.close();
+    assert.ok(Date.now() - t0 < 3000, "close() did not wait for the client");
+    while (!(await reader.read()).done) { /* drain until the server ended the stream */ }
+  } finally {
+    await f.close();
+  }
+});
