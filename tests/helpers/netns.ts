@@ -58,7 +58,8 @@ export interface NetnsLab extends AsyncDisposable {
 
 /**
  * A small traffic tool run with `python3 -c`. Modes print one word per result, so tests assert
- * on real outcomes: ok / timeout / refused.
+ * on real outcomes: ok / timeout / refused / dropped (a datagram dropped at our own egress makes
+ * sendto fail with ENOBUFS or EPERM).
  *  tcp-connect HOST PORT TIMEOUT [SRC] [SPORT]  connect, read the server's greeting
  *  tcp-serve HOST PORT                    greet each connection with "hi", then close
  *  tcp-hold HOST PORT SECONDS [SRC] [SPORT]  one connection, a round trip every 50 ms; "ok N FAIL"
@@ -110,7 +111,8 @@ elif mode == 'tcp-hold':
 elif mode == 'udp-ask':
     s = socket.socket(fam(a[0]), socket.SOCK_DGRAM); s.settimeout(float(a[2]))
     if len(a) > 3: s.bind((a[4] if len(a) > 4 else ('::' if ':' in a[0] else '0.0.0.0'), int(a[3])))
-    s.sendto(b'ping', (a[0], int(a[1])))
+    try: s.sendto(b'ping', (a[0], int(a[1])))
+    except OSError as e: out('dropped' if e.errno in (1, 105) else 'error %s' % e.errno); sys.exit(0)
     try: s.recvfrom(64); out('ok')
     except socket.timeout: out('timeout')
     except OSError as e: out('error %s' % e.errno)
@@ -136,7 +138,8 @@ elif mode == 'icmp-ping':
     v6 = ':' in a[0]
     s = socket.socket(fam(a[0]), socket.SOCK_DGRAM, socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
     s.settimeout(float(a[1]))
-    s.sendto(bytes([128 if v6 else 8, 0, 0, 0, 0, 0, 0, 1]) + b'hashwall', (a[0], 0))
+    try: s.sendto(bytes([128 if v6 else 8, 0, 0, 0, 0, 0, 0, 1]) + b'hashwall', (a[0], 0))
+    except OSError as e: out('dropped' if e.errno in (1, 105) else 'error %s' % e.errno); sys.exit(0)
     try: s.recvfrom(64); out('ok')
     except socket.timeout: out('timeout')
 else:
