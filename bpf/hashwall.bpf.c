@@ -70,8 +70,15 @@ struct {
 	__type(value, __u64);
 } hw_dedup SEC(".maps");
 
-/* The path each process was exec'd with, so a report can name an app that already exited. */
-struct hw_path {
+/*
+ * What each process was exec'd as, so a report can name an app that already exited: the path
+ * given to execve, or for an interpreter the script it runs (flags HW_EVF_SCRIPT).
+ */
+struct hw_exec_info {
+	__u32 flags;       /* HW_EVF_* */
+	__u32 reason;      /* for an untrusted interpreter: HW_REASON_INTERPRETER or _UNRESOLVED */
+	__u32 script_hash; /* dedup: one report per script, not per interpreter */
+	__u32 _pad;
 	char path[HW_PATH_LEN];
 };
 
@@ -79,16 +86,37 @@ struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, HW_MAX_PROCS);
 	__type(key, __u32);
-	__type(value, struct hw_path);
+	__type(value, struct hw_exec_info);
 } hw_exec_paths SEC(".maps");
 
-/* Scratch for building an hw_path off the 512-byte stack. */
+/* Approved scripts by absolute path, and by (folder identity, bare name). See hashwall.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_MAX_SCRIPTS);
+	__type(key, struct hw_script_key);
+	__type(value, struct hw_script_val);
+} hw_scripts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_MAX_SCRIPTS);
+	__type(key, struct hw_script_rel_key);
+	__type(value, struct hw_script_val);
+} hw_scripts_rel SEC(".maps");
+
+/* Scratch for exec-time work off the 512-byte stack. */
+struct hw_exec_scratch {
+	struct hw_exec_info info;
+	char arg[HW_PATH_LEN];
+	struct hw_script_rel_key rel;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct hw_path);
-} hw_path_scratch SEC(".maps");
+	__type(value, struct hw_exec_scratch);
+} hw_exec_scratch SEC(".maps");
 
 static __always_inline void count(__u32 idx)
 {
@@ -131,8 +159,10 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 {
 	struct hw_dedup_key dk = {};
 	__u64 now = bpf_ktime_get_boot_ns();
+	struct hw_exec_info *xi = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
 
 	dk.exe = *exe;
+	dk.script_hash = xi ? xi->script_hash : 0;
 	__builtin_memcpy(dk.daddr, daddr, 16);
 	dk.dport = dport;
 	dk.proto = proto;
@@ -161,15 +191,19 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	e->proto = proto;
 	e->dport = dport;
 	e->reason = reason;
-	e->_pad = 0;
 	__builtin_memcpy(e->daddr, daddr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
-	struct hw_path *p = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
-	if (p)
-		bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), p->path);
-	else
+	if (xi) {
+		bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), xi->path);
+		e->flags = xi->flags;
+		if (xi->reason &&
+		    (reason == HW_REASON_UNKNOWN_APP || reason == HW_REASON_INTERPRETER))
+			e->reason = xi->reason;
+	} else {
 		e->exe_path[0] = 0;
+		e->flags = 0;
+	}
 
 	/* Ancestors: lineage[0] is the parent. Unused slots are left as reserved: depth says. */
 	struct task_struct *t = task;
@@ -341,34 +375,156 @@ int BPF_PROG(hw_fork, struct task_struct *parent, struct task_struct *child)
 		bpf_map_update_elem(&hw_procs, &ctgid, &cv, BPF_ANY);
 		count(HW_CNT_INHERITED);
 	}
-	struct hw_path *pp = bpf_map_lookup_elem(&hw_exec_paths, &ptgid);
+	struct hw_exec_info *pp = bpf_map_lookup_elem(&hw_exec_paths, &ptgid);
 	if (pp)
 		bpf_map_update_elem(&hw_exec_paths, &ctgid, pp, BPF_ANY);
 	return 0;
 }
 
-/* exec: decided again from the new binary's own identity; inherited trust does not survive. */
+/* FNV-1a of a NUL-terminated string in a HW_PATH_LEN buffer; never 0. */
+static __always_inline __u32 fnv1a(const char *s)
+{
+	__u32 h = 2166136261u;
+	for (int i = 0; i < HW_PATH_LEN; i++) {
+		if (s[i] == 0)
+			break;
+		h = (h ^ (__u8)s[i]) * 16777619u;
+	}
+	return h ? h : 1;
+}
+
+/* Is s (NUL-terminated, in a buffer of at least 3 bytes) exactly the 2-char option "-X"? */
+static __always_inline int is_opt(const char *s, char x)
+{
+	return s[0] == '-' && s[1] == x && s[2] == 0;
+}
+
+/*
+ * Finds the script an interpreter was given on its command line: the first argument after
+ * argv[0] that is not an option. Options that take inline code (-c, -e, -E, -m, -p, -r) mean
+ * "no script": the interpreter's own verdict applies. "-jar X" names X. Leaves the candidate in
+ * sc->arg (zero-padded); returns 1 when found, 0 for none, -1 when argv cannot be read safely.
+ */
+static __always_inline int script_from_argv(struct task_struct *p, struct hw_exec_scratch *sc)
+{
+	unsigned long start = BPF_CORE_READ(p, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(p, mm, arg_end);
+	unsigned long ptr = start;
+	int take_next = 0;
+
+	for (int i = 0; i < 6; i++) {
+		if (ptr >= end)
+			return 0;
+		__builtin_memset(sc->arg, 0, sizeof(sc->arg));
+		long n = bpf_probe_read_user_str(sc->arg, sizeof(sc->arg), (const void *)ptr);
+		if (n <= 0 || n >= (long)sizeof(sc->arg))
+			return -1; /* unreadable or too long to compare: fail closed */
+		ptr += n;
+		if (i == 0)
+			continue; /* argv[0] */
+		if (take_next || sc->arg[0] != '-')
+			return 1;
+		if (sc->arg[1] == '-' && sc->arg[2] == 0) {
+			take_next = 1; /* "--": the next argument is the script */
+			continue;
+		}
+		if (is_opt(sc->arg, 'c') || is_opt(sc->arg, 'e') || is_opt(sc->arg, 'E') ||
+		    is_opt(sc->arg, 'm') || is_opt(sc->arg, 'p') || is_opt(sc->arg, 'r'))
+			return 0;
+		if (sc->arg[1] == 'j' && sc->arg[2] == 'a' && sc->arg[3] == 'r' && sc->arg[4] == 0)
+			take_next = 1;
+	}
+	return 0;
+}
+
+/*
+ * Looks up the candidate script in sc->arg: an absolute path by path, a bare name (optionally
+ * "./name") in the process's working directory by (folder identity, name). NULL with *unresolved
+ * set when the kernel cannot resolve it (a relative path with folders).
+ */
+static __always_inline struct hw_script_val *lookup_script(struct task_struct *p,
+							   struct hw_exec_scratch *sc,
+							   __u32 *unresolved)
+{
+	if (sc->arg[0] == '/')
+		return bpf_map_lookup_elem(&hw_scripts, sc->arg);
+	int off = (sc->arg[0] == '.' && sc->arg[1] == '/') ? 2 : 0;
+	__builtin_memset(&sc->rel, 0, sizeof(sc->rel));
+	for (int i = 0; i < HW_SCRIPT_NAME_LEN; i++) {
+		char c = sc->arg[(i + off) & (HW_PATH_LEN - 1)];
+		if (c == 0)
+			break;
+		if (c == '/' || i == HW_SCRIPT_NAME_LEN - 1) {
+			*unresolved = 1;
+			return NULL;
+		}
+		sc->rel.name[i] = c;
+	}
+	struct dentry *cwd = BPF_CORE_READ(p, fs, pwd.dentry);
+	sc->rel.dir.ino = BPF_CORE_READ(cwd, d_inode, i_ino);
+	sc->rel.dir.dev = BPF_CORE_READ(cwd, d_sb, s_dev);
+	return bpf_map_lookup_elem(&hw_scripts_rel, &sc->rel);
+}
+
+/*
+ * exec: decided again from the new binary's own identity; inherited trust does not survive. An
+ * approved interpreter is never trusted by itself: the script it runs decides.
+ */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
 	__u32 tgid = p->tgid, zero = 0;
-	struct hw_path *scratch = bpf_map_lookup_elem(&hw_path_scratch, &zero);
-	if (scratch) {
-		const char *filename = BPF_CORE_READ(bprm, filename);
-		bpf_probe_read_kernel_str(scratch->path, sizeof(scratch->path), filename);
-		bpf_map_update_elem(&hw_exec_paths, &tgid, scratch, BPF_ANY);
-	}
+	struct hw_exec_scratch *sc = bpf_map_lookup_elem(&hw_exec_scratch, &zero);
+	if (!sc)
+		return 0;
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	const char *interp = BPF_CORE_READ(bprm, interp);
+	sc->info.flags = 0;
+	sc->info.reason = 0;
+	sc->info.script_hash = 0;
+	sc->info._pad = 0;
+	bpf_probe_read_kernel_str(sc->info.path, sizeof(sc->info.path), filename);
+
 	struct hw_exe_key key;
 	exe_of(p, &key);
 	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &key);
+	struct hw_proc_val v = {};
+	int trusted = 0;
 	if (a && !(a->flags & HW_APP_INTERPRETER)) {
-		struct hw_proc_val v = {
-			.trust_key = key,
-			.app_id = a->app_id,
-			.source = HW_TRUST_OWN,
-			.from_tgid = tgid,
-			.flags = a->flags,
-		};
+		v.trust_key = key;
+		v.app_id = a->app_id;
+		v.flags = a->flags;
+		trusted = 1;
+	} else if (a) {
+		/* An interpreter: find its script (#! path, else the command line). */
+		int found;
+		if (interp != filename) {
+			__builtin_memset(sc->arg, 0, sizeof(sc->arg));
+			found = bpf_probe_read_kernel_str(sc->arg, sizeof(sc->arg), filename) > 0;
+		} else {
+			found = script_from_argv(p, sc);
+		}
+		__u32 unresolved = found < 0;
+		if (found > 0) {
+			bpf_probe_read_kernel(sc->info.path, sizeof(sc->info.path), sc->arg);
+			sc->info.flags = HW_EVF_SCRIPT;
+			sc->info.script_hash = fnv1a(sc->arg);
+			struct hw_script_val *sv = lookup_script(p, sc, &unresolved);
+			if (sv) {
+				v.trust_key = sv->key;
+				v.app_id = sv->app_id;
+				v.flags = sv->flags;
+				trusted = 1;
+			}
+		}
+		if (!trusted)
+			sc->info.reason = unresolved ? HW_REASON_SCRIPT_UNRESOLVED
+						     : HW_REASON_INTERPRETER;
+	}
+	bpf_map_update_elem(&hw_exec_paths, &tgid, &sc->info, BPF_ANY);
+	if (trusted) {
+		v.source = HW_TRUST_OWN;
+		v.from_tgid = tgid;
 		bpf_map_update_elem(&hw_procs, &tgid, &v, BPF_ANY);
 		count(HW_CNT_EXEC_TRUSTED);
 	} else {

@@ -23,6 +23,8 @@
 #define HW_COMM_LEN 16
 #define HW_PATH_LEN 256
 #define HW_RINGBUF_BYTES (4 * 1024 * 1024)
+#define HW_MAX_SCRIPTS 16384
+#define HW_SCRIPT_NAME_LEN 128
 
 /*
  * Identity of an executable file as the kernel sees it. `dev` uses the kernel's s_dev encoding
@@ -101,6 +103,10 @@ struct hw_settings {
 #define HW_REASON_NOT_INHERITED 2 /* approved exe, but a fork child of an app without inherit */
 #define HW_REASON_REVOKED 3       /* trust rested on an approval that was revoked */
 #define HW_REASON_INTERPRETER 4   /* an interpreter, and no approved script decides */
+#define HW_REASON_SCRIPT_UNRESOLVED 5 /* an interpreter given a path the kernel cannot resolve */
+
+/* hw_event.flags */
+#define HW_EVF_SCRIPT 0x1 /* exe_path is the script an interpreter runs (maybe relative) */
 
 struct hw_ancestor {
 	struct hw_exe_key exe;
@@ -125,7 +131,7 @@ struct hw_event {
 	__u16 dport;  /* host byte order */
 	__u16 depth;  /* valid entries in lineage[] */
 	__u32 reason; /* HW_REASON_* */
-	__u32 _pad;
+	__u32 flags;  /* HW_EVF_* */
 	__u8 daddr[16];
 	char comm[HW_COMM_LEN];
 	char exe_path[HW_PATH_LEN]; /* path given to execve (may be relative), "" if unknown */
@@ -139,10 +145,35 @@ struct hw_dedup_key {
 	__u16 dport;
 	__u8 proto;
 	__u8 kind;
-	__u32 _pad;
+	__u32 script_hash; /* FNV-1a of the script path for interpreters (0 otherwise) */
+};
+
+/*
+ * Approved scripts, for processes whose executable is an interpreter (HW_APP_INTERPRETER). At
+ * exec the kernel finds the script the interpreter was given — the #! path (bprm->filename) or
+ * the first non-option argument — and looks it up by absolute path, or, for a bare relative
+ * name, by the identity of the process's working directory plus the name. The value carries the
+ * script file's identity, which must also be in hw_approved: revoking it revokes the script.
+ */
+struct hw_script_key {
+	char path[HW_PATH_LEN]; /* absolute path, NUL-padded */
+};
+
+struct hw_script_rel_key {
+	struct hw_exe_key dir;          /* identity of the script's folder (kernel dev encoding) */
+	char name[HW_SCRIPT_NAME_LEN]; /* file name without '/', NUL-padded */
+};
+
+struct hw_script_val {
+	struct hw_exe_key key; /* the script file's identity (its hw_approved key) */
+	__u32 app_id;
+	__u32 flags; /* HW_APP_* of the script's app (inherit) */
 };
 
 _Static_assert(sizeof(struct hw_exe_key) == 16, "hw_exe_key layout");
+_Static_assert(sizeof(struct hw_script_key) == HW_PATH_LEN, "hw_script_key layout");
+_Static_assert(sizeof(struct hw_script_rel_key) == 16 + HW_SCRIPT_NAME_LEN, "hw_script_rel_key");
+_Static_assert(sizeof(struct hw_script_val) == 24, "hw_script_val layout");
 _Static_assert(sizeof(struct hw_app_val) == 8, "hw_app_val layout");
 _Static_assert(sizeof(struct hw_proc_val) == 32, "hw_proc_val layout");
 _Static_assert(sizeof(struct hw_settings) == 24, "hw_settings layout");

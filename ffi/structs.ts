@@ -17,6 +17,8 @@ export const HW = {
   COMM_LEN: 16,
   PATH_LEN: 256,
   RINGBUF_BYTES: 4 * 1024 * 1024,
+  MAX_SCRIPTS: 16384,
+  SCRIPT_NAME_LEN: 128,
   APP_INHERIT: 0x1,
   APP_INTERPRETER: 0x2,
   TRUST_OWN: 1,
@@ -42,6 +44,8 @@ export const HW = {
   REASON_NOT_INHERITED: 2,
   REASON_REVOKED: 3,
   REASON_INTERPRETER: 4,
+  REASON_SCRIPT_UNRESOLVED: 5,
+  EVF_SCRIPT: 0x1,
 } as const;
 
 /** Names of the counters, indexed by their HW_CNT_* value. */
@@ -92,6 +96,7 @@ export const LAYOUT = {
       dport: 36,
       depth: 38,
       reason: 40,
+      flags: 44,
       daddr: 48,
       comm: 64,
       exe_path: 80,
@@ -99,9 +104,20 @@ export const LAYOUT = {
       "lineage[1].tgid": 392,
     },
   },
+  hw_script_key: { size: 256, fields: { path: 0 } },
+  hw_script_rel_key: { size: 144, fields: { "dir.dev": 0, "dir.ino": 8, name: 16 } },
+  hw_script_val: { size: 24, fields: { "key.dev": 0, "key.ino": 8, app_id: 16, flags: 20 } },
   hw_dedup_key: {
     size: 40,
-    fields: { "exe.dev": 0, "exe.ino": 8, daddr: 16, dport: 32, proto: 34, kind: 35 },
+    fields: {
+      "exe.dev": 0,
+      "exe.ino": 8,
+      daddr: 16,
+      dport: 32,
+      proto: 34,
+      kind: 35,
+      script_hash: 36,
+    },
   },
 } as const;
 
@@ -240,6 +256,8 @@ export interface RawEvent {
   proto: number;
   dport: number;
   reason: number;
+  /** HW_EVF_*: with EVF_SCRIPT, `exePath` is the script an interpreter runs. */
+  flags: number;
   /** 4 bytes for family 4, 16 for family 6, empty for family 0. */
   daddr: Uint8Array;
   comm: string;
@@ -288,6 +306,7 @@ export function decodeEvent(b: Uint8Array): RawEvent {
     proto: v.getUint8(f.proto),
     dport: v.getUint16(f.dport, true),
     reason: v.getUint32(f.reason, true),
+    flags: v.getUint32(f.flags, true),
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
     exePath: cString(b, f.exe_path, HW.PATH_LEN),
@@ -299,5 +318,43 @@ export function decodeEvent(b: Uint8Array): RawEvent {
 export function u32Key(n: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+
+const encoder = new TextEncoder();
+
+/** Encodes a `struct hw_script_key` (absolute path, NUL-padded); throws when too long. */
+export function encodeScriptKey(path: string): Uint8Array {
+  const b = new Uint8Array(LAYOUT.hw_script_key.size);
+  const p = encoder.encode(path);
+  if (p.length >= b.length) throw new RangeError(`script path longer than ${b.length - 1} bytes`);
+  b.set(p, 0);
+  return b;
+}
+
+/** Encodes a `struct hw_script_rel_key` (folder identity + bare name); throws when too long. */
+export function encodeScriptRelKey(dir: ExeKey, name: string): Uint8Array {
+  const f = LAYOUT.hw_script_rel_key.fields;
+  const b = new Uint8Array(LAYOUT.hw_script_rel_key.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(f["dir.dev"], dir.dev, true);
+  v.setBigUint64(f["dir.ino"], dir.ino, true);
+  const n = encoder.encode(name);
+  if (n.length >= HW.SCRIPT_NAME_LEN || name.includes("/")) {
+    throw new RangeError(`script name must be under ${HW.SCRIPT_NAME_LEN} bytes without "/"`);
+  }
+  b.set(n, f.name);
+  return b;
+}
+
+/** Encodes a `struct hw_script_val`. */
+export function encodeScriptVal(key: ExeKey, appId: number, flags: number): Uint8Array {
+  const f = LAYOUT.hw_script_val.fields;
+  const b = new Uint8Array(LAYOUT.hw_script_val.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(f["key.dev"], key.dev, true);
+  v.setBigUint64(f["key.ino"], key.ino, true);
+  v.setUint32(f.app_id, appId, true);
+  v.setUint32(f.flags, flags, true);
   return b;
 }

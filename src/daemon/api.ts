@@ -82,6 +82,8 @@ export interface ConnEvent {
   app?: string;
   /** Id of the rule that decided, when `reason === "rule"` (the "why" shown in history). */
   ruleId?: string;
+  /** For a script's attempt: the interpreter that ran it (`exe` is then the script). */
+  interpreter?: string;
 }
 
 /** Status of the running instance. */

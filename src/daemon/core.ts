@@ -14,7 +14,7 @@ import { configPath, loadPolicy } from "../config/load.ts";
 import { appendLearnedApp, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
-import { AppControl } from "../kernel/app_control.ts";
+import { AppControl, type ScriptEntry } from "../kernel/app_control.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
@@ -228,6 +228,31 @@ export class DaemonCore implements HashwallApi {
       this.kernel.approve({ key: s.key!, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
     }
+    this.#syncScripts();
+  }
+
+  /**
+   * Approved apps that are scripts (not ELF binaries) go to the kernel's script maps, so an
+   * approved interpreter running them is trusted from its first connect. A binary never does:
+   * `python3 /usr/bin/curl` must not borrow curl's approval.
+   */
+  #syncScripts(): void {
+    const scripts: ScriptEntry[] = [];
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel || !s.key || s.app.interpreter) continue;
+      try {
+        if (isElf(s.app.path)) continue;
+        const dir = s.app.path.slice(0, s.app.path.lastIndexOf("/")) || "/";
+        scripts.push({
+          path: s.app.path,
+          dirKey: identityOf(Deno.statSync(dir)),
+          key: s.key,
+          appId: s.id,
+          flags: appFlags(s.app),
+        });
+      } catch { /* vanished meanwhile: the watch reports it */ }
+    }
+    this.kernel.setScripts(scripts);
   }
 
   /** Trusts running processes whose executable is an approved (non-interpreter) app. */
@@ -366,6 +391,7 @@ export class DaemonCore implements HashwallApi {
       if (s.key) this.kernel.revoke(s.key);
       s.approvedInKernel = false;
     }
+    this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
       this.store.recordAppHash({
@@ -769,6 +795,18 @@ export class DaemonCore implements HashwallApi {
   /** Identity of a path as the kernel sees it (tests, explain). */
   static identityOfPath(path: string): ExeKey {
     return identityOf(Deno.statSync(path));
+  }
+}
+
+/** Whether the file starts with the ELF magic (a binary, not a script). */
+function isElf(path: string): boolean {
+  const f = Deno.openSync(path);
+  try {
+    const head = new Uint8Array(4);
+    const n = f.readSync(head);
+    return n === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
+  } finally {
+    f.close();
   }
 }
 

@@ -26,6 +26,9 @@ import {
   encodeAppVal,
   encodeExeKey,
   encodeProcVal,
+  encodeScriptKey,
+  encodeScriptRelKey,
+  encodeScriptVal,
   encodeSettings,
   type ExeKey,
   HW,
@@ -44,6 +47,8 @@ export const PERSISTENT_MAPS = [
   "hw_events",
   "hw_dedup",
   "hw_exec_paths",
+  "hw_scripts",
+  "hw_scripts_rel",
 ] as const;
 
 /** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
@@ -67,6 +72,18 @@ export interface AppControlOptions {
 
 /** An approved identity as written to hw_approved. */
 export interface Approval {
+  key: ExeKey;
+  appId: number;
+  flags: number;
+}
+
+/** An approved script as the kernel's script maps hold it. */
+export interface ScriptEntry {
+  /** Absolute path of the script. */
+  path: string;
+  /** Identity of the folder holding it (for bare relative names). */
+  dirKey: ExeKey;
+  /** Identity of the script file (its hw_approved key). */
   key: ExeKey;
   appId: number;
   flags: number;
@@ -227,6 +244,33 @@ export class AppControl {
       out.push({ dev: v.getBigUint64(0, true), ino: v.getBigUint64(8, true) });
     }
     return out;
+  }
+
+  /**
+   * Makes the script maps hold exactly `scripts` (by absolute path, and by folder identity +
+   * name for bare relative names). Entries are added before stale ones are removed.
+   */
+  setScripts(scripts: ScriptEntry[]): void {
+    const byPath = this.map("hw_scripts");
+    const byRel = this.map("hw_scripts_rel");
+    const wantPath = new Set<string>();
+    const wantRel = new Set<string>();
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    for (const s of scripts) {
+      const val = encodeScriptVal(s.key, s.appId, s.flags);
+      const pk = encodeScriptKey(s.path);
+      byPath.update(pk, val);
+      wantPath.add(hex(pk));
+      const slash = s.path.lastIndexOf("/");
+      const name = s.path.slice(slash + 1);
+      if (name.length > 0 && name.length < HW.SCRIPT_NAME_LEN) {
+        const rk = encodeScriptRelKey(s.dirKey, name);
+        byRel.update(rk, val);
+        wantRel.add(hex(rk));
+      }
+    }
+    for (const k of [...byPath.keys()]) if (!wantPath.has(hex(k))) byPath.delete(k);
+    for (const k of [...byRel.keys()]) if (!wantRel.has(hex(k))) byRel.delete(k);
   }
 
   /** Trusts a running process by its own executable (BPF_NOEXIST: never overwrites lineage). */

@@ -18,6 +18,7 @@ const REASONS: Record<number, string> = {
   [HW.REASON_NOT_INHERITED]: "not_inherited",
   [HW.REASON_REVOKED]: "revoked",
   [HW.REASON_INTERPRETER]: "interpreter",
+  [HW.REASON_SCRIPT_UNRESOLVED]: "script_unresolved",
 };
 
 /** Formats a 4- or 16-byte address (network order); "" for none. */
@@ -55,12 +56,27 @@ function procExe(tgid: number): string | undefined {
   }
 }
 
+/** A script path as the kernel saw it, made absolute with the process's cwd while it lives. */
+function scriptPath(raw: RawEvent): string {
+  if (raw.exePath.startsWith("/")) return raw.exePath;
+  try {
+    const cwd = Deno.readLinkSync(`/proc/${raw.tgid}/cwd`);
+    return `${cwd}/${raw.exePath.replace(/^\.\//, "")}`;
+  } catch {
+    return raw.exePath;
+  }
+}
+
 /** Converts a decoded record into a ConnEvent (`time` in epoch ms, from the boot clock). */
 export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: number): ConnEvent {
-  const exe = resolver.byIdentity(raw.exe) ??
-    (raw.exePath.startsWith("/") ? raw.exePath : undefined) ?? procExe(raw.tgid) ??
-    (raw.exePath || raw.comm);
+  const binary = resolver.byIdentity(raw.exe) ??
+    (raw.exePath.startsWith("/") && !(raw.flags & HW.EVF_SCRIPT) ? raw.exePath : undefined) ??
+    procExe(raw.tgid) ?? (raw.exePath || raw.comm);
+  // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
+  const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
+  const exe = isScript ? scriptPath(raw) : binary;
   return {
+    ...(isScript ? { interpreter: binary } : {}),
     time: Math.round(bootEpochMs + Number(raw.tsNs / 1_000_000n)),
     kind: KINDS[raw.kind] ?? "connect",
     verdict: raw.verdict === HW.VERDICT_DENY ? "deny" : "allow",

@@ -121,4 +121,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: "conn-events-interpreter",
+    sql: `
+      -- For a script's attempts (issue: scripts are apps): the interpreter that ran it. The
+      -- event's exe is the script, so the learning list groups by script.
+      ALTER TABLE conn_events ADD COLUMN interpreter TEXT;
+    `,
+  },
 ];

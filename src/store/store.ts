@@ -177,6 +177,7 @@ interface EventRow {
   proto: number;
   app: string | null;
   lineage: string;
+  interpreter: string | null;
 }
 
 function rowToEvent(r: EventRow): ConnEvent {
@@ -204,6 +205,7 @@ function rowToEvent(r: EventRow): ConnEvent {
   };
   if (r.app !== null) ev.app = r.app;
   if (r.rule_id !== null) ev.ruleId = r.rule_id;
+  if (r.interpreter !== null) ev.interpreter = r.interpreter;
   return ev;
 }
 
@@ -340,8 +342,8 @@ class SqliteStore implements Store {
     if (rows.length === 0) return 0;
     const ins = this.#stmt(
       `INSERT INTO conn_events (time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
-         family, daddr, dport, proto, app, lineage)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         family, daddr, dport, proto, app, lineage, interpreter)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.#tx(() => {
       for (const e of rows) {
@@ -363,6 +365,7 @@ class SqliteStore implements Store {
           e.proto,
           e.app ?? null,
           JSON.stringify(e.lineage),
+          e.interpreter ?? null,
         );
       }
       return rows.length;

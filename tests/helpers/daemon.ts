@@ -18,7 +18,7 @@ export interface TestDaemonOptions {
   /** Extra TOML appended to rules.toml (rules, integrity watches). */
   rulesExtra?: string;
   /** `[[app]]` entries. */
-  apps?: { name: string; path: string; sha256: string; inherit?: boolean }[];
+  apps?: { name: string; path: string; sha256: string; inherit?: boolean; interpreter?: boolean }[];
   /** Start the web UI on a free loopback port. */
   ui?: boolean;
   allowLoopback?: boolean;
@@ -106,7 +106,7 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
   const apps = (o.apps ?? []).map((a) =>
     `[[app]]\nname = "${a.name}"\npath = "${a.path}"\nsha256 = "${a.sha256}"\ninherit = ${
       a.inherit ?? false
-    }\n`
+    }\ninterpreter = ${a.interpreter ?? false}\n`
   ).join("\n");
   await Deno.writeTextFile(`${dir}/rules.toml`, rules, { mode: 0o600 });
   await Deno.writeTextFile(`${dir}/apps.toml`, apps, { mode: 0o600 });
