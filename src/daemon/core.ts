@@ -22,6 +22,10 @@ import { identityOf, keyString, runningProcesses } from "../identity/running.ts"
 import { hashFile } from "../integrity/hash.ts";
 import { HashPool, isHashError } from "../integrity/hash_pool.ts";
 import { FileWatcher, type WatchEvent } from "../integrity/watch.ts";
+import { IntegrityMonitor } from "../integrity/live.ts";
+import { policyEntries } from "../integrity/entries.ts";
+import { loadBaseline } from "../integrity/baseline_store.ts";
+import { ExecGate } from "../integrity/exec_gate.ts";
 import { openStore, type Store } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
 import { type ExeKey, HW } from "../../ffi/structs.ts";
@@ -83,6 +87,8 @@ export class DaemonCore implements HashwallApi {
   #runtime: RuntimeState;
   #learning = new LearningTracker();
   #watcher?: FileWatcher;
+  #monitor?: IntegrityMonitor;
+  #gate?: ExecGate;
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
@@ -148,6 +154,8 @@ export class DaemonCore implements HashwallApi {
     this.kernel.attachHooks();
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     this.#startWatch();
+    await this.#startIntegrity();
+    await this.#syncExecGate();
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
       cgroup: this.opts.cgroup,
@@ -165,6 +173,8 @@ export class DaemonCore implements HashwallApi {
       this.kernel?.updateSettings({ daemonTgid: 0 });
     } catch { /* ignore */ }
     await this.#watcher?.close();
+    await this.#monitor?.close();
+    await this.#gate?.stop();
     this.kernel?.close();
     this.#pool.close();
     await this.#batcher?.close();
@@ -315,23 +325,77 @@ export class DaemonCore implements HashwallApi {
 
   // ---------------------------------------------------------------- file watch
 
+  /** Watches the approved apps' files: the first write revokes (see #onWatch). */
   #startWatch(): void {
     try {
       this.#watcher = new FileWatcher({ onEvent: (e) => this.#onWatch(e) });
       for (const s of this.#registry.list()) this.#watchApp(s);
-      for (const f of this.policy.files) this.#tryWatch(f);
-      for (const w of this.policy.integrity.watch) {
-        try {
-          const st = Deno.statSync(w.path);
-          if (st.isDirectory) this.#watcher.addFolder(w.path, { recursive: w.recursive });
-          else this.#watcher.addFile(w.path);
-        } catch (e) {
-          this.#warn(`watch:${w.path}`, `cannot watch ${w.path}: ${(e as Error).message}`);
-        }
-      }
       this.#watcher.start();
     } catch (e) {
       this.#warn("watch", `file watch unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  /** Watches the config files and [[integrity.watch]] paths; changes go to history and live. */
+  async #startIntegrity(): Promise<void> {
+    await this.#monitor?.close();
+    this.#monitor = new IntegrityMonitor({
+      entries: policyEntries(this.policy),
+      onChange: (c) => {
+        try {
+          this.store.recordIntegrityChange({
+            time: c.time,
+            path: c.path,
+            change: c.change,
+            oldHash: c.oldHash,
+            newHash: c.newHash,
+            pid: c.pid,
+            exe: c.exe,
+          });
+        } catch (e) {
+          this.#warn("store", `integrity change not recorded: ${(e as Error).message}`);
+        }
+        this.#publish({
+          type: "integrity",
+          path: c.path,
+          change: c.change,
+          oldHash: c.oldHash,
+          newHash: c.newHash,
+        });
+      },
+      onError: (path, error) =>
+        this.#warn(`integrity:${path}`, `integrity watch: ${path}: ${error}`),
+    });
+    try {
+      await this.#monitor.start();
+    } catch (e) {
+      this.#warn("integrity", `integrity watch unavailable: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * The opt-in exec gate ([defaults] exec_gate): approved binaries whose content no longer
+   * matches cannot be executed. Started, fed or stopped to match the policy.
+   */
+  async #syncExecGate(): Promise<void> {
+    if (!this.policy.defaults.execGate) {
+      await this.#gate?.stop();
+      this.#gate = undefined;
+      return;
+    }
+    if (!this.#gate) {
+      this.#gate = new ExecGate({
+        onFailure: (reason) => this.#warn("exec-gate", `exec gate failed open: ${reason}`),
+      });
+      await this.#gate.start();
+    }
+    for (const s of this.#registry.list()) {
+      if (s.app.interpreter || s.status === "missing") continue;
+      try {
+        await this.#gate.setApproved(s.app.path, s.lastHash ?? null, s.app.sha256);
+      } catch (e) {
+        this.#warn(`gate:${s.app.path}`, `exec gate: ${s.app.path}: ${(e as Error).message}`);
+      }
     }
   }
 
@@ -359,13 +423,13 @@ export class DaemonCore implements HashwallApi {
     for (const s of apps) {
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
         if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
+        if (e.kind === "replaced") void this.#gate?.taint(s.app.path).catch(() => {});
         s.approvedInKernel = false;
         s.status = e.kind === "deleted" ? "missing" : "pending";
         this.#publish({ type: "app", app: toAppInfo(s) });
       }
       if (e.kind !== "modify") this.#queueRecheck(s.app.name, e);
     }
-    if (apps.length === 0 && e.kind !== "modify") this.#recordIntegrity(e);
   }
 
   #queueRecheck(name: string, e: WatchEvent): void {
@@ -387,6 +451,9 @@ export class DaemonCore implements HashwallApi {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
       this.#trustRunning(s);
+      if (this.#gate && s.lastHash && !s.app.interpreter) {
+        await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch(() => {});
+      }
     } else {
       if (s.key) this.kernel.revoke(s.key);
       s.approvedInKernel = false;
@@ -405,31 +472,6 @@ export class DaemonCore implements HashwallApi {
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
-  }
-
-  #recordIntegrity(e: WatchEvent): void {
-    const change = e.kind === "close_write" ? "modified" : e.kind;
-    void (async () => {
-      let newHash: string | undefined;
-      if (e.kind !== "deleted") {
-        try {
-          newHash = (await hashFile(e.path)).sha256;
-        } catch { /* gone again */ }
-      }
-      try {
-        this.store.recordIntegrityChange({
-          path: e.path,
-          change,
-          newHash,
-          details: { dev: e.dev, ino: e.ino },
-          pid: e.pid,
-          exe: e.exe,
-        });
-      } catch (err) {
-        this.#warn("store", `integrity change not recorded: ${(err as Error).message}`);
-      }
-      this.#publish({ type: "integrity", path: e.path, change, newHash });
-    })();
   }
 
   #warn(key: string, msg: string): void {
@@ -481,7 +523,8 @@ export class DaemonCore implements HashwallApi {
         history_backlog: health.backlog,
         history_dropped: health.dropped,
         history_written: health.written,
-        watched_files: this.#watcher?.watchedFiles().length ?? 0,
+        watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
+          (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
       },
       lostEvents: counters.lost ?? 0,
@@ -558,18 +601,35 @@ export class DaemonCore implements HashwallApi {
     return Promise.resolve(this.explain(this.policy, req));
   }
 
+  /** Baseline summary: "changed" when a live change was recorded after the baseline was taken. */
+  async #baselineStatus(changeTimes: number[]): Promise<IntegrityInfo["baseline"]> {
+    try {
+      const b = await loadBaseline(this.opts.stateDir);
+      const changed = changeTimes.some((t) => t > b.createdAt);
+      return {
+        status: changed ? "changed" : "clean",
+        createdAt: b.createdAt,
+        files: Object.keys(b.files ?? {}).length,
+      };
+    } catch {
+      return { status: "none", files: 0 };
+    }
+  }
+
   /** Integrity watch state and recent changes. */
-  integrityStatus(_caller: Caller): Promise<IntegrityInfo> {
+  async integrityStatus(_caller: Caller): Promise<IntegrityInfo> {
     const changes = this.store.integrityChanges({ limit: 200 });
-    return Promise.resolve({
-      watches: this.policy.integrity.watch.map((w) => ({
-        path: w.path,
-        recursive: w.recursive,
-        files: this.#watcher?.watchedFiles().filter((f) =>
-          f === w.path || f.startsWith(w.path.endsWith("/") ? w.path : w.path + "/")
-        ).length ?? 0,
-      })),
-      baseline: this.baselineStatus?.() ?? { status: "none", files: 0 },
+    return {
+      watches: this.policy.integrity.watch.map((w) => {
+        const prefix = w.path.endsWith("/") ? w.path : w.path + "/";
+        const files = [...(this.#monitor?.hashes().keys() ?? [])];
+        return {
+          path: w.path,
+          recursive: w.recursive,
+          files: files.filter((f) => f === w.path || f.startsWith(prefix)).length,
+        };
+      }),
+      baseline: await this.#baselineStatus(changes.map((c) => c.time ?? 0)),
       changes: changes.map((c) => ({
         time: c.time ?? Date.now(),
         path: c.path,
@@ -577,11 +637,8 @@ export class DaemonCore implements HashwallApi {
         oldHash: c.oldHash,
         newHash: c.newHash,
       })),
-    });
+    };
   }
-
-  /** Baseline status, provided by the integrity module when a baseline exists. */
-  baselineStatus?: () => IntegrityInfo["baseline"];
 
   // ---------------------------------------------------------------- API: writes
 
@@ -744,6 +801,8 @@ export class DaemonCore implements HashwallApi {
     this.#syncKernelApprovals();
     this.#trustRunning();
     for (const s of this.#registry.list()) this.#watchApp(s);
+    await this.#startIntegrity();
+    await this.#syncExecGate();
     this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
     this.log.log("notice", "configuration reloaded");
     return { ok: true, errors: [] };

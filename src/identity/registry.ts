@@ -29,6 +29,8 @@ export interface AppState {
   lastVerified?: number;
   /** Whether the identity is in the kernel's approved map right now. */
   approvedInKernel: boolean;
+  /** The last full hash result (identity, size, times), e.g. for the exec gate. */
+  lastHash?: FileHash;
 }
 
 /** Kernel flags for an app. */
@@ -99,6 +101,7 @@ export class AppRegistry {
     if (!st) throw new Error(`no app named "${name}"`);
     try {
       const h = await this.#hash(st.app.path);
+      st.lastHash = h;
       st.actualSha256 = h.sha256;
       st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
       st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
@@ -115,6 +118,7 @@ export class AppRegistry {
   applyHash(name: string, h: FileHash): AppState | undefined {
     const st = this.#states.get(name);
     if (!st) return undefined;
+    st.lastHash = h;
     st.actualSha256 = h.sha256;
     st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
     st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
