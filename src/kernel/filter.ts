@@ -18,6 +18,7 @@ import {
   closeBpfFd,
   isBpffsMounted,
   linkCreate,
+  linkDetach,
   linkUpdate,
   mapDelete,
   mapInfo,
@@ -468,7 +469,20 @@ export class PacketFilter {
 
   #dropLink(pin: string): void {
     const l = this.#links.get(pin);
-    if (l) closeBpfFd(l.fd);
+    // Detach now: the last close only schedules the release, and a re-attach of the same
+    // program before it runs fails with EEXIST.
+    let fd = l?.fd;
+    if (fd === undefined) {
+      try {
+        fd = objGet(pin);
+      } catch { /* no such pin */ }
+    }
+    if (fd !== undefined) {
+      try {
+        linkDetach(fd);
+      } catch { /* already defunct (device gone) */ }
+      closeBpfFd(fd);
+    }
     this.#links.delete(pin);
     try {
       Deno.removeSync(pin);
