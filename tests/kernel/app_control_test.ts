@@ -95,6 +95,20 @@ Deno.test("enforcing: approved client connects on its first attempt, unapproved 
     assert.equal(await attempt(f, [f.plain, "icmp4"]), "ok");
     assert.equal(await attempt(f, [f.unknown, "icmp4"]), "EPERM");
     assert.equal(await attempt(f, [f.unknown, "icmp6"]), "EPERM");
+    // ICMP datagram ("ping") sockets, in a private network namespace whose ping_group_range
+    // allows them (the sysctl is per namespace: the host's stays as it is).
+    const ping = (client: string, mode: string) =>
+      attempt(f, [
+        "unshare",
+        "--net",
+        "sh",
+        "-c",
+        `sysctl -qw net.ipv4.ping_group_range="0 2147483647" && exec "${client}" ${mode}`,
+      ]);
+    assert.equal(await ping(f.plain, "ping4"), "ok");
+    assert.equal(await ping(f.unknown, "ping4"), "EPERM");
+    assert.equal(await ping(f.plain, "ping6"), "ok");
+    assert.equal(await ping(f.unknown, "ping6"), "EPERM");
     // Processes outside the test cgroup are untouched (this test process connects freely).
     const c = await Deno.connect({ hostname: "127.0.0.1", port: v4.port });
     c.close();
