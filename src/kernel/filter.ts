@@ -359,6 +359,43 @@ function ifnameOfPin(name: string): string {
   return (name.split("__")[1] ?? "").replaceAll("+", ".");
 }
 
+/**
+ * The interfaces to filter: the configured ones (`[defaults] interfaces`), or when none are
+ * configured every non-loopback interface of this network namespace. Throws naming a configured
+ * interface that does not exist.
+ *
+ * @example
+ * ```ts
+ * filter.attach(resolveInterfaces(policy.defaults.interfaces));
+ * ```
+ */
+export function resolveInterfaces(
+  configured: readonly string[],
+  sysClassNet = "/sys/class/net",
+): string[] {
+  const present = [...Deno.readDirSync(sysClassNet)].map((e) => e.name).sort();
+  if (configured.length === 0) {
+    return present.filter((n) => {
+      try {
+        return Deno.readTextFileSync(`${sysClassNet}/${n}/type`).trim() !== "772"; // loopback
+      } catch {
+        return n !== "lo";
+      }
+    });
+  }
+  for (const n of configured) {
+    if (n === "lo") {
+      throw new Error('interface "lo" cannot be filtered: loopback is always allowed');
+    }
+    if (!present.includes(n)) {
+      throw new Error(
+        `configured interface "${n}" does not exist (present: ${present.join(", ")})`,
+      );
+    }
+  }
+  return [...configured];
+}
+
 /** Pin folder of the filter under an instance's pin root. */
 export function filterPinDir(pinRoot: string): string {
   return `${pinRoot.replace(/\/+$/, "")}/filter`;
@@ -453,6 +490,7 @@ export class PacketFilter {
             }
             made.push(pin);
           }
+          if (!opts.netns) this.#noteL3Offset(ifname, ifindex);
           const point: AttachPoint = { ifname, ifindex, direction, pin };
           if (opts.netns) point.netns = opts.netns;
           this.#links.get(pin)?.fd !== undefined && closeBpfFd(this.#links.get(pin)!.fd);
@@ -465,6 +503,15 @@ export class PacketFilter {
       throw e;
     }
     return out;
+  }
+
+  // Devices without an Ethernet header (WireGuard, tun, ppp) hand tc the IP header at offset 0.
+  #noteL3Offset(ifname: string, ifindex: number): void {
+    let type = "1";
+    try {
+      type = Deno.readTextFileSync(`/sys/class/net/${ifname}/type`).trim();
+    } catch { /* assume Ethernet */ }
+    mapUpdate(this.maps.fds.hw_flt_ifl3, encodeU32(ifindex), encodeU32(type === "1" ? 14 : 0));
   }
 
   #dropLink(pin: string): void {

@@ -1,0 +1,81 @@
+/** API views of the filter (rule list with hits, explain) and interface resolution. */
+import assert from "node:assert/strict";
+import { validateTexts } from "../../src/config/validate.ts";
+import { explainRequest, ruleInfos } from "../../src/policy/api_views.ts";
+import { resolveInterfaces } from "../../src/kernel/filter.ts";
+
+const RULES = `
+[[rule]]
+id = "web"
+action = "allow"
+direction = "in"
+protocol = "tcp"
+ports = [80, "8000-8080"]
+remote = ["192.0.2.0/24"]
+comment = "public web"
+`;
+
+function policy() {
+  const r = validateTexts({ rulesFile: "rules.toml", rulesText: RULES, appsTexts: [] });
+  if (!r.ok) throw new Error(r.errors.join("\n"));
+  return r.policy;
+}
+
+Deno.test("ruleInfos lists rules as written with hits from the kernel counters", () => {
+  const [info] = ruleInfos(policy(), [{ packets: 5, bytes: 900, dropped: 0, wouldDrop: 2 }]);
+  assert.deepEqual(info, {
+    id: "web",
+    action: "allow",
+    direction: "in",
+    protocol: "tcp",
+    hits: 7,
+    line: 2,
+    remote: ["192.0.2.0/24"],
+    ports: ["80", "8000-8080"],
+    comment: "public web",
+  });
+  assert.equal(ruleInfos(policy())[0].hits, 0);
+});
+
+Deno.test("explainRequest answers API requests, IPv6 included, and refuses bad ones", () => {
+  const p = policy();
+  const a = explainRequest(p, {
+    direction: "in",
+    protocol: "tcp",
+    remote: "192.0.2.9",
+    port: 8080,
+  });
+  assert.equal(a.verdict, "allow");
+  assert.equal(a.ruleId, "web");
+  const b = explainRequest(p, {
+    direction: "in",
+    protocol: "tcp",
+    remote: "2001:db8::1",
+    port: 80,
+  });
+  assert.equal(b.verdict, "deny");
+  assert.match(b.why, /\[defaults\] inbound = "deny"/);
+  assert.throws(
+    () => explainRequest(p, { direction: "in", protocol: "tcp", remote: "nope", port: 80 }),
+    /bad remote address/,
+  );
+});
+
+Deno.test("resolveInterfaces: all but loopback by default, configured names checked", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-sysnet-" });
+  try {
+    for (const [name, type] of [["lo", "772"], ["eth0", "1"], ["wg0", "65534"]]) {
+      await Deno.mkdir(`${dir}/${name}`);
+      await Deno.writeTextFile(`${dir}/${name}/type`, `${type}\n`);
+    }
+    assert.deepEqual(resolveInterfaces([], dir), ["eth0", "wg0"]);
+    assert.deepEqual(resolveInterfaces(["wg0"], dir), ["wg0"]);
+    assert.throws(
+      () => resolveInterfaces(["eth9"], dir),
+      /"eth9" does not exist \(present: eth0, lo, wg0\)/,
+    );
+    assert.throws(() => resolveInterfaces(["lo"], dir), /loopback is always allowed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
