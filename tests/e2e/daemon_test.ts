@@ -113,34 +113,36 @@ Deno.test("daemon: a restart (kill -9, then start again) never leaves a window w
     apps: [{ name: "good", path: good, sha256: await sha256Of(good) }],
   });
   try {
-    const n = "20000";
-    const goodLoop = d.cg.spawn([good, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
-    const badLoop = d.cg.spawn([other, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
+    // Time-bounded loops (a count would finish too fast on the EPERM side) that span the
+    // outage and the restart; every single attempt must get the verdict policy says.
+    const loop = (client: string, seconds: number) =>
+      d.cg.spawn([client, "loopfor", `${seconds}`, "tcp4", "127.0.0.1", `${listener.port}`]);
+    const parse = (out: Uint8Array) => {
+      const m = /ok=(\d+) eperm=(\d+) other=(\d+)/.exec(new TextDecoder().decode(out));
+      assert.ok(m, "loop output");
+      return { ok: Number(m[1]), eperm: Number(m[2]), other: Number(m[3]) };
+    };
+    const goodLoop = loop(good, 8);
+    const badLoop = loop(other, 8);
     let finished = 0;
     goodLoop.status.then(() => finished++);
     badLoop.status.then(() => finished++);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 300));
     // The daemon dies hard; pinned programs keep deciding.
     d.signal("SIGKILL");
     await d.process.status;
-    const outage = finished;
-    const dec = new TextDecoder();
-    const [g, b] = await Promise.all([goodLoop.output(), badLoop.output()]);
-    assert.equal(outage, 0, "the loops ran across the outage");
-    assert.equal(dec.decode(g.stdout).trim(), `ok=${n} eperm=0 other=0`);
-    assert.equal(dec.decode(b.stdout).trim(), `ok=0 eperm=${n} other=0`);
     assert.equal((await d.cli(["status"])).code, 3, "no daemon answers while it is down");
-    // A new daemon on the same state takes over the pins without re-approving by hand, while
-    // another pair of loops runs across its start.
-    const g2 = d.cg.spawn([good, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
-    const b2 = d.cg.spawn([other, "loop", n, "tcp4", "127.0.0.1", `${listener.port}`]);
+    await new Promise((r) => setTimeout(r, 300));
+    // A new daemon on the same state takes over the pins without re-approving by hand.
     await d.restart();
+    assert.equal(finished, 0, "the loops ran across the outage and the restart");
     const st = await json<StatusInfo>(d, ["status"]);
     assert.equal(st.apps.valid, 1);
     assert.equal(st.mode, "enforcing");
-    const [g2o, b2o] = await Promise.all([g2.output(), b2.output()]);
-    assert.equal(dec.decode(g2o.stdout).trim(), `ok=${n} eperm=0 other=0`);
-    assert.equal(dec.decode(b2o.stdout).trim(), `ok=0 eperm=${n} other=0`);
+    const [g, b] = await Promise.all([goodLoop.output(), badLoop.output()]);
+    const gr = parse(g.stdout), br = parse(b.stdout);
+    assert.ok(gr.ok > 1000 && gr.eperm === 0 && gr.other === 0, JSON.stringify(gr));
+    assert.ok(br.eperm > 1000 && br.ok === 0 && br.other === 0, JSON.stringify(br));
     assert.equal(await connectOnce(d, good, listener.port), "ok");
   } finally {
     listener.close();
