@@ -107,6 +107,14 @@ export interface UiConfig {
   port: number;
 }
 
+/** `[history]`: how much connection and integrity history the daemon keeps. */
+export interface HistoryConfig {
+  /** Delete connection events and integrity changes older than this many days (1..36500). */
+  maxAgeDays: number;
+  /** Keep at most this many connection events, and as many integrity changes (1..1e9). */
+  maxRows: number;
+}
+
 /** One `[[app]]` from apps.toml or apps.d/*.toml. */
 export interface App {
   /** Unique name across apps.toml and apps.d/. */
@@ -135,6 +143,11 @@ export interface Policy {
   rules: Rule[];
   /** `[[integrity.watch]]` entries. */
   integrity: { watch: IntegrityWatch[] };
+  /**
+   * `[history]`, with built-in values for omitted keys. Always set by `validateTexts`; optional
+   * only so hand-built policies (tests) need not spell it out (the defaults apply then).
+   */
+  history?: HistoryConfig;
   /** Apps from apps.toml then apps.d/*.toml (sorted). */
   apps: App[];
   /** Every file that was read (rules.toml, apps.toml, apps.d/*.toml), for watching. */

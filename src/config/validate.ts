@@ -12,6 +12,7 @@ import type {
   Defaults,
   Direction,
   Duration,
+  HistoryConfig,
   IntegrityWatch,
   LoadResult,
   Mode,
@@ -66,7 +67,7 @@ export interface ValidateInput {
 
 /** Every key each table accepts (also used to check that the default config shows them all). */
 export const CONFIG_KEYS = {
-  rulesTop: ["defaults", "ui", "rule", "integrity"],
+  rulesTop: ["defaults", "ui", "rule", "integrity", "history"],
   defaults: [
     "mode",
     "allow_loopback",
@@ -80,6 +81,7 @@ export const CONFIG_KEYS = {
   rule: ["id", "action", "direction", "protocol", "remote", "ports", "app", "comment"],
   integrity: ["watch"],
   watch: ["path", "recursive"],
+  history: ["max_age_days", "max_rows"],
   appsTop: ["app"],
   app: ["name", "path", "sha256", "inherit", "interpreter", "duration"],
 } as const;
@@ -94,6 +96,14 @@ export const DEFAULT_DEFAULTS: Readonly<Defaults> = {
   interfaces: [],
   execGate: false,
 };
+
+/** Built-in values for keys left out of `[history]` (or the whole table). */
+export const DEFAULT_HISTORY: Readonly<HistoryConfig> = { maxAgeDays: 30, maxRows: 1_000_000 };
+
+/** Largest accepted `[history] max_age_days` (about a century). */
+export const MAX_HISTORY_DAYS = 36_500;
+/** Largest accepted `[history] max_rows`. */
+export const MAX_HISTORY_ROWS = 1_000_000_000;
 
 /** The UI address used when `[ui] listen` is absent. */
 export const DEFAULT_UI_LISTEN = "127.0.0.1:7447";
@@ -210,8 +220,38 @@ function validateRulesDoc(
       if (p !== undefined) watch.push({ path: p, recursive, loc: doc.where(path) });
     }
   }
-  if (!defaults || !ui) return null;
-  return { defaults, ui, rules, integrity: { watch } };
+  const history = readHistory(doc, optionalTable(doc, root, "history"));
+  if (!defaults || !ui || !history) return null;
+  return { defaults, ui, rules, integrity: { watch }, history };
+}
+
+/** A reader for a whole number in 1..`max`. */
+function readCount(max: number) {
+  return (doc: ConfigDocument, path: PathSegment[], v: unknown): number | undefined => {
+    if (typeof v !== "bigint") {
+      doc.error(path, `expected a whole number from 1 to ${max}, got ${describeValue(v)}`);
+      return undefined;
+    }
+    if (v < 1n || v > BigInt(max)) {
+      doc.error(path, `${v} is out of range; expected 1..${max}`);
+      return undefined;
+    }
+    return Number(v);
+  };
+}
+
+function readHistory(doc: ConfigDocument, t: TomlTable | undefined): HistoryConfig | undefined {
+  if (!t) return { ...DEFAULT_HISTORY };
+  const p = ["history"];
+  checkKeys(doc, p, t, CONFIG_KEYS.history);
+  const before = doc.errors.length;
+  const maxAgeDays = field(doc, p, t, "max_age_days", readCount(MAX_HISTORY_DAYS));
+  const maxRows = field(doc, p, t, "max_rows", readCount(MAX_HISTORY_ROWS));
+  if (doc.errors.length > before) return undefined;
+  return {
+    maxAgeDays: maxAgeDays ?? DEFAULT_HISTORY.maxAgeDays,
+    maxRows: maxRows ?? DEFAULT_HISTORY.maxRows,
+  };
 }
 
 function readDefaults(doc: ConfigDocument, t: TomlTable | undefined): Defaults | undefined {
