@@ -1,9 +1,9 @@
 /**
  * `/metrics` in the Prometheus text format, from `api.status()`.
  *
- * The daemon's `StatusInfo.counters` keys this module reads by name: `verdict_allow`,
- * `verdict_deny`, `verdict_unknown` (verdict counters by decision), `hash_queue` (files waiting to
- * be hashed) and `watch_count` (integrity watches). Every counter is also exported generically as
+ * The daemon's `StatusInfo.counters` keys this module reads by name: `allow`, `deny`, `unknown`
+ * (the kernel's verdict counters, see HW_CNT_* in bpf/hashwall.h), `hash_queue` (files waiting to
+ * be hashed) and `watched_files` (files under watch). Every counter is also exported generically as
  * `hashwall_counter{name="…"}` so a new one is visible before it gets its own metric.
  *
  * @module
@@ -32,15 +32,15 @@ export function renderMetrics(s: StatusInfo): string {
     for (const [labels, v] of rows) out.push(`${name}${labels} ${num(v)}`);
   };
   metric("hashwall_verdicts_total", "counter", "Connection verdicts by decision.", [
-    ['{decision="allow"}', c.verdict_allow ?? 0],
-    ['{decision="deny"}', c.verdict_deny ?? 0],
-    ['{decision="unknown"}', c.verdict_unknown ?? 0],
+    ['{decision="allow"}', c.allow ?? 0],
+    ['{decision="deny"}', c.deny ?? 0],
+    ['{decision="unknown"}', c.unknown ?? 0],
   ]);
   metric("hashwall_lost_events_total", "counter", "Kernel events lost (ring buffer full).", [
     ["", s.lostEvents],
   ]);
   metric("hashwall_hash_queue", "gauge", "Files waiting to be hashed.", [["", c.hash_queue ?? 0]]);
-  metric("hashwall_watches", "gauge", "Integrity watches in place.", [["", c.watch_count ?? 0]]);
+  metric("hashwall_watches", "gauge", "Files under watch.", [["", c.watched_files ?? 0]]);
   metric("hashwall_apps", "gauge", "Registered apps by hash status.", [
     ['{status="valid"}', s.apps.valid],
     ['{status="invalid"}', s.apps.invalid],

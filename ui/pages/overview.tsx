@@ -105,9 +105,10 @@ export function OverviewPage({ ctx, data }: { ctx: PageContext; data: OverviewDa
           <dt>started</dt>
           <dd>{formatTime(s.startedAt)}</dd>
           <dt>config</dt>
-          <dd class="mono">{s.configDir}</dd>
+          <dd class="mono break">{s.configDir}</dd>
           <dt>attach points</dt>
-          <dd class="mono">{s.attachPoints.join(", ") || "—"}</dd>
+          {/* Real attach points carry long cgroup paths without spaces: let them wrap. */}
+          <dd class="mono break">{s.attachPoints.join(", ") || "—"}</dd>
         </dl>
       </section>
     </Layout>
