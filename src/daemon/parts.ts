@@ -6,6 +6,7 @@
  */
 import type { DaemonCore } from "./core.ts";
 import { controlSocketPath, startControlServer } from "./control.ts";
+import { retentionPolicyOf, startRetention } from "./retention.ts";
 
 /** A part: starts against the core, resolves to its stop function. */
 export type DaemonPart = (core: DaemonCore) => Promise<() => Promise<void> | void>;
@@ -22,5 +23,9 @@ const controlSocket: DaemonPart = (core) => {
   return Promise.resolve(() => server.close());
 };
 
+/** History retention ([history] max_age_days, max_rows): at start, then hourly. */
+const retention: DaemonPart = (core) =>
+  Promise.resolve(startRetention(core.store, () => retentionPolicyOf(core.policy), core.log));
+
 /** The parts, in start order. */
-export const optionalParts: DaemonPart[] = [controlSocket];
+export const optionalParts: DaemonPart[] = [controlSocket, retention];
