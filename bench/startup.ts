@@ -36,6 +36,19 @@ const START_TIMEOUT_MS = 60_000;
 const VARIANTS = ["cold", "first", "warm"] as const;
 type Variant = (typeof VARIANTS)[number];
 
+/** The daemon being timed, so a SIGINT/SIGTERM cleanup can kill it. */
+let liveDaemon: Deno.ChildProcess | undefined;
+
+/** Kills the daemon being timed, if any, and waits for it. */
+async function killLiveDaemon(): Promise<void> {
+  const d = liveDaemon;
+  if (!d) return;
+  try {
+    d.kill("SIGKILL");
+  } catch { /* already exited */ }
+  await d.status;
+}
+
 /** Writes `n` distinct files (base bytes + a 4-byte index) and returns their apps.toml entries. */
 async function makeApps(dir: string, base: Uint8Array, n: number) {
   await Deno.mkdir(dir, { recursive: true });
@@ -96,6 +109,7 @@ async function timeStart(
     stderr: "piped",
     env: { NO_COLOR: "1" },
   }).spawn();
+  liveDaemon = child;
   const log: string[] = [];
   let ready = -1;
   // Reads stderr to the end (so the daemon never blocks on a full pipe), noting the ready time.
@@ -129,6 +143,7 @@ async function timeStart(
     } catch { /* already gone */ }
     await status;
     clearTimeout(killer);
+    liveDaemon = undefined;
     await reader.catch(() => {});
   }
 }
@@ -167,6 +182,7 @@ await runBench(async (cleanup) => {
       for (const fresh of ["cold", "first"] as const) {
         const stateDir = `${dir}/state-${seq++}`;
         cleanup.defer(`disable ${stateDir}`, () => runHashwall(["disable", "--state", stateDir]));
+        cleanup.defer("kill the daemon being timed", killLiveDaemon);
         if (fresh === "cold") await dropCaches();
         const first = await timeStart(configDir, stateDir, cg.path);
         record(n, fresh, first.ms, first.approved);

@@ -8,7 +8,7 @@
 /** A stack of undo steps, run last-in first-out, each one even when an earlier one failed. */
 export class Cleanup {
   #steps: { label: string; fn: () => unknown }[] = [];
-  #ran = false;
+  #running: Promise<string[]> | undefined;
 
   /**
    * Registers an undo step (runs before the ones registered earlier).
@@ -20,23 +20,28 @@ export class Cleanup {
    * ```
    */
   defer(label: string, fn: () => unknown): void {
-    if (this.#ran) throw new Error(`Cleanup.defer(${label}): cleanup already ran`);
+    if (this.#running) throw new Error(`Cleanup.defer(${label}): cleanup already started`);
     this.#steps.push({ label, fn });
   }
 
-  /** Runs every step once; returns the failures as "label: message" (never throws). */
-  async run(): Promise<string[]> {
-    if (this.#ran) return [];
-    this.#ran = true;
-    const failures: string[] = [];
-    for (const step of this.#steps.reverse()) {
-      try {
-        await step.fn();
-      } catch (e) {
-        failures.push(`${step.label}: ${e instanceof Error ? e.message : e}`);
+  /**
+   * Runs every step once; resolves to the failures as "label: message" (never rejects). A second
+   * caller (a signal arriving while the benchmark fails, or the reverse) waits for the same run,
+   * so nobody exits the process halfway through the cleanup.
+   */
+  run(): Promise<string[]> {
+    this.#running ??= (async () => {
+      const failures: string[] = [];
+      for (const step of [...this.#steps].reverse()) {
+        try {
+          await step.fn();
+        } catch (e) {
+          failures.push(`${step.label}: ${e instanceof Error ? e.message : e}`);
+        }
       }
-    }
-    return failures;
+      return failures;
+    })();
+    return this.#running;
   }
 }
 
@@ -55,7 +60,9 @@ export class Cleanup {
  */
 export async function runBench(main: (cleanup: Cleanup) => Promise<void>): Promise<void> {
   const cleanup = new Cleanup();
+  let interrupted = false;
   const onSignal = (sig: Deno.Signal, code: number) => async () => {
+    interrupted = true;
     console.error(`${sig}: cleaning up`);
     const failures = await cleanup.run();
     for (const f of failures) console.error(`cleanup failed: ${f}`);
@@ -71,10 +78,11 @@ export async function runBench(main: (cleanup: Cleanup) => Promise<void>): Promi
     await main(cleanup);
   } catch (e) {
     failed = true;
-    console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    // After a signal, the error is the cleanup killing the benchmark's processes: not news.
+    if (!interrupted) console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
   } finally {
     const failures = await cleanup.run();
-    for (const f of failures) console.error(`cleanup failed: ${f}`);
+    if (!interrupted) { for (const f of failures) console.error(`cleanup failed: ${f}`); }
     if (failures.length) failed = true;
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   }
