@@ -44,9 +44,9 @@ import { buildBenchTool, buildNetclient, startListener } from "./lib/native.ts";
 import { median, round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { type ProgCost, progFdOfPinnedLink, withBpfStats } from "./lib/bpf_stats.ts";
-import { parseIntOptions } from "./lib/args.ts";
+import { intOptionsOrExit } from "./lib/args.ts";
 
-const opts = parseIntOptions(Deno.args, { connects: 10_000, rounds: 15 }, "bench/connect.ts");
+const opts = intOptionsOrExit(Deno.args, { connects: 10_000, rounds: 15 }, "bench/connect.ts");
 const APPS = 1000;
 const SCRIPTS = 100;
 const GOAL = 0.97;

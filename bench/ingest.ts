@@ -32,9 +32,9 @@ import { buildBenchTool } from "./lib/native.ts";
 import { peakRssBytes, rssBytes } from "./lib/proc.ts";
 import { round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
-import { parseIntOptions } from "./lib/args.ts";
+import { intOptionsOrExit } from "./lib/args.ts";
 
-const opts = parseIntOptions(
+const opts = intOptionsOrExit(
   Deno.args,
   { seconds: 2, "baseline-rows": 200_000 },
   "bench/ingest.ts",

@@ -27,9 +27,9 @@ import { buildNetclient } from "./lib/native.ts";
 import { dropCaches } from "./lib/proc.ts";
 import { median, round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
-import { parseIntOptions } from "./lib/args.ts";
+import { intOptionsOrExit } from "./lib/args.ts";
 
-const opts = parseIntOptions(Deno.args, { rounds: 3, apps: 1000 }, "bench/startup.ts");
+const opts = intOptionsOrExit(Deno.args, { rounds: 3, apps: 1000 }, "bench/startup.ts");
 const GOAL_WARM_MS = 1000;
 const READY = /"msg":"hashwall \d[^"]* (enforcing|learning)"/;
 const START_TIMEOUT_MS = 60_000;

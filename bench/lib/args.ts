@@ -35,3 +35,25 @@ export function parseIntOptions<T extends Record<string, number>>(
   }
   return out as T;
 }
+
+/**
+ * {@link parseIntOptions}, but a bad command line prints just the message and exits with 2
+ * (before the benchmark has created anything).
+ *
+ * @example
+ * ```ts
+ * const o = intOptionsOrExit(Deno.args, { rounds: 3 }, "bench/startup.ts");
+ * ```
+ */
+export function intOptionsOrExit<T extends Record<string, number>>(
+  args: readonly string[],
+  defaults: T,
+  usage: string,
+): T {
+  try {
+    return parseIntOptions(args, defaults, usage);
+  } catch (e) {
+    console.error(e instanceof Error ? e.message : String(e));
+    Deno.exit(2);
+  }
+}
