@@ -275,7 +275,8 @@ static __always_inline int judge(struct hw_flt_gen *g, __u32 gen, __u8 dir, stru
 
 	if (p->proto == IPPROTO_ICMP || p->proto == HW_FLT_PROTO_ICMPV6)
 		port = 0;
-	hw_flt_match_rules(gen, dir, hw_flt_proto_key(p->proto), p->family, p->remote, port, 0, &m);
+	hw_flt_match_rules(gen, g->any_mask, dir, hw_flt_proto_key(p->proto), p->family, p->remote,
+			   port, 0, &m);
 	if (m.rule != HW_FLT_NO_RULE) {
 		*slot = m.rule;
 		return m.action;

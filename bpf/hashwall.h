@@ -251,6 +251,47 @@ struct hw_flt_lpm6_key {
 	__u8 addr[16];
 };
 
+/*
+ * Host entries (/32, /128) and single ports live in hash maps beside the tries: a hit answers at
+ * once (its value already carries the first match of every shorter prefix containing it), only a
+ * miss walks the trie, which then holds just the shorter prefixes and the port ranges. So rule
+ * sets of hosts and single ports cost the same at any size.
+ */
+#define HW_FLT_HOST_MAX 262144 /* host hash entries per family (both gens) */
+
+/* Key of hw_flt_host4: the IPv4 address trie key's fields at full length, as a hash key. */
+struct hw_flt_host4_key {
+	__u8 gen;
+	__u8 dir;
+	__u8 proto;
+	__u8 _zero;
+	__u32 pclass;
+	__u32 app_id;
+	__u8 addr[4];
+};
+
+/* Key of hw_flt_host6. */
+struct hw_flt_host6_key {
+	__u8 gen;
+	__u8 dir;
+	__u8 proto;
+	__u8 _zero;
+	__u32 pclass;
+	__u32 app_id;
+	__u8 addr[16];
+	__u8 _pad[4];
+};
+
+/* Key of hw_flt_portx: one port (host order) -> __u32 port class. */
+struct hw_flt_portx_key {
+	__u8 gen;
+	__u8 dir;
+	__u8 proto;
+	__u8 _zero;
+	__u16 port;
+	__u16 _pad;
+};
+
 /* Value of both address tries: the first rule (file order) covering the key. */
 struct hw_flt_match {
 	__u32 rule;   /* rule index, HW_FLT_NO_RULE when none */
@@ -279,6 +320,14 @@ struct hw_flt_ctl {
 	__u32 _pad;
 };
 
+/* Bit of hw_flt_gen.any_mask; lets a packet skip the port-less lookup when no such rule exists. */
+#define HW_FLT_ANY_BIT(dir, proto)                                                                 \
+	(1u << ((dir) * 8 + ((proto) == HW_FLT_PROTO_TCP      ? 0                                 \
+			     : (proto) == HW_FLT_PROTO_UDP    ? 1                                 \
+			     : (proto) == HW_FLT_PROTO_ICMP   ? 2                                 \
+			     : (proto) == HW_FLT_PROTO_ICMPV6 ? 3                                 \
+							      : 4)))
+
 /* Elements 0 and 1 of hw_flt_gen: the defaults belonging to each generation's rules. */
 struct hw_flt_gen {
 	__u32 mode;          /* HW_MODE_LEARNING: count would-drops, drop nothing */
@@ -286,7 +335,7 @@ struct hw_flt_gen {
 	__u32 def_out;
 	__u32 def_untracked;
 	__u32 nrules;
-	__u32 _pad;
+	__u32 any_mask; /* bit HW_FLT_ANY_BIT(dir, proto): some rule has no ports for it */
 };
 
 /* Flow table key, from this host's point of view. ICMP echo: lport = echo id, rport = 0. */
@@ -344,6 +393,9 @@ struct hw_flt_counter {
 _Static_assert(sizeof(struct hw_flt_lpm4_key) == 24, "hw_flt_lpm4_key layout");
 _Static_assert(sizeof(struct hw_flt_lpm6_key) == 32, "hw_flt_lpm6_key layout");
 _Static_assert(sizeof(struct hw_flt_match) == 8, "hw_flt_match layout");
+_Static_assert(sizeof(struct hw_flt_host4_key) == 16, "hw_flt_host4_key layout");
+_Static_assert(sizeof(struct hw_flt_host6_key) == 32, "hw_flt_host6_key layout");
+_Static_assert(sizeof(struct hw_flt_portx_key) == 8, "hw_flt_portx_key layout");
 _Static_assert(sizeof(struct hw_flt_port_key) == 16, "hw_flt_port_key layout");
 _Static_assert(sizeof(struct hw_flt_ctl) == 24, "hw_flt_ctl layout");
 _Static_assert(sizeof(struct hw_flt_gen) == 24, "hw_flt_gen layout");

@@ -45,6 +45,33 @@ struct {
 	__type(value, __u32);
 } hw_flt_port SEC(".maps");
 
+/* (gen, dir, proto, port) -> port class, for ports that are a class of their own prefix. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_FLT_PORT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_portx_key);
+	__type(value, __u32);
+} hw_flt_portx SEC(".maps");
+
+/* (gen, dir, proto, port class, app, IPv4 host) -> first rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_FLT_HOST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_host4_key);
+	__type(value, struct hw_flt_match);
+} hw_flt_host4 SEC(".maps");
+
+/* (gen, dir, proto, port class, app, IPv6 host) -> first rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_FLT_HOST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_host6_key);
+	__type(value, struct hw_flt_match);
+} hw_flt_host6 SEC(".maps");
+
 /* (gen, dir, proto, port class, app, IPv4 prefix) -> first rule. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -85,14 +112,22 @@ static __always_inline __u8 hw_flt_proto_key(__u8 proto)
 	}
 }
 
-/* The port class of a service port; only TCP and UDP have ports. */
+/* The port class of a service port (exact-port hash, else range trie); TCP and UDP only. */
 static __always_inline __u32 hw_flt_pclass(__u32 gen, __u8 dir, __u8 proto, __u16 port)
 {
+	struct hw_flt_portx_key x = {};
 	struct hw_flt_port_key k = {};
 	__u32 *c;
 
 	if (proto != HW_FLT_PROTO_TCP && proto != HW_FLT_PROTO_UDP)
 		return HW_FLT_PCLASS_NONE;
+	x.gen = gen;
+	x.dir = dir;
+	x.proto = proto;
+	x.port = port;
+	c = bpf_map_lookup_elem(&hw_flt_portx, &x);
+	if (c)
+		return *c;
 	k.prefixlen = HW_FLT_PORT_META_BITS + 16;
 	k.gen = gen;
 	k.dir = dir;
@@ -111,65 +146,95 @@ static __always_inline void hw_flt_keep_first(struct hw_flt_match *best, struct 
 	}
 }
 
+/* One (port class, app) key, IPv4: the host hash first, the prefix trie only on a miss. */
+static __always_inline void hw_flt_lookup4(struct hw_flt_lpm4_key *k, struct hw_flt_host4_key *h,
+					   __u32 pclass, __u32 app_id, struct hw_flt_match *best)
+{
+	struct hw_flt_match *m;
+
+	h->pclass = pclass;
+	h->app_id = app_id;
+	m = bpf_map_lookup_elem(&hw_flt_host4, h);
+	if (!m) {
+		k->pclass = pclass;
+		k->app_id = app_id;
+		m = bpf_map_lookup_elem(&hw_flt_lpm4, k);
+	}
+	hw_flt_keep_first(best, m);
+}
+
+/* One (port class, app) key, IPv6. */
+static __always_inline void hw_flt_lookup6(struct hw_flt_lpm6_key *k, struct hw_flt_host6_key *h,
+					   __u32 pclass, __u32 app_id, struct hw_flt_match *best)
+{
+	struct hw_flt_match *m;
+
+	h->pclass = pclass;
+	h->app_id = app_id;
+	m = bpf_map_lookup_elem(&hw_flt_host6, h);
+	if (!m) {
+		k->pclass = pclass;
+		k->app_id = app_id;
+		m = bpf_map_lookup_elem(&hw_flt_lpm6, k);
+	}
+	hw_flt_keep_first(best, m);
+}
+
 /*
  * First rule (file order) matching the packet among the rules of `app_id` and the rules without
  * an app. `addr` is the remote address in network order (4 bytes for family 4, 16 for 6), `port`
  * the service port in host order. best->rule is HW_FLT_NO_RULE when nothing matched.
- * Fixed cost: one port lookup and at most four address lookups, whatever the number of rules.
+ * Fixed number of lookups: the port class, then per (class, app) key a host hash probe and, on a
+ * miss, one trie walk; the port-less keys only when `any_mask` says such rules exist.
  */
-static __always_inline void hw_flt_match_rules(__u32 gen, __u8 dir, __u8 proto, __u8 family,
-					       const __u8 *addr, __u16 port, __u32 app_id,
-					       struct hw_flt_match *best)
+static __always_inline void hw_flt_match_rules(__u32 gen, __u32 any_mask, __u8 dir, __u8 proto,
+					       __u8 family, const __u8 *addr, __u16 port,
+					       __u32 app_id, struct hw_flt_match *best)
 {
 	__u32 pclass = hw_flt_pclass(gen, dir, proto, port);
+	int any = any_mask & HW_FLT_ANY_BIT(dir, proto);
 
 	best->rule = HW_FLT_NO_RULE;
 	best->action = 0;
 	if (family == 4) {
 		struct hw_flt_lpm4_key k = {};
+		struct hw_flt_host4_key h = {};
 
 		k.prefixlen = HW_FLT_LPM_META_BITS + 32;
-		k.gen = gen;
-		k.dir = dir;
-		k.proto = proto;
+		k.gen = h.gen = gen;
+		k.dir = h.dir = dir;
+		k.proto = h.proto = proto;
 		__builtin_memcpy(k.addr, addr, 4);
-		k.pclass = HW_FLT_PCLASS_ANY;
-		hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
-		if (pclass != HW_FLT_PCLASS_NONE) {
-			k.pclass = pclass;
-			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
-		}
+		__builtin_memcpy(h.addr, addr, 4);
+		if (any)
+			hw_flt_lookup4(&k, &h, HW_FLT_PCLASS_ANY, 0, best);
+		if (pclass != HW_FLT_PCLASS_NONE)
+			hw_flt_lookup4(&k, &h, pclass, 0, best);
 		if (app_id) {
-			k.app_id = app_id;
-			k.pclass = HW_FLT_PCLASS_ANY;
-			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
-			if (pclass != HW_FLT_PCLASS_NONE) {
-				k.pclass = pclass;
-				hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm4, &k));
-			}
+			if (any)
+				hw_flt_lookup4(&k, &h, HW_FLT_PCLASS_ANY, app_id, best);
+			if (pclass != HW_FLT_PCLASS_NONE)
+				hw_flt_lookup4(&k, &h, pclass, app_id, best);
 		}
 	} else {
 		struct hw_flt_lpm6_key k = {};
+		struct hw_flt_host6_key h = {};
 
 		k.prefixlen = HW_FLT_LPM_META_BITS + 128;
-		k.gen = gen;
-		k.dir = dir;
-		k.proto = proto;
+		k.gen = h.gen = gen;
+		k.dir = h.dir = dir;
+		k.proto = h.proto = proto;
 		__builtin_memcpy(k.addr, addr, 16);
-		k.pclass = HW_FLT_PCLASS_ANY;
-		hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
-		if (pclass != HW_FLT_PCLASS_NONE) {
-			k.pclass = pclass;
-			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
-		}
+		__builtin_memcpy(h.addr, addr, 16);
+		if (any)
+			hw_flt_lookup6(&k, &h, HW_FLT_PCLASS_ANY, 0, best);
+		if (pclass != HW_FLT_PCLASS_NONE)
+			hw_flt_lookup6(&k, &h, pclass, 0, best);
 		if (app_id) {
-			k.app_id = app_id;
-			k.pclass = HW_FLT_PCLASS_ANY;
-			hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
-			if (pclass != HW_FLT_PCLASS_NONE) {
-				k.pclass = pclass;
-				hw_flt_keep_first(best, bpf_map_lookup_elem(&hw_flt_lpm6, &k));
-			}
+			if (any)
+				hw_flt_lookup6(&k, &h, HW_FLT_PCLASS_ANY, app_id, best);
+			if (pclass != HW_FLT_PCLASS_NONE)
+				hw_flt_lookup6(&k, &h, pclass, app_id, best);
 		}
 	}
 }
@@ -183,14 +248,19 @@ static __always_inline void hw_flt_match_rules(__u32 gen, __u8 dir, __u8 proto, 
 static __always_inline int hw_flt_app_verdict(__u32 app_id, __u8 proto, __u8 family,
 					      const __u8 *daddr, __u16 dport, __u32 *rule)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, gen;
 	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
+	struct hw_flt_gen *g;
 	struct hw_flt_match m;
 
 	if (!ctl || (family != 4 && family != 6))
 		return HW_FLT_NONE;
-	hw_flt_match_rules(ctl->active_gen & 1, HW_FLT_DIR_OUT, hw_flt_proto_key(proto), family,
-			   daddr, dport, app_id, &m);
+	gen = ctl->active_gen & 1;
+	g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
+	if (!g)
+		return HW_FLT_NONE;
+	hw_flt_match_rules(gen, g->any_mask, HW_FLT_DIR_OUT, hw_flt_proto_key(proto), family, daddr,
+			   dport, app_id, &m);
 	if (m.rule == HW_FLT_NO_RULE)
 		return HW_FLT_NONE;
 	*rule = m.rule;

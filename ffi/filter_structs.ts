@@ -17,6 +17,7 @@ export const FLT = {
   SLOT_UNTRACKED: 16386,
   SLOT_SOCKET: 16387,
   LPM_MAX: 262144,
+  HOST_MAX: 262144,
   PORT_MAX: 65536,
   FLOWS_MAX: 65536,
   SOCK_MAX: 65536,
@@ -81,6 +82,15 @@ export const FLT_LAYOUT = {
     fields: { prefixlen: 0, gen: 4, dir: 5, proto: 6, pclass: 8, app_id: 12, addr: 16 },
   },
   hw_flt_match: { size: 8, fields: { rule: 0, action: 4 } },
+  hw_flt_host4_key: {
+    size: 16,
+    fields: { gen: 0, dir: 1, proto: 2, pclass: 4, app_id: 8, addr: 12 },
+  },
+  hw_flt_host6_key: {
+    size: 32,
+    fields: { gen: 0, dir: 1, proto: 2, pclass: 4, app_id: 8, addr: 12 },
+  },
+  hw_flt_portx_key: { size: 8, fields: { gen: 0, dir: 1, proto: 2, port: 4 } },
   hw_flt_port_key: { size: 16, fields: { prefixlen: 0, gen: 4, dir: 5, proto: 6, port: 8 } },
   hw_flt_ctl: {
     size: 24,
@@ -88,7 +98,7 @@ export const FLT_LAYOUT = {
   },
   hw_flt_gen: {
     size: 24,
-    fields: { mode: 0, def_in: 4, def_out: 8, def_untracked: 12, nrules: 16 },
+    fields: { mode: 0, def_in: 4, def_out: 8, def_untracked: 12, nrules: 16, any_mask: 20 },
   },
   hw_flt_flow_key: {
     size: 40,
@@ -129,6 +139,36 @@ export function encodeLpmKey(k: LpmKey): Uint8Array {
   dv.setUint32(lay.fields.app_id, k.appId, true);
   b.set(k.addr, lay.fields.addr);
   return b;
+}
+
+/** Encodes a host hash key (hw_flt_host4 / hw_flt_host6) from a full-length LpmKey. */
+export function encodeHostKey(k: Omit<LpmKey, "addrPrefix">): Uint8Array {
+  const lay = k.addr.length === 4 ? L.hw_flt_host4_key : L.hw_flt_host6_key;
+  const b = new Uint8Array(lay.size);
+  const dv = new DataView(b.buffer);
+  b[lay.fields.gen] = k.gen;
+  b[lay.fields.dir] = k.dir;
+  b[lay.fields.proto] = k.proto;
+  dv.setUint32(lay.fields.pclass, k.pclass, true);
+  dv.setUint32(lay.fields.app_id, k.appId, true);
+  b.set(k.addr, lay.fields.addr);
+  return b;
+}
+
+/** Encodes a hw_flt_portx_key (port in host order). */
+export function encodePortxKey(k: Omit<PortKey, "portPrefix">): Uint8Array {
+  const f = L.hw_flt_portx_key.fields;
+  const b = new Uint8Array(L.hw_flt_portx_key.size);
+  b[f.gen] = k.gen;
+  b[f.dir] = k.dir;
+  b[f.proto] = k.proto;
+  new DataView(b.buffer).setUint16(f.port, k.port, true);
+  return b;
+}
+
+/** Decodes the generation byte of a host or single-port hash key. */
+export function hashKeyGen(key: Uint8Array): number {
+  return key[0];
 }
 
 /** Decodes the generation byte of an address trie key (to clear one generation). */
@@ -221,6 +261,22 @@ export interface FilterGen {
   defOut: number;
   defUntracked: number;
   nrules: number;
+  /** Bits {@link anyBit}(dir, proto): rules without ports exist for that direction/protocol. */
+  anyMask: number;
+}
+
+/** The any_mask bit of a direction and keyed protocol (HW_FLT_ANY_BIT). */
+export function anyBit(dir: number, proto: number): number {
+  const slot = proto === FLT.PROTO_TCP
+    ? 0
+    : proto === FLT.PROTO_UDP
+    ? 1
+    : proto === FLT.PROTO_ICMP
+    ? 2
+    : proto === FLT.PROTO_ICMPV6
+    ? 3
+    : 4;
+  return (1 << (dir * 8 + slot)) >>> 0;
 }
 
 /** Encodes struct hw_flt_gen. */
@@ -233,6 +289,7 @@ export function encodeGen(g: FilterGen): Uint8Array {
   dv.setUint32(f.def_out, g.defOut, true);
   dv.setUint32(f.def_untracked, g.defUntracked, true);
   dv.setUint32(f.nrules, g.nrules, true);
+  dv.setUint32(f.any_mask, g.anyMask, true);
   return b;
 }
 

@@ -36,14 +36,17 @@ import {
   decodeFlow,
   encodeCtl,
   encodeGen,
+  encodeHostKey,
   encodeLpmKey,
   encodeMatch,
   encodePortKey,
+  encodePortxKey,
   encodeU32,
   type FlowEntry,
   FLT,
   FLT_COUNTER_NAMES,
   FLT_LAYOUT,
+  hashKeyGen,
   lpmKeyGen,
   portKeyGen,
   type SlotCounter,
@@ -60,13 +63,32 @@ export const FILTER_MAPS = [
   "hw_flt_ctl",
   "hw_flt_gen",
   "hw_flt_port",
+  "hw_flt_portx",
   "hw_flt_lpm4",
   "hw_flt_lpm6",
+  "hw_flt_host4",
+  "hw_flt_host6",
   "hw_flt_sockok",
   "hw_flt_flows",
   "hw_flt_rcnt",
   "hw_flt_stats",
   "hw_flt_ifl3",
+] as const;
+
+/**
+ * The maps bpf/rules_app.h defines: an object that includes the header (the kernel core's
+ * connect hooks) must `reuseFd` each from `<pinRoot>/filter/maps/<name>` before load.
+ */
+export const RULE_MAPS = [
+  "hw_flt_ctl",
+  "hw_flt_gen",
+  "hw_flt_port",
+  "hw_flt_portx",
+  "hw_flt_lpm4",
+  "hw_flt_lpm6",
+  "hw_flt_host4",
+  "hw_flt_host6",
+  "hw_flt_sockok",
 ] as const;
 
 /** Name of a filter map. */
@@ -218,8 +240,11 @@ export class FilterMaps {
     for (
       const [name, genOf] of [
         ["hw_flt_port", portKeyGen],
+        ["hw_flt_portx", hashKeyGen],
         ["hw_flt_lpm4", lpmKeyGen],
         ["hw_flt_lpm6", lpmKeyGen],
+        ["hw_flt_host4", hashKeyGen],
+        ["hw_flt_host6", hashKeyGen],
       ] as const
     ) {
       const fd = this.fds[name];
@@ -240,6 +265,11 @@ export class FilterMaps {
     }
     // 2. Fill it.
     for (const e of compiled.ports) {
+      if (e.bits === 16) {
+        const key = encodePortxKey({ gen: target, dir: e.dir, proto: e.proto, port: e.port });
+        mapUpdate(this.fds.hw_flt_portx, key, encodeU32(e.pclass));
+        continue;
+      }
       const key = encodePortKey({
         gen: target,
         dir: e.dir,
@@ -250,6 +280,19 @@ export class FilterMaps {
       mapUpdate(this.fds.hw_flt_port, key, encodeU32(e.pclass));
     }
     for (const e of compiled.addrs) {
+      if (e.bits === e.addr.length * 8) {
+        const key = encodeHostKey({
+          gen: target,
+          dir: e.dir,
+          proto: e.proto,
+          pclass: e.pclass,
+          appId: e.appId,
+          addr: e.addr,
+        });
+        const fd = e.family === 4 ? this.fds.hw_flt_host4 : this.fds.hw_flt_host6;
+        mapUpdate(fd, key, encodeMatch(e.rule, e.action));
+        continue;
+      }
       const key = encodeLpmKey({
         gen: target,
         dir: e.dir,
@@ -275,6 +318,7 @@ export class FilterMaps {
         defOut: d.outbound,
         defUntracked: d.untracked,
         nrules: compiled.ruleIds.length,
+        anyMask: compiled.anyMask,
       }),
     );
     // 3. The switch: one update of the control element.

@@ -9,7 +9,7 @@
  * @module
  */
 import type { Policy, Protocol, Rule } from "../config/model.ts";
-import { FLT } from "../../ffi/filter_structs.ts";
+import { anyBit, FLT } from "../../ffi/filter_structs.ts";
 import { elementaryIntervals, intervalsWithin, rangeToPrefixes } from "./port_classes.ts";
 import { propagateFirstMatch } from "./prefix_first.ts";
 
@@ -56,6 +56,8 @@ export interface CompiledPolicy {
   defaults: CompiledDefaults;
   /** Rule ids by rule index (file order). */
   ruleIds: string[];
+  /** Which (dir, proto) have port-less entries (see anyBit in ffi/filter_structs.ts). */
+  anyMask: number;
   skipped: SkippedRule[];
 }
 
@@ -72,6 +74,8 @@ export class CompileError extends Error {
 
 /** Per-generation capacity: the maps hold two generations side by side. */
 export const MAX_ADDR_ENTRIES_PER_FAMILY = FLT.LPM_MAX / 2;
+/** Per-generation capacity of the host (/32, /128) hash maps, per family. */
+export const MAX_HOST_ENTRIES_PER_FAMILY = FLT.HOST_MAX / 2;
 /** Per-generation capacity of the port trie. */
 export const MAX_PORT_ENTRIES = FLT.PORT_MAX / 2;
 
@@ -170,10 +174,14 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
       }
     });
   }
-  if (ports.length > MAX_PORT_ENTRIES) {
-    throw new CompileError(
-      `the rules' ports need ${ports.length} port-table entries; at most ${MAX_PORT_ENTRIES} fit`,
-    );
+  for (const exact of [true, false]) {
+    const n = ports.filter((p) => (p.bits === 16) === exact).length;
+    if (n > MAX_PORT_ENTRIES) {
+      throw new CompileError(
+        `the rules' ports need ${n} ${exact ? "single-port" : "port-range"} entries; at most ` +
+          `${MAX_PORT_ENTRIES} fit`,
+      );
+    }
   }
 
   // Raw address entries grouped by (family, dir, proto, class, app).
@@ -217,10 +225,14 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
     }
   });
   const addrs: CompiledAddrEntry[] = [];
+  let anyMask = 0;
   const perFamily = { 4: 0, 6: 0 };
+  const hostsPerFamily = { 4: 0, 6: 0 };
   for (const g of groups.values()) {
+    if (g.pclass === FLT.PCLASS_ANY) anyMask |= anyBit(g.dir, g.proto);
     for (const e of propagateFirstMatch(g.raw)) {
-      perFamily[g.family]++;
+      if (e.bits === (g.family === 4 ? 32 : 128)) hostsPerFamily[g.family]++;
+      else perFamily[g.family]++;
       addrs.push({
         family: g.family,
         dir: g.dir,
@@ -235,6 +247,12 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
     }
   }
   for (const f of [4, 6] as const) {
+    if (hostsPerFamily[f] > MAX_HOST_ENTRIES_PER_FAMILY) {
+      throw new CompileError(
+        `the rules need ${hostsPerFamily[f]} IPv${f} host entries; at most ` +
+          `${MAX_HOST_ENTRIES_PER_FAMILY} fit`,
+      );
+    }
     if (perFamily[f] > MAX_ADDR_ENTRIES_PER_FAMILY) {
       throw new CompileError(
         `the rules need ${perFamily[f]} IPv${f} address-table entries; at most ` +
@@ -253,6 +271,7 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
       untracked: verdictCode(d.untracked),
     },
     ruleIds: rules.map((r) => r.id),
+    anyMask: anyMask >>> 0,
     skipped,
   };
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { FLT } from "../../ffi/filter_structs.ts";
+import { anyBit, FLT } from "../../ffi/filter_structs.ts";
 import type { CompiledAddrEntry, CompiledPolicy } from "./compile.ts";
 import type { Packet } from "./packet.ts";
 
@@ -44,10 +44,11 @@ export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): numbe
     return hit;
   };
   let rule: number = FLT.NO_RULE;
-  const keys: Array<[number, number]> = [[FLT.PCLASS_ANY, 0]];
+  const any = (c.anyMask & anyBit(dir, proto)) !== 0;
+  const keys: Array<[number, number]> = any ? [[FLT.PCLASS_ANY, 0]] : [];
   if (pclass !== FLT.PCLASS_NONE) keys.push([pclass, 0]);
   if (appId) {
-    keys.push([FLT.PCLASS_ANY, appId]);
+    if (any) keys.push([FLT.PCLASS_ANY, appId]);
     if (pclass !== FLT.PCLASS_NONE) keys.push([pclass, appId]);
   }
   for (const [cls, app] of keys) {

@@ -9,7 +9,7 @@ import { BpfObject, closeBpfFd, mapKeys, mapUpdate, objGet } from "../../ffi/lib
 import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
 import { encodeU32 } from "../../ffi/filter_structs.ts";
 import { compilePolicy } from "../../src/policy/compile.ts";
-import { loadPacketFilter } from "../../src/kernel/filter.ts";
+import { loadPacketFilter, RULE_MAPS } from "../../src/kernel/filter.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../helpers/cgroup.ts";
 import { TRAFFIC_TOOL } from "../helpers/netns.ts";
 import { validateTexts } from "../../src/config/validate.ts";
@@ -133,16 +133,7 @@ Deno.test("rules_app.h decides connects by app and general rules in a cgroup con
     assert.equal(cc.code, 0, new TextDecoder().decode(cc.stderr));
     probe = BpfObject.openMem(await Deno.readFile(`${tmp}/probe.bpf.o`), "hw_probe");
     // The same maps as the filter: reuse its pins (this is what the kernel core must do too).
-    for (
-      const name of [
-        "hw_flt_ctl",
-        "hw_flt_gen",
-        "hw_flt_port",
-        "hw_flt_lpm4",
-        "hw_flt_lpm6",
-        "hw_flt_sockok",
-      ]
-    ) {
+    for (const name of RULE_MAPS) {
       const fd = objGet(`${pinRoot}/filter/maps/${name}`);
       try {
         probe.map(name).reuseFd(fd);

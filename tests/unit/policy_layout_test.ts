@@ -4,7 +4,7 @@
  * constant is compared.
  */
 import assert from "node:assert/strict";
-import { FLT, FLT_LAYOUT } from "../../ffi/filter_structs.ts";
+import { anyBit, FLT, FLT_LAYOUT } from "../../ffi/filter_structs.ts";
 
 const header = new URL("../../bpf/hashwall.h", import.meta.url).pathname;
 
@@ -24,6 +24,12 @@ function probeSource(): { source: string; expected: Map<string, number> } {
   for (const [name, value] of Object.entries(FLT)) {
     expected.set(`const.HW_FLT_${name}`, value);
     lines.push(`  printf("const.HW_FLT_${name} %lld\\n", (long long)(HW_FLT_${name}));`);
+  }
+  for (const dir of [0, 1]) {
+    for (const proto of [1, 6, 17, 58, 255]) {
+      expected.set(`anybit.${dir}.${proto}`, anyBit(dir, proto));
+      lines.push(`  printf("anybit.${dir}.${proto} %u\\n", HW_FLT_ANY_BIT(${dir}, ${proto}));`);
+    }
   }
   const source = [
     "#include <stdio.h>",
