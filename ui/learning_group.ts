@@ -10,9 +10,17 @@ import type { ConnEvent, LearningEntry } from "../src/daemon/api.ts";
 /** How many recent pids an entry keeps. */
 const MAX_TGIDS = 8;
 
+/**
+ * Reasons of attempts the daemon lists on the Learning page (src/daemon/learning.ts): an unknown
+ * executable, a script an approved interpreter ran without approval (the event names the script),
+ * and an app whose approval was revoked. "not_inherited" is left out: its executable is approved
+ * already, so the daemon's list hides it, and approving it again would change nothing.
+ */
+const LEARNING_REASONS = new Set(["unknown_app", "interpreter", "revoked"]);
+
 /** Whether an event belongs on the Learning page (an app without approval tried to connect). */
 export function isLearningEvent(e: ConnEvent): boolean {
-  return e.reason === "unknown_app";
+  return LEARNING_REASONS.has(e.reason);
 }
 
 /** Returns `entries` with `e` folded in (a new array; the input is not changed). */

@@ -218,3 +218,57 @@ Deno.test("UI + kernel: tampering turns an app red live; restored bytes + Rehash
     },
   );
 });
+
+const PY = "/usr/bin/python3"; // Debian's (a symlink); PATH below keeps pyenv shims out
+const CONNECT_PY = `import socket, sys
+s = socket.socket()
+try:
+    s.connect(("127.0.0.1", int(sys.argv[1])))
+    print("ok")
+except PermissionError:
+    print("EPERM")
+`;
+
+Deno.test("UI + kernel: a script run by an approved interpreter appears live in Learning as the script; approved there, it passes when enforcing", async (t) => {
+  const python = await Deno.realPath(PY);
+  await using f = await startUiDaemon({
+    mode: "learning",
+    apps: [{ name: "python3", path: python, sha256: await sha256Of(python), interpreter: true }],
+    files: { "sync.py": CONNECT_PY, "other.py": CONNECT_PY + "# another script\n" },
+  });
+  const sync = `${f.dir}/sync.py`;
+  const other = `${f.dir}/other.py`;
+  const runPy = async (script: string) => {
+    const r = await f.daemon.cg.run([PY, script, `${f.listenPort}`], {
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    return r.stdout.trim() || `stderr: ${r.stderr.trim()}`;
+  };
+  await using b = await launchBrowser();
+  const page = await b.newPage();
+  await f.login(page);
+  await page.goto(`${f.url}/learning`);
+  await hydrated(page);
+
+  await t.step("the script, not the interpreter, shows up live", async () => {
+    assert.equal(await runPy(sync), "ok", "learning mode lets it through");
+    await page.locator(`[data-exe="${sync}"]`).waitFor({ timeout: 5000 });
+    assert.equal(await page.locator(`[data-exe="${python}"]`).count(), 0);
+    await screenshot(page, "learning-script");
+  });
+
+  await t.step(
+    "approved in the page, the script passes when enforcing; another does not",
+    async () => {
+      await page.check(`input[name=exe][value="${sync}"]`);
+      await page.click("[data-test=approve]");
+      await page.locator(`[data-exe="${sync}"]`).waitFor({ state: "detached", timeout: 5000 });
+      const app = (await f.json<AppInfo[]>(["apps", "list"])).find((a) => a.path === sync);
+      assert.equal(app?.status, "valid");
+      assert.equal((await f.daemon.cli(["mode", "enforcing"])).code, 0);
+      assert.equal(await runPy(sync), "ok");
+      assert.equal(await runPy(other), "EPERM");
+      await page.locator(`[data-exe="${other}"]`).waitFor({ timeout: 5000 });
+    },
+  );
+});

@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
 import type { Role } from "../../src/daemon/api.ts";
 import { buildIslandBundle } from "./browser.ts";
-import { sha256Of, startTestDaemon, type TestDaemon } from "./daemon.ts";
+import { sha256Of, startTestDaemon, type TestDaemon, type TestDaemonOptions } from "./daemon.ts";
 import { loopbackListener, netclientCopy } from "./netclient.ts";
 
 /** What the test daemon starts with. */
@@ -29,6 +29,8 @@ export interface UiDaemonOptions {
   binaries?: string[];
   /** Names among `binaries` registered in apps.toml at their current hash. */
   approved?: string[];
+  /** More `[[app]]` entries (e.g. an interpreter outside the work folder). */
+  apps?: TestDaemonOptions["apps"];
   /** Files to create in the work folder before the daemon starts: relative path → content. */
   files?: Record<string, string>;
   /** Extra rules.toml text; a function gets the work folder (for integrity watches). */
@@ -103,7 +105,7 @@ export async function startUiDaemon(o: UiDaemonOptions = {}): Promise<UiDaemon> 
     }
     const bin: Record<string, string> = {};
     for (const name of o.binaries ?? []) bin[name] = await netclientCopy(dir, name);
-    const apps = [];
+    const apps = [...(o.apps ?? [])];
     for (const name of o.approved ?? []) {
       if (!bin[name]) throw new Error(`approved "${name}" is not among binaries`);
       apps.push({ name, path: bin[name], sha256: await sha256Of(bin[name]) });
