@@ -230,9 +230,10 @@ export class FilterMaps {
 
   /**
    * Writes `compiled` into the inactive generation and switches to it with one update. Returns
-   * the new active generation. If writing fails the old generation stays active.
+   * the new active generation. If writing fails the old generation stays active. `carryFrom`
+   * (the rule ids of the active generation) keeps hit counters of rules whose id stays.
    */
-  apply(compiled: CompiledPolicy): number {
+  apply(compiled: CompiledPolicy, carryFrom?: readonly string[]): number {
     const ctl = this.ctl();
     const target = ctl.activeGen === 0 ? 1 : 0;
     const previous = this.gen(target);
@@ -256,13 +257,21 @@ export class FilterMaps {
     const zero = new Uint8Array(
       Math.ceil(FLT_LAYOUT.hw_flt_counter.size / 8) * 8 * numPossibleCpus(),
     );
+    // Counters start from zero, or carry on from the active generation for rules kept by id
+    // (and for the defaults), so a reload does not reset hit counts.
+    const rcnt = this.fds.hw_flt_rcnt;
+    const oldIndex = new Map((carryFrom ?? []).map((id, i) => [id, i]));
+    const carry = (from: number | undefined, to: number) => {
+      const old = from === undefined
+        ? null
+        : mapLookup(rcnt, encodeU32(ctl.activeGen * FLT.SLOTS + from), zero.length);
+      mapUpdate(rcnt, encodeU32(target * FLT.SLOTS + to), old ?? zero);
+    };
     const slots = Math.max(previous.nrules, compiled.ruleIds.length);
     for (let s = 0; s < slots; s++) {
-      mapUpdate(this.fds.hw_flt_rcnt, encodeU32(target * FLT.SLOTS + s), zero);
+      carry(s < compiled.ruleIds.length ? oldIndex.get(compiled.ruleIds[s]) : undefined, s);
     }
-    for (let s = FLT.MAX_RULES; s < FLT.SLOTS; s++) {
-      mapUpdate(this.fds.hw_flt_rcnt, encodeU32(target * FLT.SLOTS + s), zero);
-    }
+    for (let s = FLT.MAX_RULES; s < FLT.SLOTS; s++) carry(carryFrom ? s : undefined, s);
     // 2. Fill it.
     for (const e of compiled.ports) {
       if (e.bits === 16) {
@@ -473,6 +482,8 @@ export class PacketFilter {
   #obj: BpfObject | null;
   #progs: { ingress: number; egress: number };
   #links = new Map<string, { point: AttachPoint; fd: number }>();
+  /** Rule ids of the policy this process applied last (hit counters carry over by id). */
+  #lastRuleIds: readonly string[] | undefined;
 
   /** Internal: use {@link loadPacketFilter}. */
   constructor(obj: BpfObject, maps: FilterMaps, pinDir: string) {
@@ -585,9 +596,14 @@ export class PacketFilter {
     return [...this.#links.values()].map((l) => l.point);
   }
 
-  /** Writes a compiled policy atomically (see the module doc). Returns the active generation. */
+  /**
+   * Writes a compiled policy atomically (see the module doc); hit counters of rules kept by id
+   * carry over from the policy this process applied before. Returns the active generation.
+   */
   apply(compiled: CompiledPolicy): number {
-    return this.maps.apply(compiled);
+    const gen = this.maps.apply(compiled, this.#lastRuleIds);
+    this.#lastRuleIds = compiled.ruleIds;
+    return gen;
   }
 
   /** Counters of the active generation (see {@link FilterMaps.counters}). */

@@ -62,10 +62,12 @@ Deno.test("reloading back and forth under traffic: no allowed round trip lost, n
       while (!stop) probes.push(await lab.tool(b, ["udp-ask", lab.addr.a4, 9999, 0.2]));
     })();
     let applies = 0;
+    let last = RULES_A;
     const gens = new Set<number>();
     const end = Date.now() + 3000;
     while (Date.now() < end) {
-      apply(applies % 2 === 0 ? RULES_B : RULES_A);
+      last = applies % 2 === 0 ? RULES_B : RULES_A;
+      apply(last);
       gens.add(filter.counters().generation);
       applies++;
       await sleep(40);
@@ -84,6 +86,9 @@ Deno.test("reloading back and forth under traffic: no allowed round trip lost, n
     const c = filter.counters();
     assert.ok(c.stats.rejudged >= 10, `flows re-judged after switches: ${c.stats.rejudged}`);
     assert.equal(c.stats.rejudge_drop, 0);
+    // "keep" moved between index 0 and 1 on every reload; its hits carried over by id.
+    const keep = c.rules[last === RULES_A ? 0 : 1];
+    assert.ok(keep.packets >= Number(m[1]), `keep counted ${keep.packets} packets across reloads`);
   });
 });
 
