@@ -15,7 +15,7 @@
  *  - the tc egress program judges a new outbound flow only by the rules without an app, unless the
  *    socket's cookie carries a connect-hook verdict: then the flow is admitted as decided there.
  *
- * Needs vmlinux.h (or linux/bpf.h), bpf_helpers.h and hashwall.h before it.
+ * Needs vmlinux.h (or linux/bpf.h), bpf/bpf_helpers.h, bpf/bpf_endian.h and hashwall.h before it.
  */
 #ifndef HASHWALL_RULES_APP_H
 #define HASHWALL_RULES_APP_H
