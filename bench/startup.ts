@@ -77,6 +77,14 @@ function approvedCount(stateDir: string): number {
   }
 }
 
+/** CPU time (user + system, all threads) a live process used so far, in ms (10 ms ticks). */
+function cpuMsOf(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the ")" that closes the command name: utime and stime are the 12th and 13th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
 /**
  * Starts the daemon, returns ms from spawn to the ready line and the approved count, and stops
  * it (SIGTERM; SIGKILL after 15 s). The daemon is killed on every path.
@@ -85,7 +93,7 @@ async function timeStart(
   configDir: string,
   stateDir: string,
   cgroup: string,
-): Promise<{ ms: number; approved: number }> {
+): Promise<{ ms: number; cpuMs: number; approved: number }> {
   const [cmd, ...pre] = hashwallCommand();
   const args = [
     ...pre,
@@ -112,6 +120,7 @@ async function timeStart(
   liveDaemon = child;
   const log: string[] = [];
   let ready = -1;
+  let cpuAtReady = 0;
   // Reads stderr to the end (so the daemon never blocks on a full pipe), noting the ready time.
   const reader = (async () => {
     let buf = "";
@@ -120,7 +129,10 @@ async function timeStart(
       const parts = buf.split("\n");
       buf = parts.pop()!;
       log.push(...parts);
-      if (ready < 0 && parts.some((l) => READY.test(l))) ready = performance.now() - t0;
+      if (ready < 0 && parts.some((l) => READY.test(l))) {
+        ready = performance.now() - t0;
+        cpuAtReady = cpuMsOf(child.pid);
+      }
     }
   })();
   let exited = false;
@@ -131,7 +143,7 @@ async function timeStart(
       await new Promise((r) => setTimeout(r, 5));
     }
     if (ready < 0) throw new Error(`daemon never became ready; it logged:\n${log.join("\n")}`);
-    return { ms: ready, approved: approvedCount(stateDir) };
+    return { ms: ready, cpuMs: cpuAtReady, approved: approvedCount(stateDir) };
   } finally {
     const killer = setTimeout(() => {
       try {
@@ -167,8 +179,11 @@ await runBench(async (cleanup) => {
   }
 
   const times = new Map<string, number[]>();
+  const cpuTimes = new Map<string, number[]>();
   const key = (n: number, v: Variant) => `${n}/${v}`;
-  const record = (n: number, v: Variant, ms: number, approved: number) => {
+  const record = (n: number, v: Variant, ms: number, cpuMs: number, approved: number) => {
+    if (!cpuTimes.has(key(n, v))) cpuTimes.set(key(n, v), []);
+    cpuTimes.get(key(n, v))!.push(cpuMs);
     if (approved !== n) throw new Error(`${v} start with ${n} apps approved ${approved}`);
     if (!times.has(key(n, v))) times.set(key(n, v), []);
     times.get(key(n, v))!.push(ms);
@@ -185,10 +200,10 @@ await runBench(async (cleanup) => {
         cleanup.defer("kill the daemon being timed", killLiveDaemon);
         if (fresh === "cold") await dropCaches();
         const first = await timeStart(configDir, stateDir, cg.path);
-        record(n, fresh, first.ms, first.approved);
+        record(n, fresh, first.ms, first.cpuMs, first.approved);
         if (fresh === "first") {
           const warm = await timeStart(configDir, stateDir, cg.path);
-          record(n, "warm", warm.ms, warm.approved);
+          record(n, "warm", warm.ms, warm.cpuMs, warm.approved);
         }
         // Pins go now (the deferred disable covers failure paths).
         const off = await runHashwall(["disable", "--state", stateDir]);
@@ -198,29 +213,42 @@ await runBench(async (cleanup) => {
   }
 
   const med = (n: number, v: Variant) => median(times.get(key(n, v))!);
+  const cpu = (n: number, v: Variant) => median(cpuTimes.get(key(n, v))!);
   console.log(
     `hashwall run → ready ("hashwall <version> enforcing"), ${opts.rounds} rounds, medians; ` +
-      `${fmt(opts.apps)} apps of ${fmt(base.length + 4)} bytes each.`,
+      `${fmt(opts.apps)} apps of ${fmt(base.length + 4)} bytes each. Wall time from spawn, and ` +
+      `the daemon's CPU time (all threads, 10 ms ticks) at ready. Load average at the end: ` +
+      `${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}.`,
   );
   console.log("");
   console.log(markdownTable(
-    ["start", "0 apps (baseline)", `${fmt(opts.apps)} apps`, "ratio", "added by the apps"],
+    [
+      "start",
+      "0 apps (baseline)",
+      `${fmt(opts.apps)} apps`,
+      "ratio",
+      "added by the apps",
+      "CPU 0 apps",
+      `CPU ${fmt(opts.apps)} apps`,
+      "CPU ratio",
+    ],
     VARIANTS.map((v) => [
       v,
       `${fmt(med(0, v))} ms`,
       `${fmt(med(opts.apps, v))} ms`,
       (med(opts.apps, v) / med(0, v)).toFixed(2),
       `${fmt(med(opts.apps, v) - med(0, v))} ms`,
+      `${fmt(cpu(0, v))} ms`,
+      `${fmt(cpu(opts.apps, v))} ms`,
+      (cpu(opts.apps, v) / cpu(0, v)).toFixed(2),
     ]),
   ));
   console.log("");
   const warm = med(opts.apps, "warm");
   console.log(
     `goal: warm start with ${fmt(opts.apps)} apps ≤ ${GOAL_WARM_MS} ms: ` +
-      `${warm <= GOAL_WARM_MS ? "met" : "NOT met"} (${
-        fmt(warm)
-      } ms). The daemon has no persistent ` +
-      `hash cache wired yet: every start hashes every app file.`,
+      `${warm <= GOAL_WARM_MS ? "met" : "NOT met"} (${fmt(warm)} ms). The daemon has no ` +
+      `persistent hash cache wired yet: every start hashes every app file.`,
   );
   printSummary({
     name: "startup",
@@ -233,6 +261,9 @@ await runBench(async (cleanup) => {
       VARIANTS.map((
         v,
       ) => [v, { baseline: round(med(0, v), 1), apps: round(med(opts.apps, v), 1) }]),
+    ),
+    cpuMs: Object.fromEntries(
+      VARIANTS.map((v) => [v, { baseline: cpu(0, v), apps: cpu(opts.apps, v) }]),
     ),
   });
 });
