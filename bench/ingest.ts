@@ -190,7 +190,8 @@ await runBench(async (cleanup) => {
 
   console.log(
     `Ring buffer → SQLite through the daemon's path; producer on CPU ${producerCpu}, consumer ` +
-      `on CPU ${consumerCpu}; ${opts.seconds} s per paced step.`,
+      `on CPU ${consumerCpu}; ${opts.seconds} s per paced step. Load average at the end: ` +
+      `${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}.`,
   );
   console.log("");
   console.log(markdownTable(
