@@ -11,7 +11,7 @@
 import { VERSION } from "../version.ts";
 import type { App, Mode, Policy } from "../config/model.ts";
 import { configPath, loadPolicy } from "../config/load.ts";
-import { appendLearnedApp, removeLearnedApp } from "../config/learned.ts";
+import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import { AppControl, type ScriptEntry } from "../kernel/app_control.ts";
@@ -193,8 +193,14 @@ export class DaemonCore implements HashwallApi {
   /** Apps from config plus session approvals, minus names revoked at run time. */
   #activeApps(): App[] {
     const revoked = new Set(this.#runtime.data.revoked);
+    const overrides = this.#runtime.data.hashOverrides;
     const byName = new Map<string, App>();
-    for (const a of this.policy.apps) if (!revoked.has(a.name)) byName.set(a.name, a);
+    for (const a of this.policy.apps) {
+      if (revoked.has(a.name)) continue;
+      const o = overrides[a.name];
+      const applies = o && o.path === a.path && o.declared === a.sha256;
+      byName.set(a.name, applies ? { ...a, sha256: o.sha256 } : a);
+    }
     for (const a of this.#sessionApps.values()) if (!byName.has(a.name)) byName.set(a.name, a);
     return [...byName.values()];
   }
@@ -682,13 +688,32 @@ export class DaemonCore implements HashwallApi {
     if (duration === "once") {
       if (!req.tgid) throw new Error("--for once needs the process id that asked (tgid)");
       const key = onceKey(req.tgid);
-      const id = new AppIds(this.opts.stateDir).idOf(`once:${name}`);
+      const id = this.#registry.idOf(`once:${name}`);
       this.kernel.approve({ key, appId: id, flags: appFlags(app) });
-      this.kernel.map("hw_procs"); // ensure loaded
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
       this.#onceApprovals.set(req.tgid, key);
       this.#learning.remove(req.path);
       return { ...toAppInfo({ app, id, status: "valid", approvedInKernel: true }), name };
+    }
+    const declaredIn = existing?.app.loc.file;
+    const handWritten = existing && declaredIn !== "(runtime)" &&
+      !declaredIn?.endsWith(`/apps.d/${LEARNED_FILE}`);
+    if (duration === "forever" && handWritten && existing.app.path === req.path) {
+      // A new hash for an app from a hand-written file: kept in the state folder, never written
+      // into the admin's file (see RuntimeData.hashOverrides).
+      const declared = this.policy.apps.find((a) => a.name === existing.app.name)?.sha256 ??
+        existing.app.sha256;
+      this.#runtime.data.hashOverrides[existing.app.name] = {
+        path: req.path,
+        sha256: h.sha256,
+        declared,
+      };
+      this.#runtime.save();
+      this.#registry.setApps(this.#activeApps());
+      const s = await this.#recheck(existing.app.name, undefined, "approval");
+      this.#learning.remove(req.path);
+      if (!s) throw new Error(`approval of ${existing.app.name} did not register`);
+      return toAppInfo(s);
     }
     if (duration === "forever") {
       await appendLearnedApp(this.opts.configDir, {

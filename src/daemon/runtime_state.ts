@@ -17,12 +17,17 @@ export interface RuntimeData {
   revoked: string[];
   /** Executables dismissed from the learning list. */
   dismissed: string[];
+  /**
+   * New hashes an admin approved for apps declared in hand-written files (which hashwall never
+   * rewrites). Applies while the file still declares `declared`; editing the file ends it.
+   */
+  hashOverrides: Record<string, { path: string; sha256: string; declared: string }>;
 }
 
 /** Loads and saves runtime.json. */
 export class RuntimeState {
   readonly path: string;
-  data: RuntimeData = { revoked: [], dismissed: [] };
+  data: RuntimeData = { revoked: [], dismissed: [], hashOverrides: {} };
 
   constructor(stateDir: string) {
     this.path = `${stateDir}/runtime.json`;
@@ -35,6 +40,9 @@ export class RuntimeState {
         modeOverrideBase: parsed.modeOverrideBase,
         revoked: Array.isArray(parsed.revoked) ? parsed.revoked.filter(isString) : [],
         dismissed: Array.isArray(parsed.dismissed) ? parsed.dismissed.filter(isString) : [],
+        hashOverrides: parsed.hashOverrides && typeof parsed.hashOverrides === "object"
+          ? parsed.hashOverrides
+          : {},
       };
     } catch { /* first start */ }
   }

@@ -137,6 +137,11 @@ export class AppRegistry {
     return this.list();
   }
 
+  /** The stable id of `name` (assigned and persisted when new). */
+  idOf(name: string): number {
+    return this.#ids.idOf(name);
+  }
+
   /** One app by name. */
   get(name: string): AppState | undefined {
     return this.#states.get(name);

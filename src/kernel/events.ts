@@ -56,6 +56,34 @@ function procExe(tgid: number): string | undefined {
   }
 }
 
+/**
+ * Identity → path learned from /proc, bounded (LRU by insertion refresh). Ancestors repeat on
+ * almost every event (shells, sshd, systemd), and a readlink per ancestor per event was the
+ * ingest bottleneck (bench/ingest.ts). A recycled inode could show a stale name in a lineage
+ * label until evicted; verdicts never depend on it.
+ */
+class SeenPaths {
+  #m = new Map<string, string>();
+  constructor(private readonly max = 4096) {}
+  lookup(key: ExeKey, tgid: number): string | undefined {
+    const k = keyString(key);
+    const hit = this.#m.get(k);
+    if (hit !== undefined) {
+      this.#m.delete(k);
+      this.#m.set(k, hit);
+      return hit;
+    }
+    const p = procExe(tgid);
+    if (p !== undefined && !p.endsWith(" (deleted)")) {
+      if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
+      this.#m.set(k, p);
+    }
+    return p;
+  }
+}
+
+const seen = new SeenPaths();
+
 /** A script path as the kernel saw it, made absolute with the process's cwd while it lives. */
 function scriptPath(raw: RawEvent): string {
   if (raw.exePath.startsWith("/")) return raw.exePath;
@@ -71,7 +99,7 @@ function scriptPath(raw: RawEvent): string {
 export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: number): ConnEvent {
   const binary = resolver.byIdentity(raw.exe) ??
     (raw.exePath.startsWith("/") && !(raw.flags & HW.EVF_SCRIPT) ? raw.exePath : undefined) ??
-    procExe(raw.tgid) ?? (raw.exePath || raw.comm);
+    seen.lookup(raw.exe, raw.tgid) ?? (raw.exePath || raw.comm);
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
   const exe = isScript ? scriptPath(raw) : binary;
@@ -94,7 +122,7 @@ export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: 
     lineage: raw.lineage.map((a) => ({
       tgid: a.tgid,
       comm: a.comm,
-      exe: resolver.byIdentity(a.exe) ?? procExe(a.tgid),
+      exe: resolver.byIdentity(a.exe) ?? seen.lookup(a.exe, a.tgid),
       dev: a.exe.dev.toString(),
       ino: a.exe.ino.toString(),
     })),

@@ -92,6 +92,24 @@ Deno.test("daemon: status, approve/revoke via CLI, tamper and rehash, SIGHUP wit
     await Deno.writeTextFile(rules, before);
     assert.equal((await d.cli(["reload"])).code, 0);
 
+    // "Approve new hash" for an app declared in the hand-written apps.toml: the new hash is
+    // approved (kept in the state folder) and apps.toml is never rewritten.
+    const appsToml = await Deno.readTextFile(`${d.configDir}/apps.toml`);
+    const g = await Deno.open(good, { append: true });
+    await g.write(new Uint8Array([1]));
+    g.close();
+    await until("good turns invalid again", async () => {
+      const apps = await json<AppInfo[]>(d, ["apps", "list"]);
+      return apps.find((a) => a.name === "good")?.status === "invalid";
+    });
+    const newHash = await sha256Of(good);
+    const re2 = await json<AppInfo>(d, ["apps", "allow", good]);
+    assert.equal(re2.name, "good");
+    assert.equal(re2.sha256, newHash);
+    assert.equal(re2.status, "valid");
+    assert.equal(await connectOnce(d, good, listener.port), "ok");
+    assert.equal(await Deno.readTextFile(`${d.configDir}/apps.toml`), appsToml);
+
     // Mode switch without reload.
     assert.equal((await d.cli(["mode", "learning"])).code, 0);
     assert.equal(await connectOnce(d, other, listener.port), "ok");
