@@ -25,15 +25,9 @@ export interface LineCol {
  */
 export function lineColAt(text: string, offset: number): LineCol {
   const end = Math.max(0, Math.min(offset, text.length));
-  let line = 1;
-  let lineStart = 0;
-  for (let i = 0; i < end; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, col: end - lineStart + 1 };
+  const starts = lineStarts(text);
+  const i = lastAtMost(starts, end);
+  return { line: i + 1, col: end - starts[i] + 1 };
 }
 
 /**
@@ -46,11 +40,41 @@ export function lineColAt(text: string, offset: number): LineCol {
  * ```
  */
 export function clampLineCol(text: string, pos: LineCol): LineCol {
-  const lines = text.split("\n");
-  const line = Math.max(1, Math.min(Math.trunc(pos.line) || 1, lines.length));
-  const len = lines[line - 1].replace(/\r$/, "").length;
-  const col = Math.max(1, Math.min(Math.trunc(pos.col) || 1, len + 1));
+  const starts = lineStarts(text);
+  const line = Math.max(1, Math.min(Math.trunc(pos.line) || 1, starts.length));
+  const from = starts[line - 1];
+  let to = line < starts.length ? starts[line] - 1 : text.length;
+  if (to > from && text.charCodeAt(to - 1) === 13) to--;
+  const col = Math.max(1, Math.min(Math.trunc(pos.col) || 1, to - from + 1));
   return { line, col };
+}
+
+/*
+ * Offsets where each line starts, cached for the few texts being validated: a config with
+ * 1 000 apps asks for thousands of positions, and rescanning the text each time made loading
+ * quadratic (bench/startup.ts).
+ */
+const lineCache = new Map<string, number[]>();
+
+function lineStarts(text: string): number[] {
+  let starts = lineCache.get(text);
+  if (starts) return starts;
+  starts = [0];
+  for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) starts.push(i + 1);
+  if (lineCache.size >= 4) lineCache.delete(lineCache.keys().next().value!);
+  lineCache.set(text, starts);
+  return starts;
+}
+
+/** Index of the last element <= x in an ascending array whose first element is 0. */
+function lastAtMost(xs: number[], x: number): number {
+  let lo = 0, hi = xs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (xs[mid] <= x) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
 }
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;

@@ -135,31 +135,46 @@ export class DaemonCore implements HashwallApi {
    * caller undoes what was started.
    */
   async start(): Promise<void> {
+    const phases: Record<string, number> = {};
+    let t = performance.now();
+    const phase = (name: string) => {
+      const now = performance.now();
+      phases[name] = Math.round(now - t);
+      t = now;
+    };
     this.policy = await this.loadConfig();
+    phase("config");
     this.store = openStore(`${this.opts.stateDir}/hashwall.db`);
     this.#batcher = new EventBatcher(this.store, {
       onCommit: (rows) => rows.forEach((event) => this.#publish({ type: "event", event })),
     });
     this.#seedLearning();
+    phase("history");
     this.#registry.setApps(this.#activeApps());
     await this.#verifyAll();
+    phase("hash");
     this.kernel = AppControl.open({
       pins: pinPaths(this.instance),
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
     this.kernel.attachLineage();
+    phase("load");
     this.#syncKernelApprovals();
     this.#trustRunning();
+    phase("approve");
     this.kernel.attachHooks();
     this.kernel.startDrain((rec) => this.#onRecord(rec));
+    phase("attach");
     this.#startWatch();
     await this.#startIntegrity();
     await this.#syncExecGate();
+    phase("watch");
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
       cgroup: this.opts.cgroup,
       apps: this.#registry.list().length,
+      startMs: phases,
     });
   }
 

@@ -51,16 +51,25 @@ export class AppIds {
     } catch { /* first start, or unreadable: start a fresh table */ }
   }
 
-  /** The id of `name`, assigning (and persisting) a new one when needed. */
+  #dirty = false;
+
+  /** The id of `name`, assigning a new one when needed (persisted by {@link flush}). */
   idOf(name: string): number {
     const known = this.#ids[name];
     if (typeof known === "number" && known > 0) return known;
     const next = Math.max(0, ...Object.values(this.#ids)) + 1;
     this.#ids[name] = next;
+    this.#dirty = true;
+    return next;
+  }
+
+  /** Writes new assignments (once per batch: rewriting per app made 1 000 apps quadratic). */
+  flush(): void {
+    if (!this.#dirty) return;
     const tmp = `${this.#path}.tmp`;
     Deno.writeTextFileSync(tmp, JSON.stringify(this.#ids), { mode: 0o600 });
     Deno.renameSync(tmp, this.#path);
-    return next;
+    this.#dirty = false;
   }
 }
 
@@ -93,6 +102,7 @@ export class AppRegistry {
       );
     }
     this.#states = next;
+    this.#ids.flush();
   }
 
   /** Hashes one app's file and updates its status; returns the new state. */
@@ -139,7 +149,9 @@ export class AppRegistry {
 
   /** The stable id of `name` (assigned and persisted when new). */
   idOf(name: string): number {
-    return this.#ids.idOf(name);
+    const id = this.#ids.idOf(name);
+    this.#ids.flush();
+    return id;
   }
 
   /** One app by name. */
