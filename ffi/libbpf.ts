@@ -1056,6 +1056,8 @@ export class RingBuffer {
   #scratch = new Uint8Array(4096);
   #failure: unknown = null;
   #count = 0;
+  #limit = Infinity;
+  #hitLimit = false;
 
   /** Subscribes to the ring buffer map behind `mapFd`. */
   constructor(mapFd: number, onRecord: (data: Uint8Array) => void) {
@@ -1076,6 +1078,12 @@ export class RingBuffer {
         this.#failure = e;
         return -1;
       }
+      // A negative return makes libbpf stop after this record (already consumed); without a
+      // budget, producers that outpace us would keep ring_buffer__consume looping forever.
+      if (this.#count >= this.#limit) {
+        this.#hitLimit = true;
+        return -1;
+      }
       return 0;
     });
     clearWarnings();
@@ -1088,17 +1096,24 @@ export class RingBuffer {
     this.#rb = rb;
   }
 
-  /** Delivers every pending record now without blocking; returns how many were delivered. */
-  consume(): number {
+  /**
+   * Delivers pending records now without blocking, at most `limit` of them (default: until the
+   * ring is empty); returns how many were delivered. Pass a limit when producers may be faster
+   * than `onRecord`, or this call may never return.
+   */
+  consume(limit = Infinity): number {
     if (this.#rb === null) throw new Error("RingBuffer.consume: ring buffer already freed");
     this.#count = 0;
     this.#failure = null;
+    this.#limit = limit;
+    this.#hitLimit = false;
     const rc = bpf().ring_buffer__consume(this.#rb);
     if (this.#failure !== null) {
       const e = this.#failure;
       this.#failure = null;
       throw e;
     }
+    if (this.#hitLimit) return this.#count;
     check(rc, "ring_buffer__consume");
     return this.#count;
   }

@@ -51,6 +51,12 @@ export const PERSISTENT_MAPS = [
   "hw_scripts_rel",
 ] as const;
 
+/**
+ * Records one drain tick takes at most. At the 50 ms tick that is up to 20 000 events/s, more
+ * than the daemon can store; beyond it the ring fills and the kernel counts the rest as lost.
+ */
+export const DRAIN_BUDGET = 1000;
+
 /** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
 const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
@@ -324,10 +330,14 @@ export class AppControl {
     this.#drainTimer = setInterval(() => this.drain(), intervalMs);
   }
 
-  /** Consumes every pending record now; returns how many. */
-  drain(): number {
+  /**
+   * Consumes pending records now, at most `limit` (default {@link DRAIN_BUDGET}) so that a flood
+   * cannot hold the event loop (UI, control socket, watchdog) for as long as it lasts; the rest
+   * waits for the next tick. Returns how many.
+   */
+  drain(limit = DRAIN_BUDGET): number {
     if (!this.#ring) return 0;
-    const n = this.#ring.consume();
+    const n = this.#ring.consume(limit);
     this.#lastDrain = Date.now();
     return n;
   }
