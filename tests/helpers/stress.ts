@@ -176,6 +176,14 @@ export function rssKiB(pid: number): number | undefined {
   }
 }
 
+/** CPU seconds (user + system) that `pid` used so far, from /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the parenthesised comm (which may contain spaces): utime is 14th, stime 15th.
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 /** Runs `hashwall ARGS --json` against the test daemon and parses its answer. */
 export async function cliJson<T>(d: TestDaemon, args: string[]): Promise<T> {
   const r = await d.cli([...args, "--json"]);
