@@ -16,6 +16,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "hashwall.h"
+#include "rules_app.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -155,7 +156,7 @@ static __always_inline int is_loopback(__u8 family, const __u8 *daddr)
 static __always_inline void report(struct hw_settings *s, struct task_struct *task, __u32 tgid,
 				   const struct hw_exe_key *exe, __u8 kind, __u8 verdict,
 				   __u8 family, __u8 proto, const __u8 *daddr, __u16 dport,
-				   __u32 reason)
+				   __u32 reason, __u32 rule)
 {
 	struct hw_dedup_key dk = {};
 	__u64 now = bpf_ktime_get_boot_ns();
@@ -191,6 +192,8 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	e->proto = proto;
 	e->dport = dport;
 	e->reason = reason;
+	e->rule = rule;
+	e->_pad2 = 0;
 	__builtin_memcpy(e->daddr, daddr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
@@ -234,7 +237,7 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
  * Trusted = a per-process entry whose approval is still in the approved map.
  */
 static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8 *daddr,
-				  __u16 dport)
+				  __u16 dport, __u64 cookie)
 {
 	__u32 zero = 0;
 	struct hw_settings *s = bpf_map_lookup_elem(&hw_settings, &zero);
@@ -255,6 +258,28 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 	if (pv) {
 		struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &pv->trust_key);
 		if (a && a->app_id == pv->app_id) {
+			/*
+			 * A trusted app: the outbound [[rule]]s (its own and the general ones, first
+			 * match) still apply, here rather than at tc egress so a denied connect gets
+			 * EPERM at once. (Loopback got here only with allow_loopback = false: then it
+			 * is judged like any destination.)
+			 */
+			__u32 rule = 0;
+			int v = kind == HW_EV_SOCK_CREATE
+					? HW_FLT_NONE
+					: hw_flt_app_verdict(pv->app_id, proto, family, daddr, dport,
+							     &rule);
+			if (v == HW_FLT_DENY) {
+				struct task_struct *task = bpf_get_current_task_btf();
+				int deny = s->mode == HW_MODE_ENFORCING;
+				count(deny ? HW_CNT_DENY : HW_CNT_ALLOW);
+				report(s, task, tgid, &pv->trust_key, kind,
+				       deny ? HW_VERDICT_DENY : HW_VERDICT_ALLOW, family, proto, daddr,
+				       dport, HW_REASON_RULE, rule);
+				return !deny;
+			}
+			if (v == HW_FLT_ALLOW)
+				hw_flt_note_socket(cookie, rule);
 			count(HW_CNT_ALLOW);
 			return 1;
 		}
@@ -276,7 +301,7 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 	if (deny)
 		count(HW_CNT_DENY);
 	report(s, task, tgid, &exe, kind, deny ? HW_VERDICT_DENY : HW_VERDICT_ALLOW, family, proto,
-	       daddr, dport, reason);
+	       daddr, dport, reason, 0);
 	return !deny;
 }
 
@@ -293,7 +318,8 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, __u8 kind)
 	__u32 ip = ctx->user_ip4;
 	__builtin_memcpy(daddr, &ip, 4);
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
-	return decide(kind, 4, proto_of(ctx->type, ctx->protocol), daddr, port);
+	return decide(kind, 4, proto_of(ctx->type, ctx->protocol), daddr, port,
+		      bpf_get_socket_cookie(ctx));
 }
 
 /* IPv6, with IPv4-mapped addresses (::ffff:a.b.c.d) reported and judged as IPv4. */
@@ -306,13 +332,13 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	__u8 proto = proto_of(ctx->type, ctx->protocol);
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
 		__builtin_memcpy(daddr, &w3, 4);
-		return decide(kind, 4, proto, daddr, port);
+		return decide(kind, 4, proto, daddr, port, bpf_get_socket_cookie(ctx));
 	}
 	__builtin_memcpy(daddr, &w0, 4);
 	__builtin_memcpy(daddr + 4, &w1, 4);
 	__builtin_memcpy(daddr + 8, &w2, 4);
 	__builtin_memcpy(daddr + 12, &w3, 4);
-	return decide(kind, 6, proto, daddr, port);
+	return decide(kind, 6, proto, daddr, port, bpf_get_socket_cookie(ctx));
 }
 
 SEC("cgroup/connect4")
@@ -353,7 +379,7 @@ int hw_sock_create(struct bpf_sock *sk)
 		return 1;
 	__u8 daddr[16] = {};
 	/* No destination yet: the loopback exemption cannot apply; family 0 marks "no address". */
-	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0);
+	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0, 0);
 }
 
 /* fork: a child of a trusted process whose app has inherit = true is trusted too. */

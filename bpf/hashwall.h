@@ -104,6 +104,7 @@ struct hw_settings {
 #define HW_REASON_REVOKED 3       /* trust rested on an approval that was revoked */
 #define HW_REASON_INTERPRETER 4   /* an interpreter, and no approved script decides */
 #define HW_REASON_SCRIPT_UNRESOLVED 5 /* an interpreter given a path the kernel cannot resolve */
+#define HW_REASON_RULE 6              /* an outbound [[rule]] decided (hw_event.rule: its index) */
 
 /* hw_event.flags */
 #define HW_EVF_SCRIPT 0x1 /* exe_path is the script an interpreter runs (maybe relative) */
@@ -136,6 +137,8 @@ struct hw_event {
 	char comm[HW_COMM_LEN];
 	char exe_path[HW_PATH_LEN]; /* path given to execve (may be relative), "" if unknown */
 	struct hw_ancestor lineage[HW_LINEAGE_DEPTH]; /* lineage[0] is the parent */
+	__u32 rule; /* with HW_REASON_RULE: index of the deciding rule in file order */
+	__u32 _pad2;
 };
 
 /* Key of the dedup LRU: one report per app + destination + hook per window. */
@@ -178,7 +181,7 @@ _Static_assert(sizeof(struct hw_app_val) == 8, "hw_app_val layout");
 _Static_assert(sizeof(struct hw_proc_val) == 32, "hw_proc_val layout");
 _Static_assert(sizeof(struct hw_settings) == 24, "hw_settings layout");
 _Static_assert(sizeof(struct hw_ancestor) == 40, "hw_ancestor layout");
-_Static_assert(sizeof(struct hw_event) == 400 + HW_PATH_LEN, "hw_event layout");
+_Static_assert(sizeof(struct hw_event) == 408 + HW_PATH_LEN, "hw_event layout");
 _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 
 /* ===================================================================================== */

@@ -45,6 +45,7 @@ export const HW = {
   REASON_REVOKED: 3,
   REASON_INTERPRETER: 4,
   REASON_SCRIPT_UNRESOLVED: 5,
+  REASON_RULE: 6,
   EVF_SCRIPT: 0x1,
 } as const;
 
@@ -82,7 +83,7 @@ export const LAYOUT = {
   },
   hw_ancestor: { size: 40, fields: { "exe.dev": 0, "exe.ino": 8, tgid: 16, comm: 24 } },
   hw_event: {
-    size: 656,
+    size: 664,
     fields: {
       ts_ns: 0,
       "exe.dev": 8,
@@ -102,6 +103,7 @@ export const LAYOUT = {
       exe_path: 80,
       lineage: 336,
       "lineage[1].tgid": 392,
+      rule: 656,
     },
   },
   hw_script_key: { size: 256, fields: { path: 0 } },
@@ -258,6 +260,8 @@ export interface RawEvent {
   reason: number;
   /** HW_EVF_*: with EVF_SCRIPT, `exePath` is the script an interpreter runs. */
   flags: number;
+  /** With REASON_RULE: the deciding rule's index in file order. */
+  rule: number;
   /** 4 bytes for family 4, 16 for family 6, empty for family 0. */
   daddr: Uint8Array;
   comm: string;
@@ -307,6 +311,7 @@ export function decodeEvent(b: Uint8Array): RawEvent {
     dport: v.getUint16(f.dport, true),
     reason: v.getUint32(f.reason, true),
     flags: v.getUint32(f.flags, true),
+    rule: v.getUint32(f.rule, true),
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
     exePath: cString(b, f.exe_path, HW.PATH_LEN),

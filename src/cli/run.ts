@@ -18,6 +18,9 @@ Options:
   --mode MODE         learning | enforcing (overrides rules.toml)
   --cgroup PATH       cgroup2 folder to attach to (default: the cgroup2 mount)
   --ui HOST:PORT|off  web UI address (overrides [ui] listen)
+  --interfaces LIST   packet-filter interfaces, comma-separated, or "none" (overrides
+                      [defaults] interfaces; the rules still apply to connects of apps)
+  --netns PATH        attach the packet filter inside this network namespace (testing)
   --log-format F      journal (default: <N> priority prefixes) | json`;
 
 /** Parses `--ui`: "off", "127.0.0.1:7447", "[::1]:7447" or "localhost:7447". */
@@ -42,7 +45,7 @@ export const runCommand: Command = {
   async run(argv) {
     const a = parseArgs(argv, {
       boolean: ["default-config"],
-      string: ["config", "state", "mode", "cgroup", "ui", "log-format"],
+      string: ["config", "state", "mode", "cgroup", "ui", "log-format", "interfaces", "netns"],
     });
     if (a.positionals.length) throw new UsageError(`unexpected "${a.positionals[0]}"`);
     const mode = stringFlag(a, "mode") as Mode | undefined;
@@ -63,12 +66,20 @@ export const runCommand: Command = {
       await writeDefaultConfig(configDir);
     }
     const ui = a.flags.ui ? parseUiFlag(stringFlag(a, "ui")!) : undefined;
+    const ifaceFlag = stringFlag(a, "interfaces");
+    const interfaces = ifaceFlag === undefined
+      ? undefined
+      : ifaceFlag === "none"
+      ? []
+      : ifaceFlag.split(",").map((s) => s.trim()).filter(Boolean);
     return await runDaemon({
       configDir,
       stateDir,
       cgroup: stringFlag(a, "cgroup") ?? cgroup2Mount(),
       mode,
       ui,
+      interfaces,
+      netns: stringFlag(a, "netns"),
       logFormat,
     });
   },

@@ -15,6 +15,9 @@ import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/lear
 import { validateTexts } from "../config/validate.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import { AppControl, type ScriptEntry } from "../kernel/app_control.ts";
+import { loadPacketFilter, type PacketFilter, resolveInterfaces } from "../kernel/filter.ts";
+import { compilePolicy } from "../policy/compile.ts";
+import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
@@ -63,6 +66,10 @@ export interface DaemonOptions {
   ui?: { host: string | null; port: number };
   /** Owner required of config files (tests pass their own uid; production root). */
   expectedUid?: number;
+  /** `--interfaces`: packet-filter interfaces (overrides the config; [] = attach none). */
+  interfaces?: string[];
+  /** `--netns`: attach the packet filter inside this network namespace (tests). */
+  netns?: string;
 }
 
 /** The internal caller used for the daemon's own actions. */
@@ -89,6 +96,9 @@ export class DaemonCore implements HashwallApi {
   #watcher?: FileWatcher;
   #monitor?: IntegrityMonitor;
   #gate?: ExecGate;
+  #filter?: PacketFilter;
+  #filterIfaces: string[] = [];
+  #filterPoints: string[] = [];
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
@@ -121,12 +131,7 @@ export class DaemonCore implements HashwallApi {
 
   /** The mode in force: --mode, else a runtime override made against this file mode, else file. */
   effectiveMode(): Mode {
-    if (this.opts.mode) return this.opts.mode;
-    const rt = this.#runtime.data;
-    if (rt.modeOverride && rt.modeOverrideBase === this.policy.defaults.mode) {
-      return rt.modeOverride;
-    }
-    return this.policy.defaults.mode;
+    return this.#modeFor(this.policy);
   }
 
   /**
@@ -153,6 +158,9 @@ export class DaemonCore implements HashwallApi {
     this.#registry.setApps(this.#activeApps());
     await this.#verifyAll();
     phase("hash");
+    // The packet filter first: its pinned rule maps are shared with the connect hooks.
+    this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
+    this.#filter.apply(this.#compile(this.policy));
     this.kernel = AppControl.open({
       pins: pinPaths(this.instance),
       cgroupPath: this.opts.cgroup,
@@ -164,6 +172,7 @@ export class DaemonCore implements HashwallApi {
     this.#trustRunning();
     phase("approve");
     this.kernel.attachHooks();
+    this.#attachFilter(this.policy);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
@@ -190,10 +199,42 @@ export class DaemonCore implements HashwallApi {
     await this.#watcher?.close();
     await this.#monitor?.close();
     await this.#gate?.stop();
+    this.#filter?.close();
     this.kernel?.close();
     this.#pool.close();
     await this.#batcher?.close();
     this.store?.close();
+  }
+
+  /** Compiles the rules for the kernel, in the mode in force, with the registry's app ids. */
+  #compile(policy: Policy) {
+    const mode = this.#modeFor(policy);
+    return compilePolicy({ ...policy, defaults: { ...policy.defaults, mode } }, {
+      appId: (name) => this.#registry.idOf(name),
+    });
+  }
+
+  #modeFor(policy: Policy): Mode {
+    if (this.opts.mode) return this.opts.mode;
+    const rt = this.#runtime.data;
+    if (rt.modeOverride && rt.modeOverrideBase === policy.defaults.mode) return rt.modeOverride;
+    return policy.defaults.mode;
+  }
+
+  /**
+   * Attaches the packet filter to the interfaces of `policy` (or --interfaces), detaching any it
+   * no longer names. All-or-nothing per call: a missing interface throws and changes nothing.
+   */
+  #attachFilter(policy: Policy): void {
+    if (!this.#filter) return;
+    const want = this.opts.interfaces ?? resolveInterfaces(policy.defaults.interfaces);
+    const gone = this.#filterIfaces.filter((i) => !want.includes(i));
+    this.#filterPoints = want.length
+      ? this.#filter.attach(want, { netns: this.opts.netns })
+        .map((p) => `tcx/${p.direction}@${p.ifname}`)
+      : [];
+    if (gone.length) this.#filter.detach(gone);
+    this.#filterIfaces = want;
   }
 
   #kernelSettings() {
@@ -309,6 +350,7 @@ export class DaemonCore implements HashwallApi {
 
   #resolver = {
     byIdentity: (key: ExeKey) => this.#registry.byKey(key)?.app.path,
+    ruleId: (index: number) => this.policy.rules[index]?.id,
   };
 
   #onRecord(rec: Uint8Array): void {
@@ -544,16 +586,33 @@ export class DaemonCore implements HashwallApi {
         history_backlog: health.backlog,
         history_dropped: health.dropped,
         history_written: health.written,
+        ...this.#filterCounters(),
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
       },
       lostEvents: counters.lost ?? 0,
-      attachPoints: [...this.kernel.attachPoints, ...this.extraAttachPoints],
+      attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
       apps,
       ui: this.uiUrl,
       warnings,
     });
+  }
+
+  #filterCounters(): Record<string, number> {
+    if (!this.#filter) return {};
+    try {
+      const c = this.#filter.counters();
+      const out: Record<string, number> = {
+        flow_table_live: c.flows.live,
+        flow_table_capacity: c.flows.capacity,
+        flow_table_evicted: c.flows.evicted,
+      };
+      for (const [k, v] of Object.entries(c.stats)) out[`filter_${k}`] = v;
+      return out;
+    } catch {
+      return {};
+    }
   }
 
   /** Every registered app. */
@@ -590,36 +649,21 @@ export class DaemonCore implements HashwallApi {
   /** rules.toml text and the active rules. */
   async rulesGet(_caller: Caller): Promise<RulesView> {
     const path = configPath(this.opts.configDir, "rules.toml");
-    const hits = this.ruleHits?.() ?? {};
+    let counters;
+    try {
+      counters = this.#filter?.counters().rules;
+    } catch { /* no counters: hits show 0 */ }
     return {
       path,
       text: await Deno.readTextFile(path),
-      rules: this.policy.rules.map((r) => ({
-        id: r.id,
-        action: r.action,
-        direction: r.direction,
-        protocol: r.protocol,
-        remote: r.remote?.map((c) => c.text),
-        ports: r.ports?.map((p) => p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`),
-        app: r.app,
-        comment: r.comment,
-        hits: hits[r.id] ?? 0,
-        line: r.loc.line,
-      })),
+      rules: ruleInfos(this.policy, counters),
     };
   }
 
-  /** Per-rule hit counters, provided by the packet filter when it runs. */
-  ruleHits?: () => Record<string, number>;
-  /** Packet explanation, provided by the policy module. */
-  explain?: (policy: Policy, req: ExplainRequest) => ExplainResult;
-  /** Applies a new policy to optional parts (packet filter); throws to refuse it. */
-  applyPolicyHooks: ((policy: Policy) => Promise<void>)[] = [];
-
   /** Which rule would decide a packet. */
   rulesExplain(_caller: Caller, req: ExplainRequest): Promise<ExplainResult> {
-    if (!this.explain) return Promise.reject(new Error("rule explanation is not available"));
-    return Promise.resolve(this.explain(this.policy, req));
+    const app = req.exe ? this.#registry.byPath(req.exe)?.app.name : undefined;
+    return Promise.resolve(explainRequest(this.policy, req, app));
   }
 
   /** Baseline summary: "changed" when a live change was recorded after the baseline was taken. */
@@ -811,6 +855,7 @@ export class DaemonCore implements HashwallApi {
     this.kernel.updateSettings({
       mode: mode === "enforcing" ? HW.MODE_ENFORCING : HW.MODE_LEARNING,
     });
+    this.#filter?.apply(this.#compile(this.policy));
     this.#audit(caller, "mode", { mode });
     this.#publish({ type: "mode", mode });
     return Promise.resolve();
@@ -826,14 +871,24 @@ export class DaemonCore implements HashwallApi {
       this.log.log("error", `reload refused, previous policy stays:\n${errors.join("\n")}`);
       return { ok: false, errors };
     }
+    // Everything that can refuse the new policy runs before anything changes.
+    let compiled;
     try {
-      for (const hook of this.applyPolicyHooks) await hook(r.policy);
+      compiled = this.#compile(r.policy);
+      if (!this.opts.interfaces) resolveInterfaces(r.policy.defaults.interfaces);
     } catch (e) {
-      const msg = `reload refused by the packet filter: ${(e as Error).message}`;
+      const msg = `reload refused: ${(e as Error).message}`;
       this.#audit(caller, "reload", {}, false, msg);
+      this.log.log("error", msg);
       return { ok: false, errors: [msg] };
     }
+    this.#filter?.apply(compiled);
     this.policy = r.policy;
+    try {
+      this.#attachFilter(r.policy);
+    } catch (e) {
+      this.#warn("filter-attach", `packet filter: ${(e as Error).message}`);
+    }
     this.#registry.setApps(this.#activeApps());
     const pending = this.#registry.list().filter((s) => s.status === "pending");
     for (const s of pending) await this.#registry.verify(s.app.name);

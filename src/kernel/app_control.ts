@@ -36,6 +36,7 @@ import {
   u32Key,
 } from "../../ffi/structs.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
+import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
 
 /** Maps that persist across daemon restarts (pinned and reused). */
@@ -124,6 +125,16 @@ export class AppControl {
     try {
       for (const name of PERSISTENT_MAPS) {
         const pin = `${opts.pins.maps}/${name}`;
+        if (pinExists(pin)) {
+          const fd = objGet(pin);
+          reused.push(fd);
+          obj.map(name).reuseFd(fd);
+        }
+      }
+      // The compiled [[rule]]s live in the packet filter's maps (bpf/rules_app.h): the connect
+      // hooks read the same policy the tc programs do. Without a filter they stay empty.
+      for (const name of RULE_MAPS) {
+        const pin = `${opts.pins.root}/filter/maps/${name}`;
         if (pinExists(pin)) {
           const fd = objGet(pin);
           reused.push(fd);
@@ -366,7 +377,9 @@ export class AppControl {
  */
 export function disableInstance(pins: PinPaths): string[] {
   const removed: string[] = [];
-  for (const dir of [pins.links, pins.maps]) {
+  const filter = `${pins.root}/filter`;
+  const linkDirs = [pins.links, `${filter}/links`];
+  for (const dir of [...linkDirs, pins.maps, `${filter}/maps`]) {
     let entries: Deno.DirEntry[] = [];
     try {
       entries = [...Deno.readDirSync(dir)];
@@ -375,7 +388,7 @@ export function disableInstance(pins: PinPaths): string[] {
     }
     for (const e of entries) {
       const path = `${dir}/${e.name}`;
-      if (dir === pins.links) {
+      if (linkDirs.includes(dir)) {
         try {
           const fd = objGet(path);
           try {
@@ -383,16 +396,18 @@ export function disableInstance(pins: PinPaths): string[] {
           } finally {
             closeFd(fd);
           }
-        } catch { /* a link whose target is gone: unpinning is enough */ }
+        } catch { /* tracing links cannot be detached: unpinning releases them */ }
       }
       Deno.removeSync(path);
       removed.push(path);
     }
   }
-  for (const dir of [pins.links, pins.maps, pins.root]) {
+  for (
+    const dir of [pins.links, pins.maps, `${filter}/links`, `${filter}/maps`, filter, pins.root]
+  ) {
     try {
       Deno.removeSync(dir);
-    } catch { /* not empty (another component's pins) or absent */ }
+    } catch { /* not empty or absent */ }
   }
   return removed;
 }

@@ -19,6 +19,7 @@ const REASONS: Record<number, string> = {
   [HW.REASON_REVOKED]: "revoked",
   [HW.REASON_INTERPRETER]: "interpreter",
   [HW.REASON_SCRIPT_UNRESOLVED]: "script_unresolved",
+  [HW.REASON_RULE]: "rule",
 };
 
 /** Formats a 4- or 16-byte address (network order); "" for none. */
@@ -46,6 +47,8 @@ export function formatAddr(b: Uint8Array): string {
 /** Resolves identities and pids to paths: known apps first, then /proc while alive. */
 export interface PathResolver {
   byIdentity(key: ExeKey): string | undefined;
+  /** The id of the rule at `index` in file order (for reason "rule"). */
+  ruleId?(index: number): string | undefined;
 }
 
 function procExe(tgid: number): string | undefined {
@@ -103,8 +106,10 @@ export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: 
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
   const exe = isScript ? scriptPath(raw) : binary;
+  const ruleId = raw.reason === HW.REASON_RULE ? resolver.ruleId?.(raw.rule) : undefined;
   return {
     ...(isScript ? { interpreter: binary } : {}),
+    ...(ruleId !== undefined ? { ruleId } : {}),
     time: Math.round(bootEpochMs + Number(raw.tsNs / 1_000_000n)),
     kind: KINDS[raw.kind] ?? "connect",
     verdict: raw.verdict === HW.VERDICT_DENY ? "deny" : "allow",

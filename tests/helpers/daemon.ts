@@ -17,11 +17,20 @@ export interface TestDaemonOptions {
   mode?: "learning" | "enforcing";
   /** Extra TOML appended to rules.toml (rules, integrity watches). */
   rulesExtra?: string;
+  /** Extra keys for rules.toml's [defaults] table (e.g. `inbound = "deny"`). */
+  defaultsExtra?: string;
   /** `[[app]]` entries. */
   apps?: { name: string; path: string; sha256: string; inherit?: boolean; interpreter?: boolean }[];
   /** Start the web UI on a free loopback port. */
   ui?: boolean;
   allowLoopback?: boolean;
+  /**
+   * Packet-filter interfaces (`--interfaces`). Default: none, so a test daemon never attaches
+   * to the host's interfaces; give veths of a test namespace together with `netns`.
+   */
+  interfaces?: string[];
+  /** Network namespace (a /run/netns path) the packet filter attaches in. */
+  netns?: string;
 }
 
 /** A running test daemon. */
@@ -97,6 +106,7 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
     "[defaults]",
     `mode = "${o.mode ?? "learning"}"`,
     `allow_loopback = ${o.allowLoopback ?? false}`,
+    o.defaultsExtra ?? "",
     "",
     "[ui]",
     `listen = "127.0.0.1:7447"`,
@@ -133,6 +143,9 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
     "json",
     "--ui",
     o.ui ? "127.0.0.1:0" : "off",
+    "--interfaces",
+    o.interfaces?.length ? o.interfaces.join(",") : "none",
+    ...(o.netns ? ["--netns", o.netns] : []),
   ];
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
