@@ -76,6 +76,8 @@ export class AppIds {
 /** The registered apps and their verification state. */
 export class AppRegistry {
   #states = new Map<string, AppState>();
+  /** keyString(identity) → app; rebuilt lazily after any identity changed. */
+  #byKey?: Map<string, AppState>;
   #ids: AppIds;
   #hash: Hasher;
 
@@ -102,6 +104,7 @@ export class AppRegistry {
       );
     }
     this.#states = next;
+    this.#byKey = undefined;
     this.#ids.flush();
   }
 
@@ -116,6 +119,7 @@ export class AppRegistry {
       st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
       st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
       st.lastVerified = Date.now();
+      this.#byKey = undefined;
     } catch (e) {
       if (!(e instanceof Deno.errors.NotFound)) throw e;
       st.status = "missing";
@@ -133,6 +137,7 @@ export class AppRegistry {
     st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
     st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
     st.lastVerified = Date.now();
+    this.#byKey = undefined;
     return st;
   }
 
@@ -165,11 +170,25 @@ export class AppRegistry {
     return undefined;
   }
 
-  /** The app whose verified identity is `key`. */
+  /**
+   * The app whose verified identity is `key`. Indexed: the event path asks this for every
+   * process and ancestor of every report, so a scan over all apps was the ingest bottleneck.
+   */
   byKey(key: ExeKey): AppState | undefined {
     const k = keyString(key);
-    for (const s of this.#states.values()) if (s.key && keyString(s.key) === k) return s;
-    return undefined;
+    const hit = this.#index().get(k);
+    if (!hit || (hit.key && keyString(hit.key) === k)) return hit;
+    // The hit's identity changed since the index was built: rebuild, never answer stale.
+    this.#byKey = undefined;
+    return this.#index().get(k);
+  }
+
+  #index(): Map<string, AppState> {
+    if (!this.#byKey) {
+      this.#byKey = new Map();
+      for (const s of this.#states.values()) if (s.key) this.#byKey.set(keyString(s.key), s);
+    }
+    return this.#byKey;
   }
 
   /** All apps. */

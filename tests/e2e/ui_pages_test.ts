@@ -128,20 +128,14 @@ Deno.test("Rules page: an invalid edit shows each error at its line and changes 
     );
   });
 
-  // The daemon does not wire rulesExplain yet (core.explain is unset, so it answers "rule
-  // explanation is not available"); enable this step once it does.
-  await t.step({
-    name: "explain names the deciding rule (needs the daemon's rulesExplain)",
-    ignore: true,
-    fn: async () => {
-      await page.fill("input[name=remote]", "192.0.2.1");
-      await page.fill("input[name=port]", "22");
-      await page.click("button[name=explain]");
-      assert.match(
-        await page.textContent("[data-test=explain-result]") ?? "",
-        /allow.*rule "ssh-out"/s,
-      );
-    },
+  await t.step("explain names the deciding rule", async () => {
+    await page.fill("input[name=remote]", "192.0.2.1");
+    await page.fill("input[name=port]", "22");
+    await page.click("button[name=explain]");
+    assert.match(
+      await page.textContent("[data-test=explain-result]") ?? "",
+      /allow.*rule "ssh-out"/s,
+    );
   });
 });
 
