@@ -1,64 +1,13 @@
 /**
- * The TS mirror (ffi/structs.ts) must agree with bpf/hashwall.h: this test generates a C probe
- * from the mirror's LAYOUT and HW tables, compiles it against the header with the system C
- * compiler, runs it, and compares every size, offset and constant.
+ * The TS mirror ffi/structs.ts must agree with bpf/hashwall.h: every size, offset and constant it
+ * claims is compiled against the header and compared (tests/helpers/layout_probe.ts).
  */
 import assert from "node:assert/strict";
 import { HW, LAYOUT } from "../../ffi/structs.ts";
-
-const header = new URL("../../bpf/hashwall.h", import.meta.url).pathname;
-
-/** Builds C that prints `name value` lines for every fact the mirror claims. */
-function probeSource(): { source: string; expected: Map<string, number> } {
-  const expected = new Map<string, number>();
-  const lines: string[] = [];
-  for (const [struct, layout] of Object.entries(LAYOUT)) {
-    expected.set(`sizeof.${struct}`, layout.size);
-    lines.push(`  printf("sizeof.${struct} %zu\\n", sizeof(struct ${struct}));`);
-    for (const [field, offset] of Object.entries(layout.fields)) {
-      expected.set(`offsetof.${struct}.${field}`, offset as number);
-      lines.push(
-        `  printf("offsetof.${struct}.${field} %zu\\n", offsetof(struct ${struct}, ${field}));`,
-      );
-    }
-  }
-  for (const [name, value] of Object.entries(HW)) {
-    expected.set(`const.HW_${name}`, value);
-    lines.push(`  printf("const.HW_${name} %lld\\n", (long long)(HW_${name}));`);
-  }
-  const source = [
-    "#include <stdio.h>",
-    "#include <stddef.h>",
-    `#include "${header}"`,
-    "int main(void) {",
-    ...lines,
-    "  return 0;",
-    "}",
-  ].join("\n");
-  return { source, expected };
-}
+import { probeLayout } from "../helpers/layout_probe.ts";
 
 Deno.test("ffi/structs.ts mirrors every size, offset and constant of bpf/hashwall.h", async () => {
-  const { source, expected } = probeSource();
-  const dir = await Deno.makeTempDir({ prefix: "hw-layout-" });
-  try {
-    await Deno.writeTextFile(`${dir}/probe.c`, source);
-    const cc = await new Deno.Command("cc", {
-      args: ["-Wall", "-Werror", "-o", `${dir}/probe`, `${dir}/probe.c`],
-    }).output();
-    assert.equal(cc.code, 0, new TextDecoder().decode(cc.stderr));
-    const run = await new Deno.Command(`${dir}/probe`).output();
-    assert.equal(run.code, 0);
-    const actual = new Map<string, number>();
-    for (const line of new TextDecoder().decode(run.stdout).trim().split("\n")) {
-      const [name, value] = line.split(" ");
-      actual.set(name, Number(value));
-    }
-    const mismatches = [...expected].filter(([k, v]) => actual.get(k) !== v)
-      .map(([k, v]) => `${k}: mirror says ${v}, header says ${actual.get(k)}`);
-    assert.deepEqual(mismatches, []);
-    assert.ok(expected.size > 40, "the probe checks a meaningful number of facts");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  const r = await probeLayout({ layouts: LAYOUT, constants: HW, constPrefix: "HW_" });
+  assert.deepEqual(r.mismatches, []);
+  assert.ok(r.checked > 40, "the probe checks a meaningful number of facts");
 });
