@@ -66,22 +66,23 @@ function procExe(tgid: number): string | undefined {
  * label until evicted; verdicts never depend on it.
  */
 class SeenPaths {
-  #m = new Map<string, string>();
+  /** A miss is remembered briefly too: a failed readlink throws, and throwing is costly. */
+  static readonly MISS_TTL_MS = 5_000;
+  #m = new Map<string, { path?: string; at: number }>();
   constructor(private readonly max = 4096) {}
   lookup(key: ExeKey, tgid: number): string | undefined {
     const k = keyString(key);
     const hit = this.#m.get(k);
-    if (hit !== undefined) {
+    if (hit && (hit.path !== undefined || Date.now() - hit.at < SeenPaths.MISS_TTL_MS)) {
       this.#m.delete(k);
       this.#m.set(k, hit);
-      return hit;
+      return hit.path;
     }
-    const p = procExe(tgid);
-    if (p !== undefined && !p.endsWith(" (deleted)")) {
-      if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
-      this.#m.set(k, p);
-    }
-    return p;
+    let path = procExe(tgid);
+    if (path?.endsWith(" (deleted)")) path = undefined;
+    if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
+    this.#m.set(k, { path, at: Date.now() });
+    return path;
   }
 }
 
