@@ -22,7 +22,9 @@ import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
-import { hashFile } from "../integrity/hash.ts";
+import { type FileHash, hashFile, statIdentity } from "../integrity/hash.ts";
+import { HashCache } from "../integrity/hash_cache.ts";
+import { DatabaseSync } from "node:sqlite";
 import { HashPool, isHashError } from "../integrity/hash_pool.ts";
 import { FileWatcher, type WatchEvent } from "../integrity/watch.ts";
 import { IntegrityMonitor } from "../integrity/live.ts";
@@ -96,6 +98,9 @@ export class DaemonCore implements HashwallApi {
   #watcher?: FileWatcher;
   #monitor?: IntegrityMonitor;
   #gate?: ExecGate;
+  #cache?: HashCache;
+  #cacheDb?: DatabaseSync;
+  #cacheHits = 0;
   #filter?: PacketFilter;
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
@@ -150,6 +155,11 @@ export class DaemonCore implements HashwallApi {
     this.policy = await this.loadConfig();
     phase("config");
     this.store = openStore(`${this.opts.stateDir}/hashwall.db`);
+    // The hash cache shares the database (WAL: a second connection). A new epoch at every start:
+    // rows from earlier runs are never trusted (see src/integrity/hash_cache.ts for why).
+    this.#cacheDb = new DatabaseSync(`${this.opts.stateDir}/hashwall.db`);
+    this.#cache = new HashCache(this.#cacheDb);
+    this.#cache.beginEpoch("daemon start");
     this.#batcher = new EventBatcher(this.store, {
       onCommit: (rows) => rows.forEach((event) => this.#publish({ type: "event", event })),
     });
@@ -203,6 +213,7 @@ export class DaemonCore implements HashwallApi {
     this.kernel?.close();
     this.#pool.close();
     await this.#batcher?.close();
+    this.#cacheDb?.close();
     this.store?.close();
   }
 
@@ -479,6 +490,7 @@ export class DaemonCore implements HashwallApi {
   #onWatch(e: WatchEvent): void {
     const apps = this.#registry.list().filter((s) => s.app.path === e.path);
     if (e.kind === "overflow") {
+      this.#cache?.beginEpoch("fanotify overflow");
       this.#warn("watch-overflow", "fanotify queue overflowed: every app is being re-hashed");
       void this.appsRehash(DAEMON_CALLER).catch(() => {});
       return;
@@ -486,6 +498,7 @@ export class DaemonCore implements HashwallApi {
     for (const s of apps) {
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
         if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
+        this.#forgetCached(s);
         if (e.kind === "replaced") void this.#gate?.taint(s.app.path).catch(() => {});
         s.approvedInKernel = false;
         s.status = e.kind === "deleted" ? "missing" : "pending";
@@ -503,12 +516,23 @@ export class DaemonCore implements HashwallApi {
     this.#rehashQueue.set(name, next);
   }
 
-  async #recheck(name: string, e?: WatchEvent, who = "fanotify"): Promise<AppState | undefined> {
+  async #recheck(
+    name: string,
+    e?: WatchEvent,
+    who = "fanotify",
+    useCache = false,
+  ): Promise<AppState | undefined> {
     const s = this.#registry.get(name);
     if (!s) return undefined;
     const oldKey = s.key;
     const oldHash = s.actualSha256;
-    await this.#registry.verify(name);
+    const cached = useCache ? this.#cachedHash(s.app.path) : undefined;
+    if (cached) this.#registry.applyHash(name, cached);
+    else {
+      const watched = this.#watcher?.watchedFiles().includes(s.app.path) ?? false;
+      await this.#registry.verify(name);
+      if (s.lastHash && s.status !== "missing") this.#cache?.put(s.lastHash, { watched });
+    }
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
     if (s.status === "valid" && s.key) {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
@@ -535,6 +559,31 @@ export class DaemonCore implements HashwallApi {
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
+  }
+
+  /**
+   * The cached hash of `path`, when the cache rule allows one (same stat key, hashed under the
+   * current unbroken watch); otherwise undefined and the caller hashes.
+   */
+  #cachedHash(path: string): FileHash | undefined {
+    try {
+      const id = statIdentity(path);
+      const sha256 = this.#cache?.lookup(id);
+      if (!sha256) return undefined;
+      this.#cacheHits++;
+      return { ...id, sha256, changedDuringHash: false };
+    } catch {
+      return undefined;
+    }
+  }
+
+  #forgetCached(s: AppState): void {
+    try {
+      if (s.lastHash) this.#cache?.invalidate(s.lastHash.dev, s.lastHash.ino);
+      this.#cache?.invalidatePath(s.app.path);
+    } catch (err) {
+      this.#warn("cache", `hash cache: ${(err as Error).message}`);
+    }
   }
 
   #warn(key: string, msg: string): void {
@@ -590,6 +639,7 @@ export class DaemonCore implements HashwallApi {
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
+        hash_cache_hits: this.#cacheHits,
       },
       lostEvents: counters.lost ?? 0,
       attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
@@ -830,7 +880,7 @@ export class DaemonCore implements HashwallApi {
     const out: AppInfo[] = [];
     let done = 0;
     for (const s of states) {
-      const r = await this.#recheck(s!.app.name, undefined, caller.who);
+      const r = await this.#recheck(s!.app.name, undefined, caller.who, true);
       if (r) out.push(toAppInfo(r));
       this.#publish({
         type: "rehash-progress",

@@ -75,6 +75,11 @@ Deno.test("daemon: status, approve/revoke via CLI, tamper and rehash, SIGHUP wit
     const re = await json<AppInfo[]>(d, ["apps", "rehash", "good"]);
     assert.equal(re[0].status, "valid");
     assert.equal(await connectOnce(d, good, listener.port), "ok");
+    // Hashed while watched and unchanged since: a second rehash is answered by the hash cache.
+    const hits = async () => (await json<StatusInfo>(d, ["status"])).counters.hash_cache_hits;
+    const hitsBefore = await hits();
+    assert.equal((await json<AppInfo[]>(d, ["apps", "rehash", "good"]))[0].status, "valid");
+    assert.equal(await hits(), hitsBefore + 1);
 
     // SIGHUP with a broken rules.toml keeps the running policy and logs a located error.
     const rules = `${d.configDir}/rules.toml`;
@@ -109,6 +114,21 @@ Deno.test("daemon: status, approve/revoke via CLI, tamper and rehash, SIGHUP wit
     assert.equal(re2.status, "valid");
     assert.equal(await connectOnce(d, good, listener.port), "ok");
     assert.equal(await Deno.readTextFile(`${d.configDir}/apps.toml`), appsToml);
+
+    // --for once: only the process that asked is trusted.
+    const waiting = d.cg.spawn([other, "sleep-then", "1", "tcp4", "127.0.0.1", `${listener.port}`]);
+    await new Promise((r) => setTimeout(r, 200));
+    const once = await d.cli(["apps", "allow", other, "--for", "once", "--pid", `${waiting.pid}`]);
+    assert.equal(once.code, 0, once.stderr);
+    const w = await waiting.output();
+    assert.equal(new TextDecoder().decode(w.stdout).trim(), "ok", "the process that asked");
+    assert.equal(await connectOnce(d, other, listener.port), "EPERM", "no other process");
+    // --for session: approved until the daemon stops.
+    const sess = await d.cli(["apps", "allow", other, "--for", "session", "--name", "other-s"]);
+    assert.equal(sess.code, 0, sess.stderr);
+    assert.equal(await connectOnce(d, other, listener.port), "ok");
+    await d.restart();
+    assert.equal(await connectOnce(d, other, listener.port), "EPERM", "gone after a restart");
 
     // Mode switch without reload.
     assert.equal((await d.cli(["mode", "learning"])).code, 0);
