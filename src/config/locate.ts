@@ -55,6 +55,12 @@ export function locateToml(text: string): TomlLocator {
 }
 
 const BARE = /[A-Za-z0-9_-]/;
+/**
+ * Dotted key parts the scanner follows. Recording every prefix of a key costs O(parts²): a 200 KB
+ * header `[a.a.a…]` took 45 s and held the daemon's event loop during a reload. Real configs use
+ * two or three parts; past this the scan stops (errors after it are placed at 1:1).
+ */
+const MAX_KEY_PARTS = 64;
 
 class Scanner {
   #p = 0;
@@ -166,6 +172,7 @@ class Scanner {
         this.#p = end;
       }
       keys.push({ name, at });
+      if (keys.length > MAX_KEY_PARTS) throw new Error("dotted key with too many parts");
       this.#skipBlank(false);
       if (this.s[this.#p] !== ".") return keys;
       this.#p++;
