@@ -281,9 +281,7 @@ export class DaemonCore implements HashwallApi {
     results.forEach((r, i) => {
       const st = states[i];
       if (isHashError(r)) {
-        st.status = r.error.includes("No such file") || r.error.includes("NotFound")
-          ? "missing"
-          : "invalid";
+        st.status = /No such file|NotFound|ENOENT|ENOTDIR/.test(r.error) ? "missing" : "invalid";
         st.actualSha256 = undefined;
       } else {
         this.#registry.applyHash(st.app.name, r);

@@ -121,7 +121,7 @@ export class AppRegistry {
       st.lastVerified = Date.now();
       this.#byKey = undefined;
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!isMissingFileError(e)) throw e;
       st.status = "missing";
       st.actualSha256 = undefined;
     }
@@ -214,4 +214,14 @@ export function toAppInfo(s: AppState): AppInfo {
     ino: s.key?.ino.toString(),
     approvedInKernel: s.approvedInKernel,
   };
+}
+
+/**
+ * Whether hashing failed because the file (or a folder on its path) is not there: hashFile opens
+ * through libc and throws an errno-carrying error (ENOENT 2, ENOTDIR 20), not Deno's NotFound.
+ */
+function isMissingFileError(e: unknown): boolean {
+  if (e instanceof Deno.errors.NotFound) return true;
+  const errno = (e as { errno?: unknown })?.errno;
+  return errno === 2 || errno === 20;
 }
