@@ -99,11 +99,10 @@ except PermissionError: print("EPERM")`;
       const ev = await d.cli(["events", "--json", "--verdict", "deny"]);
       assert.equal(ev.code, 0, ev.stderr);
       events = ev.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as ConnEvent);
-      if (
-        events.some((e) => e.exe === other) && events.some((e) => e.reason === "script_unresolved")
-      ) {
-        break;
-      }
+      const all = events.some((e) => e.exe === other) &&
+        events.some((e) => e.reason === "script_unresolved") &&
+        events.some((e) => e.exe === python && e.reason === "interpreter");
+      if (all) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const mine = events.find((e) => e.exe === other);
