@@ -37,24 +37,39 @@ export interface CallOptions {
 
 const KNOWN_CODES = new Set(["forbidden", "bad_request", "not_found", "error"]);
 
+/** How long a connect keeps retrying while the daemon's listen backlog is full (EAGAIN). */
+const BACKLOG_RETRY_MS = 5000;
+
 async function connect(path: string): Promise<Deno.UnixConn> {
-  try {
-    return await Deno.connect({ transport: "unix", path });
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new DaemonError("not_running", `daemon not running (no socket at ${path})`);
+  const until = Date.now() + BACKLOG_RETRY_MS;
+  for (let wait = 5;; wait = Math.min(wait * 2, 200)) {
+    try {
+      return await Deno.connect({ transport: "unix", path });
+    } catch (e) {
+      // A Unix socket refuses at once with EAGAIN when its backlog is full (a burst of callers):
+      // the daemon is there and busy, so wait a little before giving up.
+      if (!(e instanceof Deno.errors.WouldBlock) || Date.now() >= until) {
+        throw connectError(e, path);
+      }
+      await new Promise((r) => setTimeout(r, wait));
     }
-    if (e instanceof Deno.errors.ConnectionRefused) {
-      throw new DaemonError("not_running", `daemon not running (stale socket at ${path})`);
-    }
-    if (e instanceof Deno.errors.PermissionDenied) {
-      throw new DaemonError(
-        "forbidden",
-        `permission denied on ${path}: read-only access needs membership of group "hashwall"`,
-      );
-    }
-    throw new DaemonError("error", `cannot connect to ${path}: ${(e as Error).message}`);
   }
+}
+
+function connectError(e: unknown, path: string): DaemonError {
+  if (e instanceof Deno.errors.NotFound) {
+    return new DaemonError("not_running", `daemon not running (no socket at ${path})`);
+  }
+  if (e instanceof Deno.errors.ConnectionRefused) {
+    return new DaemonError("not_running", `daemon not running (stale socket at ${path})`);
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new DaemonError(
+      "forbidden",
+      `permission denied on ${path}: read-only access needs membership of group "hashwall"`,
+    );
+  }
+  return new DaemonError("error", `cannot connect to ${path}: ${(e as Error).message}`);
 }
 
 /** Reads newline-delimited JSON messages from `conn` and hands each to `onMessage`. */

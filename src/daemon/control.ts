@@ -85,6 +85,8 @@ const SCRATCH = new Uint8Array(64 * 1024);
 const NEWLINE = 0x0a;
 /** A subscriber whose unsent output passes this is dropped rather than buffered without bound. */
 const SUBSCRIBER_BACKLOG = 4 * 1024 * 1024;
+/** A full server may close a peer idle this long to admit a waiting caller. */
+const EVICT_IDLE_MS = 1000;
 /** Bytes read from one connection per poll round, so one busy peer cannot starve the others. */
 const READ_BUDGET = 1024 * 1024;
 
@@ -266,7 +268,10 @@ class Server implements ControlServer {
         polled.length = 0;
         set.add(this.#eventFd, Poll.IN);
         const now = Date.now();
-        const accepting = this.#conns.size < this.#max && now >= this.#acceptPausedUntil;
+        // When full, still watch the listener while some peer sits idle, so a waiting caller
+        // can take an idle peer's place instead of waiting out the idle timeout behind it.
+        const accepting = now >= this.#acceptPausedUntil &&
+          (this.#conns.size < this.#max || this.#longestIdle(now) !== undefined);
         if (accepting) set.add(this.#listenFd, Poll.IN);
         for (const c of this.#conns) {
           let events = 0;
@@ -285,7 +290,15 @@ class Server implements ControlServer {
           this.#woken = false;
           let idx = 1;
           if (accepting) {
-            if (set.revents(idx) & Poll.IN) this.#acceptAll();
+            if (set.revents(idx) & Poll.IN) {
+              // Full: make room by closing the longest-idle peer (never one with work in flight).
+              const victim = this.#conns.size >= this.#max
+                ? this.#longestIdle(Date.now())
+                : undefined;
+              if (victim) this.#kill(victim);
+              this.#sweep(Date.now());
+              this.#acceptAll();
+            }
             idx++;
           }
           for (const c of polled) {
@@ -321,6 +334,21 @@ class Server implements ControlServer {
         Deno.removeSync(this.path);
       } catch { /* already gone */ }
     }
+  }
+
+  /**
+   * The connection idle longest for at least {@link EVICT_IDLE_MS} with nothing in flight, no
+   * subscription and no unsent output: the one a new caller may replace when the server is full
+   * (otherwise 64 peers that connect and say nothing lock everyone out for the idle timeout).
+   */
+  #longestIdle(now: number): Conn | undefined {
+    let best: Conn | undefined;
+    for (const c of this.#conns) {
+      if (c.dead || c.inFlight > 0 || c.subs.size > 0 || c.outLen > 0) continue;
+      if (now - c.lastActive < EVICT_IDLE_MS) continue;
+      if (!best || c.lastActive < best.lastActive) best = c;
+    }
+    return best;
   }
 
   /** Closes dead connections and those idle too long. Runs only between polls. */
