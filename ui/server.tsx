@@ -14,6 +14,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { HashwallApi } from "../src/daemon/api.ts";
 import { loadAssets } from "./assets.ts";
 import { removeListenInfo, writeListenInfo } from "./auth/listen_info.ts";
@@ -57,11 +58,23 @@ export function loopbackAddress(host: string): "127.0.0.1" | "::1" {
   );
 }
 
+/** Largest request body accepted: a 1 MiB rules.toml, form-encoded, fits. */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
 /** Builds the Hono app (exported for in-process tests of routing without a socket). */
 export function buildUiApp(deps: UiDeps, listen: { host: string; port: number }): Hono<UiEnv> {
   const app = new Hono<UiEnv>();
   app.use("*", securityHeaders());
   app.use("*", hostGuard(allowedHosts(listen.host, listen.port)));
+  // Bodies are read before the session's role is known (the CSRF field of a form): cap them, or
+  // any logged-in viewer could make the daemon buffer gigabytes.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: `request body over ${MAX_BODY_BYTES} bytes` }, 413),
+    }),
+  );
   app.get("/static/:file", (c) => {
     const asset = [deps.assets.script, deps.assets.style].find((a) => a.path === c.req.path);
     if (!asset) return c.text("not found\n", 404);
