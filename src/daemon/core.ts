@@ -162,6 +162,10 @@ export class DaemonCore implements HashwallApi {
     this.#cache.beginEpoch("daemon start");
     this.#batcher = new EventBatcher(this.store, {
       onCommit: (rows) => rows.forEach((event) => this.#publish({ type: "event", event })),
+      onHealthChange: (h) =>
+        h.ok
+          ? this.log.log("notice", "history writes resumed")
+          : this.log.log("warn", `history not being written: ${h.error}`),
     });
     this.#seedLearning();
     phase("history");

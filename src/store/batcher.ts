@@ -21,6 +21,11 @@ export interface BatcherOptions {
   maxBacklog?: number;
   /** Called after rows were committed (e.g. to publish them with their ids). */
   onCommit?: (rows: ConnEvent[]) => void;
+  /**
+   * Called when writing starts failing, fails for another reason, or works again (e.g. to log
+   * "disk full" once and "resumed" once, rather than per event).
+   */
+  onHealthChange?: (health: BatcherHealth) => void;
 }
 
 /** What {@link EventBatcher.health} reports. */
@@ -64,6 +69,7 @@ export class EventBatcher {
   readonly #maxBatch: number;
   readonly #maxBacklog: number;
   readonly #onCommit?: (rows: ConnEvent[]) => void;
+  readonly #onHealthChange?: (health: BatcherHealth) => void;
   #queue: ConnEvent[] = [];
   #timer: ReturnType<typeof setInterval> | undefined;
   #error: string | undefined;
@@ -77,6 +83,7 @@ export class EventBatcher {
     this.#maxBatch = opts.maxBatch ?? 1000;
     this.#maxBacklog = opts.maxBacklog ?? 100_000;
     this.#onCommit = opts.onCommit;
+    this.#onHealthChange = opts.onHealthChange;
     for (const [k, v] of Object.entries({ flushMs: this.#flushMs, maxBatch: this.#maxBatch })) {
       if (!Number.isInteger(v) || v < 1) {
         throw new Error(`EventBatcher: ${k} must be ≥ 1 (got ${v})`);
@@ -106,6 +113,13 @@ export class EventBatcher {
    * afterwards. Safe to call at any time; never throws for storage errors.
    */
   flush(): boolean {
+    const before = this.#error;
+    const empty = this.#flushQueue();
+    if (this.#error !== before) this.#onHealthChange?.(this.health());
+    return empty;
+  }
+
+  #flushQueue(): boolean {
     // After a failed write, space is tight: give the WAL's space back before and after every batch
     // until the backlog is drained. Otherwise freshly freed space is eaten by WAL growth (a WAL is
     // only reset by a checkpoint, automatically at 1000 pages) and the writer runs full again.
