@@ -7,11 +7,11 @@
  * exception, a crash or a hang, and the running daemon's policy must stay exactly as it was
  * (proved by real connect verdicts and `status`).
  *
- * The 425 table cases of tests/unit/config_malformed_test.ts are reused through its exported
+ * The 425 table cases of tests/helpers/config_cases.ts (also used by tests/unit/config_malformed_test.ts) are reused through the exported
  * `cases()` (importing that module also registers its own two tests in this run).
  */
 import assert from "node:assert/strict";
-import { cases as tableCases } from "../unit/config_malformed_test.ts";
+import { cases as tableCases } from "../helpers/config_cases.ts";
 import { validateTexts } from "../../src/config/validate.ts";
 import { loadPolicy } from "../../src/config/load.ts";
 import type { ConfigError, LoadResult } from "../../src/config/model.ts";
