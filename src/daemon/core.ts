@@ -539,7 +539,9 @@ export class DaemonCore implements HashwallApi {
     if (s.status === "valid" && s.key) {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
-      this.#trustRunning(s);
+      // Running processes need a /proc scan only for a new identity: a revocation removes the
+      // approval, not the processes' entries, so re-approving the same identity restores them.
+      if (!oldKey || keyString(oldKey) !== keyString(s.key)) this.#trustRunning(s);
       if (this.#gate && s.lastHash && !s.app.interpreter) {
         await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch(() => {});
       }
