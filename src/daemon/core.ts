@@ -990,19 +990,9 @@ export class DaemonCore implements HashwallApi {
     return Promise.resolve();
   }
 
-  /** Files the daemon watches (status, metrics). */
-  watchedFiles(): string[] {
-    return this.#watcher?.watchedFiles() ?? [];
-  }
-
   /** Proof of progress for the systemd watchdog: the ring-buffer drain ran recently. */
   healthy(maxAgeMs: number): boolean {
     return Date.now() - this.kernel.lastDrain < maxAgeMs;
-  }
-
-  /** Identity of a path as the kernel sees it (tests, explain). */
-  static identityOfPath(path: string): ExeKey {
-    return identityOf(Deno.statSync(path));
   }
 }
 

@@ -141,17 +141,6 @@ export class AppRegistry {
     return st;
   }
 
-  /** Hashes every app one after another (the daemon uses the worker pool instead). */
-  async verifyAll(onProgress?: (done: number, total: number, path: string) => void) {
-    const names = [...this.#states.keys()];
-    let done = 0;
-    for (const name of names) {
-      const st = await this.verify(name);
-      onProgress?.(++done, names.length, st.app.path);
-    }
-    return this.list();
-  }
-
   /** The stable id of `name` (assigned and persisted when new). */
   idOf(name: string): number {
     const id = this.#ids.idOf(name);

@@ -310,13 +310,6 @@ export class AppControl {
     }
   }
 
-  /** Number of entries in hw_procs (diagnostics; walks the map). */
-  procCount(): number {
-    let n = 0;
-    for (const _ of this.map("hw_procs").keys()) n++;
-    return n;
-  }
-
   /** Sums the per-CPU counters. */
   counters(): Record<string, number> {
     const fd = this.map("hw_counters").fd;
