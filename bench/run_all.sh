@@ -34,7 +34,11 @@ for b in "${benches[@]}"; do
 done
 
 # Assemble both reports from the raw files (JSON encoding is easier in TypeScript than in bash).
-"$DENO" run --no-config --allow-read="$OUT" --allow-write="$OUT" - "$OUT" <<'TS'
+# The machine the figures come from (ratios travel between machines, absolute numbers do not).
+machine="$(nproc)× $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), \
+$(awk '/MemTotal/ { printf "%d GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r), \
+load average $(cut -d' ' -f1-3 /proc/loadavg)"
+"$DENO" run --no-config --allow-read="$OUT" --allow-write="$OUT" - "$OUT" "$machine" <<'TS'
 const out = Deno.args[0];
 const names = [...Deno.readDirSync(`${out}/raw`)]
   .filter((e) => e.name.endsWith(".status"))
@@ -53,18 +57,39 @@ const results = names.map((name) => {
   }
   return { name, exitCode: Number(code), seconds: Number(seconds), result, stdout };
 });
-const report = { generated: new Date().toISOString(), benchmarks: results };
+const machine = Deno.args[1] ?? "unknown machine";
+// One row per benchmark: its headline ratio (against the baseline measured in the same run), its
+// goal and whether it was met, and its other top-level numbers.
+const summary = results.map((r) => {
+  const res = (r.result ?? {}) as Record<string, unknown>;
+  const ratioKey = "ratio" in res ? "ratio" : Object.keys(res).find((k) => /ratio/i.test(k));
+  const figures = Object.entries(res)
+    .filter(([k, v]) => typeof v === "number" && k !== ratioKey)
+    .map(([k, v]) => `${k} ${v}`);
+  return {
+    name: r.name,
+    ratio: ratioKey ? res[ratioKey] : null,
+    goal: res.goal ?? null,
+    met: typeof res.met === "boolean" ? res.met : null,
+    figures,
+  };
+});
+const report = { generated: new Date().toISOString(), machine, summary, benchmarks: results };
 Deno.writeTextFileSync(`${out}/report.json`, JSON.stringify(report, null, 2) + "\n");
 const md = [
   "# hashwall benchmarks",
   "",
-  `Generated ${report.generated}.`,
+  `Generated ${report.generated} on ${machine}.`,
   "",
-  "| benchmark | status | seconds |",
-  "|---|---|---|",
-  ...results.map((r) =>
-    `| ${r.name} | ${r.exitCode === 0 ? "ok" : `failed (${r.exitCode})`} | ${r.seconds.toFixed(1)} |`
-  ),
+  "| benchmark | status | seconds | ratio vs same-run baseline | goal | met | figures |",
+  "|---|---|---|---|---|---|---|",
+  ...results.map((r, i) => {
+    const s = summary[i];
+    const met = s.met === null ? "" : s.met ? "yes" : "no";
+    return `| ${r.name} | ${r.exitCode === 0 ? "ok" : `failed (${r.exitCode})`} | ` +
+      `${r.seconds.toFixed(1)} | ${s.ratio ?? ""} | ${s.goal ?? ""} | ${met} | ` +
+      `${s.figures.join(", ")} |`;
+  }),
   "",
   ...results.flatMap((r) => [`## ${r.name}`, "", "```", r.stdout.trimEnd(), "```", ""]),
 ];
