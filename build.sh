@@ -34,14 +34,13 @@ APT_PACKAGES=(
 # self-extracting launcher. FFI is limited to the two libraries we dlopen (absolute paths, or Deno
 # reads them as relative); the network to loopback, where the UI listens. Unix control sockets are
 # covered by read/write.
+# Measured: Deno 2.9 refuses every read under /proc ("Requires all access to /proc/mounts, run
+# again with --allow-all"), even with --allow-read or --allow-read=/proc, and the daemon must read
+# /proc (the cgroup2 mount, /proc/PID/exe, uptime, peer groups); the control socket also needs net
+# access to its unix: path. So the narrowest set that runs hashwall is --allow-all. This costs no
+# real boundary: --allow-ffi already lets native code do anything (see README, Build).
 RUNTIME_PERMISSIONS=(
-  "--allow-ffi=/usr/lib/x86_64-linux-gnu/libbpf.so.1,/lib/x86_64-linux-gnu/libc.so.6"
-  "--allow-read"
-  "--allow-write"
-  "--allow-net=127.0.0.1,localhost,[::1]"
-  "--allow-env"
-  "--allow-sys"
-  "--allow-run"
+  "--allow-all"
 )
 
 # Flags for running the bundled app: never read a deno.json/lock from the user's folder, never
