@@ -78,6 +78,8 @@ export class AppRegistry {
   #states = new Map<string, AppState>();
   /** keyString(identity) → app; rebuilt lazily after any identity changed. */
   #byKey?: Map<string, AppState>;
+  /** path → app (first declared wins); paths change only in setApps. Asked once per event. */
+  #byPath = new Map<string, AppState>();
   #ids: AppIds;
   #hash: Hasher;
 
@@ -105,6 +107,10 @@ export class AppRegistry {
     }
     this.#states = next;
     this.#byKey = undefined;
+    this.#byPath = new Map();
+    for (const st of next.values()) {
+      if (!this.#byPath.has(st.app.path)) this.#byPath.set(st.app.path, st);
+    }
     this.#ids.flush();
   }
 
@@ -155,8 +161,7 @@ export class AppRegistry {
 
   /** The app whose path is `path`. */
   byPath(path: string): AppState | undefined {
-    for (const s of this.#states.values()) if (s.app.path === path) return s;
-    return undefined;
+    return this.#byPath.get(path);
   }
 
   /**
