@@ -58,23 +58,6 @@ import { ifIndex, inNetns } from "./filter_netns.ts";
 /** The embedded filter object (build.sh compiles bpf/filter.bpf.c first). */
 export const FILTER_OBJECT: Uint8Array = filterObject;
 
-/** Every map of the filter object; each is pinned as `<pinRoot>/filter/maps/<name>`. */
-export const FILTER_MAPS = [
-  "hw_flt_ctl",
-  "hw_flt_gen",
-  "hw_flt_port",
-  "hw_flt_portx",
-  "hw_flt_lpm4",
-  "hw_flt_lpm6",
-  "hw_flt_host4",
-  "hw_flt_host6",
-  "hw_flt_sockok",
-  "hw_flt_flows",
-  "hw_flt_rcnt",
-  "hw_flt_stats",
-  "hw_flt_ifl3",
-] as const;
-
 /**
  * The maps bpf/rules_app.h defines: an object that includes the header (the kernel core's
  * connect hooks) must `reuseFd` each from `<pinRoot>/filter/maps/<name>` before load.
@@ -89,6 +72,15 @@ export const RULE_MAPS = [
   "hw_flt_host4",
   "hw_flt_host6",
   "hw_flt_sockok",
+] as const;
+
+/** Every map of the filter object; each is pinned as `<pinRoot>/filter/maps/<name>`. */
+export const FILTER_MAPS = [
+  ...RULE_MAPS,
+  "hw_flt_flows",
+  "hw_flt_rcnt",
+  "hw_flt_stats",
+  "hw_flt_ifl3",
 ] as const;
 
 /** Name of a filter map. */
