@@ -20,6 +20,7 @@ import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { cliJson, until } from "../helpers/stress.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
 import type { StatusInfo } from "../../src/daemon/api.ts";
+import { rng } from "../helpers/rng.ts";
 
 const SHA = "a".repeat(64);
 const GOOD_RULES = [
@@ -37,18 +38,6 @@ const GOOD_RULES = [
   "",
 ].join("\n");
 const GOOD_APPS = `[[app]]\nname = "x"\npath = "/usr/bin/x"\nsha256 = "${SHA}"\n`;
-
-/** mulberry32: deterministic, so a failing case reproduces from its index. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One generated text case. `mustFail`: the input is certainly invalid. */
 interface TextCase {

@@ -6,18 +6,7 @@ import assert from "node:assert/strict";
 import { validateTexts } from "../../src/config/validate.ts";
 import { decodeConfigBytes } from "../../src/config/source.ts";
 import { fullFixtureText } from "../fixtures/config/temp_config.ts";
-
-/** A small deterministic PRNG (mulberry32), so a failure reproduces from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "../helpers/rng.ts";
 
 const PIECES = [
   "[",
