@@ -49,6 +49,11 @@ RUNTIME_PERMISSIONS=(
 RUNTIME_RUN_FLAGS=(--no-config --no-lock --cached-only --no-remote --no-npm --no-code-cache
   --no-prompt --quiet)
 
+# Worker modules (src/integrity/<name>.ts), each bundled to build/dist/<name>.js beside app.js.
+WORKERS=(hash_worker exec_gate_worker)
+# The JavaScript files dist/hashwall carries, all verified before every run.
+JS_FILES=(app.js "${WORKERS[@]/%/.js}")
+
 BPF_CFLAGS=(-O2 -g -target bpf -D__TARGET_ARCH_x86 -I build/vmlinux -I bpf)
 
 step() { printf '==> %s\n' "$*"; }
@@ -243,11 +248,18 @@ build_app_bundle() {
   step "bundle main.ts -> build/dist/app.js (npm deps inlined)"
   mkdir -p build/dist
   "$DENO_BIN" bundle --quiet --platform=deno -o build/dist/app.js main.ts
+  # Workers have their own module graph, which the bundle of main.ts does not contain:
+  # src/integrity/worker_url.ts looks for each as <name>.js beside app.js.
+  local w
+  for w in "${WORKERS[@]}"; do
+    step "bundle src/integrity/$w.ts -> build/dist/$w.js"
+    "$DENO_BIN" bundle --quiet --platform=deno -o "build/dist/$w.js" "src/integrity/$w.ts"
+  done
   # A bare npm:/jsr:/https: import left in the bundle would need a DENO_DIR cache at run time.
   # (Comment lines are skipped: npm packages keep JSDoc examples that mention such imports.)
-  if grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' build/dist/app.js |
+  if grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' "${JS_FILES[@]/#/build/dist/}" |
     grep -vE '^[0-9]+: *(\*|//)' | head -n5 | grep .; then
-    die "build/dist/app.js still imports remote/npm modules (see above); they must be inlined"
+    die "a bundle in build/dist still imports remote/npm modules (see above); they must be inlined"
   fi
   # Prove it runs from another folder with an empty Deno cache.
   local empty out
@@ -271,9 +283,12 @@ try_deno_compile() {
   local out=build/dist/hashwall.compiled log=build/dist/compile.log
   local -a unstable
   mapfile -t unstable < <(unstable_flags)
+  local -a includes=()
+  local w
+  for w in "${WORKERS[@]}"; do includes+=(--include "build/dist/$w.js"); done
   rm -f "$out"
   if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
-    --no-code-cache "${unstable[@]}" "${RUNTIME_PERMISSIONS[@]}" -o "$out" build/dist/app.js \
+    --no-code-cache "${unstable[@]}" "${RUNTIME_PERMISSIONS[@]}" "${includes[@]}" -o "$out" build/dist/app.js \
     </dev/null >"$log" 2>&1; then
     info "deno compile unavailable (could not get the denort runtime?): $(sed '/Stack backtrace/q' "$log" | grep -E '^ +[0-9]+: ' | tail -n1 | sed 's/^ *[0-9]*: //')"
     return 1
@@ -292,7 +307,7 @@ try_deno_compile() {
   return 0
 }
 
-# The launcher: POSIX sh, appended with a gzip'd tar of {deno, app.js}. @NAMES@ are filled in by
+# The launcher: POSIX sh, appended with a gzip'd tar of {deno, JS_FILES}. @NAMES@ are filled in by
 # build_fallback. The payload offset is zero-padded to a fixed width so filling it in does not
 # change the header's length.
 launcher_template() {
@@ -306,7 +321,8 @@ launcher_template() {
 set -eu
 payload_sha=@PAYLOAD_SHA@
 deno_sha=@DENO_SHA@
-app_sha=@APP_SHA@
+js_files="@JS_FILES@"
+js_sha="@JS_SHA@"
 payload_offset=@PAYLOAD_OFFSET@
 
 die() {
@@ -349,8 +365,10 @@ sums() {
 verify() {
   [ -d "$dir" ] && [ ! -L "$dir" ] || return 1
   [ "$(stat -c '%u %a' "$dir")" = "$uid 700" ] || { why="folder owner/mode changed"; return 1; }
-  if [ ! -f "$dir/deno" ] || [ ! -f "$dir/app.js" ]; then why="files missing"; return 1; fi
-  [ "$(sums "$dir/deno" "$dir/app.js")" = "$deno_sha $app_sha " ] || { why="SHA-256 mismatch"; return 1; }
+  set -- "$dir/deno"
+  for f in $js_files; do set -- "$@" "$dir/$f"; done
+  for f in "$@"; do [ -f "$f" ] || { why="files missing"; return 1; }; done
+  [ "$(sums "$@")" = "$deno_sha $js_sha " ] || { why="SHA-256 mismatch"; return 1; }
 }
 
 unpack() {
@@ -407,14 +425,15 @@ LAUNCHER
 
 build_fallback() {
   local stage=build/dist/stage payload=build/dist/payload.tar.gz
-  local deno_sha app_sha payload_sha stamp
+  local deno_sha js_sha payload_sha stamp f
   rm -rf "$stage"
   mkdir -p "$stage"
   cp "$DENO_BIN" "$stage/deno"
-  cp build/dist/app.js "$stage/app.js"
+  for f in "${JS_FILES[@]}"; do cp "build/dist/$f" "$stage/$f"; done
   deno_sha="$(sha256sum "$stage/deno" | cut -c1-64)"
-  app_sha="$(sha256sum "$stage/app.js" | cut -c1-64)"
-  stamp="fallback $deno_sha $app_sha $(sha256sum build.sh | cut -c1-64)"
+  js_sha="$(cd "$stage" && sha256sum "${JS_FILES[@]}" | cut -c1-64 | tr '\n' ' ')"
+  js_sha="${js_sha% }"
+  stamp="fallback $deno_sha $js_sha $(sha256sum build.sh | cut -c1-64)"
   if [ -x dist/hashwall ] && [ "$(cat build/dist/stamp 2>/dev/null)" = "$stamp" ]; then
     info "dist/hashwall: up to date (self-extracting)"
     rm -rf "$stage"
@@ -422,7 +441,7 @@ build_fallback() {
   fi
   step "pack self-extracting dist/hashwall (deno runtime + app bundle)"
   # Fixed names, owners and times, and gzip -n: the same inputs give the same payload hash.
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$stage" -cf - deno app.js |
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$stage" -cf - deno "${JS_FILES[@]}" |
     gzip -n -6 >"$payload"
   payload_sha="$(sha256sum "$payload" | cut -c1-64)"
 
@@ -435,7 +454,8 @@ build_fallback() {
   header="${header//@VERSION@/$version}"
   header="${header//@PAYLOAD_SHA@/$payload_sha}"
   header="${header//@DENO_SHA@/$deno_sha}"
-  header="${header//@APP_SHA@/$app_sha}"
+  header="${header//@JS_FILES@/${JS_FILES[*]}}"
+  header="${header//@JS_SHA@/$js_sha}"
   header="${header//@RUN_FLAGS@/${runflags% }}"
   header="${header//@PERMISSIONS@/${perms% }}"
   header="${header}"$'\n'

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { siblingWorkerUrl } from "./worker_url.ts";
 import { closeFd, libc } from "../../ffi/fanotify.ts";
 import type { GateIdentity, GateMessage, GateRequest } from "./exec_gate_protocol.ts";
 
@@ -78,7 +79,7 @@ export class ExecGate {
   start(): Promise<void> {
     if (this.#worker) return Promise.reject(new Error("ExecGate already started"));
     if (this.#stopped) return Promise.reject(new Error("ExecGate is stopped"));
-    const w = new Worker(new URL("./exec_gate_worker.ts", import.meta.url), { type: "module" });
+    const w = new Worker(siblingWorkerUrl("exec_gate_worker", import.meta.url), { type: "module" });
     this.#worker = w;
     return new Promise((resolve, reject) => {
       w.onerror = (e) => {

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { siblingWorkerUrl } from "./worker_url.ts";
 import type { FileHash } from "./hash.ts";
 
 /** A message to a hash worker. */
@@ -27,16 +28,36 @@ export type HashProgress = (done: number, total: number, last: HashResult) => vo
 
 /** Options of {@link HashPool}. */
 export interface HashPoolOptions {
-  /** Number of workers; default 2 (the cores of the target machine). */
+  /** Most workers at once; default 2 (the cores of the target machine). */
   workers?: number;
   /** Read size passed to `hashFile`. */
   chunkSize?: number;
   /** Overlapped reads inside each worker (see `HashOptions.overlap`); default false. */
   overlap?: boolean;
+  /**
+   * A worker idle this long (ms) is ended; default 10 000. Each worker is a V8 isolate of several
+   * MB, and hashing happens at start, on rehash and after writes: the daemon should not pay for
+   * idle workers the rest of the time.
+   */
+  idleMs?: number;
+  /** The worker module (tests); default hash_worker beside this module. */
+  workerUrl?: URL;
+}
+
+/** A worker and the job it runs, if any. */
+interface Slot {
+  worker: Worker;
+  job?: { job: HashJob; resolve: (r: HashResult) => void };
+  /** performance.now() when it last finished a job (or started). */
+  idleSince: number;
+  /** True once it answered once: a worker that dies before that failed to load. */
+  answered: boolean;
 }
 
 /**
- * A fixed set of hashing workers.
+ * Hashing workers started on demand (at most `workers`), ended when idle. A worker that crashes
+ * fails only the job it ran and is replaced; when workers cannot even load, queued jobs fail
+ * with that error instead of waiting forever.
  *
  * @example
  * ```ts
@@ -50,13 +71,16 @@ export interface HashPoolOptions {
  */
 export class HashPool {
   readonly size: number;
-  #workers: Worker[] = [];
-  #idle: Worker[] = [];
+  #slots: Slot[] = [];
   #queue: { job: HashJob; resolve: (r: HashResult) => void }[] = [];
-  #pending = new Map<number, (r: HashResult) => void>();
   #nextId = 1;
   #chunkSize?: number;
   #overlap: boolean;
+  #idleMs: number;
+  #url: URL;
+  #reaper?: ReturnType<typeof setInterval>;
+  /** Workers in a row that died before answering once (a module that cannot load). */
+  #loadFailures = 0;
   #closed = false;
 
   constructor(opts: HashPoolOptions = {}) {
@@ -67,16 +91,13 @@ export class HashPool {
     this.size = n;
     this.#chunkSize = opts.chunkSize;
     this.#overlap = opts.overlap ?? false;
-    for (let i = 0; i < n; i++) {
-      const w = new Worker(new URL("./hash_worker.ts", import.meta.url), { type: "module" });
-      w.onmessage = (e: MessageEvent<HashReply>) => this.#onReply(w, e.data);
-      w.onerror = (e) => {
-        e.preventDefault();
-        this.#failAll(`hash worker crashed: ${e.message}`);
-      };
-      this.#workers.push(w);
-      this.#idle.push(w);
-    }
+    this.#idleMs = opts.idleMs ?? 10_000;
+    this.#url = opts.workerUrl ?? siblingWorkerUrl("hash_worker", import.meta.url);
+  }
+
+  /** Workers alive now (for tests and status). */
+  get liveWorkers(): number {
+    return this.#slots.length;
   }
 
   /** Hashes one file on a worker. Rejects only when the pool is closed; file errors resolve. */
@@ -110,31 +131,83 @@ export class HashPool {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const w of this.#workers) w.terminate();
-    this.#failAll("HashPool closed");
+    clearInterval(this.#reaper);
+    this.#reaper = undefined;
+    for (const slot of this.#slots.splice(0)) {
+      slot.worker.terminate();
+      slot.job?.resolve({ path: slot.job.job.path, error: "HashPool closed" });
+    }
+    this.#failQueued("HashPool closed");
   }
 
   #pump(): void {
-    while (this.#idle.length > 0 && this.#queue.length > 0) {
-      const w = this.#idle.pop()!;
-      const { job, resolve } = this.#queue.shift()!;
-      this.#pending.set(job.id, resolve);
-      w.postMessage(job);
+    while (this.#queue.length > 0) {
+      let slot = this.#slots.find((s) => s.job === undefined);
+      if (!slot) {
+        if (this.#slots.length >= this.size) return;
+        slot = this.#spawn();
+      }
+      slot.job = this.#queue.shift()!;
+      slot.worker.postMessage(slot.job.job);
     }
   }
 
-  #onReply(w: Worker, r: HashReply): void {
-    const resolve = this.#pending.get(r.id);
-    this.#pending.delete(r.id);
-    this.#idle.push(w);
-    resolve?.(r.ok ? r.hash : { path: r.path, error: r.error });
+  #spawn(): Slot {
+    const worker = new Worker(this.#url, { type: "module" });
+    const slot: Slot = { worker, idleSince: performance.now(), answered: false };
+    worker.onmessage = (e: MessageEvent<HashReply>) => this.#onReply(slot, e.data);
+    worker.onerror = (e) => {
+      e.preventDefault();
+      this.#onCrash(slot, e.message);
+    };
+    this.#slots.push(slot);
+    this.#reaper ??= setInterval(() => this.#reap(), Math.max(100, this.#idleMs / 2));
+    return slot;
+  }
+
+  #onReply(slot: Slot, r: HashReply): void {
+    slot.answered = true;
+    this.#loadFailures = 0;
+    const job = slot.job;
+    slot.job = undefined;
+    slot.idleSince = performance.now();
+    if (job && job.job.id === r.id) job.resolve(r.ok ? r.hash : { path: r.path, error: r.error });
     this.#pump();
   }
 
-  #failAll(error: string): void {
+  #onCrash(slot: Slot, message: string): void {
+    slot.worker.terminate();
+    const i = this.#slots.indexOf(slot);
+    if (i === -1) return; // already removed (closed)
+    this.#slots.splice(i, 1);
+    const error = `hash worker crashed: ${message}`;
+    slot.job?.resolve({ path: slot.job.job.path, error });
+    if (!slot.answered && ++this.#loadFailures >= 2) {
+      // The module itself does not load (e.g. missing from the install): respawning cannot help.
+      this.#failQueued(error);
+      this.#loadFailures = 0;
+      return;
+    }
+    this.#pump();
+  }
+
+  /** Ends workers idle for longer than idleMs; stops the timer when none is left. */
+  #reap(): void {
+    const now = performance.now();
+    for (const slot of [...this.#slots]) {
+      if (slot.job === undefined && now - slot.idleSince >= this.#idleMs) {
+        slot.worker.terminate();
+        this.#slots.splice(this.#slots.indexOf(slot), 1);
+      }
+    }
+    if (this.#slots.length === 0) {
+      clearInterval(this.#reaper);
+      this.#reaper = undefined;
+    }
+  }
+
+  #failQueued(error: string): void {
     for (const { job, resolve } of this.#queue.splice(0)) resolve({ path: job.path, error });
-    for (const resolve of this.#pending.values()) resolve({ path: "", error });
-    this.#pending.clear();
   }
 }
 

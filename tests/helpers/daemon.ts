@@ -31,6 +31,8 @@ export interface TestDaemonOptions {
   interfaces?: string[];
   /** Network namespace (a /run/netns path) the packet filter attaches in. */
   netns?: string;
+  /** The hashwall command for daemon and CLI (e.g. `[DIST_PATH]`); default hashwallCommand(). */
+  command?: string[];
 }
 
 /** A running test daemon. */
@@ -71,9 +73,9 @@ export function hashwallCommand(): string[] {
 /** Runs the hashwall CLI. */
 export async function runHashwall(
   args: string[],
-  opts: { stdin?: string } = {},
+  opts: { stdin?: string; command?: string[] } = {},
 ): Promise<CliResult> {
-  const [cmd, ...pre] = hashwallCommand();
+  const [cmd, ...pre] = opts.command ?? hashwallCommand();
   const child = new Deno.Command(cmd, {
     args: [...pre, ...args],
     stdin: opts.stdin === undefined ? "null" : "piped",
@@ -129,7 +131,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
   const stateDir = `${root}/state`;
   await writeTestConfig(configDir, o);
   const cg = await createTestCgroup("daemon");
-  const [cmd, ...pre] = hashwallCommand();
+  const [cmd, ...pre] = o.command ?? hashwallCommand();
   const args = [
     ...pre,
     "run",
@@ -243,7 +245,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
       return process;
     },
     logs: () => [...lines],
-    cli: (a, opts) => runHashwall([...a, "--state", stateDir], opts),
+    cli: (a, opts) => runHashwall([...a, "--state", stateDir], { command: o.command, ...opts }),
     signal: (sig) => process.kill(sig),
     stop,
     waitForLog,

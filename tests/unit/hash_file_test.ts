@@ -124,3 +124,79 @@ Deno.test("HashPool: refuses a bad worker count and work after close", async () 
   pool.close();
   await assert.rejects(pool.hash("/bin/true"), /closed/);
 });
+
+/** Fails when `p` takes longer than `ms`: a pool that hangs must fail the test, not stall it. */
+async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("HashPool: a worker module that cannot load fails the jobs instead of hanging", async () => {
+  const pool = new HashPool({
+    workers: 2,
+    workerUrl: new URL("file:///nonexistent-hashwall/hash_worker.js"),
+  });
+  try {
+    const results = await within(
+      15_000,
+      pool.hashMany(["/bin/true", "/bin/false", "/bin/sh"]),
+      "hashMany",
+    );
+    assert.equal(results.length, 3);
+    for (const r of results) {
+      assert.ok(isHashError(r), JSON.stringify(r));
+      assert.match(r.error, /hash worker crashed/);
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("HashPool: a crash fails only its job; the worker is replaced", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-pool-crash-" });
+  const pool = new HashPool({
+    workers: 1,
+    workerUrl: new URL("../fixtures/crashy_hash_worker.ts", import.meta.url),
+  });
+  try {
+    await Deno.writeTextFile(`${dir}/abc`, "abc");
+    const [before, crashed, after] = await within(
+      15_000,
+      pool.hashMany([`${dir}/abc`, `${dir}/crash`, `${dir}/abc`]),
+      "hashMany",
+    );
+    assert.ok(!isHashError(before) && before.sha256 === ABC, JSON.stringify(before));
+    assert.ok(isHashError(crashed), JSON.stringify(crashed));
+    assert.match(crashed.error, /hash worker crashed: .*asked to crash/);
+    assert.ok(!isHashError(after) && after.sha256 === ABC, JSON.stringify(after));
+  } finally {
+    pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HashPool: workers start on demand and end when idle", async () => {
+  const pool = new HashPool({ workers: 2, idleMs: 200 });
+  try {
+    assert.equal(pool.liveWorkers, 0, "no worker before the first job");
+    const [a, b] = await pool.hashMany(["/bin/true", "/bin/false"]);
+    assert.ok(!isHashError(a) && !isHashError(b));
+    assert.equal(pool.liveWorkers, 2);
+    const deadline = performance.now() + 5_000;
+    while (pool.liveWorkers > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(pool.liveWorkers, 0, "idle workers were ended");
+    const again = await pool.hash("/bin/true");
+    assert.ok(!isHashError(again), "a new worker starts for the next job");
+  } finally {
+    pool.close();
+  }
+});
