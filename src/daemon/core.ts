@@ -14,6 +14,7 @@ import { configPath, loadPolicy } from "../config/load.ts";
 import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
+import { assertCgroup2 } from "../kernel/cgroup.ts";
 import { AppControl, type ScriptEntry } from "../kernel/app_control.ts";
 import { loadPacketFilter, type PacketFilter, resolveInterfaces } from "../kernel/filter.ts";
 import { compilePolicy } from "../policy/compile.ts";
@@ -152,6 +153,7 @@ export class DaemonCore implements HashwallApi {
       phases[name] = Math.round(now - t);
       t = now;
     };
+    assertCgroup2(this.opts.cgroup);
     this.policy = await this.loadConfig();
     phase("config");
     this.store = openStore(`${this.opts.stateDir}/hashwall.db`);
