@@ -3,7 +3,7 @@
  * loss, and the consuming process's peak RSS.
  *
  * The consumer is the daemon's own path, in this process: AppControl.startDrain (50 ms timer,
- * 4 MiB ring) → recordToConnEvent → LearningTracker → EventBatcher (200 ms / 1 000 rows) →
+ * 16 MiB ring) → recordToConnEvent → LearningTracker → EventBatcher (200 ms / 1 000 rows) →
  * openStore (WAL, synchronous = FULL). The producer is a C sender in a test cgroup, learning mode,
  * dedup_ms = 0, allow_loopback = false: every UDP sendto() to 127.0.0.1:9 is one ring-buffer
  * event. It is paced at rising rates (2 s each) and finally run flat out; each step counts what
@@ -105,7 +105,7 @@ await runBench(async (cleanup) => {
     learning.add(ev);
     batcher.push(ev);
     sample ??= ev;
-    if (rawSamples.length < 1000) rawSamples.push(rec);
+    if (rawSamples.length < 1000) rawSamples.push(rec.slice());
     received++;
   });
 

@@ -96,13 +96,6 @@ const SYMBOLS = {
   bpf_link_update: { parameters: ["i32", "i32", "pointer"], result: "i32" },
   bpf_link_detach: { parameters: ["i32"], result: "i32" },
   bpf_enable_stats: { parameters: ["i32"], result: "i32" },
-
-  ring_buffer__new: {
-    parameters: ["i32", "function", "pointer", "pointer"],
-    result: "pointer",
-  },
-  ring_buffer__consume: { parameters: ["pointer"], result: "i32" },
-  ring_buffer__free: { parameters: ["pointer"], result: "void" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type LibbpfSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -1039,93 +1032,8 @@ export function enableStats(): number {
   return check(bpf().bpf_enable_stats(0), "bpf_enable_stats(BPF_STATS_RUN_TIME)");
 }
 
-// ---------------------------------------------------------------------------------------------
-// Ring buffer
-
-const SAMPLE_FN = { parameters: ["pointer", "pointer", "usize"], result: "i32" } as const;
-
-/**
- * Consumer of a `BPF_MAP_TYPE_RINGBUF` map. Call {@linkcode consume} (e.g. from a timer) to
- * deliver pending records to `onRecord`; each record is copied into a scratch buffer, so the
- * `data` view is valid only during that call (copy what you keep). If `onRecord` throws,
- * consume() stops and rethrows it (that record counts as consumed).
- */
-export class RingBuffer {
-  #rb: Deno.PointerObject | null;
-  #cb: Deno.UnsafeCallback<typeof SAMPLE_FN>;
-  #scratch = new Uint8Array(4096);
-  #failure: unknown = null;
-  #count = 0;
-  #limit = Infinity;
-  #hitLimit = false;
-
-  /** Subscribes to the ring buffer map behind `mapFd`. */
-  constructor(mapFd: number, onRecord: (data: Uint8Array) => void) {
-    const op = `ring_buffer__new(fd ${mapFd})`;
-    requireFd(mapFd, op);
-    this.#cb = new Deno.UnsafeCallback(SAMPLE_FN, (_ctx, data, size) => {
-      const n = Number(size);
-      if (n > this.#scratch.length) {
-        this.#scratch = new Uint8Array(Math.max(n, this.#scratch.length * 2));
-      }
-      const view = this.#scratch.subarray(0, n);
-      if (data !== null && n > 0) Deno.UnsafePointerView.copyInto(data, view);
-      this.#count++;
-      try {
-        onRecord(view);
-      } catch (e) {
-        // Never let a JS exception unwind through libbpf: stop the drain and rethrow in consume().
-        this.#failure = e;
-        return -1;
-      }
-      // A negative return makes libbpf stop after this record (already consumed); without a
-      // budget, producers that outpace us would keep ring_buffer__consume looping forever.
-      if (this.#count >= this.#limit) {
-        this.#hitLimit = true;
-        return -1;
-      }
-      return 0;
-    });
-    clearWarnings();
-    const rb = bpf().ring_buffer__new(mapFd, this.#cb.pointer, null, null);
-    const err = errno();
-    if (rb === null) {
-      this.#cb.close();
-      throw new BpfError(op, err || 22, takeWarnings());
-    }
-    this.#rb = rb;
-  }
-
-  /**
-   * Delivers pending records now without blocking, at most `limit` of them (default: until the
-   * ring is empty); returns how many were delivered. Pass a limit when producers may be faster
-   * than `onRecord`, or this call may never return.
-   */
-  consume(limit = Infinity): number {
-    if (this.#rb === null) throw new Error("RingBuffer.consume: ring buffer already freed");
-    this.#count = 0;
-    this.#failure = null;
-    this.#limit = limit;
-    this.#hitLimit = false;
-    const rc = bpf().ring_buffer__consume(this.#rb);
-    if (this.#failure !== null) {
-      const e = this.#failure;
-      this.#failure = null;
-      throw e;
-    }
-    if (this.#hitLimit) return this.#count;
-    check(rc, "ring_buffer__consume");
-    return this.#count;
-  }
-
-  /** Frees the consumer, then the callback libbpf held (in that order, else SIGSEGV). */
-  free(): void {
-    if (this.#rb === null) return;
-    bpf().ring_buffer__free(this.#rb);
-    this.#rb = null;
-    this.#cb.close();
-  }
-}
+// The ring buffer is consumed by ffi/ringbuf.ts (RingReader), which reads the mapping directly:
+// libbpf's ring_buffer__consume calls back into JavaScript once per record.
 
 // ---------------------------------------------------------------------------------------------
 // bpffs

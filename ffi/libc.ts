@@ -31,6 +31,9 @@ const SYMBOLS = {
   },
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
   vsnprintf: { parameters: ["buffer", "usize", "pointer", "pointer"], result: "i32" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  getpagesize: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -225,6 +228,43 @@ export function openPath(path: string, flags: number, mode = 0): number {
   const fd = libc().open(cString(path), flags, mode);
   if (fd < 0) throw new ErrnoError(`open(${JSON.stringify(path)})`, errno());
   return fd;
+}
+
+/** mmap(2) protection: readable. */
+export const PROT_READ = 0x1;
+/** mmap(2) protection: writable. */
+export const PROT_WRITE = 0x2;
+/** mmap(2) flag: changes are shared with the object (for BPF maps: with the kernel). */
+export const MAP_SHARED = 0x01;
+
+/** The system page size. */
+export function pageSize(): number {
+  return libc().getpagesize();
+}
+
+/**
+ * mmap(2) of `length` bytes of `fd` at `offset` (a multiple of the page size). Throws
+ * {@linkcode ErrnoError} on failure; release with {@linkcode unmap}.
+ */
+export function mapFd(
+  fd: number,
+  length: number,
+  prot: number,
+  offset: number,
+  flags = MAP_SHARED,
+): Deno.PointerObject {
+  const p = libc().mmap(null, BigInt(length), prot, flags, fd, BigInt(offset));
+  const err = errno();
+  // MAP_FAILED is (void *)-1.
+  if (p === null || Deno.UnsafePointer.value(p) === 0xffffffffffffffffn) {
+    throw new ErrnoError(`mmap(fd ${fd}, ${length} bytes at ${offset})`, err);
+  }
+  return p;
+}
+
+/** munmap(2); throws {@linkcode ErrnoError} on failure. */
+export function unmap(p: Deno.PointerObject, length: number): void {
+  if (libc().munmap(p, BigInt(length)) !== 0) throw new ErrnoError("munmap", errno());
 }
 
 /** getpid(2): the process id (tgid) of this Deno process. */

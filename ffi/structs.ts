@@ -140,8 +140,12 @@ export function encodeExeKey(k: ExeKey): Uint8Array {
 
 /** Decodes a `struct hw_exe_key` at `offset`. */
 export function decodeExeKey(b: Uint8Array, offset = 0): ExeKey {
-  const v = new DataView(b.buffer, b.byteOffset + offset, 16);
-  return { dev: v.getBigUint64(0, true), ino: v.getBigUint64(8, true) };
+  return exeKeyAt(new DataView(b.buffer, b.byteOffset, b.byteLength), offset);
+}
+
+/** Reads a `struct hw_exe_key` at `offset` of a view the caller already has. */
+function exeKeyAt(v: DataView, offset: number): ExeKey {
+  return { dev: v.getBigUint64(offset, true), ino: v.getBigUint64(offset + 8, true) };
 }
 
 /** `struct hw_app_val`. */
@@ -273,9 +277,21 @@ const decoder = new TextDecoder();
 
 /** Reads a NUL-terminated C string of at most `max` bytes. */
 function cString(b: Uint8Array, offset: number, max: number): string {
-  const slice = b.subarray(offset, offset + max);
-  const end = slice.indexOf(0);
-  return decoder.decode(end === -1 ? slice : slice.subarray(0, end));
+  // ASCII, the usual case (comm, most paths), is built here: a TextDecoder call per field was a
+  // visible share of the per-event cost; anything else goes to the decoder.
+  let s = "";
+  const stop = Math.min(offset + max, b.length);
+  for (let i = offset; i < stop; i++) {
+    const c = b[i];
+    if (c === 0) return s;
+    if (c >= 0x80) {
+      const slice = b.subarray(offset, stop);
+      const end = slice.indexOf(0);
+      return decoder.decode(end === -1 ? slice : slice.subarray(0, end));
+    }
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 /** Decodes a `struct hw_event` from a ring-buffer record (copied; safe to keep). */
@@ -293,7 +309,7 @@ export function decodeEvent(b: Uint8Array): RawEvent {
   for (let i = 0; i < depth; i++) {
     const base = f.lineage + i * ancSize;
     lineage.push({
-      exe: decodeExeKey(b, base + af["exe.dev"]),
+      exe: exeKeyAt(v, base + af["exe.dev"]),
       tgid: v.getUint32(base + af.tgid, true),
       comm: cString(b, base + af.comm, HW.COMM_LEN),
     });
@@ -301,7 +317,7 @@ export function decodeEvent(b: Uint8Array): RawEvent {
   const addrLen = family === 4 ? 4 : family === 6 ? 16 : 0;
   return {
     tsNs: v.getBigUint64(f.ts_ns, true),
-    exe: decodeExeKey(b, f["exe.dev"]),
+    exe: exeKeyAt(v, f["exe.dev"]),
     tgid: v.getUint32(f.tgid, true),
     uid: v.getUint32(f.uid, true),
     kind: v.getUint8(f.kind),

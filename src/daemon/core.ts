@@ -364,7 +364,7 @@ export class DaemonCore implements HashwallApi {
   // ---------------------------------------------------------------- evidence up
 
   #resolver = {
-    byIdentity: (key: ExeKey) => this.#registry.byKey(key)?.app.path,
+    byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
     ruleId: (index: number) => this.policy.rules[index]?.id,
   };
 

@@ -169,7 +169,11 @@ export class AppRegistry {
    * process and ancestor of every report, so a scan over all apps was the ingest bottleneck.
    */
   byKey(key: ExeKey): AppState | undefined {
-    const k = keyString(key);
+    return this.byKeyString(keyString(key));
+  }
+
+  /** {@link byKey} by the identity's {@link keyString} (the event path has it already). */
+  byKeyString(k: string): AppState | undefined {
     const hit = this.#index().get(k);
     if (!hit || (hit.key && keyString(hit.key) === k)) return hit;
     // The hit's identity changed since the index was built: rebuild, never answer stale.

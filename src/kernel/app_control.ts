@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { RingReader } from "../../ffi/ringbuf.ts";
 import {
   type BpfMap,
   BpfObject,
@@ -17,7 +18,6 @@ import {
   linkUpdate,
   mapLookupPerCpu,
   objGet,
-  RingBuffer,
 } from "../../ffi/libbpf.ts";
 import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
 import {
@@ -101,7 +101,7 @@ export class AppControl {
   #obj: BpfObject;
   #pins: PinPaths;
   #cgroupPath: string;
-  #ring?: RingBuffer;
+  #ring?: RingReader;
   #drainTimer?: ReturnType<typeof setTimeout>;
   #lastDrain = Date.now();
   /** Where each program is attached, for `status`. */
@@ -326,11 +326,12 @@ export class AppControl {
 
   /**
    * Starts draining the ring buffer every `intervalMs` (the kernel writes with NO_WAKEUP, so this
-   * timer is the consumer). `onRecord` gets each raw record, copied.
+   * timer is the consumer). `onRecord` gets each raw record as a view into the ring, valid only
+   * during the call (decode it there, or copy it).
    */
   startDrain(onRecord: (rec: Uint8Array) => void, intervalMs = 50): void {
     if (this.#ring) return;
-    this.#ring = new RingBuffer(this.map("hw_events").fd, (data) => onRecord(data.slice()));
+    this.#ring = new RingReader(this.map("hw_events").fd, onRecord);
     // Each turn takes at most DRAIN_BUDGET records (the event loop stays responsive), but a turn
     // that used its whole budget schedules the next one at once: other tasks interleave between
     // chunks, and a burst is not capped at budget/interval (that capped ingest at 20 000/s).

@@ -46,7 +46,8 @@ export function formatAddr(b: Uint8Array): string {
 
 /** Resolves identities and pids to paths: known apps first, then /proc while alive. */
 export interface PathResolver {
-  byIdentity(key: ExeKey): string | undefined;
+  /** The path of the identity whose {@link keyString} is `key` (a string: computed once). */
+  byIdentity(key: string): string | undefined;
   /** The id of the rule at `index` in file order (for reason "rule"). */
   ruleId?(index: number): string | undefined;
 }
@@ -68,20 +69,28 @@ function procExe(tgid: number): string | undefined {
 class SeenPaths {
   /** A miss is remembered briefly too: a failed readlink throws, and throwing is costly. */
   static readonly MISS_TTL_MS = 5_000;
-  #m = new Map<string, { path?: string; at: number }>();
+  #m = new Map<string, { path?: string; at: number; gen: number }>();
+  /** Insertions so far: an entry's age in insertions tells whether it nears eviction. */
+  #gen = 0;
   constructor(private readonly max = 4096) {}
-  lookup(key: ExeKey, tgid: number): string | undefined {
-    const k = keyString(key);
+  lookup(k: string, tgid: number): string | undefined {
     const hit = this.#m.get(k);
     if (hit && (hit.path !== undefined || Date.now() - hit.at < SeenPaths.MISS_TTL_MS)) {
-      this.#m.delete(k);
-      this.#m.set(k, hit);
+      // LRU, approximately: a hit moves to the young end only once it is in the older half.
+      // Moving on every hit (delete + set per ancestor per event) kept reallocating the Map's
+      // table, which was most of the ingest path's old-generation garbage (bench/ingest.ts).
+      if (this.#gen - hit.gen > this.max / 2) {
+        this.#m.delete(k);
+        hit.gen = this.#gen++;
+        this.#m.set(k, hit);
+      }
       return hit.path;
     }
     let path = procExe(tgid);
     if (path?.endsWith(" (deleted)")) path = undefined;
-    if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
-    this.#m.set(k, { path, at: Date.now() });
+    if (hit) this.#m.delete(k);
+    else if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
+    this.#m.set(k, { path, at: Date.now(), gen: this.#gen++ });
     return path;
   }
 }
@@ -101,13 +110,29 @@ function scriptPath(raw: RawEvent): string {
 
 /** Converts a decoded record into a ConnEvent (`time` in epoch ms, from the boot clock). */
 export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: number): ConnEvent {
-  const binary = resolver.byIdentity(raw.exe) ??
+  const dev = raw.exe.dev.toString();
+  const ino = raw.exe.ino.toString();
+  const key = `${dev}:${ino}`;
+  const binary = resolver.byIdentity(key) ??
     (raw.exePath.startsWith("/") && !(raw.flags & HW.EVF_SCRIPT) ? raw.exePath : undefined) ??
-    seen.lookup(raw.exe, raw.tgid) ?? (raw.exePath || raw.comm);
+    seen.lookup(key, raw.tgid) ?? (raw.exePath || raw.comm);
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
   const exe = isScript ? scriptPath(raw) : binary;
   const ruleId = raw.reason === HW.REASON_RULE ? resolver.ruleId?.(raw.rule) : undefined;
+  const lineage: ConnEvent["lineage"] = [];
+  for (const a of raw.lineage) {
+    const aDev = a.exe.dev.toString();
+    const aIno = a.exe.ino.toString();
+    const aKey = `${aDev}:${aIno}`;
+    lineage.push({
+      tgid: a.tgid,
+      comm: a.comm,
+      exe: resolver.byIdentity(aKey) ?? seen.lookup(aKey, a.tgid),
+      dev: aDev,
+      ino: aIno,
+    });
+  }
   return {
     ...(isScript ? { interpreter: binary } : {}),
     ...(ruleId !== undefined ? { ruleId } : {}),
@@ -119,19 +144,13 @@ export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: 
     uid: raw.uid,
     comm: raw.comm,
     exe,
-    dev: raw.exe.dev.toString(),
-    ino: raw.exe.ino.toString(),
+    dev,
+    ino,
     family: raw.family as 0 | 4 | 6,
     daddr: formatAddr(raw.daddr),
     dport: raw.dport,
     proto: raw.proto,
-    lineage: raw.lineage.map((a) => ({
-      tgid: a.tgid,
-      comm: a.comm,
-      exe: resolver.byIdentity(a.exe) ?? seen.lookup(a.exe, a.tgid),
-      dev: a.exe.dev.toString(),
-      ino: a.exe.ino.toString(),
-    })),
+    lineage,
   };
 }
 
@@ -157,8 +176,8 @@ export class IdentityPaths implements PathResolver {
   set(key: ExeKey, path: string): void {
     this.#m.set(keyString(key), path);
   }
-  /** The path of a known identity. */
-  byIdentity(key: ExeKey): string | undefined {
-    return this.#m.get(keyString(key));
+  /** The path of a known identity, by its {@link keyString}. */
+  byIdentity(key: string): string | undefined {
+    return this.#m.get(key);
   }
 }

@@ -167,7 +167,7 @@ Deno.test("learning: unknown client connects and a deduplicated event with its l
   const l = loopbackListener();
   const records: Uint8Array[] = [];
   try {
-    f.core.startDrain((r) => records.push(r), 20);
+    f.core.startDrain((r) => records.push(r.slice()), 20);
     const argv = [f.unknown, "loop", "5", "tcp4", "127.0.0.1", `${l.port}`];
     const r = await f.cg.run(argv);
     assert.equal(r.stdout.trim(), "ok=5 eperm=0 other=0");

@@ -35,10 +35,11 @@ import {
   objGet,
   objPin,
   progInfo,
-  RingBuffer,
   setPrint,
 } from "../../ffi/libbpf.ts";
+import { RingReader } from "../../ffi/ringbuf.ts";
 import { close, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
+import { buildNetclient } from "../helpers/netclient.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "../helpers/cgroup.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -531,14 +532,14 @@ Deno.test({
     const obj = openFixture();
     let cgfd = -1;
     let link: BpfLink | null = null;
-    let rb: RingBuffer | null = null;
+    let rb: RingReader | null = null;
     let stats = -1;
     try {
       obj.load();
       obj.map("fx_config").update(u32(0), u32(deniedPort));
       obj.map("fx_array").update(u32(0), u64(42n));
       const events: FxEvent[] = [];
-      rb = new RingBuffer(obj.map("fx_events").fd, (d) => events.push(decodeEvent(d)));
+      rb = new RingReader(obj.map("fx_events").fd, (d) => events.push(decodeEvent(d)));
       cgfd = cgroupFd(cg);
       const prog = obj.program("fx_connect_deny");
       link = prog.attachCgroup(cgfd);
@@ -729,19 +730,19 @@ Deno.test("a program the verifier rejects: BpfError with errno, libbpf's words a
   }
 });
 
-Deno.test("RingBuffer: a throwing consumer stops consume() with its error; the rest stays queued", async () => {
+Deno.test("RingReader: a throwing consumer stops consume() with its error; the rest stays queued", async () => {
   await using cg = await createTestCgroup("libbpf-rb");
   using l = listeners();
   const port = (l.allowed.addr as Deno.NetAddr).port;
   const obj = openFixture();
   let cgfd = -1;
   let link: BpfLink | null = null;
-  let rb: RingBuffer | null = null;
+  let rb: RingReader | null = null;
   try {
     obj.load();
     const seen: number[] = [];
     let fail = true;
-    rb = new RingBuffer(obj.map("fx_events").fd, (d) => {
+    rb = new RingReader(obj.map("fx_events").fd, (d) => {
       if (fail) {
         fail = false;
         throw new Error("consumer broke");
@@ -759,9 +760,59 @@ Deno.test("RingBuffer: a throwing consumer stops consume() with its error; the r
     rb.free(); // idempotent
     assert.throws(() => rb!.consume(), /freed/);
     assert.throws(
-      () => new RingBuffer(obj.map("fx_hash").fd, () => {}),
+      () => new RingReader(obj.map("fx_hash").fd, () => {}),
       (e: unknown) => e instanceof BpfError && e.errno === 22,
     );
+  } finally {
+    rb?.free();
+    link?.destroy();
+    if (cgfd >= 0) close(cgfd);
+    obj.close();
+    await cg.remove();
+    await removeTestParentIfEmpty();
+  }
+});
+
+Deno.test("RingReader: records that wrap around the end of the ring arrive whole", async () => {
+  await using cg = await createTestCgroup("libbpf-rb-wrap");
+  using l = listeners();
+  const deniedPort = (l.denied.addr as Deno.NetAddr).port;
+  const client = await buildNetclient();
+  const obj = openFixture();
+  let cgfd = -1;
+  let link: BpfLink | null = null;
+  let rb: RingReader | null = null;
+  try {
+    obj.load();
+    obj.map("fx_config").update(u32(0), u32(deniedPort));
+    const events: FxEvent[] = [];
+    rb = new RingReader(obj.map("fx_events").fd, (d) => events.push(decodeEvent(d)));
+    // 40 bytes per record (header included) in a 64 KiB ring: a record straddles the end once
+    // every lap, and 5 batches of 1 000 make three laps.
+    assert.equal(rb.size, 64 * 1024);
+    cgfd = cgroupFd(cg);
+    link = obj.program("fx_connect_deny").attachCgroup(cgfd);
+    let consumed = 0;
+    for (let batch = 0; batch < 5; batch++) {
+      const r = await cg.run([client, "loop", "1000", "tcp4", "127.0.0.1", String(deniedPort)]);
+      assert.equal(r.stdout.trim(), "ok=0 eperm=1000 other=0");
+      assert.equal(rb.pending(), 1000 * 40);
+      consumed += rb.consume();
+      assert.equal(consumed, (batch + 1) * 1000);
+      assert.equal(rb.pending(), 0);
+    }
+    const tgids = new Set(events.map((e) => e.tgid));
+    assert.equal(tgids.size, 5, "one producer process per batch");
+    for (const e of events) {
+      assert.deepEqual({ ...e, tgid: 0 }, {
+        magic: MAGIC,
+        tgid: 0,
+        port: deniedPort,
+        verdict: 0,
+        seq: 0,
+        comm: "netclient",
+      });
+    }
   } finally {
     rb?.free();
     link?.destroy();

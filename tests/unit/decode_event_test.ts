@@ -1,0 +1,53 @@
+/**
+ * decodeEvent on hand-built records: C strings (ASCII fast path, UTF-8 fallback, full-length
+ * without NUL), identities and lineage read at the header's offsets.
+ */
+import assert from "node:assert/strict";
+import { decodeEvent, HW, LAYOUT } from "../../ffi/structs.ts";
+
+function record(o: { comm: Uint8Array; path: string; depth: number }): Uint8Array {
+  const f = LAYOUT.hw_event.fields;
+  const a = LAYOUT.hw_ancestor;
+  const b = new Uint8Array(LAYOUT.hw_event.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(f["exe.dev"], 0x1_0000_0003n, true);
+  v.setBigUint64(f["exe.dev"] + 8, 2n ** 63n + 5n, true);
+  v.setUint32(f.tgid, 4242, true);
+  v.setUint16(f.depth, o.depth, true);
+  b.set(o.comm, f.comm);
+  b.set(new TextEncoder().encode(o.path), f.exe_path);
+  for (let i = 0; i < Math.min(o.depth, HW.LINEAGE_DEPTH); i++) {
+    const base = f.lineage + i * a.size;
+    v.setBigUint64(base + a.fields["exe.dev"], BigInt(i + 1), true);
+    v.setBigUint64(base + a.fields["exe.dev"] + 8, BigInt(100 + i), true);
+    v.setUint32(base + a.fields.tgid, 10 + i, true);
+    b.set(new TextEncoder().encode(`anc${i}`), base + a.fields.comm);
+  }
+  return b;
+}
+
+Deno.test("decodeEvent: ASCII and UTF-8 strings, a comm without NUL, identities, lineage", () => {
+  const utf8 = decodeEvent(record({
+    comm: new TextEncoder().encode("café"),
+    path: "/opt/naïve/bin",
+    depth: 2,
+  }));
+  assert.equal(utf8.comm, "café");
+  assert.equal(utf8.exePath, "/opt/naïve/bin");
+  assert.deepEqual(utf8.exe, { dev: 0x1_0000_0003n, ino: 2n ** 63n + 5n });
+  assert.equal(utf8.tgid, 4242);
+  assert.deepEqual(utf8.lineage, [
+    { exe: { dev: 1n, ino: 100n }, tgid: 10, comm: "anc0" },
+    { exe: { dev: 2n, ino: 101n }, tgid: 11, comm: "anc1" },
+  ]);
+
+  // The kernel fills comm up to its size; a full field has no NUL and must not run over.
+  const full = decodeEvent(record({
+    comm: new TextEncoder().encode("x".repeat(HW.COMM_LEN)),
+    path: "/usr/bin/curl",
+    depth: HW.LINEAGE_DEPTH + 3, // more than the array holds: clamped
+  }));
+  assert.equal(full.comm, "x".repeat(HW.COMM_LEN));
+  assert.equal(full.exePath, "/usr/bin/curl");
+  assert.equal(full.lineage.length, HW.LINEAGE_DEPTH);
+});
