@@ -244,6 +244,12 @@ unstable_flags() {
      for (const u of c.unstable ?? []) console.log(`--unstable-${u}`);'
 }
 
+# The --v8-flags=... argument hashwall runs with (one source: src/v8_flags.ts).
+v8_flags() {
+  "$DENO_BIN" eval --no-config 'import { v8FlagsArg } from "./src/v8_flags.ts";
+     console.log(v8FlagsArg());'
+}
+
 build_app_bundle() {
   step "bundle main.ts -> build/dist/app.js (npm deps inlined)"
   mkdir -p build/dist
@@ -288,7 +294,8 @@ try_deno_compile() {
   for w in "${WORKERS[@]}"; do includes+=(--include "build/dist/$w.js"); done
   rm -f "$out"
   if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
-    --no-code-cache "${unstable[@]}" "${RUNTIME_PERMISSIONS[@]}" "${includes[@]}" -o "$out" build/dist/app.js \
+    --no-code-cache "${unstable[@]}" "$(v8_flags)" "${RUNTIME_PERMISSIONS[@]}" "${includes[@]}" \
+    -o "$out" build/dist/app.js \
     </dev/null >"$log" 2>&1; then
     info "deno compile unavailable (could not get the denort runtime?): $(sed '/Stack backtrace/q' "$log" | grep -E '^ +[0-9]+: ' | tail -n1 | sed 's/^ *[0-9]*: //')"
     return 1
@@ -433,7 +440,7 @@ build_fallback() {
   deno_sha="$(sha256sum "$stage/deno" | cut -c1-64)"
   js_sha="$(cd "$stage" && sha256sum "${JS_FILES[@]}" | cut -c1-64 | tr '\n' ' ')"
   js_sha="${js_sha% }"
-  stamp="fallback $deno_sha $js_sha $(sha256sum build.sh | cut -c1-64)"
+  stamp="fallback $deno_sha $js_sha $(sha256sum build.sh | cut -c1-64) $(v8_flags)"
   if [ -x dist/hashwall ] && [ "$(cat build/dist/stamp 2>/dev/null)" = "$stamp" ]; then
     info "dist/hashwall: up to date (self-extracting)"
     rm -rf "$stage"
@@ -449,7 +456,7 @@ build_fallback() {
   version="$(cd / && "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" "$ROOT/build/dist/app.js" --version | cut -d' ' -f2)"
   unstable="$(unstable_flags | tr '\n' ' ')"
   perms="$(printf "'%s' " "${RUNTIME_PERMISSIONS[@]}")"
-  runflags="${RUNTIME_RUN_FLAGS[*]} ${unstable}"
+  runflags="${RUNTIME_RUN_FLAGS[*]} ${unstable}$(v8_flags)"
   header="$(launcher_template)"
   header="${header//@VERSION@/$version}"
   header="${header//@PAYLOAD_SHA@/$payload_sha}"

@@ -13,6 +13,9 @@
  * Baseline in the same run: pre-built ConnEvent rows inserted through the same store
  * (insertEvents in batches of 1 000) — the ratio is ingest / baseline.
  *
+ * The consumer runs with the V8 flags hashwall ships with (src/v8_flags.ts): started without
+ * them, the bench runs itself again with them.
+ *
  * Run: deno run -A bench/ingest.ts [--seconds 2] [--baseline-rows 200000]
  *
  * @module
@@ -33,6 +36,15 @@ import { peakRssBytes, rssBytes } from "./lib/proc.ts";
 import { round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { intOptionsOrExit } from "./lib/args.ts";
+import { v8FlagsArg } from "../src/v8_flags.ts";
+
+if (Deno.env.get("HASHWALL_BENCH_V8") !== v8FlagsArg()) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", v8FlagsArg(), new URL(import.meta.url).pathname, ...Deno.args],
+    env: { HASHWALL_BENCH_V8: v8FlagsArg() },
+  }).spawn();
+  Deno.exit((await child.status).code);
+}
 
 const opts = intOptionsOrExit(
   Deno.args,
@@ -241,6 +253,7 @@ await runBench(async (cleanup) => {
       `≤ ${GOAL_RSS_MB} MB: ${peakRss / 1e6 <= GOAL_RSS_MB ? "met" : "NOT met"}`,
     ],
     ["RSS of the consumer before the first event", `${(rssBefore / 1e6).toFixed(1)} MB`, ""],
+    ["V8 flags of the consumer (as shipped)", v8FlagsArg(), "src/v8_flags.ts"],
   ]));
   printSummary({
     name: "ingest",

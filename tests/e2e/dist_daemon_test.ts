@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { DIST_PATH } from "../helpers/dist.ts";
+import { v8FlagsArg } from "../../src/v8_flags.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../helpers/cgroup.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
@@ -83,6 +84,9 @@ Deno.test("dist/hashwall runs the daemon on the embedded default config and its 
   try {
     const st = await waitForStatus(state, daemon);
     assert.equal(st.mode, "learning", "the embedded default config is learning mode");
+    // The launcher execs deno with the V8 flags hashwall is measured with (src/v8_flags.ts).
+    const argv = (await Deno.readTextFile(`/proc/${daemon.process.pid}/cmdline`)).split("\0");
+    assert.ok(argv.includes(v8FlagsArg()), `daemon argv: ${argv.join(" ")}`);
     assert.ok(st.ui?.startsWith("http://127.0.0.1:"));
     const url = await dist(["ui", "url", "--state", state]);
     assert.equal(url.code, 0, url.stderr);

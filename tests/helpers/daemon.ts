@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { v8FlagsArg } from "../../src/v8_flags.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "./cgroup.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
@@ -67,7 +68,7 @@ export interface CliResult {
 /** The command that runs hashwall: dist binary or `deno run -A main.ts`. */
 export function hashwallCommand(): string[] {
   const bin = Deno.env.get("HASHWALL_BIN");
-  return bin ? [bin] : [Deno.execPath(), "run", "-A", MAIN];
+  return bin ? [bin] : [Deno.execPath(), "run", "-A", v8FlagsArg(), MAIN];
 }
 
 /** Runs the hashwall CLI. */
