@@ -3,8 +3,8 @@
  * loss, and the consuming process's peak RSS.
  *
  * The consumer is the daemon's own path, in this process: AppControl.startDrain (50 ms timer,
- * 16 MiB ring) → recordToConnEvent → LearningTracker → EventBatcher (200 ms / 1 000 rows) →
- * openStore (WAL, synchronous = FULL). The producer is a C sender in a test cgroup, learning mode,
+ * 8 MiB ring, read by ffi/ringbuf.ts) → recordToConnEvent → LearningTracker → EventBatcher
+ * (200 ms / 1 000 rows) → openStore (WAL, synchronous = FULL). The producer is a C sender in a test cgroup, learning mode,
  * dedup_ms = 0, allow_loopback = false: every UDP sendto() to 127.0.0.1:9 is one ring-buffer
  * event. It is paced at rising rates (2 s each) and finally run flat out; each step counts what
  * the kernel wrote (`events`), what it dropped for a full ring (`lost`), what the drain received
@@ -192,12 +192,17 @@ await runBench(async (cleanup) => {
   for (let i = 0; i < DECODE_N; i++) decodeEvent(rawSamples[i % rawSamples.length]);
   const parseRate = DECODE_N / ((performance.now() - p0) / 1000);
 
+  // A step is lossless when the kernel dropped nothing and every event it wrote was committed.
+  // Its rate is what the producer achieved: the consumer kept pace with it for the whole step.
+  // (ingest/s in the table also counts the wait for the last commit, up to one 200 ms flush
+  // interval, so at 2 s per step it reads below the rate that was sustained.)
   const lossless = steps.filter((s) => s.lost === 0 && s.written === s.events);
   const best = lossless.reduce<Step | undefined>(
-    (a, s) => (a === undefined || s.ingestRate > a.ingestRate ? s : a),
+    (a, s) => (a === undefined || s.sendRate > a.sendRate ? s : a),
     undefined,
   );
-  const bestRate = best?.ingestRate ?? 0;
+  const bestRate = best?.sendRate ?? 0;
+  const bestCommitted = best?.ingestRate ?? 0;
   const ratio = bestRate / baseRate;
 
   console.log(
@@ -231,9 +236,14 @@ await runBench(async (cleanup) => {
   console.log("");
   console.log(markdownTable(["measure", "value", "goal"], [
     [
-      "best lossless ingest (events/s)",
+      "best lossless ingest: sustained rate with 0 lost, all committed (events/s)",
       fmt(bestRate),
       `≥ ${fmt(GOAL_RATE)}: ${bestRate >= GOAL_RATE ? "met" : "NOT met"}`,
+    ],
+    [
+      "the same step counted to its last commit (events/s)",
+      fmt(bestCommitted),
+      `last commit ${fmt(best?.lagMs ?? 0)} ms after the producer ended`,
     ],
     [
       "baseline: pre-built rows via insertEvents (rows/s)",
@@ -259,6 +269,7 @@ await runBench(async (cleanup) => {
     name: "ingest",
     ratio: round(ratio),
     eventsPerSec: Math.round(bestRate),
+    committedPerSec: Math.round(bestCommitted),
     baselineRowsPerSec: Math.round(baseRate),
     lostTotal: steps.reduce((n, s) => n + s.lost, 0),
     peakRssMB: round(peakRss / 1e6, 1),

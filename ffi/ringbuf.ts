@@ -5,8 +5,8 @@
  * trampoline, and the record has to be copied out for every call. Here the consumer walks the
  * shared memory itself, the way libbpf does in C: no callback, no copy unless a record wraps
  * around the end of the ring. It also maps the data area once instead of twice. libbpf maps it
- * twice so that wrapping records look contiguous, and the kernel populates every page of every
- * mapping at mmap time. So the resident set pays for the ring twice: 32 MB for a 16 MiB ring.
+ * twice so that wrapping records look contiguous, and the resident set counts each mapping, so
+ * its ring showed as 32 MB for 16 MiB in the daemon's RSS; one mapping counts once.
  *
  * Memory layout (kernel/bpf/ringbuf.c): page 0 holds consumer_pos (the only page user space may
  * write), page 1 holds producer_pos, and the data pages follow. Each record starts with an 8-byte

@@ -16,7 +16,7 @@ export const HW = {
   LINEAGE_DEPTH: 8,
   COMM_LEN: 16,
   PATH_LEN: 256,
-  RINGBUF_BYTES: 16 * 1024 * 1024,
+  RINGBUF_BYTES: 8 * 1024 * 1024,
   MAX_SCRIPTS: 16384,
   SCRIPT_NAME_LEN: 128,
   APP_INHERIT: 0x1,
@@ -296,24 +296,49 @@ function cString(b: Uint8Array, offset: number, max: number): string {
 
 /** Decodes a `struct hw_event` from a ring-buffer record (copied; safe to keep). */
 export function decodeEvent(b: Uint8Array): RawEvent {
+  const head = decodeEventHead(b);
+  head.lineage = decodeLineage(b);
+  return head;
+}
+
+/** Where the lineage of a record lies: byte offset and length of its valid ancestors. */
+export function lineageSpan(b: Uint8Array): { offset: number; length: number } {
   const f = LAYOUT.hw_event.fields;
-  if (b.byteLength < LAYOUT.hw_event.size) {
-    throw new Error(`short hw_event record: ${b.byteLength} bytes`);
-  }
+  const depth = Math.min(
+    new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(f.depth, true),
+    HW.LINEAGE_DEPTH,
+  );
+  return { offset: f.lineage, length: depth * LAYOUT.hw_ancestor.size };
+}
+
+/** The ancestors of a record (lineage[0] is the parent). */
+export function decodeLineage(b: Uint8Array): Ancestor[] {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const family = v.getUint8(f.family);
-  const depth = Math.min(v.getUint16(f.depth, true), HW.LINEAGE_DEPTH);
-  const lineage: Ancestor[] = [];
+  const { offset, length } = lineageSpan(b);
   const ancSize = LAYOUT.hw_ancestor.size;
   const af = LAYOUT.hw_ancestor.fields;
-  for (let i = 0; i < depth; i++) {
-    const base = f.lineage + i * ancSize;
+  const lineage: Ancestor[] = [];
+  for (let base = offset; base < offset + length; base += ancSize) {
     lineage.push({
       exe: exeKeyAt(v, base + af["exe.dev"]),
       tgid: v.getUint32(base + af.tgid, true),
       comm: cString(b, base + af.comm, HW.COMM_LEN),
     });
   }
+  return lineage;
+}
+
+/**
+ * Decodes everything of a record but its lineage (`lineage` is empty): the event path takes
+ * the lineage from a cache when the same ancestors were seen before (src/kernel/events.ts).
+ */
+export function decodeEventHead(b: Uint8Array): RawEvent {
+  const f = LAYOUT.hw_event.fields;
+  if (b.byteLength < LAYOUT.hw_event.size) {
+    throw new Error(`short hw_event record: ${b.byteLength} bytes`);
+  }
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const family = v.getUint8(f.family);
   const addrLen = family === 4 ? 4 : family === 6 ? 16 : 0;
   return {
     tsNs: v.getBigUint64(f.ts_ns, true),
@@ -331,7 +356,7 @@ export function decodeEvent(b: Uint8Array): RawEvent {
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
     exePath: cString(b, f.exe_path, HW.PATH_LEN),
-    lineage,
+    lineage: [],
   };
 }
 

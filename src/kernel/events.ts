@@ -5,7 +5,16 @@
  * @module
  */
 import type { ConnEvent } from "../daemon/api.ts";
-import { decodeEvent, type ExeKey, HW, type RawEvent } from "../../ffi/structs.ts";
+import {
+  type Ancestor,
+  decodeEventHead,
+  decodeLineage,
+  type ExeKey,
+  HW,
+  LAYOUT,
+  lineageSpan,
+  type RawEvent,
+} from "../../ffi/structs.ts";
 import { keyString } from "../identity/running.ts";
 
 const KINDS: Record<number, ConnEvent["kind"]> = {
@@ -108,8 +117,74 @@ function scriptPath(raw: RawEvent): string {
   }
 }
 
-/** Converts a decoded record into a ConnEvent (`time` in epoch ms, from the boot clock). */
-export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: number): ConnEvent {
+/** Builds the lineage of an event: each ancestor with its executable's path where known. */
+function lineageEntries(ancestors: Ancestor[], resolver: PathResolver): ConnEvent["lineage"] {
+  const lineage: ConnEvent["lineage"] = [];
+  for (const a of ancestors) {
+    const dev = a.exe.dev.toString();
+    const ino = a.exe.ino.toString();
+    const key = `${dev}:${ino}`;
+    lineage.push({
+      tgid: a.tgid,
+      comm: a.comm,
+      exe: resolver.byIdentity(key) ?? seen.lookup(key, a.tgid),
+      dev,
+      ino,
+    });
+  }
+  return lineage;
+}
+
+/**
+ * Lineages seen recently, by the parent's pid, with the raw bytes they were built from. A flood
+ * comes from few processes, and their ancestors repeat on every record: when the bytes match
+ * (same pids, identities and names), the event reuses the same frozen array instead of building
+ * up to 8 objects and 16 number strings and resolving paths again. That was most of the event
+ * path's garbage and a third of its time (bench/ingest.ts). Shared arrays are never mutated.
+ */
+class LineageCache {
+  #m = new Map<number, { raw: Uint8Array; entries: ConnEvent["lineage"] }>();
+  constructor(private readonly max = 1024) {}
+
+  /** The lineage of record `rec`, built or reused. */
+  of(rec: Uint8Array, resolver: PathResolver): ConnEvent["lineage"] {
+    const { offset, length } = lineageSpan(rec);
+    if (length === 0) return NO_LINEAGE;
+    const parent = new DataView(rec.buffer, rec.byteOffset + offset, length)
+      .getUint32(LAYOUT.hw_ancestor.fields.tgid, true);
+    const hit = this.#m.get(parent);
+    if (hit && sameBytes(hit.raw, rec, offset, length)) return hit.entries;
+    const entries = Object.freeze(lineageEntries(decodeLineage(rec), resolver).map(Object.freeze));
+    if (hit) this.#m.delete(parent);
+    else if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
+    this.#m.set(parent, {
+      raw: rec.slice(offset, offset + length),
+      entries: entries as ConnEvent["lineage"],
+    });
+    return entries as ConnEvent["lineage"];
+  }
+}
+
+const NO_LINEAGE: ConnEvent["lineage"] = Object.freeze([]) as unknown as ConnEvent["lineage"];
+
+function sameBytes(a: Uint8Array, b: Uint8Array, offset: number, length: number): boolean {
+  if (a.length !== length) return false;
+  for (let i = 0; i < length; i++) if (a[i] !== b[offset + i]) return false;
+  return true;
+}
+
+const lineages = new LineageCache();
+
+/**
+ * Converts a decoded record into a ConnEvent (`time` in epoch ms, from the boot clock). The
+ * lineage is built from `raw.lineage` unless given.
+ */
+export function toConnEvent(
+  raw: RawEvent,
+  resolver: PathResolver,
+  bootEpochMs: number,
+  lineage: ConnEvent["lineage"] = lineageEntries(raw.lineage, resolver),
+): ConnEvent {
   const dev = raw.exe.dev.toString();
   const ino = raw.exe.ino.toString();
   const key = `${dev}:${ino}`;
@@ -118,32 +193,16 @@ export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: 
     seen.lookup(key, raw.tgid) ?? (raw.exePath || raw.comm);
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
-  const exe = isScript ? scriptPath(raw) : binary;
-  const ruleId = raw.reason === HW.REASON_RULE ? resolver.ruleId?.(raw.rule) : undefined;
-  const lineage: ConnEvent["lineage"] = [];
-  for (const a of raw.lineage) {
-    const aDev = a.exe.dev.toString();
-    const aIno = a.exe.ino.toString();
-    const aKey = `${aDev}:${aIno}`;
-    lineage.push({
-      tgid: a.tgid,
-      comm: a.comm,
-      exe: resolver.byIdentity(aKey) ?? seen.lookup(aKey, a.tgid),
-      dev: aDev,
-      ino: aIno,
-    });
-  }
-  return {
-    ...(isScript ? { interpreter: binary } : {}),
-    ...(ruleId !== undefined ? { ruleId } : {}),
-    time: Math.round(bootEpochMs + Number(raw.tsNs / 1_000_000n)),
+  const ev: ConnEvent = {
+    // Milliseconds: a double holds the boot clock's ns exactly enough (to the ns for 104 days).
+    time: Math.round(bootEpochMs + Number(raw.tsNs) / 1e6),
     kind: KINDS[raw.kind] ?? "connect",
     verdict: raw.verdict === HW.VERDICT_DENY ? "deny" : "allow",
     reason: REASONS[raw.reason] ?? `code_${raw.reason}`,
     tgid: raw.tgid,
     uid: raw.uid,
     comm: raw.comm,
-    exe,
+    exe: isScript ? scriptPath(raw) : binary,
     dev,
     ino,
     family: raw.family as 0 | 4 | 6,
@@ -152,15 +211,24 @@ export function toConnEvent(raw: RawEvent, resolver: PathResolver, bootEpochMs: 
     proto: raw.proto,
     lineage,
   };
+  if (isScript) ev.interpreter = binary;
+  if (raw.reason === HW.REASON_RULE) {
+    const ruleId = resolver.ruleId?.(raw.rule);
+    if (ruleId !== undefined) ev.ruleId = ruleId;
+  }
+  return ev;
 }
 
-/** Decodes a ring-buffer record and converts it. */
+/**
+ * Decodes a ring-buffer record and converts it. `rec` may be a view into the ring: nothing of
+ * it is kept.
+ */
 export function recordToConnEvent(
   rec: Uint8Array,
   resolver: PathResolver,
   bootEpochMs: number,
 ): ConnEvent {
-  return toConnEvent(decodeEvent(rec), resolver, bootEpochMs);
+  return toConnEvent(decodeEventHead(rec), resolver, bootEpochMs, lineages.of(rec, resolver));
 }
 
 /** Epoch ms at which the boot clock (bpf_ktime_get_boot_ns / CLOCK_BOOTTIME) read zero. */

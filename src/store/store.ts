@@ -158,6 +158,18 @@ export interface Store {
   close(): void;
 }
 
+/**
+ * JSON of a lineage, once per array: the event path shares one frozen array among the events of
+ * the same ancestors (src/kernel/events.ts), so a flood serializes it once, not per row.
+ */
+const lineageJsonCache = new WeakMap<object, string>();
+function lineageJson(lineage: ConnEvent["lineage"]): string {
+  if (!Object.isFrozen(lineage)) return JSON.stringify(lineage);
+  let json = lineageJsonCache.get(lineage);
+  if (json === undefined) lineageJsonCache.set(lineage, json = JSON.stringify(lineage));
+  return json;
+}
+
 interface EventRow {
   id: number;
   time: number;
@@ -364,7 +376,7 @@ class SqliteStore implements Store {
           e.dport,
           e.proto,
           e.app ?? null,
-          JSON.stringify(e.lineage),
+          lineageJson(e.lineage),
           e.interpreter ?? null,
         );
       }

@@ -100,7 +100,14 @@ Deno.test({
       assert.equal(mode(dir), 0o700, "unpacked folder mode");
       assert.equal(Deno.statSync(dir).uid, Deno.uid());
       assert.equal(await sha256File(`${dir}/deno`), header!.denoSha);
-      assert.equal(await sha256File(`${dir}/app.js`), header!.appSha);
+      assert.deepEqual(
+        Object.keys(header!.jsSha).sort(),
+        ["app.js", "exec_gate_worker.js", "hash_worker.js"],
+        "the app and both worker bundles are carried",
+      );
+      for (const [name, sha] of Object.entries(header!.jsSha)) {
+        assert.equal(await sha256File(`${dir}/${name}`), sha, name);
+      }
       // No leftovers from the atomic unpack, and the older copy is gone.
       const names = [...Deno.readDirSync(base)].map((e) => e.name).sort();
       assert.deepEqual(names, [header!.payloadSha, "keep-me"].sort());
@@ -127,6 +134,13 @@ Deno.test({
       assert.equal(r.stdout, `hashwall ${VERSION}\n`, "tampered code must not run");
       assert.match(r.stderr, /failed verification \(SHA-256 mismatch\); unpacking again/);
       assert.equal(await sha256File(`${dir}/app.js`), header!.appSha, "app.js restored");
+
+      // A worker bundle is verified like the app: it runs with the same rights.
+      await Deno.writeTextFile(`${dir}/hash_worker.js`, "// tampered worker\n");
+      const rw = await runDist(["--version"], { env });
+      assert.equal(rw.code, 0, rw.stderr);
+      assert.match(rw.stderr, /SHA-256 mismatch/);
+      assert.equal(await sha256File(`${dir}/hash_worker.js`), header!.jsSha["hash_worker.js"]);
 
       // One byte appended to the runtime is caught as well.
       await Deno.writeFile(`${dir}/deno`, new Uint8Array([0]), { append: true });

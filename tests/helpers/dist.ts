@@ -75,8 +75,10 @@ export interface LauncherHeader {
   payloadSha: string;
   /** SHA-256 of the unpacked Deno runtime. */
   denoSha: string;
-  /** SHA-256 of the unpacked app bundle. */
+  /** SHA-256 of the unpacked app bundle (app.js). */
   appSha: string;
+  /** SHA-256 of every unpacked JavaScript file (app.js and the worker bundles), by name. */
+  jsSha: Record<string, string>;
 }
 
 /**
@@ -94,9 +96,22 @@ export async function readLauncherHeader(path: string = DIST_PATH): Promise<Laun
     if (!m) throw new Error(`${path}: launcher header lacks ${name}`);
     return m[1];
   };
+  const list = (name: string): string[] => {
+    const m = text.match(new RegExp(`^${name}="([^"]*)"$`, "m"));
+    if (!m) throw new Error(`${path}: launcher header lacks ${name}`);
+    return m[1].split(" ");
+  };
+  const files = list("js_files");
+  const sums = list("js_sha");
+  if (files.length !== sums.length || !sums.every((h) => /^[0-9a-f]{64}$/.test(h))) {
+    throw new Error(`${path}: js_files and js_sha do not match`);
+  }
+  const jsSha = Object.fromEntries(files.map((f, i) => [f, sums[i]]));
+  if (!jsSha["app.js"]) throw new Error(`${path}: launcher header lists no app.js`);
   return {
     payloadSha: field("payload_sha"),
     denoSha: field("deno_sha"),
-    appSha: field("app_sha"),
+    appSha: jsSha["app.js"],
+    jsSha,
   };
 }

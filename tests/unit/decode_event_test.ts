@@ -4,6 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { decodeEvent, HW, LAYOUT } from "../../ffi/structs.ts";
+import { IdentityPaths, recordToConnEvent } from "../../src/kernel/events.ts";
+import { openStore } from "../../src/store/store.ts";
 
 function record(o: { comm: Uint8Array; path: string; depth: number }): Uint8Array {
   const f = LAYOUT.hw_event.fields;
@@ -50,4 +52,48 @@ Deno.test("decodeEvent: ASCII and UTF-8 strings, a comm without NUL, identities,
   assert.equal(full.comm, "x".repeat(HW.COMM_LEN));
   assert.equal(full.exePath, "/usr/bin/curl");
   assert.equal(full.lineage.length, HW.LINEAGE_DEPTH);
+});
+
+Deno.test("recordToConnEvent: identical ancestors share one frozen lineage; a change rebuilds it", async () => {
+  const resolver = new IdentityPaths();
+  resolver.set({ dev: 1n, ino: 100n }, "/usr/bin/parent-app");
+  const a = record({ comm: new TextEncoder().encode("cli"), path: "/usr/bin/cli", depth: 3 });
+  const b = a.slice(); // same ancestors, another event
+  const ea = recordToConnEvent(a, resolver, 0);
+  const eb = recordToConnEvent(b, resolver, 0);
+  assert.equal(ea.lineage, eb.lineage, "the same array object");
+  assert.ok(Object.isFrozen(ea.lineage) && Object.isFrozen(ea.lineage[0]));
+  assert.deepEqual(ea.lineage[0], {
+    tgid: 10,
+    comm: "anc0",
+    exe: "/usr/bin/parent-app",
+    dev: "1",
+    ino: "100",
+  });
+  assert.deepEqual(ea.lineage.map((l) => l.comm), ["anc0", "anc1", "anc2"]);
+
+  // The grandparent renamed itself (prctl): same pids, other bytes → a new lineage.
+  const c = a.slice();
+  const f = LAYOUT.hw_event.fields;
+  const anc = LAYOUT.hw_ancestor;
+  c.set(new TextEncoder().encode("renamed\0"), f.lineage + anc.size + anc.fields.comm);
+  const ec = recordToConnEvent(c, resolver, 0);
+  assert.notEqual(ec.lineage, ea.lineage);
+  assert.deepEqual(ec.lineage.map((l) => l.comm), ["anc0", "renamed", "anc2"]);
+
+  // The store writes the shared lineage correctly for every row.
+  const dir = await Deno.makeTempDir({ prefix: "hw-lineage-" });
+  const store = openStore(`${dir}/h.db`);
+  try {
+    store.insertEvents([ea, eb, ec]);
+    const rows = store.queryEvents({ limit: 10 });
+    assert.equal(rows.length, 3);
+    assert.deepEqual(
+      rows.map((r) => r.lineage.map((l) => l.comm).join(">")).sort(),
+      ["anc0>anc1>anc2", "anc0>anc1>anc2", "anc0>renamed>anc2"],
+    );
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
