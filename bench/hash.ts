@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { hashFile } from "../src/integrity/hash.ts";
+import { DEFAULT_CHUNK_SIZE, hashFile } from "../src/integrity/hash.ts";
+import { printSummary } from "./lib/report.ts";
 import { HashPool, isHashError } from "../src/integrity/hash_pool.ts";
 
 const MB = 1_000_000;
@@ -61,12 +62,15 @@ try {
       (openssl / sha256sum).toFixed(2)
     }`,
   );
+  /** hashFile vs openssl at the read size the daemon uses. */
+  let ratioDefault = 0;
   for (const chunk of [1 * MiB, 2 * MiB, 4 * MiB, 8 * MiB]) {
     let got = "";
     const ms = await median3(async () => {
       got = (await hashFile(big, { chunkSize: chunk })).sha256;
     });
     if (got !== want) throw new Error(`hashFile disagrees with sha256sum at chunk ${chunk}`);
+    if (chunk === DEFAULT_CHUNK_SIZE) ratioDefault = openssl / ms;
     console.log(
       `  hashFile ${String(chunk / MiB).padStart(2)} MiB reads   ${
         mbps(ms).toFixed(0).padStart(6)
@@ -100,6 +104,14 @@ try {
   console.log(`  1 worker   ${times[1].toFixed(0)} ms  ${mbps(times[1], total).toFixed(0)} MB/s`);
   console.log(`  2 workers  ${times[2].toFixed(0)} ms  ${mbps(times[2], total).toFixed(0)} MB/s`);
   console.log(`  speed-up 2 vs 1 workers: ${(times[1] / times[2]).toFixed(2)}x`);
+  printSummary({
+    name: "hash",
+    ratio: Math.round(ratioDefault * 1000) / 1000,
+    workersSpeedup: Math.round((times[1] / times[2]) * 100) / 100,
+    opensslMBps: Math.round(mbps(openssl)),
+    goal: ">= 0.95 of openssl at the daemon's read size",
+    met: ratioDefault >= 0.95,
+  });
 } finally {
   await Deno.remove(dir, { recursive: true });
 }

@@ -171,6 +171,8 @@ async function main(): Promise<void> {
       gbpsFiltered: round(median(filtered), 2),
       nsPerPacket: perSize,
       flatness: round(flat, 2),
+      goal: ">= 0.95",
+      met: ratio >= 0.95,
     }));
   } finally {
     try {
