@@ -24,7 +24,7 @@ import { instanceName, pinPaths } from "../src/kernel/pins.ts";
 import { closeBpfFd, mapKeys, objGet } from "../ffi/libbpf.ts";
 import { runBench } from "./lib/cleanup.ts";
 import { buildNetclient } from "./lib/native.ts";
-import { dropCaches } from "./lib/proc.ts";
+import { dropCaches, peakRssBytes } from "./lib/proc.ts";
 import { median, round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { intOptionsOrExit } from "./lib/args.ts";
@@ -93,7 +93,7 @@ async function timeStart(
   configDir: string,
   stateDir: string,
   cgroup: string,
-): Promise<{ ms: number; cpuMs: number; approved: number }> {
+): Promise<{ ms: number; cpuMs: number; approved: number; hwmMB: number }> {
   const [cmd, ...pre] = hashwallCommand();
   const args = [
     ...pre,
@@ -121,6 +121,7 @@ async function timeStart(
   const log: string[] = [];
   let ready = -1;
   let cpuAtReady = 0;
+  let hwmAtReady = 0;
   // Reads stderr to the end (so the daemon never blocks on a full pipe), noting the ready time.
   const reader = (async () => {
     let buf = "";
@@ -132,6 +133,7 @@ async function timeStart(
       if (ready < 0 && parts.some((l) => READY.test(l))) {
         ready = performance.now() - t0;
         cpuAtReady = cpuMsOf(child.pid);
+        hwmAtReady = peakRssBytes(child.pid) / 1e6;
       }
     }
   })();
@@ -143,7 +145,7 @@ async function timeStart(
       await new Promise((r) => setTimeout(r, 5));
     }
     if (ready < 0) throw new Error(`daemon never became ready; it logged:\n${log.join("\n")}`);
-    return { ms: ready, cpuMs: cpuAtReady, approved: approvedCount(stateDir) };
+    return { ms: ready, cpuMs: cpuAtReady, approved: approvedCount(stateDir), hwmMB: hwmAtReady };
   } finally {
     const killer = setTimeout(() => {
       try {
@@ -180,6 +182,8 @@ await runBench(async (cleanup) => {
 
   const times = new Map<string, number[]>();
   const cpuTimes = new Map<string, number[]>();
+  /** Peak RSS (VmHWM) of the daemon at ready, per app count: hashing included. */
+  const hwm = new Map<number, number[]>();
   const key = (n: number, v: Variant) => `${n}/${v}`;
   const record = (n: number, v: Variant, ms: number, cpuMs: number, approved: number) => {
     if (!cpuTimes.has(key(n, v))) cpuTimes.set(key(n, v), []);
@@ -201,6 +205,8 @@ await runBench(async (cleanup) => {
         if (fresh === "cold") await dropCaches();
         const first = await timeStart(configDir, stateDir, cg.path);
         record(n, fresh, first.ms, first.cpuMs, first.approved);
+        if (!hwm.has(n)) hwm.set(n, []);
+        hwm.get(n)!.push(first.hwmMB);
         if (fresh === "first") {
           const warm = await timeStart(configDir, stateDir, cg.path);
           record(n, "warm", warm.ms, warm.cpuMs, warm.approved);
@@ -250,8 +256,15 @@ await runBench(async (cleanup) => {
       `${warm <= GOAL_WARM_MS ? "met" : "NOT met"} (${fmt(warm)} ms). Every start hashes every ` +
       `app file by design (a cache row from an earlier run proves nothing against root).`,
   );
+  const hwm0 = median(hwm.get(0)!);
+  const hwmN = median(hwm.get(opts.apps)!);
+  console.log(
+    `peak RSS of the daemon at ready (VmHWM, median of cold and first starts): ` +
+      `${round(hwm0, 1)} MB with 0 apps, ${round(hwmN, 1)} MB with ${fmt(opts.apps)} apps.`,
+  );
   printSummary({
     name: "startup",
+    peakRssMB: { baseline: round(hwm0, 1), apps: round(hwmN, 1) },
     ratio: round(warm / med(0, "warm")),
     goal: `warm <= ${GOAL_WARM_MS} ms with ${opts.apps} apps`,
     met: warm <= GOAL_WARM_MS,

@@ -27,11 +27,12 @@ const APPS = 48;
 /** Generators running at once: enough to keep both cores busy, few enough to leave the daemon CPU. */
 const LANES = 4;
 /**
- * Hard cap on the daemon's resident memory. Measured: ~170 MiB at rest (Deno from source), peaks
- * of 280-290 MiB in 20 s runs, of which 32 MiB is the mmapped event ring once the flood has
- * touched every page; it levels off (a 60 s run peaked lower). 350 MiB leaves room for noise.
+ * Hard cap on the daemon's resident memory. Measured (with src/v8_flags.ts, the one-mapping ring
+ * reader and shared lineages): ~80 MiB at rest, ~104 MiB peak in a 20 s flood of ~110 000
+ * connects/s, level from the first half to the second. Before those changes it peaked at
+ * 280-290 MiB. 200 MiB leaves room for noise and still catches a regression of that size.
  */
-const RSS_CAP_KIB = 350 * 1024;
+const RSS_CAP_KIB = 200 * 1024;
 /** How much RSS may still rise in the second half of the run (it must have levelled off). */
 const LATE_GROWTH_KIB = 48 * 1024;
 /** A logged-in page load must answer within this even under full load. */
