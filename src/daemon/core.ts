@@ -16,7 +16,12 @@ import { validateTexts } from "../config/validate.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import { assertCgroup2 } from "../kernel/cgroup.ts";
 import { AppControl, type ScriptEntry } from "../kernel/app_control.ts";
-import { loadPacketFilter, type PacketFilter, resolveInterfaces } from "../kernel/filter.ts";
+import {
+  loadPacketFilter,
+  type PacketFilter,
+  presentInterfaces,
+  resolveInterfaces,
+} from "../kernel/filter.ts";
 import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
@@ -79,6 +84,9 @@ export interface DaemonOptions {
 export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: "daemon" };
 
 /** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
+/** How often the filter looks for interfaces that came or went (see #followInterfaces). */
+const INTERFACE_POLL_MS = 1000;
+
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
 }
@@ -105,6 +113,8 @@ export class DaemonCore implements HashwallApi {
   #filter?: PacketFilter;
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
+  /** Polls for interfaces that come and go while the filter follows them all. */
+  #ifaceTimer?: ReturnType<typeof setInterval>;
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
@@ -189,6 +199,7 @@ export class DaemonCore implements HashwallApi {
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
+    this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
@@ -205,6 +216,7 @@ export class DaemonCore implements HashwallApi {
 
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
+    clearInterval(this.#ifaceTimer);
     try {
       this.kernel?.drain();
     } catch { /* best effort: stopping anyway */ }
@@ -244,14 +256,62 @@ export class DaemonCore implements HashwallApi {
    */
   #attachFilter(policy: Policy): void {
     if (!this.#filter) return;
-    const want = this.opts.interfaces ?? resolveInterfaces(policy.defaults.interfaces);
+    const want = this.opts.interfaces ??
+      (this.#followsInterfaces(policy)
+        ? presentInterfaces(this.opts.netns)
+        : resolveInterfaces(policy.defaults.interfaces));
     const gone = this.#filterIfaces.filter((i) => !want.includes(i));
-    this.#filterPoints = want.length
-      ? this.#filter.attach(want, { netns: this.opts.netns })
-        .map((p) => `tcx/${p.direction}@${p.ifname}`)
-      : [];
+    if (want.length) this.#filter.attach(want, { netns: this.opts.netns });
     if (gone.length) this.#filter.detach(gone);
     this.#filterIfaces = want;
+    this.#noteFilterPoints();
+  }
+
+  /** True when no interfaces are configured: the filter covers every one, as they come and go. */
+  #followsInterfaces(policy: Policy): boolean {
+    return this.opts.interfaces === undefined && policy.defaults.interfaces.length === 0;
+  }
+
+  /**
+   * Attaches to interfaces that appeared since the last look (a Wi-Fi or USB adapter, a VPN's
+   * tun, a container's veth) and forgets those that went away. Without this a device added after
+   * start passed every packet unfiltered until the next reload. Polled every
+   * INTERFACE_POLL_MS (one netlink dump); a device is unfiltered for at most that long, usually
+   * before it has an address.
+   */
+  #followInterfaces(): void {
+    if (!this.#filter || !this.#followsInterfaces(this.policy)) return;
+    let now: string[];
+    try {
+      now = presentInterfaces(this.opts.netns);
+    } catch (e) {
+      this.#warn("iface-list", `packet filter: cannot list interfaces: ${(e as Error).message}`);
+      return;
+    }
+    const added = now.filter((i) => !this.#filterIfaces.includes(i));
+    const gone = this.#filterIfaces.filter((i) => !now.includes(i));
+    if (!added.length && !gone.length) return;
+    for (const ifname of added) {
+      try {
+        this.#filter.attach([ifname], { netns: this.opts.netns });
+        this.#filterIfaces.push(ifname);
+        this.log.log("notice", `packet filter: attached to new interface ${ifname}`);
+      } catch (e) {
+        // It may have gone again already, or be renamed by udev: the next look retries.
+        this.#warn(`iface:${ifname}`, `packet filter: ${ifname}: ${(e as Error).message}`);
+      }
+    }
+    if (gone.length) {
+      this.#filter.detach(gone);
+      this.#filterIfaces = this.#filterIfaces.filter((i) => !gone.includes(i));
+      this.log.log("notice", `packet filter: interface gone: ${gone.join(", ")}`);
+    }
+    this.#noteFilterPoints();
+  }
+
+  #noteFilterPoints(): void {
+    this.#filterPoints = (this.#filter?.attached() ?? [])
+      .map((p) => `tcx/${p.direction}@${p.ifname}`);
   }
 
   #kernelSettings() {
@@ -931,7 +991,9 @@ export class DaemonCore implements HashwallApi {
     let compiled;
     try {
       compiled = this.#compile(r.policy);
-      if (!this.opts.interfaces) resolveInterfaces(r.policy.defaults.interfaces);
+      if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
+        resolveInterfaces(r.policy.defaults.interfaces);
+      }
     } catch (e) {
       const msg = `reload refused: ${(e as Error).message}`;
       this.#audit(caller, "reload", {}, false, msg);

@@ -53,7 +53,7 @@ import {
   sumCounters,
 } from "../../ffi/filter_structs.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
-import { ifIndex, inNetns } from "./filter_netns.ts";
+import { ifIndex, inNetns, interfaceNames } from "./filter_netns.ts";
 
 /** The embedded filter object (build.sh compiles bpf/filter.bpf.c first). */
 export const FILTER_OBJECT: Uint8Array = filterObject;
@@ -439,6 +439,17 @@ export function resolveInterfaces(
     }
   }
   return [...configured];
+}
+
+/**
+ * Every non-loopback interface present now: of this network namespace (loopback told by its
+ * device type, as {@link resolveInterfaces} does), or of the namespace at `netns`, where the
+ * loopback device is always "lo". The daemon filters these when no interfaces are configured,
+ * and follows them as they come and go.
+ */
+export function presentInterfaces(netns?: string): string[] {
+  if (netns === undefined) return resolveInterfaces([]);
+  return inNetns(netns, interfaceNames).filter((n) => n !== "lo");
 }
 
 /** Pin folder of the filter under an instance's pin root. */

@@ -19,6 +19,8 @@ const SYMBOLS = {
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
+  if_nameindex: { parameters: [], result: "pointer" },
+  if_freenameindex: { parameters: ["pointer"], result: "void" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -91,4 +93,28 @@ export function ifIndex(ifname: string): number {
   const idx = sym().if_nametoindex(cstr(ifname));
   if (idx === 0) throw new Error(`no network interface "${ifname}"`);
   return idx;
+}
+
+/**
+ * Names of the network interfaces in the thread's current network namespace (if_nameindex(3):
+ * one netlink dump), sorted. Wrap in {@link inNetns} for another namespace.
+ */
+export function interfaceNames(): string[] {
+  const list = sym().if_nameindex();
+  if (list === null) throw new Error(`if_nameindex failed (errno ${lastErrno()})`);
+  try {
+    const names: string[] = [];
+    // struct if_nameindex { unsigned if_index; char *if_name; }: 16 bytes on x86_64, ended by
+    // an entry of index 0 and a NULL name.
+    const view = new Deno.UnsafePointerView(list);
+    for (let off = 0;; off += 16) {
+      if (view.getUint32(off) === 0) break;
+      const name = view.getPointer(off + 8);
+      if (name === null) break;
+      names.push(Deno.UnsafePointerView.getCString(name));
+    }
+    return names.sort();
+  } finally {
+    sym().if_freenameindex(list);
+  }
 }

@@ -27,9 +27,10 @@ export interface TestDaemonOptions {
   allowLoopback?: boolean;
   /**
    * Packet-filter interfaces (`--interfaces`). Default: none, so a test daemon never attaches
-   * to the host's interfaces; give veths of a test namespace together with `netns`.
+   * to the host's interfaces; give veths of a test namespace together with `netns`. "all" omits
+   * the flag (the daemon follows every interface as they come and go): only with `netns`.
    */
-  interfaces?: string[];
+  interfaces?: string[] | "all";
   /** Network namespace (a /run/netns path) the packet filter attaches in. */
   netns?: string;
   /** The hashwall command for daemon and CLI (e.g. `[DIST_PATH]`); default hashwallCommand(). */
@@ -125,6 +126,15 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
   await Deno.writeTextFile(`${dir}/apps.toml`, apps, { mode: 0o600 });
 }
 
+function interfaceArgs(o: TestDaemonOptions): string[] {
+  if (o.interfaces === "all") {
+    // Never the host's interfaces: following "all" is allowed only inside a test namespace.
+    if (!o.netns) throw new Error('startTestDaemon: interfaces "all" needs netns');
+    return [];
+  }
+  return ["--interfaces", o.interfaces?.length ? o.interfaces.join(",") : "none"];
+}
+
 /** Starts a daemon and waits until it is ready. */
 export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDaemon> {
   const root = await Deno.makeTempDir({ prefix: "hw-daemon-" });
@@ -146,8 +156,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
     "json",
     "--ui",
     o.ui ? "127.0.0.1:0" : "off",
-    "--interfaces",
-    o.interfaces?.length ? o.interfaces.join(",") : "none",
+    ...interfaceArgs(o),
     ...(o.netns ? ["--netns", o.netns] : []),
   ];
   const lines: string[] = [];
