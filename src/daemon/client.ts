@@ -182,6 +182,20 @@ async function withConn<T>(
 }
 
 /**
+ * Writes one request line. A server that refuses the connection (role, too many connections)
+ * answers and closes before it reads, so the write can fail with a broken pipe while the reason
+ * waits in our receive buffer: such a failure is left to the read that follows, which reports
+ * the server's answer (or "closed without answering").
+ */
+async function sendRequest(conn: Deno.UnixConn, req: Record<string, unknown>): Promise<void> {
+  try {
+    await writeAll(conn, new TextEncoder().encode(JSON.stringify(req) + "\n"));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.ConnectionReset)) throw e;
+  }
+}
+
+/**
  * Sends one request to the daemon of `stateDir` and returns its `result`. Throws a
  * {@link DaemonError}: code `not_running` with "daemon not running (no socket at …)" when there is
  * no daemon, or the server's code (`forbidden`, `bad_request`, `not_found`, `error`).
@@ -201,7 +215,7 @@ export async function callDaemon(
   const path = opts.socketPath ?? controlSocketPath(stateDir);
   const id = 1;
   return await withConn(path, opts, 60_000, async (conn) => {
-    await writeAll(conn, new TextEncoder().encode(JSON.stringify({ id, op, args }) + "\n"));
+    await sendRequest(conn, { id, op, args });
     let reply: Record<string, unknown> | undefined;
     await readMessages(conn, (m) => {
       // id null: the server answered before reading our request (refusal, oversize).
@@ -236,7 +250,7 @@ export async function streamDaemon(
   const path = opts.socketPath ?? controlSocketPath(stateDir);
   const id = 1;
   await withConn(path, opts, undefined, async (conn) => {
-    await writeAll(conn, new TextEncoder().encode(JSON.stringify({ id, op, args }) + "\n"));
+    await sendRequest(conn, { id, op, args });
     let failure: DaemonError | undefined;
     let accepted = false;
     await readMessages(conn, (m) => {

@@ -52,6 +52,13 @@ export type ErrorCode = "forbidden" | "bad_request" | "not_found" | "error";
 export interface ControlServerOptions {
   /** Connections served at once; more wait in the listen backlog (default 64). */
   maxConnections?: number;
+  /**
+   * Connections one non-root uid may hold at once (default 16). Without it, one local viewer
+   * holding `events --follow` connections could take every slot.
+   */
+  maxPerUid?: number;
+  /** Slots only root may take (default 8): the admin can always get in to fix things. */
+  reservedForRoot?: number;
   /** Largest request line in bytes; larger → `bad_request` and close (default 1 MiB). */
   maxRequestBytes?: number;
   /** Close a connection with no request in flight after this long without traffic (default 60 s). */
@@ -181,6 +188,8 @@ class Server implements ControlServer {
   readonly path: string;
   readonly #api: HashwallApi;
   readonly #max: number;
+  readonly #maxPerUid: number;
+  readonly #reserved: number;
   readonly #maxReq: number;
   readonly #idleMs: number;
   readonly #maxInFlight: number;
@@ -204,6 +213,8 @@ class Server implements ControlServer {
     this.#api = api;
     this.path = path;
     this.#max = opts.maxConnections ?? 64;
+    this.#maxPerUid = opts.maxPerUid ?? 16;
+    this.#reserved = opts.reservedForRoot ?? Math.min(8, this.#max - 1);
     this.#maxReq = opts.maxRequestBytes ?? 1024 * 1024;
     this.#idleMs = opts.idleTimeoutMs ?? 60_000;
     this.#maxInFlight = opts.maxInFlight ?? 8;
@@ -218,11 +229,18 @@ class Server implements ControlServer {
         idleTimeoutMs: this.#idleMs,
         maxInFlight: this.#maxInFlight,
         maxOutputBytes: this.#maxOut,
+        maxPerUid: this.#maxPerUid,
       })
     ) {
       if (!Number.isInteger(v) || v < 1) {
         throw new Error(`control server option ${k} must be an integer ≥ 1 (got ${v})`);
       }
+    }
+    if (!Number.isInteger(this.#reserved) || this.#reserved < 0 || this.#reserved >= this.#max) {
+      throw new Error(
+        `control server option reservedForRoot must be an integer in 0..${this.#max - 1} ` +
+          `(got ${this.#reserved})`,
+      );
     }
 
     prepareSocketPath(path);
@@ -407,7 +425,30 @@ class Server implements ControlServer {
       pid: cred.pid,
       who: r.who,
     };
-    this.#conns.add(new Conn(fd, caller));
+    const busy = cred.uid === 0 ? undefined : this.#overLimit(cred.uid, r.who);
+    const c = new Conn(fd, caller);
+    this.#conns.add(c);
+    if (busy) this.#refuse(c, busy);
+  }
+
+  /** Why a new connection of non-root `uid` is refused, or undefined when it may stay. */
+  #overLimit(uid: number, who: string): string | undefined {
+    let mine = 0;
+    let nonRoot = 0;
+    for (const c of this.#conns) {
+      if (c.dead || !c.caller || c.caller.uid === 0) continue;
+      nonRoot++;
+      if (c.caller.uid === uid) mine++;
+    }
+    if (mine >= this.#maxPerUid) {
+      return `too many connections: uid ${uid} (${who}) already holds ${mine} (limit ` +
+        `${this.#maxPerUid}); close some (e.g. \`events --follow\`)`;
+    }
+    if (nonRoot >= this.#max - this.#reserved) {
+      return `the control socket is busy: the last ${this.#reserved} of ${this.#max} ` +
+        `connections are kept for root; try again later`;
+    }
+    return undefined;
   }
 
   #refuse(c: Conn, reason: string): void {

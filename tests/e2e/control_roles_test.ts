@@ -163,3 +163,136 @@ Deno.test("roles: root is admin, a hashwall-group member is read-only, anyone el
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/**
+ * Opens `n` connections to the socket, asks each for "status", prints one JSON line of results
+ * ("ok" or "refused: <error>"), then holds every connection until its stdin closes.
+ */
+const HOLDER = `
+const [sock, n] = Deno.args;
+const conns = [];
+const results = [];
+const dec = new TextDecoder();
+for (let i = 0; i < Number(n); i++) {
+  const c = await Deno.connect({ transport: "unix", path: sock });
+  conns.push(c);
+  // A refused connection may be closed before we write: the answer is still there to read.
+  await c.write(new TextEncoder().encode(JSON.stringify({ id: i, op: "status", args: {} }) + "\\n"))
+    .catch(() => {});
+  let buf = "";
+  const b = new Uint8Array(65536);
+  while (!buf.includes("\\n")) {
+    const k = await c.read(b);
+    if (k === null) break;
+    buf += dec.decode(b.subarray(0, k));
+  }
+  const r = buf ? JSON.parse(buf.split("\\n")[0]) : { ok: false, error: "closed" };
+  results.push(r.ok ? "ok" : "refused: " + r.error);
+}
+console.log(JSON.stringify(results));
+await Deno.stdin.readable.pipeTo(new WritableStream());
+`;
+
+Deno.test("control socket: one non-root uid cannot take every slot; root keeps reserved ones", async () => {
+  const tag = crypto.randomUUID().slice(0, 6);
+  const viewer = `hwtest-${tag}-h`;
+  const createdGroup = lookupGroup("hashwall") === undefined;
+  let createdUser = false;
+  const dir = await Deno.makeTempDir({ prefix: "hw-slots-" });
+  const store = openStore(`${dir}/hashwall.db`);
+  let server: ReturnType<typeof startControlServer> | undefined;
+  try {
+    if (createdGroup) await sh("groupadd", ["--system", "hashwall"]);
+    await sh("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", viewer]);
+    createdUser = true;
+    await sh("usermod", ["-aG", "hashwall", viewer]);
+    await Deno.chmod(dir, 0o755);
+    await Deno.writeTextFile(`${dir}/holder.js`, HOLDER);
+    await Deno.chmod(`${dir}/holder.js`, 0o644);
+    const { uid, gid } = uidOf(viewer);
+    const home = `${dir}/home`;
+    await Deno.mkdir(home);
+    await Deno.chown(home, uid, gid);
+
+    /** Runs the holder as the viewer; resolves with its results once it holds everything. */
+    const hold = async (n: number) => {
+      const child = new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          "--init-groups",
+          Deno.execPath(),
+          "run",
+          "--no-config",
+          "-A",
+          `${dir}/holder.js`,
+          controlSocketPath(dir),
+          String(n),
+        ],
+        env: { HOME: home, DENO_DIR: `${home}/deno`, NO_COLOR: "1" },
+        clearEnv: true,
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("\n")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += value;
+      }
+      reader.releaseLock();
+      const release = async () => {
+        await child.stdin.close().catch(() => {});
+        await child.status;
+        await child.stdout.cancel().catch(() => {});
+        await child.stderr.cancel().catch(() => {});
+      };
+      if (!text.includes("\n")) {
+        await child.stdin.close().catch(() => {});
+        const err = await new Response(child.stderr).text();
+        await child.status;
+        throw new Error(`holder printed nothing; stderr: ${err}`);
+      }
+      return { results: JSON.parse(text) as string[], release };
+    };
+    const api = new StoreBackedApi(store);
+    const { callDaemon } = await import("../../src/daemon/client.ts");
+
+    // 10 slots, 4 kept for root: the viewer gets 6, however many it asks for.
+    server = startControlServer(api, controlSocketPath(dir), {
+      maxConnections: 10,
+      maxPerUid: 8,
+      reservedForRoot: 4,
+    });
+    const a = await hold(9);
+    try {
+      assert.deepEqual(a.results.slice(0, 6), Array(6).fill("ok"));
+      for (const r of a.results.slice(6)) assert.match(r, /refused: .*kept for root/);
+      // Root still gets in while the viewer holds its six.
+      assert.equal(((await callDaemon(dir, "status")) as { mode: string }).mode, "learning");
+    } finally {
+      await a.release();
+    }
+    await server.close();
+
+    // Per uid: at most 3 here, with plenty of slots left.
+    server = startControlServer(api, controlSocketPath(dir), { maxPerUid: 3 });
+    const b = await hold(5);
+    try {
+      assert.deepEqual(b.results.slice(0, 3), ["ok", "ok", "ok"]);
+      for (const r of b.results.slice(3)) {
+        assert.match(r, new RegExp(`refused: too many connections: uid ${uid} .*limit 3`));
+      }
+    } finally {
+      await b.release();
+    }
+  } finally {
+    await server?.close();
+    store.close();
+    if (createdUser) await sh("userdel", [viewer]).catch(() => {});
+    if (createdGroup) await sh("groupdel", ["hashwall"]).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
