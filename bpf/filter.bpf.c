@@ -65,6 +65,8 @@ struct pkt {
 	__u8 icmp_type;
 	__u8 trackable; /* 0: fragment, truncated or an ICMP message that belongs to no flow */
 	__u8 may_open;  /* this packet may create a flow (not RST, not an echo reply) */
+	__u8 icmp_error; /* an ICMP error: the packet it is about starts at inner_off */
+	__u32 inner_off;
 };
 
 #define TCP_FIN 0x01
@@ -142,6 +144,17 @@ static __always_inline void parse_l4(struct __sk_buff *skb, __u32 off, struct pk
 		p->icmp_type = h[0];
 		if (h[0] != req && h[0] != rep) {
 			p->trackable = 0;
+			/*
+			 * Errors quote the packet they are about (RFC 792, 4443): unreachable, time
+			 * exceeded, parameter problem, and for IPv6 packet too big. They pass with the
+			 * flow of that packet (see related()), so path MTU discovery and "connection
+			 * refused" keep working under untracked = "deny".
+			 */
+			if (p->proto == IPPROTO_ICMP ? (h[0] == 3 || h[0] == 11 || h[0] == 12)
+						     : (h[0] >= 1 && h[0] <= 4)) {
+				p->icmp_error = 1;
+				p->inner_off = off + 8;
+			}
 			return;
 		}
 		p->may_open = h[0] == req;
@@ -248,10 +261,16 @@ static __always_inline int is_loopback(struct pkt *p)
 	return hi == 0 && lo == bpf_cpu_to_be64(1);
 }
 
-/* IPv6 neighbour discovery (133..137) always passes: IPv6 stops working without it. */
+/* IPv6 link control traffic always passes: IPv6 stops working without it. */
 static __always_inline int is_nd(struct pkt *p)
 {
-	return p->proto == HW_FLT_PROTO_ICMPV6 && p->icmp_type >= 133 && p->icmp_type <= 137;
+	/*
+	 * Neighbour discovery (133-137) and multicast listener discovery (130-132, 143): the IPv6
+	 * link's own control traffic, which no flow covers. Without MLD reports a snooping switch
+	 * stops forwarding the solicited-node multicast that neighbour discovery needs.
+	 */
+	return p->proto == HW_FLT_PROTO_ICMPV6 &&
+	       ((p->icmp_type >= 130 && p->icmp_type <= 137) || p->icmp_type == 143);
 }
 
 static __always_inline __u64 flow_timeout_ns(struct hw_flt_ctl *ctl, struct hw_flt_flow *f,
@@ -285,6 +304,65 @@ static __always_inline int judge(struct hw_flt_gen *g, __u32 gen, __u8 dir, stru
 	}
 	*slot = dir == HW_FLT_DIR_OUT ? HW_FLT_SLOT_DEFAULT_OUT : HW_FLT_SLOT_DEFAULT_IN;
 	return dir == HW_FLT_DIR_OUT ? g->def_out : g->def_in;
+}
+
+/*
+ * The flow an ICMP error is about, from the packet it quotes, or 0. The quoted packet travelled
+ * the other way (our own packet, for an error we receive), so its source is our side when `dir`
+ * is in. Only its IP header and the first 8 bytes after it are quoted: ports, or an echo id.
+ * IPv6 extension headers in the quote are not followed (the error then stays untracked).
+ */
+static __always_inline struct hw_flt_flow *related(struct __sk_buff *skb, struct pkt *p, __u8 dir,
+						    struct hw_flt_flow_key *fk)
+{
+	__u32 off = p->inner_off;
+	__u8 proto;
+	__u8 *src, *dst;
+	__u8 l4[8];
+	struct iphdr ih;
+	struct ipv6hdr ih6;
+
+	if (p->family == 4) {
+		if (bpf_skb_load_bytes(skb, off, &ih, sizeof(ih)) < 0 || ih.version != 4)
+			return 0;
+		proto = ih.protocol;
+		src = (__u8 *)&ih.saddr;
+		dst = (__u8 *)&ih.daddr;
+		off += ih.ihl * 4;
+		__builtin_memcpy(dir == HW_FLT_DIR_IN ? fk->local : fk->remote, src, 4);
+		__builtin_memcpy(dir == HW_FLT_DIR_IN ? fk->remote : fk->local, dst, 4);
+	} else {
+		if (bpf_skb_load_bytes(skb, off, &ih6, sizeof(ih6)) < 0 || ih6.version != 6)
+			return 0;
+		proto = ih6.nexthdr;
+		src = (__u8 *)&ih6.saddr;
+		dst = (__u8 *)&ih6.daddr;
+		off += sizeof(ih6);
+		__builtin_memcpy(dir == HW_FLT_DIR_IN ? fk->local : fk->remote, src, 16);
+		__builtin_memcpy(dir == HW_FLT_DIR_IN ? fk->remote : fk->local, dst, 16);
+	}
+	if (bpf_skb_load_bytes(skb, off, l4, sizeof(l4)) < 0)
+		return 0;
+	if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+		__u16 sport = ((__u16)l4[0] << 8) | l4[1];
+		__u16 dport = ((__u16)l4[2] << 8) | l4[3];
+
+		fk->lport = dir == HW_FLT_DIR_IN ? sport : dport;
+		fk->rport = dir == HW_FLT_DIR_IN ? dport : sport;
+	} else if (proto == IPPROTO_ICMP || proto == HW_FLT_PROTO_ICMPV6) {
+		__u8 req = proto == IPPROTO_ICMP ? 8 : 128;
+		__u8 rep = proto == IPPROTO_ICMP ? 0 : 129;
+
+		if (l4[0] != req && l4[0] != rep)
+			return 0;
+		fk->lport = ((__u16)l4[4] << 8) | l4[5];
+		fk->rport = 0;
+	} else {
+		return 0;
+	}
+	fk->proto = proto;
+	fk->family = p->family;
+	return bpf_map_lookup_elem(&hw_flt_flows, fk);
 }
 
 /* Drop in enforcing mode; in learning mode count what would have been dropped and pass. */
@@ -329,6 +407,15 @@ static __always_inline int run(struct __sk_buff *skb, __u8 dir)
 	if (!p.trackable) {
 		if (is_nd(&p))
 			return TC_ACT_OK;
+		if (p.icmp_error) {
+			f = related(skb, &p, dir, &fk);
+			if (f && bpf_ktime_get_ns() - f->last_ns <= flow_timeout_ns(ctl, f, fk.proto)) {
+				slot_count(gen, f->slot, skb->len, 0);
+				stat_inc(HW_FLT_CNT_RELATED);
+				return TC_ACT_OK;
+			}
+			__builtin_memset(&fk, 0, sizeof(fk));
+		}
 		stat_inc(HW_FLT_CNT_UNTRACKED);
 		if (g->def_untracked != HW_FLT_DENY) {
 			slot_count(gen, HW_FLT_SLOT_UNTRACKED, skb->len, 0);

@@ -391,6 +391,7 @@ struct hw_flt_counter {
 #define HW_FLT_CNT_REJUDGED 9     /* flows re-judged after a generation switch */
 #define HW_FLT_CNT_REJUDGE_DROP 10 /* ... and denied by the new rules */
 #define HW_FLT_CNT_FLOW_FAIL 11   /* flow insert failed */
+#define HW_FLT_CNT_RELATED 12     /* ICMP errors about a tracked flow, passed with it */
 #define HW_FLT_CNT_MAX 16
 
 _Static_assert(sizeof(struct hw_flt_lpm4_key) == 24, "hw_flt_lpm4_key layout");

@@ -52,6 +52,7 @@ export const FLT = {
   CNT_REJUDGED: 9,
   CNT_REJUDGE_DROP: 10,
   CNT_FLOW_FAIL: 11,
+  CNT_RELATED: 12,
   CNT_MAX: 16,
 } as const;
 
@@ -69,6 +70,7 @@ export const FLT_COUNTER_NAMES: readonly string[] = [
   "rejudged",
   "rejudge_drop",
   "flow_fail",
+  "related",
 ];
 
 /** Size and field offsets of each filter struct. */

@@ -68,6 +68,10 @@ export interface NetnsLab extends AsyncDisposable {
  *  udp-echo HOST PORT                     echo every datagram
  *  udp-send HOST PORT SRCPORT [SRC]      send one datagram from SRCPORT, no reply awaited
  *  icmp-ping HOST TIMEOUT                 one echo request over a ping socket
+ *  udp-connect-ask HOST PORT TIMEOUT      connected UDP: send, await a reply; "refused" when an
+ *                                         ICMP port unreachable comes back
+ *  icmp-unreach DST ISRC IDST SPORT DPORT  a forged IPv4 port unreachable quoting UDP ISRC:SPORT
+ *                                         -> IDST:DPORT, sent to DST (raw socket)
  */
 export const TRAFFIC_TOOL = `
 import socket, sys, threading, time
@@ -142,6 +146,23 @@ elif mode == 'icmp-ping':
     except OSError as e: out('dropped' if e.errno in (1, 105) else 'error %s' % e.errno); sys.exit(0)
     try: s.recvfrom(64); out('ok')
     except socket.timeout: out('timeout')
+elif mode == 'udp-connect-ask':
+    s = socket.socket(fam(a[0]), socket.SOCK_DGRAM); s.settimeout(float(a[2]))
+    s.connect((a[0], int(a[1])))
+    try: s.send(b'ping'); s.recv(64); out('ok')
+    except socket.timeout: out('timeout')
+    except ConnectionRefusedError: out('refused')
+    except OSError as e: out('error %s' % e.errno)
+elif mode == 'icmp-unreach':
+    import struct
+    dst, isrc, idst, sport, dport = a[0], a[1], a[2], int(a[3]), int(a[4])
+    inner = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 28, 0, 0, 64, 17, 0, socket.inet_aton(isrc), socket.inet_aton(idst))
+    inner += struct.pack('!HHHH', sport, dport, 8, 0)
+    body = struct.pack('!BBHI', 3, 3, 0, 0) + inner
+    c = sum((body[i] << 8) + body[i + 1] for i in range(0, len(body), 2))
+    while c >> 16: c = (c & 0xffff) + (c >> 16)
+    body = body[:2] + struct.pack('!H', ~c & 0xffff) + body[4:]
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.sendto(body, (dst, 0)); out('sent')
 else:
     out('unknown mode'); sys.exit(2)
 `;

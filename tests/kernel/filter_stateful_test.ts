@@ -177,3 +177,35 @@ ports = [23]
     assert.ok(c.stats.would_drop >= 2);
   });
 });
+
+Deno.test("ICMP errors pass with the flow they quote (untracked = deny); forged ones do not", async () => {
+  const rules = `
+[defaults]
+mode = "enforcing"
+inbound = "deny"
+outbound = "allow"
+untracked = "deny"
+`;
+  await withFilterLab("icmperr", rules, async ({ lab, filter }) => {
+    const { a, b } = lab;
+    const x = lab.addr;
+    const stat = () => filter.counters().stats;
+    // IPv6 neighbours of a fresh namespace take a moment to resolve: warm up first.
+    for (let i = 0; i < 5 && await lab.tool(a, ["icmp-ping", x.b6, 0.8]) !== "ok"; i++);
+    // Nothing listens on b:9999: b answers a's datagram with a port unreachable, which a's
+    // filter must let in as part of the UDP flow a opened.
+    const before = stat();
+    assert.equal(await lab.tool(a, ["udp-connect-ask", x.b4, 9999, 0.8]), "refused");
+    assert.equal(await lab.tool(a, ["udp-connect-ask", x.b6, 9999, 0.8]), "refused", "ICMPv6");
+    const after = stat();
+    assert.ok(after.related >= before.related + 2, JSON.stringify(after));
+
+    // A forged unreachable about a flow a never had is untracked, and dropped.
+    const mid = stat();
+    assert.equal(await lab.tool(b, ["icmp-unreach", x.a4, x.a4, x.b4, 40123, 9998]), "sent");
+    await new Promise((r) => setTimeout(r, 200));
+    const end = stat();
+    assert.equal(end.related, mid.related, "not related to any flow");
+    assert.ok(end.untracked >= mid.untracked + 1 && end.drop >= mid.drop + 1, JSON.stringify(end));
+  });
+});
