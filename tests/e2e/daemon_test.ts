@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+import { until } from "../helpers/wait.ts";
 
 async function connectOnce(d: TestDaemon, client: string, port: number): Promise<string> {
   const r = await d.cg.run([client, "tcp4", "127.0.0.1", `${port}`]);
@@ -18,15 +19,6 @@ async function json<T>(d: TestDaemon, args: string[]): Promise<T> {
   const r = await d.cli([...args, "--json"]);
   assert.equal(r.code, 0, `hashwall ${args.join(" ")}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
-}
-
-async function until(what: string, f: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await f()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out: ${what}`);
 }
 
 Deno.test("daemon: status, approve/revoke via CLI, tamper and rehash, SIGHUP with a broken file", async () => {

@@ -8,16 +8,7 @@ import { startTestDaemon } from "../helpers/daemon.ts";
 import { createNetnsLab } from "../helpers/netns.ts";
 import { instanceName, pinPaths } from "../../src/kernel/pins.ts";
 import type { StatusInfo } from "../../src/daemon/api.ts";
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out: ${what}`);
-}
+import { until } from "../helpers/wait.ts";
 
 Deno.test("packet filter follows interfaces that appear and go after start", async () => {
   await using lab = await createNetnsLab("ff");

@@ -9,16 +9,7 @@ import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
 import type { AppInfo, IntegrityInfo } from "../../src/daemon/api.ts";
-
-async function until<T>(what: string, f: () => Promise<T | undefined>, ms = 8000): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out: ${what}`);
-}
+import { until } from "../helpers/wait.ts";
 
 Deno.test("daemon integrity: live changes, exec gate, replacement by rename", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-integ-" });

@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import type { TestDaemon } from "./daemon.ts";
+export { until } from "./wait.ts";
 
 /**
  * How long the load phases run, in seconds: HASHWALL_STRESS_SECONDS, else `fallback`. The issue
@@ -189,16 +190,6 @@ export async function cliJson<T>(d: TestDaemon, args: string[]): Promise<T> {
   const r = await d.cli([...args, "--json"]);
   assert.equal(r.code, 0, `hashwall ${args.join(" ")}: ${r.stderr}`);
   return JSON.parse(r.stdout) as T;
-}
-
-/** Polls `f` every 25 ms until it holds, or throws after `ms`. */
-export async function until(what: string, f: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await f()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${ms} ms: ${what}`);
 }
 
 /** A logged-in UI session over plain HTTP. */

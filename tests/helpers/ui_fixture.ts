@@ -20,6 +20,7 @@ import type { Role } from "../../src/daemon/api.ts";
 import { buildIslandBundle } from "./browser.ts";
 import { sha256Of, startTestDaemon, type TestDaemon, type TestDaemonOptions } from "./daemon.ts";
 import { loopbackListener, netclientCopy } from "./netclient.ts";
+export { until } from "./wait.ts";
 
 /** What the test daemon starts with. */
 export interface UiDaemonOptions {
@@ -170,14 +171,4 @@ export async function startUiDaemon(o: UiDaemonOptions = {}): Promise<UiDaemon> 
 /** Waits until the page's island bundle hydrated and its live stream is open. */
 export async function hydrated(page: Page): Promise<void> {
   await page.waitForSelector("html[data-hydrated][data-live=open]", { timeout: 10_000 });
-}
-
-/** Polls `check` until it is true (or fails with `what` after `ms`). */
-export async function until(what: string, check: () => Promise<boolean>, ms = 5000) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out after ${ms} ms: ${what}`);
 }
