@@ -37,7 +37,12 @@ import { IntegrityMonitor } from "../integrity/live.ts";
 import { policyEntries } from "../integrity/entries.ts";
 import { loadBaseline } from "../integrity/baseline_store.ts";
 import { ExecGate } from "../integrity/exec_gate.ts";
-import { openStore, type Store } from "../store/store.ts";
+import {
+  openStore,
+  type RetentionPolicy,
+  type RetentionResult,
+  type Store,
+} from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
 import { type ExeKey, HW } from "../../ffi/structs.ts";
 import {
@@ -113,6 +118,8 @@ export class DaemonCore implements HashwallApi {
   #filter?: PacketFilter;
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
+  /** Verdict counts since `since`, kept current by #countCommitted (see eventCounts). */
+  #counts?: { since: number; counts: EventCounts };
   /** Polls for interfaces that come and go while the filter follows them all. */
   #ifaceTimer?: ReturnType<typeof setInterval>;
   #pool = new HashPool({ workers: 2 });
@@ -173,7 +180,10 @@ export class DaemonCore implements HashwallApi {
     this.#cache = new HashCache(this.#cacheDb);
     this.#cache.beginEpoch("daemon start");
     this.#batcher = new EventBatcher(this.store, {
-      onCommit: (rows) => rows.forEach((event) => this.#publish({ type: "event", event })),
+      onCommit: (rows) => {
+        this.#countCommitted(rows);
+        rows.forEach((event) => this.#publish({ type: "event", event }));
+      },
       onHealthChange: (h) =>
         h.ok
           ? this.log.log("notice", "history writes resumed")
@@ -741,9 +751,37 @@ export class DaemonCore implements HashwallApi {
     return Promise.resolve(this.store.queryEvents(q));
   }
 
-  /** Verdict counts since `since`. */
+  /**
+   * Verdict counts since `since`. Counted in the database once per `since` (the dashboard asks
+   * for "today"), then kept up to date from the rows this daemon commits: a count over a day of
+   * a flood read a million rows and made every dashboard load take over a second. Retention
+   * (the only other writer that removes rows) drops the cache through {@link applyRetention}.
+   */
   eventCounts(_caller: Caller, since: number): Promise<EventCounts> {
-    return Promise.resolve(this.store.countEvents({ since }));
+    if (this.#counts?.since !== since) {
+      this.#counts = { since, counts: this.store.countEvents({ since }) };
+    }
+    return Promise.resolve({ ...this.#counts.counts });
+  }
+
+  /** Applies history retention; cached counts are recounted afterwards. */
+  applyRetention(policy: RetentionPolicy): RetentionResult {
+    try {
+      return this.store.applyRetention(policy);
+    } finally {
+      this.#counts = undefined;
+    }
+  }
+
+  #countCommitted(rows: ConnEvent[]): void {
+    const c = this.#counts;
+    if (!c) return;
+    for (const r of rows) {
+      if (r.time < c.since) continue;
+      if (r.verdict === "allow") c.counts.allow++;
+      else c.counts.deny++;
+      if (r.reason === "unknown_app") c.counts.unknown++;
+    }
   }
 
   /** The learning list, without approved or dismissed executables. */

@@ -25,7 +25,13 @@ const controlSocket: DaemonPart = (core) => {
 
 /** History retention ([history] max_age_days, max_rows): at start, then hourly. */
 const retention: DaemonPart = (core) =>
-  Promise.resolve(startRetention(core.store, () => retentionPolicyOf(core.policy), core.log));
+  Promise.resolve(
+    startRetention(
+      { applyRetention: (p) => core.applyRetention(p) },
+      () => retentionPolicyOf(core.policy),
+      core.log,
+    ),
+  );
 
 /** The parts, in start order. */
 export const optionalParts: DaemonPart[] = [controlSocket, retention];
