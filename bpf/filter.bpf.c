@@ -414,7 +414,6 @@ static __always_inline int run(struct __sk_buff *skb, __u8 dir)
 				stat_inc(HW_FLT_CNT_RELATED);
 				return TC_ACT_OK;
 			}
-			__builtin_memset(&fk, 0, sizeof(fk));
 		}
 		stat_inc(HW_FLT_CNT_UNTRACKED);
 		if (g->def_untracked != HW_FLT_DENY) {

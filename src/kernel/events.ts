@@ -150,8 +150,8 @@ class LineageCache {
   of(rec: Uint8Array, resolver: PathResolver): ConnEvent["lineage"] {
     const { offset, length } = lineageSpan(rec);
     if (length === 0) return NO_LINEAGE;
-    const parent = new DataView(rec.buffer, rec.byteOffset + offset, length)
-      .getUint32(LAYOUT.hw_ancestor.fields.tgid, true);
+    const t = offset + LAYOUT.hw_ancestor.fields.tgid; // lineage[0].tgid, little-endian u32
+    const parent = (rec[t] | (rec[t + 1] << 8) | (rec[t + 2] << 16) | (rec[t + 3] << 24)) >>> 0;
     const hit = this.#m.get(parent);
     if (hit && sameBytes(hit.raw, rec, offset, length)) return hit.entries;
     const entries = Object.freeze(lineageEntries(decodeLineage(rec), resolver).map(Object.freeze));

@@ -8,6 +8,8 @@ import { AppControl, disableInstance } from "../../src/kernel/app_control.ts";
 import { pinExists, pinPaths } from "../../src/kernel/pins.ts";
 import { identityOf } from "../../src/identity/running.ts";
 import { decodeEvent, HW } from "../../ffi/structs.ts";
+import { BpfObject, mapInfo } from "../../ffi/libbpf.ts";
+import { HASHWALL_OBJECT } from "../../src/kernel/objects.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "../helpers/cgroup.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 
@@ -232,5 +234,52 @@ Deno.test("restart: a connect loop runs while the core is closed and reopened; n
     core2?.close();
     // f.core is already closed; teardown's close is idempotent.
     await teardown(f);
+  }
+});
+
+Deno.test("a ring pinned by an older build keeps its size; the reader takes it from the map", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-core-ring-" });
+  const unknown = await netclientCopy(`${dir}/unknown`);
+  const cg = await createTestCgroup("ring-size");
+  const instance = `test-ring-${crypto.randomUUID().slice(0, 8)}`;
+  const pins = pinPaths(instance);
+  const l = loopbackListener();
+  let core: AppControl | undefined;
+  try {
+    // An older build's pinned event ring: 16 MiB, twice today's HW.RINGBUF_BYTES.
+    const OLD = 16 * 1024 * 1024;
+    assert.notEqual(OLD, HW.RINGBUF_BYTES);
+    await Deno.mkdir(pins.maps, { recursive: true });
+    const old = BpfObject.openMem(HASHWALL_OBJECT, "hashwall-old");
+    try {
+      old.map("hw_events").setMaxEntries(OLD);
+      old.load();
+      old.map("hw_events").pin(`${pins.maps}/hw_events`);
+    } finally {
+      old.close();
+    }
+
+    core = AppControl.open({
+      pins,
+      cgroupPath: cg.path,
+      settings: { mode: HW.MODE_LEARNING, allowLoopback: false, daemonTgid: Deno.pid, dedupMs: 0 },
+    });
+    assert.equal(mapInfo(core.map("hw_events").fd).maxEntries, OLD, "the pinned ring was reused");
+    core.attachLineage();
+    core.attachHooks();
+    const records: Uint8Array[] = [];
+    core.startDrain((r) => records.push(r.slice()), 20);
+    const r = await cg.run([unknown, "tcp4", "127.0.0.1", `${l.port}`]);
+    assert.equal(r.stdout.trim(), "ok");
+    core.drain();
+    const ino = identityOf(await Deno.stat(unknown)).ino;
+    assert.equal(records.map(decodeEvent).filter((e) => e.exe.ino === ino).length, 1);
+  } finally {
+    l.close();
+    core?.close();
+    disableInstance(pins);
+    await cg.remove();
+    await removeTestParentIfEmpty();
+    await Deno.remove(dir, { recursive: true });
   }
 });
