@@ -28,6 +28,7 @@ APT_PACKAGES=(
   clang llvm libbpf-dev libbpf1 bpftool libelf-dev gcc make
   iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
   ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git
+  btrfs-progs xfsprogs
 )
 
 # The permissions the shipped app runs with: this one list feeds both `deno compile` and the
@@ -325,6 +326,10 @@ launcher_template() {
 # It unpacks once into a 0700 folder keyed by the payload's SHA-256 and, before EVERY run,
 # checks the unpacked files against the SHA-256 sums recorded below. A mismatch (tampering,
 # corruption) is reported on stderr and the folder is unpacked again from this file.
+# The daemon ignores SIGHUP until its own handler is installed (an ignored signal stays ignored
+# across exec; Deno's listener replaces it): a reload signal in the first moments of a start must
+# not kill it with the default action.
+case ${1-} in run) trap '' HUP ;; esac
 set -eu
 payload_sha=@PAYLOAD_SHA@
 deno_sha=@DENO_SHA@

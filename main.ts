@@ -5,6 +5,8 @@
  *
  * @module
  */
+// First: the daemon's SIGHUP guard must exist before the rest of the program evaluates.
+import "./src/daemon/early_hup.ts";
 import { runCli } from "./src/cli/mod.ts";
 
 if (import.meta.main) {

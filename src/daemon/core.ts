@@ -27,8 +27,9 @@ import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
-import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
-import { type FileHash, hashFile, statIdentity } from "../integrity/hash.ts";
+import { keyString } from "../identity/running.ts";
+import { KernelIdentity, type KeyedHash } from "../identity/kernel_key.ts";
+import { IdentityIterators } from "../kernel/identity_iter.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
 import { HashPool, isHashError } from "../integrity/hash_pool.ts";
@@ -44,7 +45,7 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import { type ExeKey, HW } from "../../ffi/structs.ts";
+import { decodeAppVal, encodeExeKey, type ExeKey, HW } from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -129,15 +130,25 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  /** Kernel identities (iterators over the daemon's own fds): see src/identity/kernel_key.ts. */
+  #ident?: KernelIdentity;
+  #identIters?: IdentityIterators;
+  /**
+   * Restart over pinned maps: path → identity the previous run left approved, until this run's
+   * own hash replaces it. A watch event for the path revokes it (see #guardPinned).
+   */
+  #pinnedByPath = new Map<string, ExeKey>();
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
+  /** True once start() finished: the API serves calls from then on (see parts.ts whenReady). */
+  ready = false;
 
   constructor(opts: DaemonOptions, log: Logger) {
     this.opts = opts;
     this.log = log;
     this.instance = instanceName(opts.stateDir);
-    this.#registry = new AppRegistry(new AppIds(opts.stateDir), hashFile);
+    this.#registry = new AppRegistry(new AppIds(opts.stateDir), (p) => this.#identity().hash(p));
     this.#runtime = new RuntimeState(opts.stateDir);
   }
 
@@ -191,10 +202,11 @@ export class DaemonCore implements HashwallApi {
     });
     this.#seedLearning();
     phase("history");
+    this.#identIters = IdentityIterators.load();
+    this.#ident = new KernelIdentity(this.#identIters);
     this.#registry.setApps(this.#activeApps());
-    await this.#verifyAll();
-    phase("hash");
-    // The packet filter first: its pinned rule maps are shared with the connect hooks.
+    // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
+    // attaches nothing; on a restart the previous run's programs still decide meanwhile.
     this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
     this.#filter.apply(this.#compile(this.policy));
     this.kernel = AppControl.open({
@@ -202,9 +214,18 @@ export class DaemonCore implements HashwallApi {
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
-    this.kernel.attachLineage();
     phase("load");
+    // Guards before trust: the watch reader is live before the first hash and before any
+    // approval reaches the kernel, so a write at any moment after this line revokes. On a
+    // restart, approvals the previous run pinned are checked against what it last hashed.
+    this.#startWatch();
+    this.#guardPinned();
+    phase("watch");
+    await this.#verifyAll();
+    phase("hash");
+    this.kernel.attachLineage();
     this.#syncKernelApprovals();
+    this.#pinnedByPath.clear();
     this.#trustRunning();
     phase("approve");
     this.kernel.attachHooks();
@@ -212,10 +233,10 @@ export class DaemonCore implements HashwallApi {
     this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
-    this.#startWatch();
     await this.#startIntegrity();
     await this.#syncExecGate();
-    phase("watch");
+    phase("integrity");
+    this.ready = true;
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
       cgroup: this.opts.cgroup,
@@ -239,6 +260,7 @@ export class DaemonCore implements HashwallApi {
     await this.#gate?.stop();
     this.#filter?.close();
     this.kernel?.close();
+    this.#identIters?.close();
     this.#pool.close();
     await this.#batcher?.close();
     this.#cacheDb?.close();
@@ -348,21 +370,79 @@ export class DaemonCore implements HashwallApi {
     return [...byName.values()];
   }
 
+  /** The kernel identity readout (loaded by start()). */
+  #identity(): KernelIdentity {
+    if (!this.#ident) throw new Error("kernel identity readout not loaded (daemon not started)");
+    return this.#ident;
+  }
+
   async #verifyAll(onProgress?: (done: number, total: number, path?: string) => void) {
     const states = this.#registry.list();
-    const results = await this.#pool.hashMany(
+    // Each app's change counter before its hash starts: a watch event meanwhile voids the result.
+    const since = states.map((s) => s.changeSeq);
+    const watched = new Set(this.#watcher?.watchedFiles() ?? []);
+    const results = await this.#identity().hashMany(
+      this.#pool,
       states.map((s) => s.app.path),
       (done, total, last) => onProgress?.(done, total, last.path),
     );
     results.forEach((r, i) => {
       const st = states[i];
-      if (isHashError(r)) {
+      if ("error" in r) {
         st.status = /No such file|NotFound|ENOENT|ENOTDIR/.test(r.error) ? "missing" : "invalid";
         st.actualSha256 = undefined;
       } else {
-        this.#registry.applyHash(st.app.name, r);
+        this.#registry.applyHash(st.app.name, r, since[i]);
+        // The row a restart compares pinned approvals with (see #guardPinned).
+        if (st.status === "valid") this.#cachePut(r, watched.has(st.app.path));
       }
     });
+  }
+
+  #cachePut(h: KeyedHash, watched: boolean): void {
+    try {
+      const { key: _key, ...row } = h;
+      this.#cache?.put(row, { watched });
+    } catch (e) {
+      this.#warn("cache", `hash cache: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * A restart over pinned maps: the previous run's approvals are in the kernel and its watch died
+   * with it. Each pinned identity stays approved only while its file still is exactly what that
+   * run hashed — same kernel identity, and a stat key (size, mtime, ctime) equal to the hash-cache
+   * row of that approved content. Anything else (written, replaced or deleted while no daemon
+   * ran; no row) is revoked now, before this run hashes. Called with the watch already live, so
+   * a write after the check is a watch event that revokes (#onWatch → #pinnedByPath). The full
+   * re-hash follows before anything is trusted again: a ctime forged by root (clock set back)
+   * passes this check but not the hash.
+   */
+  #guardPinned(): void {
+    this.#pinnedByPath.clear();
+    const byId = new Map(this.#registry.list().map((s) => [s.id, s]));
+    for (const k of this.kernel.approvedKeys()) {
+      if (k.dev === 0xffff_ffff_ffff_ffffn) continue; // a --for once approval: no file
+      const raw = this.kernel.map("hw_approved").lookup(encodeExeKey(k));
+      const st = raw ? byId.get(decodeAppVal(raw).appId) : undefined;
+      let keep = false;
+      if (st) {
+        try {
+          const now = this.#identity().identify(st.app.path);
+          const row = this.#cache?.row(now);
+          keep = keyString(now.key) === keyString(k) && row?.sha256 === st.app.sha256;
+        } catch { /* missing or unreadable: not the approved file */ }
+      }
+      if (keep) this.#pinnedByPath.set(st!.app.path, k);
+      else {
+        this.kernel.revoke(k);
+        this.log.log(
+          "notice",
+          `pinned approval ${st?.app.path ?? keyString(k)} revoked: ` +
+            "the file changed (or cannot be checked) since the previous run hashed it",
+        );
+      }
+    }
   }
 
   /**
@@ -402,7 +482,7 @@ export class DaemonCore implements HashwallApi {
         const dir = s.app.path.slice(0, s.app.path.lastIndexOf("/")) || "/";
         scripts.push({
           path: s.app.path,
-          dirKey: identityOf(Deno.statSync(dir)),
+          dirKey: this.#identity().dirKey(dir),
           key: s.key,
           appId: s.id,
           flags: appFlags(s.app),
@@ -420,7 +500,7 @@ export class DaemonCore implements HashwallApi {
     }
     let n = 0;
     if (approved.size === 0) return 0;
-    for (const p of runningProcesses()) {
+    for (const p of this.#identity().runningProcesses()) {
       const s = approved.get(keyString(p.key));
       if (
         s && this.kernel.trustProcess(p.tgid, { key: p.key, appId: s.id, flags: appFlags(s.app) })
@@ -564,12 +644,21 @@ export class DaemonCore implements HashwallApi {
   #onWatch(e: WatchEvent): void {
     const apps = this.#registry.list().filter((s) => s.app.path === e.path);
     if (e.kind === "overflow") {
+      for (const k of this.#pinnedByPath.values()) this.kernel.revoke(k);
+      this.#pinnedByPath.clear();
       this.#cache?.beginEpoch("fanotify overflow");
       this.#warn("watch-overflow", "fanotify queue overflowed: every app is being re-hashed");
       void this.appsRehash(DAEMON_CALLER).catch(() => {});
       return;
     }
+    const pinned = this.#pinnedByPath.get(e.path);
+    if (pinned && e.kind !== "created") {
+      this.kernel.revoke(pinned);
+      this.#pinnedByPath.delete(e.path);
+    }
     for (const s of apps) {
+      // Any event voids a hash that is running now (it may have read the old bytes).
+      this.#registry.noteChange(s);
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
         if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
         this.#forgetCached(s);
@@ -605,7 +694,7 @@ export class DaemonCore implements HashwallApi {
     else {
       const watched = this.#watcher?.watchedFiles().includes(s.app.path) ?? false;
       await this.#registry.verify(name);
-      if (s.lastHash && s.status !== "missing") this.#cache?.put(s.lastHash, { watched });
+      if (s.lastHash && s.status === "valid") this.#cachePut(s.lastHash, watched);
     }
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
     if (s.status === "valid" && s.key) {
@@ -641,9 +730,9 @@ export class DaemonCore implements HashwallApi {
    * The cached hash of `path`, when the cache rule allows one (same stat key, hashed under the
    * current unbroken watch); otherwise undefined and the caller hashes.
    */
-  #cachedHash(path: string): FileHash | undefined {
+  #cachedHash(path: string): KeyedHash | undefined {
     try {
-      const id = statIdentity(path);
+      const id = this.#identity().identify(path);
       const sha256 = this.#cache?.lookup(id);
       if (!sha256) return undefined;
       this.#cacheHits++;
@@ -876,7 +965,7 @@ export class DaemonCore implements HashwallApi {
 
   async #allow(req: AllowRequest): Promise<AppInfo> {
     if (!req.path?.startsWith("/")) throw new Error("apps allow needs an absolute PATH");
-    const h = await hashFile(req.path);
+    const h = await this.#identity().hash(req.path);
     if (req.sha256 && req.sha256.toLowerCase() !== h.sha256) {
       throw new Error(`${req.path} now hashes to ${h.sha256}, not the ${req.sha256} shown`);
     }
@@ -900,13 +989,27 @@ export class DaemonCore implements HashwallApi {
     this.#runtime.save();
     if (duration === "once") {
       if (!req.tgid) throw new Error("--for once needs the process id that asked (tgid)");
+      // The pid may have exited and been reused between the event and the click: trust it only
+      // while it runs the very file just hashed, and check again after (an exec or a reuse in
+      // between undoes it).
+      this.#assertRuns(req.tgid, req.path, h.key);
       const key = onceKey(req.tgid);
       const id = this.#registry.idOf(`once:${name}`);
       this.kernel.approve({ key, appId: id, flags: appFlags(app) });
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
+      try {
+        this.#assertRuns(req.tgid, req.path, h.key);
+      } catch (e) {
+        this.kernel.untrustProcess(req.tgid, key);
+        this.kernel.revoke(key);
+        throw e;
+      }
       this.#onceApprovals.set(req.tgid, key);
       this.#learning.remove(req.path);
-      return { ...toAppInfo({ app, id, status: "valid", approvedInKernel: true }), name };
+      return {
+        ...toAppInfo({ app, id, status: "valid", approvedInKernel: true, changeSeq: 0 }),
+        name,
+      };
     }
     const declaredIn = existing?.app.loc.file;
     const handWritten = existing && declaredIn !== "(runtime)" &&
@@ -945,6 +1048,18 @@ export class DaemonCore implements HashwallApi {
     this.#learning.remove(req.path);
     if (!s) throw new Error(`approval of ${name} did not register`);
     return toAppInfo(s);
+  }
+
+  /** Throws unless process `tgid` runs the file whose kernel identity is `key` right now. */
+  #assertRuns(tgid: number, path: string, key: ExeKey): void {
+    const exe = this.#identity().exeOf(tgid);
+    if (!exe) throw new Error(`process ${tgid} is not running: nothing to approve --for once`);
+    if (keyString(exe) !== keyString(key)) {
+      throw new Error(
+        `process ${tgid} does not run ${path} (its pid was reused, or it exec'd another file): ` +
+          "refusing to approve it --for once",
+      );
+    }
   }
 
   /** Revokes an app by name: out of the kernel now, and kept out until allowed again. */

@@ -12,7 +12,8 @@ import { createUiServer, type UiServer } from "../../ui/server.tsx";
 import { DAEMON_CALLER, DaemonCore, type DaemonOptions } from "./core.ts";
 import { createLogger, type LogFormat } from "./log.ts";
 import { sdNotify, watchdogIntervalMs } from "./systemd.ts";
-import { optionalParts } from "./parts.ts";
+import { controlSocket, optionalParts } from "./parts.ts";
+import { takeEarlyHup } from "./early_hup.ts";
 
 /** Everything `hashwall run` decides from its flags. */
 export interface RunOptions extends DaemonOptions {
@@ -35,6 +36,33 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const cleanups: (() => Promise<void> | void)[] = [];
   let ui: UiServer | undefined;
 
+  // Signal handlers before anything else: a signal's default action (SIGHUP, SIGTERM, SIGINT all
+  // terminate) must never hit a daemon that is already changing the kernel. A SIGHUP during start
+  // is answered with one reload once started (the config may have changed after it was read); a
+  // SIGTERM/SIGINT during start stops right after it.
+  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
+  let started = false;
+  let hupDuringStart = false;
+  const onHup = () => {
+    if (!started) {
+      hupDuringStart = true;
+      return;
+    }
+    void core.reload(DAEMON_CALLER).then((r) => {
+      if (!r.ok) log.log("error", "SIGHUP: configuration rejected, previous policy stays");
+    }).catch((e) => log.log("error", `SIGHUP: reload failed: ${(e as Error).message}`));
+  };
+  Deno.addSignalListener("SIGHUP", onHup);
+  if (takeEarlyHup()) hupDuringStart = true;
+  Deno.addSignalListener("SIGTERM", stop);
+  Deno.addSignalListener("SIGINT", stop);
+  opts.stopSignal?.addEventListener("abort", () => stop());
+  const removeSignals = () => {
+    Deno.removeSignalListener("SIGHUP", onHup);
+    Deno.removeSignalListener("SIGTERM", stop);
+    Deno.removeSignalListener("SIGINT", stop);
+  };
+
   const stopAll = async () => {
     for (const c of cleanups.reverse()) {
       try {
@@ -47,6 +75,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   };
 
   try {
+    // The control socket first: it refuses to start beside a live daemon before the kernel is
+    // touched (see parts.ts controlSocket).
+    cleanups.push(await controlSocket(core));
     await core.start();
     for (const part of optionalParts) cleanups.push(await part(core));
     const uiCfg = opts.ui ?? core.policy.ui;
@@ -63,6 +94,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   } catch (e) {
     log.log("error", `start failed: ${(e as Error).message}`);
     await stopAll();
+    removeSignals();
     if (!hadPins) {
       // First start: leave the host as it was found.
       disableInstance(pins);
@@ -71,6 +103,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     }
     return 1;
   }
+  started = true;
+  if (hupDuringStart) onHup();
 
   const statusLine = () =>
     `STATUS=${core.effectiveMode()}, ${core.kernel.counters().deny ?? 0} denied, ` +
@@ -88,21 +122,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     }, wd));
   }
 
-  const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
-  const onHup = () => {
-    void core.reload(DAEMON_CALLER).then((r) => {
-      if (!r.ok) log.log("error", "SIGHUP: configuration rejected, previous policy stays");
-    });
-  };
-  Deno.addSignalListener("SIGHUP", onHup);
-  Deno.addSignalListener("SIGTERM", stop);
-  Deno.addSignalListener("SIGINT", stop);
-  opts.stopSignal?.addEventListener("abort", () => stop());
   await stopped;
   sdNotify("STOPPING=1");
-  Deno.removeSignalListener("SIGHUP", onHup);
-  Deno.removeSignalListener("SIGTERM", stop);
-  Deno.removeSignalListener("SIGINT", stop);
+  removeSignals();
   timers.forEach(clearInterval);
   await stopAll();
   log.log("notice", "stopped; the pinned policy stays enforced (hashwall disable removes it)");

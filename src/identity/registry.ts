@@ -1,7 +1,9 @@
 /**
  * The app registry: apps.toml entries ↔ kernel identities. An app becomes a kernel identity only
- * after its file's SHA-256 matched the approved one; the identity (dev, inode) is taken from the
- * same open file that was hashed, so what the kernel trusts is what was hashed.
+ * after its file's SHA-256 matched the approved one; the identity (dev, inode) is the kernel's key
+ * of the same open file that was hashed (src/identity/kernel_key.ts), so what the kernel trusts is
+ * what was hashed. A hash that raced a write (the file changed while it was read, or a watch
+ * event arrived meanwhile) never makes an app valid: it stays pending until a clean re-hash.
  *
  * App ids are stable across restarts (kept in `<state>/app-ids.json`), because pinned per-process
  * trust entries refer to them.
@@ -11,12 +13,11 @@
 import type { App } from "../config/model.ts";
 import type { AppInfo, AppStatus } from "../daemon/api.ts";
 import { type ExeKey, HW } from "../../ffi/structs.ts";
-import { kernelDev } from "./devno.ts";
-import type { FileHash } from "../integrity/hash.ts";
+import type { KeyedHash } from "./kernel_key.ts";
 import { keyString } from "./running.ts";
 
 /** Hashes a file by path (identity read from the hashed fd); rejects when it is missing. */
-export type Hasher = (path: string) => Promise<FileHash>;
+export type Hasher = (path: string) => Promise<KeyedHash>;
 
 /** Live state of one registered app. */
 export interface AppState {
@@ -30,7 +31,14 @@ export interface AppState {
   /** Whether the identity is in the kernel's approved map right now. */
   approvedInKernel: boolean;
   /** The last full hash result (identity, size, times), e.g. for the exec gate. */
-  lastHash?: FileHash;
+  lastHash?: KeyedHash;
+  /**
+   * Bumped by {@link AppRegistry.noteChange} on every watch event for the file: a hash that
+   * started before the latest bump may have read the old content and must not approve.
+   */
+  changeSeq: number;
+  /** Why the app is pending, when a hash raced a write. */
+  pendingReason?: string;
 }
 
 /** Kernel flags for an app. */
@@ -102,6 +110,7 @@ export class AppRegistry {
           id: this.#ids.idOf(app.name),
           status: "pending",
           approvedInKernel: false,
+          changeSeq: 0,
         },
       );
     }
@@ -118,14 +127,10 @@ export class AppRegistry {
   async verify(name: string): Promise<AppState> {
     const st = this.#states.get(name);
     if (!st) throw new Error(`no app named "${name}"`);
+    const since = st.changeSeq;
     try {
       const h = await this.#hash(st.app.path);
-      st.lastHash = h;
-      st.actualSha256 = h.sha256;
-      st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
-      st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
-      st.lastVerified = Date.now();
-      this.#byKey = undefined;
+      this.#apply(st, h, since);
     } catch (e) {
       if (!isMissingFileError(e)) throw e;
       st.status = "missing";
@@ -134,17 +139,39 @@ export class AppRegistry {
     return st;
   }
 
-  /** Records a hash computed elsewhere (the worker pool) for `name`. */
-  applyHash(name: string, h: FileHash): AppState | undefined {
+  /**
+   * Records a hash computed elsewhere (the worker pool) for `name`. `since` is the app's
+   * {@link AppState.changeSeq} read before that hash started (default: now, i.e. no race known).
+   */
+  applyHash(name: string, h: KeyedHash, since?: number): AppState | undefined {
     const st = this.#states.get(name);
     if (!st) return undefined;
+    this.#apply(st, h, since ?? st.changeSeq);
+    return st;
+  }
+
+  /** Notes a write/replace/delete event for the app's file (see {@link AppState.changeSeq}). */
+  noteChange(st: AppState): void {
+    st.changeSeq++;
+  }
+
+  #apply(st: AppState, h: KeyedHash, since: number): void {
     st.lastHash = h;
     st.actualSha256 = h.sha256;
-    st.key = { dev: kernelDev(BigInt(h.dev)), ino: BigInt(h.ino) };
-    st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
+    st.key = { dev: h.key.dev, ino: h.key.ino };
     st.lastVerified = Date.now();
+    st.pendingReason = undefined;
+    if (h.changedDuringHash || st.changeSeq !== since) {
+      // The bytes read may predate a write: whatever they hash to, they prove nothing about the
+      // file now. The write's own events queue the next hash.
+      st.status = "pending";
+      st.pendingReason = h.changedDuringHash
+        ? "the file changed while it was hashed"
+        : "the file was written while it was hashed";
+    } else {
+      st.status = h.sha256 === st.app.sha256 ? "valid" : "invalid";
+    }
     this.#byKey = undefined;
-    return st;
   }
 
   /** The stable id of `name` (assigned and persisted when new). */

@@ -49,6 +49,17 @@ export interface HashOptions {
    * from the workers, and plain reads leave one thread per worker on a 2-core machine.
    */
   overlap?: boolean;
+  /**
+   * Leave the hashed fd open and return it as `fd` (the caller closes it): the identity readout
+   * (src/identity/kernel_key.ts) asks the kernel for the key of exactly this open file.
+   */
+  keepOpen?: boolean;
+}
+
+/** A {@link FileHash} whose fd was kept open ({@link HashOptions.keepOpen}). */
+export interface OpenFileHash extends FileHash {
+  /** The fd that was hashed, still open: close it. */
+  fd: number;
 }
 
 /** Default read size; bench/hash.ts measures the alternatives. */
@@ -87,6 +98,11 @@ export function identityOf(
  * console.log(h.sha256, h.dev, h.ino, h.changedDuringHash);
  * ```
  */
+export function hashFile(
+  path: string,
+  opts: HashOptions & { keepOpen: true },
+): Promise<OpenFileHash>;
+export function hashFile(path: string, opts?: HashOptions): Promise<FileHash>;
 export async function hashFile(path: string, opts: HashOptions = {}): Promise<FileHash> {
   const chunk = opts.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const overlap = opts.overlap ?? true;
@@ -94,6 +110,7 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
     throw new RangeError(`chunkSize must be an integer ≥ 4096, got ${chunk}`);
   }
   const fd = openRead(path);
+  let keep = false;
   try {
     const before = fstatFd(fd);
     if ((before.mode & S_IFMT) !== S_IFREG) throw new Error(`${path}: not a regular file`);
@@ -130,14 +147,16 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
       giveBuffer(b2);
     }
     const after = fstatFd(fd);
-    return {
+    const out: FileHash = {
       ...identityOf(path, before),
       sha256: sha.digest("hex"),
       changedDuringHash: after.size !== before.size || after.mtimeNs !== before.mtimeNs ||
         after.ctimeNs !== before.ctimeNs,
     };
+    keep = opts.keepOpen === true;
+    return keep ? { ...out, fd } as OpenFileHash : out;
   } finally {
-    closeFd(fd);
+    if (!keep) closeFd(fd);
   }
 }
 

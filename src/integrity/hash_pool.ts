@@ -13,6 +13,8 @@ export interface HashJob {
   path: string;
   chunkSize?: number;
   overlap?: boolean;
+  /** Leave the hashed fd open and report it (`FileHash.fd`); workers share the fd table. */
+  keepOpen?: boolean;
 }
 
 /** A worker's answer. */
@@ -100,8 +102,11 @@ export class HashPool {
     return this.#slots.length;
   }
 
-  /** Hashes one file on a worker. Rejects only when the pool is closed; file errors resolve. */
-  hash(path: string): Promise<HashResult> {
+  /**
+   * Hashes one file on a worker. Rejects only when the pool is closed; file errors resolve. With
+   * `keepOpen` the result carries the still-open hashed fd (`fd`), which the caller closes.
+   */
+  hash(path: string, opts: { keepOpen?: boolean } = {}): Promise<HashResult> {
     if (this.#closed) return Promise.reject(new Error("HashPool is closed"));
     return new Promise((resolve) => {
       this.#queue.push({
@@ -110,6 +115,7 @@ export class HashPool {
           path,
           chunkSize: this.#chunkSize,
           overlap: this.#overlap,
+          keepOpen: opts.keepOpen,
         },
         resolve,
       });
@@ -118,10 +124,14 @@ export class HashPool {
   }
 
   /** Hashes every path; results come back in the order of `paths`. */
-  async hashMany(paths: string[], onProgress?: HashProgress): Promise<HashResult[]> {
+  async hashMany(
+    paths: string[],
+    onProgress?: HashProgress,
+    opts: { keepOpen?: boolean } = {},
+  ): Promise<HashResult[]> {
     let done = 0;
     return await Promise.all(paths.map(async (p) => {
-      const r = await this.hash(p);
+      const r = await this.hash(p, opts);
       onProgress?.(++done, paths.length, r);
       return r;
     }));

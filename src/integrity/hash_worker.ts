@@ -9,10 +9,10 @@ import { hashFile } from "./hash.ts";
 import type { HashJob, HashReply } from "./hash_pool.ts";
 
 self.onmessage = async (e: MessageEvent<HashJob>) => {
-  const { id, path, chunkSize, overlap } = e.data;
+  const { id, path, chunkSize, overlap, keepOpen } = e.data;
   let reply: HashReply;
   try {
-    reply = { id, ok: true, hash: await hashFile(path, { chunkSize, overlap }) };
+    reply = { id, ok: true, hash: await hashFile(path, { chunkSize, overlap, keepOpen }) };
   } catch (err) {
     reply = { id, ok: false, path, error: err instanceof Error ? err.message : String(err) };
   }

@@ -48,6 +48,9 @@ import {
 } from "../../ffi/fanotify.ts";
 import { decodeFanEvents, type RawFanEvent } from "./fanotify_events.ts";
 
+/** Errors of a FID-mode mark or file handle on a filesystem that cannot report FIDs there. */
+const NO_FID_ERRNOS = new Set([18, /* EXDEV */ 95 /* EOPNOTSUPP */]);
+
 /** What happened to a watched path. */
 export type WatchEventKind =
   | "modify" // first write since the last close_write (or since watched)
@@ -155,7 +158,15 @@ export class FileWatcher {
     this.#checkOpen();
     assertAbsolute(path);
     const st = this.#markContent(path, true);
-    this.#markDir(parentOf(path));
+    try {
+      this.#markDir(parentOf(path));
+    } catch (e) {
+      // btrfs subvolumes (EXDEV: their fsid is not the filesystem's) and overlayfs without
+      // nfs_export (EOPNOTSUPP: no file handles) cannot carry the FID-mode folder mark. The
+      // content mark above still reports every write; only a rename over the path goes unseen,
+      // and that brings a new inode, which no approval names (it fails closed).
+      if (!(e instanceof SysError) || !NO_FID_ERRNOS.has(e.errno)) throw e;
+    }
     const f: WatchedFile = { path, key: keyOf(st), armed: true, viaFolder: false };
     this.#track(f);
     return { dev: st.dev.toString(), ino: st.ino.toString() };

@@ -22,6 +22,7 @@ import {
 import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
 import {
   COUNTER_NAMES,
+  decodeProcVal,
   decodeSettings,
   encodeAppVal,
   encodeExeKey,
@@ -308,6 +309,19 @@ export class AppControl {
     } catch {
       return false;
     }
+  }
+
+  /**
+   * Removes the per-process trust of `tgid` if it rests on `key` (undoing {@link trustProcess});
+   * an entry resting on anything else (lineage, an exec since) is left alone.
+   */
+  untrustProcess(tgid: number, key: ExeKey): boolean {
+    const m = this.map("hw_procs");
+    const raw = m.lookup(u32Key(tgid));
+    if (!raw) return false;
+    const v = decodeProcVal(raw);
+    if (v.trustKey.dev !== key.dev || v.trustKey.ino !== key.ino) return false;
+    return m.delete(u32Key(tgid));
   }
 
   /** Sums the per-CPU counters. */

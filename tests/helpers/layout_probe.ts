@@ -18,9 +18,9 @@ export interface ProbeSpec {
   constPrefix: string;
   /** Extra facts: name → [C expression (unsigned long long), expected value]. */
   expressions?: Record<string, [string, number]>;
+  /** Header file under bpf/ (default hashwall.h). */
+  header?: string;
 }
-
-const HEADER = new URL("../../bpf/hashwall.h", import.meta.url).pathname;
 
 /** Compiles and runs the probe; resolves to the facts checked and the mismatches found. */
 export async function probeLayout(
@@ -47,7 +47,7 @@ export async function probeLayout(
   const source = [
     "#include <stdio.h>",
     "#include <stddef.h>",
-    `#include "${HEADER}"`,
+    `#include "${new URL(`../../bpf/${spec.header ?? "hashwall.h"}`, import.meta.url).pathname}"`,
     "int main(void) {",
     ...lines,
     "  return 0;",

@@ -4,10 +4,22 @@
  */
 import assert from "node:assert/strict";
 import { HW, LAYOUT } from "../../ffi/structs.ts";
+import { IDENTITY_LAYOUT } from "../../ffi/identity_structs.ts";
 import { probeLayout } from "../helpers/layout_probe.ts";
 
 Deno.test("ffi/structs.ts mirrors every size, offset and constant of bpf/hashwall.h", async () => {
   const r = await probeLayout({ layouts: LAYOUT, constants: HW, constPrefix: "HW_" });
   assert.deepEqual(r.mismatches, []);
   assert.ok(r.checked > 40, "the probe checks a meaningful number of facts");
+});
+
+Deno.test("ffi/identity_structs.ts mirrors every size and offset of bpf/identity.h", async () => {
+  const r = await probeLayout({
+    layouts: IDENTITY_LAYOUT,
+    constants: {},
+    constPrefix: "HW_",
+    header: "identity.h",
+  });
+  assert.deepEqual(r.mismatches, []);
+  assert.equal(r.checked, 10);
 });
