@@ -32,7 +32,7 @@ import { KernelIdentity, type KeyedHash } from "../identity/kernel_key.ts";
 import { IdentityIterators } from "../kernel/identity_iter.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
-import { HashPool, isHashError } from "../integrity/hash_pool.ts";
+import { HashPool } from "../integrity/hash_pool.ts";
 import { FileWatcher, type WatchEvent } from "../integrity/watch.ts";
 import { IntegrityMonitor } from "../integrity/live.ts";
 import { policyEntries } from "../integrity/entries.ts";
