@@ -35,6 +35,11 @@ export interface TestDaemonOptions {
   netns?: string;
   /** The hashwall command for daemon and CLI (e.g. `[DIST_PATH]`); default hashwallCommand(). */
   command?: string[];
+  /**
+   * false: return as soon as the process is spawned (start-up tests); `ready` resolves when it
+   * reports ready. Default true: return once ready.
+   */
+  wait?: boolean;
 }
 
 /** A running test daemon. */
@@ -57,6 +62,10 @@ export interface TestDaemon extends AsyncDisposable {
   waitForLog(re: RegExp, timeoutMs?: number, from?: number): Promise<string>;
   /** Starts the daemon again on the same config, state and cgroup (after it stopped or died). */
   restart(): Promise<void>;
+  /** Resolves when the current process reported ready (rejects if it exits first). */
+  ready: Promise<string>;
+  /** Whether the current process has exited (and its status). */
+  exitStatus(): Deno.CommandStatus | undefined;
 }
 
 /** Result of a CLI run. */
@@ -162,6 +171,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let exited = false;
+  let lastStatus: Deno.CommandStatus | undefined;
   let process!: Deno.ChildProcess;
   let status!: Promise<Deno.CommandStatus>;
   let pumps!: Promise<unknown>;
@@ -194,8 +204,10 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
       env: { NO_COLOR: "1" },
     }).spawn();
     pumps = Promise.all([pump(process.stdout), pump(process.stderr)]);
+    lastStatus = undefined;
     status = process.status.then((s) => {
       exited = true;
+      lastStatus = s;
       return s;
     });
   };
@@ -230,7 +242,11 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
     if (stopped) return;
     stopped = true;
     try {
-      if (!exited) process.kill("SIGTERM");
+      if (!exited) {
+        try {
+          process.kill("SIGTERM");
+        } catch { /* exited meanwhile */ }
+      }
       const killer = setTimeout(() => {
         try {
           process.kill("SIGKILL");
@@ -267,11 +283,19 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
       await pumps.catch(() => {});
       const from = lines.length;
       launch();
-      const ready = await waitForLog(readyRe, 30_000, from);
+      d.ready = waitForLog(readyRe, 30_000, from);
+      const ready = await d.ready;
       if (o.ui) d.uiUrl = /(http:\/\/127\.0\.0\.1:\d+)/.exec(ready)?.[1];
     },
+    ready: Promise.resolve(""),
+    exitStatus: () => lastStatus,
     [Symbol.asyncDispose]: stop,
   };
+  if (o.wait === false) {
+    d.ready = waitForLog(readyRe, 60_000);
+    d.ready.catch(() => {});
+    return d;
+  }
   try {
     const ready = await waitForLog(readyRe);
     if (o.ui) d.uiUrl = /(http:\/\/127\.0\.0\.1:\d+)/.exec(ready)?.[1];

@@ -1,0 +1,152 @@
+/**
+ * The start-up window: every guard (watch reader, signal handlers, control socket) is live before
+ * the kernel trusts anything, and a restart over pinned maps keeps the old guards' promise.
+ *
+ * - tamper 0, 1, 5 and 20 ms after the first connect the kernel allowed → the next is denied;
+ * - SIGHUP 0–1 000 ms after the daemon was spawned, 50 runs (10 daemons at a time, each killed
+ *   once it visibly survived the signal): no death;
+ * - a write while a `kill -9`'d daemon is down is caught by the next one before it trusts again,
+ *   and an unchanged approved file stays allowed through the restart (no gap).
+ */
+import assert from "node:assert/strict";
+import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
+import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
+import { DIST_PATH } from "../helpers/dist.ts";
+import { until } from "../helpers/wait.ts";
+
+async function connect(d: TestDaemon, client: string, port: number): Promise<string> {
+  const r = await d.cg.run([client, "tcp4", "127.0.0.1", `${port}`]);
+  return r.stdout.trim() || r.stderr.trim();
+}
+
+async function append(path: string): Promise<void> {
+  const f = await Deno.open(path, { append: true });
+  await f.write(new Uint8Array([0]));
+  f.close();
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+for (const delay of [0, 1, 5, 20]) {
+  Deno.test(`start-up: a write ${delay} ms after the first allowed connect revokes`, async () => {
+    const dir = await Deno.makeTempDir({ prefix: "hw-startup-" });
+    const app = await netclientCopy(`${dir}/app`);
+    const stranger = await netclientCopy(`${dir}/stranger`);
+    const listener = loopbackListener();
+    const d = await startTestDaemon({
+      mode: "enforcing",
+      apps: [{ name: "app", path: app, sha256: await sha256Of(app) }],
+      wait: false,
+    });
+    try {
+      // Enforcing from the moment the stranger is denied (before, no hook decides at all); the
+      // first "ok" of the app after that is the kernel's first trust.
+      await until(
+        "hooks enforce",
+        async () => (await connect(d, stranger, listener.port)) === "EPERM",
+        60_000,
+        2,
+      );
+      await until(
+        "first allowed connect",
+        async () => (await connect(d, app, listener.port)) === "ok",
+        60_000,
+        2,
+      );
+      if (delay) await sleep(delay);
+      await append(app);
+      assert.equal(await connect(d, app, listener.port), "EPERM", "the connect after the write");
+    } finally {
+      await d.stop();
+      listener.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("start-up: SIGHUP 0–1 000 ms after spawn, 50 runs, no death", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-hup-" });
+  const app = await netclientCopy(`${dir}/app`);
+  const sha256 = await sha256Of(app);
+  // The shipped launcher when built (it starts `run` with SIGHUP ignored), else deno run.
+  const dist = (await Deno.stat(DIST_PATH).catch(() => null)) !== null;
+  const command = dist ? [DIST_PATH] : undefined;
+  // Unpack once up front, so parallel runs do not race the first unpack.
+  if (dist) await new Deno.Command(DIST_PATH, { args: ["--version"] }).output();
+  const deaths: string[] = [];
+  const one = async (i: number) => {
+    const at = Math.round((i * 1000) / 49);
+    const d = await startTestDaemon({
+      mode: "enforcing",
+      apps: [{ name: "app", path: app, sha256 }],
+      wait: false,
+      command,
+    });
+    try {
+      await sleep(at);
+      d.signal("SIGHUP");
+      // A default action kills at once; 150 ms later a survivor has handled (or queued) it.
+      await sleep(150);
+      const st = d.exitStatus();
+      if (st) {
+        deaths.push(
+          `run ${i} (SIGHUP at ${at} ms): exit ${st.code} signal ${st.signal}: ` +
+            d.logs().slice(-3).join(" | "),
+        );
+      } else {
+        // Enough: no need to wait for a full start (a cheap run); clean up by force.
+        d.signal("SIGKILL");
+        await until("killed", () => Promise.resolve(d.exitStatus() !== undefined));
+      }
+    } finally {
+      await d.stop();
+    }
+  };
+  try {
+    const parallel = 10;
+    for (let i = 0; i < 50; i += parallel) {
+      await Promise.all(Array.from({ length: parallel }, (_, k) => one(i + k)));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.deepEqual(deaths, []);
+});
+
+Deno.test("restart: a write while a kill -9'd daemon is down is caught; unchanged stays allowed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-restart-" });
+  const app = await netclientCopy(`${dir}/app`);
+  const kept = await netclientCopy(`${dir}/kept`);
+  const listener = loopbackListener();
+  await using d = await startTestDaemon({
+    mode: "enforcing",
+    apps: [
+      { name: "app", path: app, sha256: await sha256Of(app) },
+      { name: "kept", path: kept, sha256: await sha256Of(kept) },
+    ],
+  });
+  try {
+    assert.equal(await connect(d, app, listener.port), "ok");
+    assert.equal(await connect(d, kept, listener.port), "ok");
+    d.signal("SIGKILL");
+    await until("daemon died", () => Promise.resolve(d.exitStatus() !== undefined));
+    // Nobody watches now; the pinned programs and approvals still decide.
+    await append(app);
+    const restarting = d.restart();
+    // Through the restart the unchanged app keeps its approval (pinned, checked, re-hashed).
+    let done = false;
+    void restarting.finally(() => done = true);
+    const keptSeen: string[] = [];
+    while (!done) keptSeen.push(await connect(d, kept, listener.port));
+    await restarting;
+    assert.deepEqual(keptSeen.filter((r) => r !== "ok"), [], "kept allowed through the restart");
+    assert.equal(await connect(d, app, listener.port), "EPERM", "written while no daemon ran");
+    assert.equal(await connect(d, kept, listener.port), "ok");
+    // The new daemon's own watch is live too.
+    await append(kept);
+    assert.equal(await connect(d, kept, listener.port), "EPERM");
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
