@@ -421,24 +421,29 @@ export class DaemonCore implements HashwallApi {
   #guardPinned(): void {
     this.#pinnedByPath.clear();
     const byId = new Map(this.#registry.list().map((s) => [s.id, s]));
-    for (const k of this.kernel.approvedKeys()) {
-      if (k.dev === 0xffff_ffff_ffff_ffffn) continue; // a --for once approval: no file
-      const raw = this.kernel.map("hw_approved").lookup(encodeExeKey(k));
-      const st = raw ? byId.get(decodeAppVal(raw).appId) : undefined;
+    const pinned: { key: ExeKey; st?: AppState }[] = [];
+    for (const key of this.kernel.approvedKeys()) {
+      if (key.dev === 0xffff_ffff_ffff_ffffn) continue; // a --for once approval: no file
+      const raw = this.kernel.map("hw_approved").lookup(encodeExeKey(key));
+      pinned.push({ key, st: raw ? byId.get(decodeAppVal(raw).appId) : undefined });
+    }
+    // One iterator pass per 512 files, not one per app (a restart with 1 000 apps).
+    const withApp = pinned.filter((p) => p.st);
+    const now = this.#identity().identifyMany(withApp.map((p) => p.st!.app.path));
+    const current = new Map(withApp.map((p, i) => [p, now[i]]));
+    for (const p of pinned) {
+      const id = current.get(p);
       let keep = false;
-      if (st) {
-        try {
-          const now = this.#identity().identify(st.app.path);
-          const row = this.#cache?.row(now);
-          keep = keyString(now.key) === keyString(k) && row?.sha256 === st.app.sha256;
-        } catch { /* missing or unreadable: not the approved file */ }
+      if (id && !(id instanceof Error)) {
+        const row = this.#cache?.row(id);
+        keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256;
       }
-      if (keep) this.#pinnedByPath.set(st!.app.path, k);
+      if (keep) this.#pinnedByPath.set(p.st!.app.path, p.key);
       else {
-        this.kernel.revoke(k);
+        this.kernel.revoke(p.key);
         this.log.log(
           "notice",
-          `pinned approval ${st?.app.path ?? keyString(k)} revoked: ` +
+          `pinned approval ${p.st?.app.path ?? keyString(p.key)} revoked: ` +
             "the file changed (or cannot be checked) since the previous run hashed it",
         );
       }

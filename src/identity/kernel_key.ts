@@ -32,6 +32,9 @@ export interface KeyedHash extends FileHash {
   key: ExeKey;
 }
 
+/** The stat fields and kernel key of a file, without a hash. */
+export type Identified = Omit<KeyedHash, "sha256" | "changedDuringHash">;
+
 /** One result of {@link KernelIdentity.hashMany}. */
 export type KeyedResult = KeyedHash | { path: string; error: string };
 
@@ -116,15 +119,43 @@ export class KernelIdentity {
    * hash-cache lookup compares, with the key the kernel would approve. Throws for a missing or
    * non-regular file.
    */
-  identify(path: string): Omit<KeyedHash, "sha256" | "changedDuringHash"> {
-    const fd = openRead(path);
-    try {
-      const st = fstatFd(fd);
-      if ((st.mode & 0o170000) !== 0o100000) throw new Error(`${path}: not a regular file`);
-      return { ...statFields(path, st), key: { ...this.#keysOf([fd]).get(fd)!.file } };
-    } finally {
-      closeFd(fd);
+  identify(path: string): Identified {
+    const r = this.identifyMany([path])[0];
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /**
+   * {@link identify} for many paths, one iterator pass per {@link KEY_BATCH} files; a path that
+   * cannot be opened (or is not a regular file) gives its Error in place.
+   */
+  identifyMany(paths: string[]): (Identified | Error)[] {
+    const out: (Identified | Error)[] = [];
+    for (let i = 0; i < paths.length; i += KEY_BATCH) {
+      const open: { fd: number; at: number; st: ReturnType<typeof fstatFd> }[] = [];
+      const batch = paths.slice(i, i + KEY_BATCH);
+      try {
+        batch.forEach((path, j) => {
+          let fd = -1;
+          try {
+            fd = openRead(path);
+            const st = fstatFd(fd);
+            if ((st.mode & 0o170000) !== 0o100000) throw new Error(`${path}: not a regular file`);
+            open.push({ fd, at: i + j, st });
+          } catch (e) {
+            if (fd >= 0) closeFd(fd);
+            out[i + j] = e instanceof Error ? e : new Error(String(e));
+          }
+        });
+        const keys = this.#keysOf(open.map((o) => o.fd));
+        for (const o of open) {
+          out[o.at] = { ...statFields(paths[o.at], o.st), key: { ...keys.get(o.fd)!.file } };
+        }
+      } finally {
+        for (const o of open) closeFd(o.fd);
+      }
     }
+    return out;
   }
 
   /**

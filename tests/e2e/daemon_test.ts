@@ -108,7 +108,8 @@ Deno.test("daemon: status, approve/revoke via CLI, tamper and rehash, SIGHUP wit
     assert.equal(await Deno.readTextFile(`${d.configDir}/apps.toml`), appsToml);
 
     // --for once: only the process that asked is trusted.
-    const waiting = d.cg.spawn([other, "sleep-then", "1", "tcp4", "127.0.0.1", `${listener.port}`]);
+    // Sleeps long enough for the CLI to start under load: --for once needs it still running.
+    const waiting = d.cg.spawn([other, "sleep-then", "4", "tcp4", "127.0.0.1", `${listener.port}`]);
     await new Promise((r) => setTimeout(r, 200));
     const once = await d.cli(["apps", "allow", other, "--for", "once", "--pid", `${waiting.pid}`]);
     assert.equal(once.code, 0, once.stderr);
