@@ -17,6 +17,7 @@
 #include <bpf/bpf_endian.h>
 #include "hashwall.h"
 #include "rules_app.h"
+#include "identity_iter.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

@@ -132,7 +132,6 @@ export class DaemonCore implements HashwallApi {
   #warnings = new Map<string, string>();
   /** Kernel identities (iterators over the daemon's own fds): see src/identity/kernel_key.ts. */
   #ident?: KernelIdentity;
-  #identIters?: IdentityIterators;
   /**
    * Restart over pinned maps: path → identity the previous run left approved, until this run's
    * own hash replaces it. A watch event for the path revokes it (see #guardPinned).
@@ -202,8 +201,6 @@ export class DaemonCore implements HashwallApi {
     });
     this.#seedLearning();
     phase("history");
-    this.#identIters = IdentityIterators.load();
-    this.#ident = new KernelIdentity(this.#identIters);
     this.#registry.setApps(this.#activeApps());
     // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
     // attaches nothing; on a restart the previous run's programs still decide meanwhile.
@@ -214,6 +211,10 @@ export class DaemonCore implements HashwallApi {
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
+    // The identity iterators come with the app-control object (one BTF parse, not two).
+    this.#ident = new KernelIdentity(
+      IdentityIterators.fromPrograms((name) => this.kernel.programFd(name)),
+    );
     phase("load");
     // Guards before trust: the watch reader is live before the first hash and before any
     // approval reaches the kernel, so a write at any moment after this line revokes. On a
@@ -260,7 +261,6 @@ export class DaemonCore implements HashwallApi {
     await this.#gate?.stop();
     this.#filter?.close();
     this.kernel?.close();
-    this.#identIters?.close();
     this.#pool.close();
     await this.#batcher?.close();
     this.#cacheDb?.close();

@@ -159,6 +159,11 @@ export class AppControl {
     return core;
   }
 
+  /** The fd of a loaded program that is not attached here (the identity iterators). */
+  programFd(name: "hw_fd_idents" | "hw_task_exes"): number {
+    return this.#obj.program(name).fd;
+  }
+
   /** A map of the loaded object. */
   map(name: (typeof PERSISTENT_MAPS)[number]): BpfMap {
     return this.#obj.map(name);

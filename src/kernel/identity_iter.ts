@@ -1,8 +1,9 @@
 /**
- * The kernel's identity readout (bpf/identity.bpf.c): which (s_dev, i_ino) the hooks compute for
- * a file the daemon holds open, and for each process's executable. Loaded once per daemon; each
- * read runs an iterator narrowed to one process, so its cost is that process's fds or one task,
- * not the whole host.
+ * The kernel's identity readout (bpf/identity_iter.h): which (s_dev, i_ino) the hooks compute for
+ * a file the daemon holds open, and for each process's executable. The daemon takes the programs
+ * from the app-control object it loads anyway ({@link IdentityIterators.fromPrograms}); tests
+ * load the stand-alone bpf/identity.bpf.o. Each read runs an iterator narrowed to one process,
+ * so its cost is that process's fds or one task, not the whole host.
  *
  * @module
  */
@@ -16,34 +17,46 @@ import {
   type TaskExe,
 } from "../../ffi/identity_structs.ts";
 
-/** Loaded identity iterators bound to this process (the daemon). */
+/** Identity iterators bound to this process (the daemon). */
 export class IdentityIterators {
-  #obj: BpfObject;
+  #obj?: BpfObject;
   #fdProg: number;
   #taskProg: number;
   readonly tgid: number;
 
-  private constructor(obj: BpfObject, tgid: number) {
+  private constructor(fdProg: number, taskProg: number, tgid: number, obj?: BpfObject) {
     this.#obj = obj;
     this.tgid = tgid;
-    this.#fdProg = obj.program("hw_fd_idents").fd;
-    this.#taskProg = obj.program("hw_task_exes").fd;
+    this.#fdProg = fdProg;
+    this.#taskProg = taskProg;
   }
 
-  /** Loads the object with this process as the only one whose fds it reports. */
+  /** Loads the stand-alone object (bpf/identity.bpf.o); {@link close} unloads it. */
   static load(tgid = Deno.pid): IdentityIterators {
     const obj = BpfObject.openMem(identityObject, "hw_identity", { logSize: 64 << 10 });
     try {
-      const ro = obj.map("hw_ident.rodata");
-      const init = ro.initialValue();
-      new DataView(init.buffer, init.byteOffset).setUint32(0, tgid, true);
-      ro.setInitialValue(init);
       obj.load();
-      return new IdentityIterators(obj, tgid);
+      return new IdentityIterators(
+        obj.program("hw_fd_idents").fd,
+        obj.program("hw_task_exes").fd,
+        tgid,
+        obj,
+      );
     } catch (e) {
       obj.close();
       throw e;
     }
+  }
+
+  /**
+   * Uses the programs `hw_fd_idents` and `hw_task_exes` of an object loaded elsewhere (the
+   * app-control object includes them); that object's owner unloads them.
+   */
+  static fromPrograms(
+    progFd: (name: "hw_fd_idents" | "hw_task_exes") => number,
+    tgid = Deno.pid,
+  ): IdentityIterators {
+    return new IdentityIterators(progFd("hw_fd_idents"), progFd("hw_task_exes"), tgid);
   }
 
   /** Every open fd of this process and the kernel's keys for it: one iterator pass. */
@@ -57,8 +70,9 @@ export class IdentityIterators {
     return decodeTaskExes(runIter(this.#taskProg, pid === undefined ? {} : { pid }));
   }
 
-  /** Unloads the programs. */
+  /** Unloads the programs when {@link load} loaded them. */
   close(): void {
-    this.#obj.close();
+    this.#obj?.close();
+    this.#obj = undefined;
   }
 }
