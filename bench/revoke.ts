@@ -81,8 +81,16 @@ try {
   // Cold: restart, then write at once after ready.
   const cold: number[] = [];
   const sinceReady: number[] = [];
+  let failedStarts = 0;
   for (let i = 0; i < COLD; i++) {
-    await d.restart();
+    try {
+      await d.restart(120_000);
+    } catch (e) {
+      // A start that never reported ready (a loaded machine): not a revocation measure; retry.
+      if (++failedStarts > 5) throw e;
+      i--;
+      continue;
+    }
     const tReady = performance.now();
     const f = Deno.openSync(bin, { write: true });
     f.seekSync(0, Deno.SeekMode.End);
@@ -98,6 +106,13 @@ try {
     f.truncateSync(original.length);
     f.close();
     await waitFor(true, 30_000);
+    if ((i + 1) % 20 === 0) {
+      console.error(
+        `cold ${i + 1}/${COLD}: p50 ${round(median(cold), 3)} ms, max ${
+          round(Math.max(...cold), 3)
+        } ms`,
+      );
+    }
   }
   const ms = (x: number) => round(x, 3);
   const coldP99 = COLD ? quantile(cold, 0.99) : NaN;
@@ -117,6 +132,7 @@ try {
     cold_revoke_p50_ms: COLD ? ms(median(cold)) : null,
     cold_revoke_p99_ms: COLD ? ms(coldP99) : null,
     cold_revoke_max_ms: COLD ? ms(Math.max(...cold)) : null,
+    cold_failed_starts: failedStarts,
     cold_goal_p99_ms: 5,
     cold_met: COLD ? coldP99 <= 5 && Math.max(...sinceReady) <= 10 : null,
   };

@@ -61,7 +61,7 @@ export interface TestDaemon extends AsyncDisposable {
   /** Waits until a log line (from line `from` on) matches. */
   waitForLog(re: RegExp, timeoutMs?: number, from?: number): Promise<string>;
   /** Starts the daemon again on the same config, state and cgroup (after it stopped or died). */
-  restart(): Promise<void>;
+  restart(timeoutMs?: number): Promise<void>;
   /** Resolves when the current process reported ready (rejects if it exits first). */
   ready: Promise<string>;
   /** Whether the current process has exited (and its status). */
@@ -275,7 +275,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
     signal: (sig) => process.kill(sig),
     stop,
     waitForLog,
-    async restart() {
+    async restart(timeoutMs = 30_000) {
       if (!exited) {
         process.kill("SIGTERM");
         await status;
@@ -283,7 +283,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
       await pumps.catch(() => {});
       const from = lines.length;
       launch();
-      d.ready = waitForLog(readyRe, 30_000, from);
+      d.ready = waitForLog(readyRe, timeoutMs, from);
       const ready = await d.ready;
       if (o.ui) d.uiUrl = /(http:\/\/127\.0\.0\.1:\d+)/.exec(ready)?.[1];
     },
