@@ -62,7 +62,7 @@ import {
   type RulesProblem,
   type RulesView,
   type StatusInfo,
-} from "./api.ts";
+} from "../api/types.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
 import { RuntimeState } from "./runtime_state.ts";

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Role } from "./api.ts";
+import type { Role } from "../api/types.ts";
 import type { PeerCred } from "../../ffi/socket.ts";
 
 /** Name of the group whose members get read-only access. */

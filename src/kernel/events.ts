@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnEvent } from "../daemon/api.ts";
+import type { ConnEvent } from "../api/types.ts";
 import {
   type Ancestor,
   decodeEventHead,
