@@ -25,7 +25,8 @@ import {
 } from "../api/types.ts";
 import { CONTROL_OPS, OP_NAMES } from "./control_ops.ts";
 import { RequestError } from "../api/requests.ts";
-import { lookupGroup, resolvePeerRole, VIEWER_GROUP } from "./peercred.ts";
+import { resolvePeerRole, VIEWER_GROUP } from "./peercred.ts";
+import { lookupGroup } from "../base/users.ts";
 import {
   acceptConn,
   closeFd,

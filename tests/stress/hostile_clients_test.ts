@@ -12,7 +12,7 @@ import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { cliJson, rssKiB, uiLogin } from "../helpers/stress.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
 import { controlSocketPath } from "../../src/daemon/control.ts";
-import { lookupGroup } from "../../src/daemon/peercred.ts";
+import { lookupGroup } from "../../src/base/users.ts";
 import type { StatusInfo } from "../../src/api/types.ts";
 
 const enc = new TextEncoder();
