@@ -5,7 +5,7 @@
  * @module
  */
 import type { DaemonCore } from "./core.ts";
-import type { HashwallApi } from "./api.ts";
+import type { HashwallApi } from "../api/types.ts";
 import { controlSocketPath, startControlServer } from "./control.ts";
 import { retentionPolicyOf, startRetention } from "./retention.ts";
 

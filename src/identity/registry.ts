@@ -11,7 +11,7 @@
  * @module
  */
 import type { App } from "../config/model.ts";
-import type { AppInfo, AppStatus } from "../daemon/api.ts";
+import type { AppInfo, AppStatus } from "../api/types.ts";
 import { type ExeKey, HW } from "../../ffi/structs.ts";
 import type { KeyedHash } from "./kernel_key.ts";
 import { keyString } from "./running.ts";
