@@ -23,7 +23,10 @@ import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "..
 import {
   COUNTER_NAMES,
   decodeSettings,
+  decodeTaint,
   encodeAppVal,
+  encodeArgvKey,
+  encodeEnvKey,
   encodeExeKey,
   encodeProcVal,
   encodeScriptKey,
@@ -33,8 +36,12 @@ import {
   type ExeKey,
   HW,
   type Settings,
+  type Taint,
+  encodeU32s,
   u32Key,
 } from "../../ffi/structs.ts";
+import { envEntries, grammarEntries } from "../policy/interpreters.ts";
+import { ensureTracefs } from "./tracefs.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
@@ -50,6 +57,10 @@ export const PERSISTENT_MAPS = [
   "hw_exec_paths",
   "hw_scripts",
   "hw_scripts_rel",
+  "hw_app_exec",
+  "hw_argv_grammar",
+  "hw_env_vars",
+  "hw_tainted",
 ] as const;
 
 /**
@@ -60,6 +71,19 @@ export const DRAIN_BUDGET = 1000;
 
 /** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
 const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
+/**
+ * Syscall tracepoints that take trust away from a process another one writes into (bpf/tamper.h).
+ * Attached like the lineage programs, before any approval is written.
+ */
+const TAMPER_PROGRAMS = [
+  "hw_ptrace_exit",
+  "hw_vm_writev",
+  "hw_openat_exit",
+  "hw_openat2_exit",
+  "hw_open_exit",
+  "hw_creat_exit",
+  "hw_prctl",
+] as const;
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
 const HOOK_PROGRAMS = [
   "hw_connect4",
@@ -153,6 +177,8 @@ export class AppControl {
       for (const fd of reused) closeFd(fd);
     }
     const core = new AppControl(obj, opts.pins, opts.cgroupPath);
+    // The grammar and the injection variables are in place before the exec hook can run.
+    core.writeExecTables();
     const prev = core.settings();
     core.writeSettings({ ...opts.settings, generation: (prev?.generation ?? 0) + 1 });
     return core;
@@ -171,9 +197,15 @@ export class AppControl {
     return s.generation === 0 && s.dedupMs === 0 ? undefined : s;
   }
 
-  /** Writes settings (one array element: readers see the old or the new value, never half). */
+  /**
+   * Writes settings (one array element: readers see the old or the new value, never half). The
+   * daemon exemption is bound to the start time of `daemonTgid` (read from /proc when absent).
+   */
   writeSettings(s: Settings): void {
-    this.map("hw_settings").update(u32Key(0), encodeSettings(s));
+    const daemonStart = s.daemonTgid
+      ? (s.daemonStart ?? processStartTicks(s.daemonTgid) ?? 0)
+      : 0;
+    this.map("hw_settings").update(u32Key(0), encodeSettings({ ...s, daemonStart }));
   }
 
   /** Changes some settings, bumping the generation. */
@@ -186,6 +218,9 @@ export class AppControl {
       generation: 0,
     };
     const next = { ...cur, ...patch, generation: cur.generation + 1 };
+    if (patch.daemonTgid !== undefined && patch.daemonStart === undefined) {
+      next.daemonStart = undefined;
+    }
     this.writeSettings(next);
     return next;
   }
@@ -208,6 +243,67 @@ export class AppControl {
       link.destroy();
       this.attachPoints.push(`tp_btf/${name.slice(3)}`);
     }
+    this.#attachTamper();
+  }
+
+  /** Attaches the tamper tracepoints (same replace-then-unpin dance as the lineage programs). */
+  #attachTamper(): void {
+    ensureTracefs();
+    for (const name of TAMPER_PROGRAMS) {
+      const prog = this.#obj.program(name);
+      const pin = `${this.#pins.links}/${name}`;
+      const link = prog.attach();
+      if (pinExists(pin)) Deno.removeSync(pin);
+      link.pin(pin);
+      link.disconnect();
+      link.destroy();
+      this.attachPoints.push(`tracepoint/${name.slice(3)}`);
+    }
+  }
+
+  /** Writes the interpreter grammars and the injection variables (src/policy/interpreters.ts). */
+  writeExecTables(): void {
+    const grammar = this.map("hw_argv_grammar");
+    const want = new Set<string>();
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    for (const e of grammarEntries()) {
+      const k = encodeArgvKey(e.kind, e.opt);
+      grammar.update(k, encodeU32s(e.action));
+      want.add(hex(k));
+    }
+    for (const k of [...grammar.keys()]) if (!want.has(hex(k))) grammar.delete(k);
+    const env = this.map("hw_env_vars");
+    want.clear();
+    for (const e of envEntries()) {
+      const k = encodeEnvKey(e.name);
+      env.update(k, encodeU32s(e.bit, e.kinds));
+      want.add(hex(k));
+    }
+    for (const k of [...env.keys()]) if (!want.has(hex(k))) env.delete(k);
+  }
+
+  /**
+   * Makes hw_app_exec hold exactly `entries` (app id → interpreter kind, allow_env bits). Entries
+   * are written before stale ones are removed.
+   */
+  setAppExec(entries: Map<number, { kind: number; envAllow: number }>): void {
+    const m = this.map("hw_app_exec");
+    for (const [id, e] of entries) m.update(u32Key(id), encodeU32s(e.kind, e.envAllow));
+    for (const k of [...m.keys()]) {
+      const id = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
+      if (!entries.has(id)) m.delete(k);
+    }
+  }
+
+  /** Why `tgid` lost its trust for good (another process wrote into it), if it did. */
+  tainted(tgid: number): Taint | undefined {
+    const v = this.map("hw_tainted").lookup(u32Key(tgid));
+    return v ? decodeTaint(v) : undefined;
+  }
+
+  /** Removes a trust entry (a /proc scan's write that turned out wrong). */
+  untrustProcess(tgid: number): void {
+    this.map("hw_procs").delete(u32Key(tgid));
   }
 
   /**
@@ -411,4 +507,20 @@ export function disableInstance(pins: PinPaths): string[] {
     } catch { /* not empty or absent */ }
   }
   return removed;
+}
+
+/**
+ * Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), low 32 bits:
+ * what bpf/tamper.h compares to bind the daemon exemption to one process. Undefined when gone.
+ */
+export function processStartTicks(tgid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${tgid}/stat`);
+    // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = BigInt(rest[19]);
+    return Number(ticks & 0xffff_ffffn);
+  } catch {
+    return undefined;
+  }
 }
