@@ -130,6 +130,8 @@ export class AppControl {
   #lastDrain = Date.now();
   /** Where each program is attached, for `status`. */
   readonly attachPoints: string[] = [];
+  /** True when the per-process trust map was pinned by an earlier run (not a first start). */
+  reusedState = false;
 
   private constructor(obj: BpfObject, pins: PinPaths, cgroupPath: string) {
     this.#obj = obj;
@@ -146,6 +148,7 @@ export class AppControl {
     Deno.mkdirSync(opts.pins.links, { recursive: true });
     const obj = BpfObject.openMem(HASHWALL_OBJECT, "hashwall");
     const reused: number[] = [];
+    const reusedProcs = pinExists(`${opts.pins.maps}/hw_procs`);
     try {
       for (const name of PERSISTENT_MAPS) {
         const pin = `${opts.pins.maps}/${name}`;
@@ -177,6 +180,7 @@ export class AppControl {
       for (const fd of reused) closeFd(fd);
     }
     const core = new AppControl(obj, opts.pins, opts.cgroupPath);
+    core.reusedState = reusedProcs;
     // The grammar and the injection variables are in place before the exec hook can run.
     core.writeExecTables();
     const prev = core.settings();
