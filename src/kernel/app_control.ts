@@ -34,11 +34,11 @@ import {
   encodeScriptRelKey,
   encodeScriptVal,
   encodeSettings,
+  encodeU32s,
   type ExeKey,
   HW,
   type Settings,
   type Taint,
-  encodeU32s,
   u32Key,
 } from "../../ffi/structs.ts";
 import { envEntries, grammarEntries } from "../policy/interpreters.ts";
@@ -207,9 +207,7 @@ export class AppControl {
    * daemon exemption is bound to the start time of `daemonTgid` (read from /proc when absent).
    */
   writeSettings(s: Settings): void {
-    const daemonStart = s.daemonTgid
-      ? (s.daemonStart ?? processStartTicks(s.daemonTgid) ?? 0)
-      : 0;
+    const daemonStart = s.daemonTgid ? (s.daemonStart ?? processStartTicks(s.daemonTgid) ?? 0) : 0;
     this.map("hw_settings").update(u32Key(0), encodeSettings({ ...s, daemonStart }));
   }
 

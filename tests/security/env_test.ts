@@ -96,7 +96,9 @@ Deno.test("vector 2: interpreter variables (PYTHONPATH sitecustomize, BASH_ENV, 
     assert.deepEqual(await f.run([PYTHON, net, P], { env: many }), ["EPERM"]);
 
     const ev = f.events().filter((e) => e.reason === HW_REASON.ENV);
-    const named = new Set(ev.map((e) => e.rule === HW.ENV_TOO_LARGE ? "too-large" : ENV_VAR_NAMES[e.rule]));
+    const named = new Set(
+      ev.map((e) => e.rule === HW.ENV_TOO_LARGE ? "too-large" : ENV_VAR_NAMES[e.rule]),
+    );
     for (
       const v of ["PYTHONPATH", "PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "BASH_ENV", "ENV"]
     ) assert.ok(named.has(v), `event names ${v} (got ${[...named]})`);

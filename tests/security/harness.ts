@@ -69,8 +69,11 @@ export interface SecFixture {
   /** Writes `text` to `dir/name` (mode 0755, root-owned) and returns its path. */
   file(name: string, text: string | Uint8Array): Promise<string>;
   /** Approves an executable (a binary) as `appId`. */
-  approveBinary(path: string, appId: number, opts?: { flags?: number; allowEnv?: string[] }):
-    Promise<void>;
+  approveBinary(
+    path: string,
+    appId: number,
+    opts?: { flags?: number; allowEnv?: string[] },
+  ): Promise<void>;
   /** Approves an interpreter (kind from its file name). */
   approveInterpreter(path: string, appId: number): Promise<void>;
   /** Approves a script (an interpreter runs it) as `appId`. */
@@ -79,11 +82,12 @@ export interface SecFixture {
    * Runs `argv` as nobody in the cgroup with environment `env` only (plus PATH); `stdin` is a
    * file fed to it. Returns stdout lines.
    */
-  run(argv: string[], opts?: { env?: Record<string, string>; stdin?: string; cwd?: string }):
-    Promise<string[]>;
+  run(
+    argv: string[],
+    opts?: { env?: Record<string, string>; stdin?: string; cwd?: string },
+  ): Promise<string[]>;
   /** Starts `argv` like {@link run} but returns the child (stdout/stdin piped). */
-  spawn(argv: string[], opts?: { env?: Record<string, string>; cwd?: string }):
-    Deno.ChildProcess;
+  spawn(argv: string[], opts?: { env?: Record<string, string>; cwd?: string }): Deno.ChildProcess;
   /** The events reported so far (drained now). */
   events(): RawEvent[];
   close(): Promise<void>;
@@ -177,9 +181,7 @@ export async function secSetup(name: string): Promise<SecFixture> {
     },
     async run(argv, opts = {}) {
       const full = [...asNobody(opts.env), ...argv];
-      const cmd = opts.stdin
-        ? ["sh", "-c", `exec "$@" < "${opts.stdin}"`, "sh", ...full]
-        : full;
+      const cmd = opts.stdin ? ["sh", "-c", `exec "$@" < "${opts.stdin}"`, "sh", ...full] : full;
       const r = await cg.run(cmd, { cwd: opts.cwd });
       return r.stdout.trim().split("\n").filter((l) => l.length > 0);
     },

@@ -34,18 +34,22 @@ Deno.test("vector 3: ptrace attach/seize, process_vm_writev and /proc/PID/mem wr
     const victim = await buildFixture("victim", f.dir);
     await f.approveBinary(victim, 70);
     const inject = await buildFixture("inject", f.dir);
-    for (const [mode, vector] of [
-      ["attach", HW.TAMPER_PTRACE],
-      ["seize", HW.TAMPER_PTRACE],
-      ["vm", HW.TAMPER_VM_WRITE],
-      ["mem", HW.TAMPER_PROC_MEM],
-    ] as const) {
+    for (
+      const [mode, vector] of [
+        ["attach", HW.TAMPER_PTRACE],
+        ["seize", HW.TAMPER_PTRACE],
+        ["vm", HW.TAMPER_VM_WRITE],
+        ["mem", HW.TAMPER_PROC_MEM],
+      ] as const
+    ) {
       const r = await injectInto(f, victim, inject, mode);
       assert.equal(r.verdict, "EPERM", `${mode}: the written process lost its trust`);
       const ev = f.events().filter((e) => e.tgid === r.pid);
       assert.ok(
         ev.some((e) => e.reason === HW_REASON.INJECTED && e.rule === vector),
-        `${mode}: the event names the vector (${JSON.stringify(ev.map((e) => [e.reason, e.rule]))})`,
+        `${mode}: the event names the vector (${
+          JSON.stringify(ev.map((e) => [e.reason, e.rule]))
+        })`,
       );
     }
   } finally {

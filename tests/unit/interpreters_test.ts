@@ -2,9 +2,9 @@
 import assert from "node:assert/strict";
 import { encodeArgvKey, encodeEnvKey, HW } from "../../ffi/structs.ts";
 import {
+  ENV_VAR_NAMES,
   envAllowMask,
   envEntries,
-  ENV_VAR_NAMES,
   grammarEntries,
   interpreterKind,
 } from "../../src/policy/interpreters.ts";
