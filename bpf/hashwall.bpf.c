@@ -123,6 +123,7 @@ struct {
 #include "argv_grammar.h"
 #include "exec_env.h"
 #include "tamper.h"
+#include "lineage.h"
 
 static __always_inline void count(__u32 idx)
 {
@@ -412,6 +413,7 @@ int BPF_PROG(hw_fork, struct task_struct *parent, struct task_struct *child)
 		bpf_map_update_elem(&hw_procs, &ctgid, &cv, BPF_ANY);
 		count(HW_CNT_INHERITED);
 	}
+	hw_lineage_fork(ptgid, ctgid, pv);
 	struct hw_exec_info *pp = bpf_map_lookup_elem(&hw_exec_paths, &ptgid);
 	if (pp)
 		bpf_map_update_elem(&hw_exec_paths, &ctgid, pp, BPF_ANY);
@@ -460,8 +462,9 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 }
 
 /*
- * exec: decided again from the new binary's own identity; inherited trust does not survive. An
- * approved interpreter is never trusted by itself: the script it runs decides.
+ * exec: decided again from the new binary's own identity. An approved interpreter is never
+ * trusted by itself: the script it runs decides. A binary that is not an approved app keeps the
+ * trust of an inheriting app the process held (bpf/lineage.h); otherwise the trust ends here.
  */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -526,13 +529,32 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			sc->info.reason = guard;
 		}
 	}
+	if (trusted && !hw_via_allowed(tgid, v.app_id)) {
+		trusted = 0; /* only_via: none of its starters is among the ancestors */
+		sc->info.reason = HW_REASON_NOT_VIA;
+	}
+	/*
+	 * Not an approved app itself (a binary nobody approved, or an interpreter whose script is not
+	 * approved), under an app with inherit: trusted via that app, guards permitting.
+	 */
+	int via = 0;
+	if (!trusted && (!a || (a->flags & HW_APP_INTERPRETER)) &&
+	    (sc->info.reason == 0 || sc->info.reason == HW_REASON_INTERPRETER ||
+	     sc->info.reason == HW_REASON_SCRIPT_UNRESOLVED)) {
+		__u32 kind = a ? hw_app_kind(a->app_id) : HW_KIND_OTHER;
+		via = hw_via_keep(p, tgid, kind, &sc->info);
+		if (via) {
+			sc->info.flags |= HW_EVF_VIA;
+			sc->info.reason = 0;
+		}
+	}
 	bpf_map_update_elem(&hw_exec_paths, &tgid, &sc->info, BPF_ANY);
 	if (trusted) {
 		v.source = HW_TRUST_OWN;
 		v.from_tgid = tgid;
 		bpf_map_update_elem(&hw_procs, &tgid, &v, BPF_ANY);
 		count(HW_CNT_EXEC_TRUSTED);
-	} else {
+	} else if (!via) {
 		bpf_map_delete_elem(&hw_procs, &tgid);
 	}
 	return 0;
@@ -547,6 +569,7 @@ int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_exec_paths, &tgid);
+	bpf_map_delete_elem(&hw_lineage, &tgid);
 	hw_tamper_exit(tgid);
 	return 0;
 }

@@ -68,6 +68,11 @@ export const HW = {
   KIND_RUBY: 5,
   KIND_JAVA: 6,
   KIND_MAX: 8,
+  // lineage through exec (bpf/lineage.h)
+  TRUST_VIA: 3,
+  EVF_VIA: 0x100,
+  REASON_NOT_VIA: 24,
+  VIA_MAX: 8,
   ARG_FLAG: 1,
   ARG_VALUE: 2,
   ARG_CODE: 3,
@@ -159,6 +164,8 @@ export const LAYOUT = {
   hw_env_key: { size: 32, fields: { name: 0 } },
   hw_env_val: { size: 8, fields: { bit: 0, kinds: 4 } },
   hw_taint: { size: 8, fields: { vector: 0, by_tgid: 4 } },
+  hw_lineage: { size: 32, fields: { apps: 0 } },
+  hw_only_via: { size: 32, fields: { apps: 0 } },
   hw_dedup_key: {
     size: 40,
     fields: {
