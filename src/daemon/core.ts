@@ -442,6 +442,13 @@ export class DaemonCore implements HashwallApi {
       });
     }
     this.kernel.setAppExec(m);
+    // only_via: starters by kernel app id; a starter without an approval yet is 0 (never matches).
+    const via = new Map<number, number[]>();
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel || !s.app.onlyVia?.length) continue;
+      via.set(s.id, s.app.onlyVia.map((n) => this.#registry.idOf(n) ?? 0));
+    }
+    this.kernel.setOnlyVia(via);
   }
 
   // ---------------------------------------------------------------- evidence up

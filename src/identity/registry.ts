@@ -95,7 +95,8 @@ export class AppRegistry {
       const prev = this.#states.get(app.name);
       const same = prev && prev.app.path === app.path && prev.app.sha256 === app.sha256 &&
         prev.app.inherit === app.inherit && prev.app.interpreter === app.interpreter &&
-        String(prev.app.allowEnv) === String(app.allowEnv);
+        String(prev.app.allowEnv) === String(app.allowEnv) &&
+        String(prev.app.onlyVia) === String(app.onlyVia);
       next.set(
         app.name,
         same ? { ...prev, app } : {

@@ -21,7 +21,14 @@ export interface TestDaemonOptions {
   /** Extra keys for rules.toml's [defaults] table (e.g. `inbound = "deny"`). */
   defaultsExtra?: string;
   /** `[[app]]` entries. */
-  apps?: { name: string; path: string; sha256: string; inherit?: boolean; interpreter?: boolean }[];
+  apps?: {
+    name: string;
+    path: string;
+    sha256: string;
+    inherit?: boolean;
+    interpreter?: boolean;
+    onlyVia?: string[];
+  }[];
   /** Start the web UI on a free loopback port. */
   ui?: boolean;
   allowLoopback?: boolean;
@@ -120,7 +127,9 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
   const apps = (o.apps ?? []).map((a) =>
     `[[app]]\nname = "${a.name}"\npath = "${a.path}"\nsha256 = "${a.sha256}"\ninherit = ${
       a.inherit ?? false
-    }\ninterpreter = ${a.interpreter ?? false}\n`
+    }\ninterpreter = ${a.interpreter ?? false}\n${
+      a.onlyVia ? `only_via = ${JSON.stringify(a.onlyVia)}\n` : ""
+    }`
   ).join("\n");
   await Deno.writeTextFile(`${dir}/rules.toml`, rules, { mode: 0o600 });
   await Deno.writeTextFile(`${dir}/apps.toml`, apps, { mode: 0o600 });
