@@ -199,7 +199,7 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	e->dport = dport;
 	e->reason = reason;
 	e->rule = rule;
-	e->_pad2 = 0;
+	e->via_app = 0;
 	__builtin_memcpy(e->daddr, daddr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
@@ -212,6 +212,11 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 			e->reason = xi->reason;
 			if (xi->reason >= HW_REASON_ENV)
 				e->rule = xi->detail; /* the variable, the tampering vector */
+		}
+		if (xi->flags & HW_EVF_VIA) {
+			struct hw_proc_val *vp = bpf_map_lookup_elem(&hw_procs, &tgid);
+			if (vp && vp->source == HW_TRUST_VIA)
+				e->via_app = vp->app_id;
 		}
 	} else {
 		e->exe_path[0] = 0;
@@ -285,7 +290,11 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 				struct task_struct *task = bpf_get_current_task_btf();
 				int deny = s->mode == HW_MODE_ENFORCING;
 				count(deny ? HW_CNT_DENY : HW_CNT_ALLOW);
-				report(s, task, tgid, &pv->trust_key, kind,
+				/* Trusted via an ancestor app: the report names its own executable. */
+				struct hw_exe_key who = pv->trust_key;
+				if (pv->source == HW_TRUST_VIA)
+					exe_of(task, &who);
+				report(s, task, tgid, &who, kind,
 				       deny ? HW_VERDICT_DENY : HW_VERDICT_ALLOW, family, proto, daddr,
 				       dport, HW_REASON_RULE, rule);
 				return !deny;

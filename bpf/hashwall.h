@@ -138,7 +138,7 @@ struct hw_event {
 	char exe_path[HW_PATH_LEN]; /* path given to execve (may be relative), "" if unknown */
 	struct hw_ancestor lineage[HW_LINEAGE_DEPTH]; /* lineage[0] is the parent */
 	__u32 rule; /* with HW_REASON_RULE: index of the deciding rule in file order */
-	__u32 _pad2;
+	__u32 via_app; /* with HW_EVF_VIA: app id of the inheriting app it is trusted via */
 };
 
 /* Key of the dedup LRU: one report per app + destination + hook per window. */

@@ -153,6 +153,7 @@ export const LAYOUT = {
       lineage: 336,
       "lineage[1].tgid": 392,
       rule: 656,
+      via_app: 660,
     },
   },
   hw_script_key: { size: 256, fields: { path: 0 } },
@@ -331,6 +332,8 @@ export interface RawEvent {
   flags: number;
   /** With REASON_RULE: the deciding rule's index in file order. */
   rule: number;
+  /** With EVF_VIA: the kernel app id of the inheriting app the process is trusted via. */
+  viaApp: number;
   /** 4 bytes for family 4, 16 for family 6, empty for family 0. */
   daddr: Uint8Array;
   comm: string;
@@ -418,6 +421,7 @@ export function decodeEventHead(b: Uint8Array): RawEvent {
     reason: v.getUint32(f.reason, true),
     flags: v.getUint32(f.flags, true),
     rule: v.getUint32(f.rule, true),
+    viaApp: v.getUint32(f.via_app, true),
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
     exePath: cString(b, f.exe_path, HW.PATH_LEN),

@@ -456,6 +456,7 @@ export class DaemonCore implements HashwallApi {
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
     ruleId: (index: number) => this.policy.rules[index]?.id,
+    appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
   #onRecord(rec: Uint8Array): void {

@@ -161,6 +161,12 @@ export class AppRegistry {
     return this.#states.get(name);
   }
 
+  /** The app with kernel id `id` (a scan: asked only for "via" reports, which are rare). */
+  byId(id: number): AppState | undefined {
+    for (const st of this.#states.values()) if (st.id === id) return st;
+    return undefined;
+  }
+
   /** The app whose path is `path`. */
   byPath(path: string): AppState | undefined {
     return this.#byPath.get(path);

@@ -23,6 +23,8 @@ export function explainReason(e: ConnEvent): string {
       return "approval revoked (hash changed or removed)";
     case "interpreter":
       return "interpreter without an approved script";
+    case "not_via":
+      return "started by none of the apps its only_via names";
     default:
       if (e.verdict === "allow" && e.app) return `approved app "${e.app}"`;
       return e.reason;
@@ -59,7 +61,10 @@ export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?
                 <VerdictBadge verdict={e.verdict} unknown={e.reason === "unknown_app"} />
               </td>
               <td data-label="process">
-                <div class="strong">{e.app ?? e.comm}</div>
+                <div class="strong">
+                  {e.app ?? e.comm}
+                  {e.via && <span class="muted small" data-test="via">via {e.via}</span>}
+                </div>
                 <div class="mono small muted break">{e.exe}</div>
               </td>
               <td class="mono nowrap" data-label="destination">
