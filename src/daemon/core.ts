@@ -846,6 +846,7 @@ export class DaemonCore implements HashwallApi {
           path: w.path,
           recursive: w.recursive,
           files: files.filter((f) => f === w.path || f.startsWith(prefix)).length,
+          present: !this.#monitor?.pending().includes(w.path),
         };
       }),
       baseline: await this.#baselineStatus(changes.map((c) => c.time ?? 0)),

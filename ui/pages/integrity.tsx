@@ -39,8 +39,22 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
                 </thead>
                 <tbody>
                   {info.watches.map((w) => (
-                    <tr key={w.path}>
-                      <td class="mono break">{w.path}</td>
+                    <tr key={w.path} data-test="watch-row">
+                      <td class="mono break">
+                        {w.path}
+                        {w.present === false && (
+                          <>
+                            {" "}
+                            <span
+                              class="badge badge-neutral"
+                              data-test="not-present"
+                              title="watched for its creation"
+                            >
+                              not present yet
+                            </span>
+                          </>
+                        )}
+                      </td>
                       <td>{w.recursive ? "yes" : "no"}</td>
                       <td class="right mono">{w.files}</td>
                     </tr>
