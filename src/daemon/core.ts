@@ -28,6 +28,7 @@ import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
+import { magicPathProblem } from "../identity/magic_path.ts";
 import { type FileHash, hashFile, statIdentity } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -877,6 +878,8 @@ export class DaemonCore implements HashwallApi {
 
   async #allow(req: AllowRequest): Promise<AppInfo> {
     if (!req.path?.startsWith("/")) throw new Error("apps allow needs an absolute PATH");
+    const magic = magicPathProblem(req.path);
+    if (magic) throw new Error(magic);
     const h = await hashFile(req.path);
     if (req.sha256 && req.sha256.toLowerCase() !== h.sha256) {
       throw new Error(`${req.path} now hashes to ${h.sha256}, not the ${req.sha256} shown`);
