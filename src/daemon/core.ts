@@ -270,7 +270,7 @@ export class DaemonCore implements HashwallApi {
     const want = this.opts.interfaces ??
       (this.#followsInterfaces(policy)
         ? presentInterfaces(this.opts.netns)
-        : resolveInterfaces(policy.defaults.interfaces));
+        : resolveInterfaces(policy.defaults.interfaces, this.opts.netns));
     const gone = this.#filterIfaces.filter((i) => !want.includes(i));
     if (want.length) this.#filter.attach(want, { netns: this.opts.netns });
     if (gone.length) this.#filter.detach(gone);
@@ -1034,7 +1034,7 @@ export class DaemonCore implements HashwallApi {
     try {
       compiled = this.#compile(r.policy);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
-        resolveInterfaces(r.policy.defaults.interfaces);
+        resolveInterfaces(r.policy.defaults.interfaces, this.opts.netns);
       }
     } catch (e) {
       const msg = `reload refused: ${(e as Error).message}`;
