@@ -68,7 +68,10 @@ Deno.test("interfaces: a missing name is refused, naming the namespace and its r
       await d.stop();
       return "started";
     }, (e: Error) => e.message);
-    assert.match(err, /configured interface \\"veth9\\" does not exist in (network namespace|the daemon)/);
+    assert.match(
+      err,
+      /configured interface \\"veth9\\" does not exist in (network namespace|the daemon)/,
+    );
     // The namespace's own devices (lo, veth0), not the host's.
     assert.match(err, /present: lo, veth0\)/, err);
   }
