@@ -83,6 +83,28 @@ Deno.test("apps: a program re-exec'd through /proc/self/exe is shown and approve
     // Another program re-exec'ing itself the same way borrows nothing.
     const denied = await d.cg.run([other, "exec", "/proc/self/exe", "tcp4", "127.0.0.1", port]);
     assert.equal(denied.stdout.trim(), "EPERM", denied.stderr);
+    // Attacker: uid nobody in the cgroup, through /proc/self/exe of an unapproved program and
+    // through a symlink to the approved file's name: neither runs the approved code, neither is
+    // trusted.
+    await Deno.chmod(dir, 0o755);
+    await Deno.chmod(`${dir}/bin`, 0o755);
+    const asNobody = (argv: string[]) =>
+      d.cg.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...argv]);
+    const n1 = await asNobody([other, "exec", "/proc/self/exe", "tcp4", "127.0.0.1", port]);
+    assert.equal(n1.stdout.trim(), "EPERM", `nobody via /proc/self/exe: ${n1.stderr}`);
+    await Deno.symlink(client, `${dir}/bin/alias`);
+    const n2 = await asNobody([other, "exec", `${dir}/bin/alias`, "tcp4", "127.0.0.1", port]);
+    assert.equal(n2.stdout.trim(), "ok", `nobody running the approved file itself: ${n2.stderr}`);
+    const n3 = await asNobody([
+      "/bin/bash",
+      "-c",
+      `exec -a ${client} ${other} tcp4 127.0.0.1 ${port}`,
+    ]);
+    assert.equal(
+      n3.stdout.trim(),
+      "EPERM",
+      `nobody naming the approved path as argv[0]: ${n3.stderr}`,
+    );
   } finally {
     l.close();
     await Deno.remove(dir, { recursive: true });
