@@ -64,7 +64,7 @@ Deno.test("first run: on a terminal the daemon prints a runnable next step and a
   try {
     await until(
       "a login link on the terminal",
-      async () => /open the web UI[^\n]*http/.test(out),
+      () => Promise.resolve(/open the web UI[^\n]*http/.test(out)),
       60_000,
     )
       .catch((e) => assert.fail(`${e.message}; pty output:\n${out}`));
