@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { lookupGroup, userName, VIEWER_GROUP } from "./peercred.ts";
+import { VIEWER_GROUP } from "./peercred.ts";
+import { lookupGroup, userName } from "../base/users.ts";
 
 function groupName(gid: number, groupFile = "/etc/group"): string {
   try {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { DEFAULT_STATE_DIR } from "../cli/command.ts";
+import { DEFAULT_STATE_DIR } from "../base/paths.ts";
 import { instanceName } from "../kernel/pins.ts";
 
 /** The runtime folder of every instance (systemd's RuntimeDirectory=hashwall). */

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { startTestDaemon } from "../helpers/daemon.ts";
 import { createNetnsLab } from "../helpers/netns.ts";
-import type { StatusInfo } from "../../src/daemon/api.ts";
+import type { StatusInfo } from "../../src/api/types.ts";
 
 const INBOUND_DENY_BUT_8080 = `
 [[rule]]

@@ -10,7 +10,7 @@ import { createTestCgroup, removeTestParentIfEmpty } from "../helpers/cgroup.ts"
 import { startTestDaemon } from "../helpers/daemon.ts";
 import { until } from "../helpers/wait.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
-import type { IntegrityInfo, StatusInfo } from "../../src/daemon/api.ts";
+import type { IntegrityInfo, StatusInfo } from "../../src/api/types.ts";
 
 async function dist(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(DIST_PATH, { args, cwd: "/", stdin: "null" }).output();

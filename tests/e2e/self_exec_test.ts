@@ -10,7 +10,7 @@ import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { until } from "../helpers/wait.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
-import type { AppInfo, ConnEvent, LearningEntry } from "../../src/daemon/api.ts";
+import type { AppInfo, ConnEvent, LearningEntry } from "../../src/api/types.ts";
 
 Deno.test("apps: a program re-exec'd through /proc/self/exe is shown and approved as its real file", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-selfexec-" });

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { docScreenshot, launchBrowser } from "../helpers/browser.ts";
 import { hydrated, startUiDaemon, until } from "../helpers/ui_fixture.ts";
-import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, StatusInfo } from "../../src/api/types.ts";
 
 Deno.test("README tour: learn, approve from the Learning page, switch to enforcing, undo with disable", async () => {
   await using f = await startUiDaemon({ mode: "learning", binaries: ["sync-client", "stranger"] });
