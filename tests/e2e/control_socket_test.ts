@@ -11,6 +11,7 @@ import {
 import { callDaemon, DaemonError, streamDaemon } from "../../src/daemon/client.ts";
 import type { LiveMessage } from "../../src/api/types.ts";
 import { sampleEvent, StoreBackedApi } from "./control_fixture.ts";
+import { startTestDaemon } from "../helpers/daemon.ts";
 
 interface Env {
   dir: string;
@@ -320,3 +321,21 @@ Deno.test("control: subscribe streams live messages until the client leaves", ()
     }
     assert.equal(api.listeners.size, 0, "the server unsubscribed when the client closed");
   }));
+
+Deno.test("control: a daemon killed hard leaves its socket under /run/hashwall; disable removes it", async () => {
+  await using d = await startTestDaemon();
+  const sock = controlSocketPath(d.stateDir);
+  assert.equal(dirname(sock), `/run/hashwall/${instanceName(d.stateDir)}`);
+  const folder = Deno.statSync(dirname(sock));
+  assert.equal(folder.mode! & 0o777, 0o750, "the instance folder: 0750");
+  d.signal("SIGKILL");
+  await d.process.status;
+  assert.ok(Deno.lstatSync(sock).isSocket, "left behind by kill -9");
+  const r = await d.cli(["disable"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.throws(
+    () => Deno.lstatSync(dirname(sock)),
+    Deno.errors.NotFound,
+    "socket and folder gone",
+  );
+});
