@@ -24,6 +24,7 @@ struct {
 /* Scratch of the walk (off the 512-byte stack; one exec at a time per CPU). */
 struct hw_argv_scratch {
 	struct hw_argv_key key;
+	char tmp[32]; /* must follow key: hw_argv_lookup copies through it */
 };
 
 struct {
@@ -36,13 +37,23 @@ struct {
 /* Result of classifying one option argument. */
 #define HW_AC_FAIL 0 /* unknown: fail closed */
 
-/* Looks up (kind, the first `len` bytes of arg): the action, 0 when absent. */
+/*
+ * Looks up (kind, the first `len` bytes of arg): the action, 0 when absent. One helper copy, no
+ * per-byte loop: the verifier walks this for every option of every candidate form.
+ */
 static __always_inline __u32 hw_argv_lookup(struct hw_argv_key *k, __u32 kind, const char *arg,
 					    int len)
 {
+	if (len < 0 || len > HW_ARG_OPT_LEN - 1)
+		return 0;
+	/* The key is followed by 32 spare bytes (hw_argv_scratch): a masked size stays in bounds. */
+	char *tmp = (char *)(k + 1);
+	__builtin_memset(tmp, 0, 32);
+	__u32 l = (__u32)len & 31;
+	if (l > 0)
+		bpf_probe_read_kernel(tmp, l, arg);
 	k->kind = kind;
-	for (int i = 0; i < HW_ARG_OPT_LEN; i++)
-		k->opt[i] = i < len ? arg[i] : 0;
+	__builtin_memcpy(k->opt, tmp, sizeof(k->opt));
 	struct hw_argv_val *v = bpf_map_lookup_elem(&hw_argv_grammar, k);
 	return v ? v->action : 0;
 }
@@ -50,18 +61,56 @@ static __always_inline __u32 hw_argv_lookup(struct hw_argv_key *k, __u32 kind, c
 /* Whether `val` (up to '=' or its end) is a listed value of a HW_ARG_CHECKED option. */
 static __always_inline int hw_argv_value_ok(struct hw_argv_key *k, __u32 kind, const char *val)
 {
-	int stop = 0;
-	k->kind = kind | HW_ARG_VALUES;
+	int len = -1;
 	for (int i = 0; i < HW_ARG_OPT_LEN; i++) {
-		char c = stop ? 0 : val[i];
-		if (c == '=' || c == 0) {
-			stop = 1;
-			c = 0;
+		if (val[i] == '=' || val[i] == 0) {
+			len = i;
+			break;
 		}
-		k->opt[i] = c;
 	}
-	struct hw_argv_val *v = bpf_map_lookup_elem(&hw_argv_grammar, k);
-	return v && v->action == HW_ARG_FLAG;
+	return len > 0 && hw_argv_lookup(k, kind | HW_ARG_VALUES, val, len) == HW_ARG_FLAG;
+}
+
+/* State of a cluster walk (one bpf_loop callback: verified once, not once per letter). */
+struct hw_cluster_walk {
+	const char *arg;
+	struct hw_argv_key *k;
+	__u32 kind, kflags;
+	__u32 result;
+};
+
+static long hw_cluster_step(__u32 j, struct hw_cluster_walk *cw)
+{
+	if (j >= HW_ARG_CLUSTER_MAX - 2) {
+		cw->result = HW_AC_FAIL;
+		return 1;
+	}
+	__u64 i = j + 2;
+	/* Masked in the register used for indexing, so the verifier sees the bound. */
+	asm volatile("%[i] &= 15" : [i] "+r"(i));
+	const char *arg = cw->arg;
+	char c = arg[i];
+	if (c == 0) {
+		cw->result = HW_ARG_FLAG; /* every letter was a flag */
+		return 1;
+	}
+	char one[2] = {arg[0], c};
+	__u32 act = hw_argv_lookup(cw->k, cw->kind, one, 2);
+	if (act == HW_ARG_FLAG)
+		return 0;
+	if (act == HW_ARG_VALUE || act == HW_ARG_CHECKED) {
+		if (arg[i + 1] == 0)
+			cw->result = act;
+		else if (!(cw->kflags & HW_ARGK_ATTACHED))
+			cw->result = HW_AC_FAIL;
+		else if (act == HW_ARG_CHECKED && !hw_argv_value_ok(cw->k, cw->kind, arg + i + 1))
+			cw->result = HW_AC_FAIL;
+		else
+			cw->result = HW_ARG_FLAG;
+		return 1;
+	}
+	cw->result = act == HW_ARG_CODE ? HW_ARG_CODE : HW_AC_FAIL;
+	return 1;
 }
 
 /*
@@ -69,12 +118,12 @@ static __always_inline int hw_argv_value_ok(struct hw_argv_key *k, __u32 kind, c
  * an exact entry; a long option with "=value"; a 4- or 2-character prefix entry; a short option
  * with its value attached; or a cluster of single-letter flags walked letter by letter.
  */
-static __always_inline __u32 hw_argv_classify(struct hw_argv_key *k, __u32 kind, __u32 kflags,
-					      const char *arg, int n)
+static __always_inline __u32 hw_argv_classify_inl(struct hw_argv_key *k, __u32 kind,
+						  __u32 kflags, const char *arg, int n)
 {
 	__u32 act;
 	if (n < HW_ARG_OPT_LEN) {
-		act = hw_argv_lookup(k, kind, arg, HW_ARG_OPT_LEN);
+		act = hw_argv_lookup(k, kind, arg, n);
 		if (act)
 			return act == HW_ARG_PREFIX ? HW_ARG_FLAG : act;
 	}
@@ -116,26 +165,26 @@ static __always_inline __u32 hw_argv_classify(struct hw_argv_key *k, __u32 kind,
 	if (!(kflags & HW_ARGK_CLUSTER) || n > HW_ARG_CLUSTER_MAX)
 		return HW_AC_FAIL;
 	/* A cluster: -Bu is -B -u; a letter taking a value ends it (-uW ignore, -uWignore). */
-	for (int i = 2; i < HW_ARG_CLUSTER_MAX; i++) {
-		char c = arg[i];
-		if (c == 0)
-			return HW_ARG_FLAG;
-		char one[2] = {arg[0], c};
-		act = hw_argv_lookup(k, kind, one, 2);
-		if (act == HW_ARG_FLAG)
-			continue;
-		if (act == HW_ARG_VALUE || act == HW_ARG_CHECKED) {
-			if (arg[i + 1] == 0)
-				return act;
-			if (!(kflags & HW_ARGK_ATTACHED))
-				return HW_AC_FAIL;
-			if (act == HW_ARG_CHECKED && !hw_argv_value_ok(k, kind, arg + i + 1))
-				return HW_AC_FAIL;
-			return HW_ARG_FLAG;
-		}
-		return act == HW_ARG_CODE ? HW_ARG_CODE : HW_AC_FAIL;
-	}
-	return HW_AC_FAIL;
+	struct hw_cluster_walk cw = {.arg = arg, .k = k, .kind = kind, .kflags = kflags};
+	bpf_loop(HW_ARG_CLUSTER_MAX - 2, hw_cluster_step, &cw, 0);
+	return cw.result;
+}
+
+/* One argument buffer as the classifier sees it (a HW_PATH_LEN map-value buffer). */
+struct hw_arg_buf {
+	char s[HW_PATH_LEN];
+};
+
+/*
+ * The classifier as a global function: the verifier checks it once, on its own, instead of once
+ * per state of the walk's callback (that multiplied the object's load time).
+ */
+__attribute__((noinline)) __u32 hw_argv_classify(struct hw_argv_scratch *sc, __u32 kind,
+						 __u32 kflags, struct hw_arg_buf *a, int n)
+{
+	if (!sc || !a)
+		return HW_AC_FAIL;
+	return hw_argv_classify_inl(&sc->key, kind, kflags, a->s, n);
 }
 
 /* State of one walk, passed to the bpf_loop callback. */
@@ -187,7 +236,7 @@ static long hw_argv_step(__u32 i, struct hw_argv_walk *w)
 		w->result = 0; /* java: a class name, not a file */
 		return 1;
 	}
-	__u32 act = hw_argv_classify(&sc->key, w->kind, w->kflags, arg, (int)n - 1);
+	__u32 act = hw_argv_classify(sc, w->kind, w->kflags, (struct hw_arg_buf *)arg, (int)n - 1);
 	switch (act) {
 	case HW_ARG_FLAG:
 		return 0;
@@ -227,7 +276,7 @@ static __always_inline int hw_argv_script(struct task_struct *p, char *arg, __u3
 	struct hw_argv_scratch *sc = bpf_map_lookup_elem(&hw_argv_scratch, &zero);
 	if (!sc)
 		return -1;
-	__u32 kf = hw_argv_lookup(&sc->key, kind, "", 0);
+	__u32 kf = hw_argv_lookup(&sc->key, kind, w.arg, 0);
 	w.kflags = kf & HW_ARGK_KNOWN ? kf : 0;
 	long loops = bpf_loop(HW_ARG_MAX, hw_argv_step, &w, 0);
 	if (loops < 0)

@@ -7,9 +7,9 @@
  *               (traceme); the connect hooks also refuse a process traced right now
  *   process_vm_writev   sys_enter_process_vm_writev: the target, resolved in the caller's pid
  *               namespace
- *   /proc/PID/mem       sys_exit_open/openat/openat2/creat: an fd on a procfs "mem" file opened
- *               for writing (whatever path, symlink or dirfd led there); the target is the
- *               file's mm owner
+ *   /proc/PID/mem       sys_exit_openat/openat2/open/creat (one program): an fd on a procfs
+ *               "mem" file opened for writing (whatever path, symlink or dirfd led there); the
+ *               target is the file's mm owner
  *   prctl(PR_SET_MM)    sys_enter_prctl: the caller (its exe link may now point anywhere)
  *
  * A tracer or writer trusted as the same app keeps the target's trust (an app debugging its own
@@ -124,29 +124,9 @@ static __always_inline void hw_mem_open(long fd)
 	hw_taint_from(target, HW_TAMPER_PROC_MEM, BPF_CORE_READ(cur, tgid));
 }
 
+/* Also attached to sys_exit_openat2, sys_exit_open and sys_exit_creat (src/kernel). */
 SEC("tracepoint/syscalls/sys_exit_openat")
 int hw_openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	hw_mem_open(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int hw_openat2_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	hw_mem_open(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
-int hw_open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	hw_mem_open(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_creat")
-int hw_creat_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	hw_mem_open(ctx->ret);
 	return 0;

@@ -81,15 +81,9 @@ const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
  * Syscall tracepoints that take trust away from a process another one writes into (bpf/tamper.h).
  * Attached like the lineage programs, before any approval is written.
  */
-const TAMPER_PROGRAMS = [
-  "hw_ptrace_exit",
-  "hw_vm_writev",
-  "hw_openat_exit",
-  "hw_openat2_exit",
-  "hw_open_exit",
-  "hw_creat_exit",
-  "hw_prctl",
-] as const;
+const TAMPER_PROGRAMS = ["hw_ptrace_exit", "hw_vm_writev", "hw_openat_exit", "hw_prctl"] as const;
+/** More tracepoints served by hw_openat_exit (one program: each loaded program costs start time). */
+const OPEN_EXITS = ["sys_exit_openat2", "sys_exit_open", "sys_exit_creat"] as const;
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
 const HOOK_PROGRAMS = [
   "hw_connect4",
@@ -266,6 +260,16 @@ export class AppControl {
       link.disconnect();
       link.destroy();
       this.attachPoints.push(`tracepoint/${name.slice(3)}`);
+    }
+    const open = this.#obj.program("hw_openat_exit");
+    for (const tp of OPEN_EXITS) {
+      const pin = `${this.#pins.links}/hw_${tp}`;
+      const link = open.attachTracepoint("syscalls", tp);
+      if (pinExists(pin)) Deno.removeSync(pin);
+      link.pin(pin);
+      link.disconnect();
+      link.destroy();
+      this.attachPoints.push(`tracepoint/syscalls/${tp}`);
     }
   }
 

@@ -94,6 +94,11 @@ Deno.test("vector 2: interpreter variables (PYTHONPATH sitecustomize, BASH_ENV, 
     const many: Record<string, string> = {};
     for (let i = 0; i < HW.ENV_MAX_VARS + 10; i++) many[`V${i}`] = "x";
     assert.deepEqual(await f.run([PYTHON, net, P], { env: many }), ["EPERM"]);
+    // One string longer than the walk reads (16 KiB): fail closed too.
+    assert.deepEqual(await f.run([PYTHON, net, P], { env: { BIG: "x".repeat(20_000) } }), [
+      "EPERM",
+    ]);
+    assert.deepEqual(await f.run([PYTHON, net, P], { env: { MID: "x".repeat(5_000) } }), ["ok"]);
 
     const ev = f.events().filter((e) => e.reason === HW_REASON.ENV);
     const named = new Set(

@@ -40,6 +40,7 @@ Deno.test("vector 3: ptrace attach/seize, process_vm_writev and /proc/PID/mem wr
         ["seize", HW.TAMPER_PTRACE],
         ["vm", HW.TAMPER_VM_WRITE],
         ["mem", HW.TAMPER_PROC_MEM],
+        ["memlink", HW.TAMPER_PROC_MEM],
       ] as const
     ) {
       const r = await injectInto(f, victim, inject, mode);
