@@ -227,6 +227,12 @@ export class DaemonCore implements HashwallApi {
     phase("watch");
     await this.#verifyAll();
     phase("hash");
+    // The rest of the guards (config-file watch, the opt-in exec gate) also before trust: after
+    // the hooks attach, the event loop should have nothing slow left, so a watch event of a
+    // write right after the first allowed connect is handled at once.
+    await this.#startIntegrity();
+    await this.#syncExecGate();
+    phase("integrity");
     this.kernel.attachLineage();
     this.#syncKernelApprovals();
     this.#pinnedByPath.clear();
@@ -239,9 +245,6 @@ export class DaemonCore implements HashwallApi {
     this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
-    await this.#startIntegrity();
-    await this.#syncExecGate();
-    phase("integrity");
     this.ready = true;
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
