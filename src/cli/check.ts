@@ -13,6 +13,11 @@ Validates rules.toml, apps.toml and apps.d/*.toml (all files must be owned by ro
 writable by group or others). Prints a one-line summary and exits 0, or prints every error as
 FILE:LINE:COL: message (one per line, on stderr) and exits 1.
 
+Works offline: it needs no root, no kernel support and no running daemon, so a policy repo can
+be checked on a workstation or in CI before it is rolled out. Run by a user other than root,
+files owned by that user are accepted too (a git checkout); everything else is checked as the
+daemon will (not writable by group or others, size, UTF-8, every key).
+
 Options:
   --config DIR   config folder (default ${DEFAULT_CONFIG_DIR})
   --json         print {"ok", "errors": [{file, line, col, message}], ...} on stdout
@@ -42,7 +47,7 @@ export const checkCommand: Command = {
         rulesText: DEFAULT_RULES_TOML,
         appsTexts: [{ file: `${EMBEDDED}/apps.toml`, text: DEFAULT_APPS_TOML }],
       })
-      : await loadPolicy(dir);
+      : await loadPolicy(dir, offlineAccess());
     if (args.flags.json) {
       console.log(JSON.stringify(jsonReport(result)));
     } else if (result.ok) {
@@ -58,6 +63,14 @@ export const checkCommand: Command = {
     return result.ok ? 0 : 1;
   },
 };
+
+/**
+ * Access options for offline checks: root's files always; run by another user, that user's own
+ * files too (their checkout of the policy repo). The daemon never uses this.
+ */
+export function offlineAccess(uid: number | null = Deno.uid()): { alsoAcceptUid?: number } {
+  return uid !== null && uid !== 0 ? { alsoAcceptUid: uid } : {};
+}
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;

@@ -11,6 +11,11 @@ import { ConfigError } from "./model.ts";
 export interface AccessOptions {
   /** Owner required of every config file and folder (default 0, root). */
   expectedUid?: number;
+  /**
+   * One more owner accepted besides `expectedUid`: `hashwall check` run by a non-root user on
+   * their own checkout (a workstation). Never set by the daemon.
+   */
+  alsoAcceptUid?: number;
 }
 
 /** What a path must be. */
@@ -67,7 +72,8 @@ export async function checkAccess(
       `refusing to load: ${what} is not a ${kind === "dir" ? "folder" : "regular file"}`,
     );
   }
-  const problems = accessProblems(stat, uid);
+  const problems = accessProblems(stat, uid)
+    .filter((p) => !(opts.alsoAcceptUid === stat.uid && p.startsWith("is owned by")));
   if (problems.length) {
     const user = uid === 0 ? "root" : `${uid}`;
     const fix = `chown ${user}:${uid === 0 ? "root" : user} ${path} && chmod go-w ${path}`;

@@ -65,6 +65,13 @@ import {
 } from "./api.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
+import {
+  adminRecord,
+  appHashRecord,
+  connectionRecord,
+  type EventRecord,
+  integrityRecord,
+} from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 
 /** How the daemon was started. */
@@ -129,6 +136,8 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
+  #eventCounters: Record<string, number> = {};
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -450,6 +459,18 @@ export class DaemonCore implements HashwallApi {
     if (app) ev.app = app.app.name;
     this.#learning.add(ev);
     this.#batcher.push(ev);
+    // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
+    if (this.log.format === "json") this.#logEvent(connectionRecord(ev));
+  }
+
+  /** One event or admin action to the log (see event_log.ts for the field names). */
+  #logEvent(r: EventRecord): void {
+    if (this.log.event) this.log.event(r.level, r.msg, r.fields);
+    else this.log.log(r.level, r.msg, r.fields);
+  }
+
+  #count(name: string): void {
+    this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
   }
 
   #seedLearning(): void {
@@ -490,6 +511,10 @@ export class DaemonCore implements HashwallApi {
     this.#monitor = new IntegrityMonitor({
       entries: policyEntries(this.policy),
       onChange: (c) => {
+        // The config's own files are watched too: their changes (a rollout) count apart.
+        const cfg = this.opts.configDir.replace(/\/+$/, "") + "/";
+        this.#count(`integrity_changes_${c.path.startsWith(cfg) ? "config" : "watch"}_${c.change}`);
+        this.#logEvent(integrityRecord(c));
         try {
           this.store.recordIntegrityChange({
             time: c.time,
@@ -624,14 +649,17 @@ export class DaemonCore implements HashwallApi {
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
-      this.store.recordAppHash({
+      const rec = {
         name,
         path: s.app.path,
         oldSha256: oldHash,
         newSha256: s.actualSha256,
         status: s.status,
         who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
-      });
+      };
+      this.#count(`app_hash_changes_${s.status}`);
+      this.#logEvent(appHashRecord(rec));
+      this.store.recordAppHash(rec);
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
@@ -671,6 +699,7 @@ export class DaemonCore implements HashwallApi {
 
   #require(caller: Caller, action: string): void {
     if (caller.role !== "admin") {
+      this.#logEvent(adminRecord(caller, action, {}, false, "forbidden: viewer role"));
       try {
         this.store.audit(caller, action, {}, false, "forbidden: viewer role");
       } catch { /* audit is best effort for refusals */ }
@@ -679,6 +708,7 @@ export class DaemonCore implements HashwallApi {
   }
 
   #audit(caller: Caller, action: string, detail: unknown, ok = true, error?: string): void {
+    this.#logEvent(adminRecord(caller, action, detail, ok, error));
     try {
       this.store.audit(caller, action, detail, ok, error);
     } catch (e) {
@@ -716,6 +746,8 @@ export class DaemonCore implements HashwallApi {
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
         hash_cache_hits: this.#cacheHits,
+        hooks_attached: this.kernel.attachPoints.filter((p) => p.startsWith("cgroup/")).length,
+        ...this.#eventCounters,
       },
       lostEvents: counters.lost ?? 0,
       attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
