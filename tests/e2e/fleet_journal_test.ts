@@ -21,7 +21,17 @@ const JOURNALD = "/lib/systemd/systemd-journald";
 function inMountNs(binds: [string, string][], argv: string[]): Deno.ChildProcess {
   const mounts = binds.map(([src, dst]) => `mount --bind '${src}' '${dst}'`).join(" && ");
   return new Deno.Command("unshare", {
-    args: ["-m", "--propagation", "private", "--", "sh", "-c", `${mounts} && exec "$@"`, "sh", ...argv],
+    args: [
+      "-m",
+      "--propagation",
+      "private",
+      "--",
+      "sh",
+      "-c",
+      `${mounts} && exec "$@"`,
+      "sh",
+      ...argv,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -48,13 +58,18 @@ Deno.test("--log-format json: events and admin actions read back from journald a
       [[sd, "/run/systemd"], [runLog, "/run/log"], [varLog, "/var/log/journal"]],
       [JOURNALD],
     );
-    await until("journald's stdout socket", async () => {
-      try {
-        return (await Deno.stat(`${sd}/journal/stdout`)).isSocket;
-      } catch {
-        return false;
-      }
-    }, 10_000, 50);
+    await until(
+      "journald's stdout socket",
+      async () => {
+        try {
+          return (await Deno.stat(`${sd}/journal/stdout`)).isSocket;
+        } catch {
+          return false;
+        }
+      },
+      10_000,
+      50,
+    );
 
     const app = `${root}/approved-tool`;
     await Deno.copyFile("/usr/bin/true", app);
@@ -91,7 +106,12 @@ Deno.test("--log-format json: events and admin actions read back from journald a
       "none",
     ]);
     const cli = (args: string[]) => runHashwall([...args, "--state", state]);
-    await until("daemon answers", async () => (await cli(["status", "--json"])).code === 0, 30_000, 200);
+    await until(
+      "daemon answers",
+      async () => (await cli(["status", "--json"])).code === 0,
+      30_000,
+      200,
+    );
 
     // One of each: a connection verdict, an admin action, an app hash change, an integrity change.
     const client = await netclientCopy(root, "unknown-client");
@@ -106,10 +126,15 @@ Deno.test("--log-format json: events and admin actions read back from journald a
     await f.write(new TextEncoder().encode("tampered"));
     f.close();
     await Deno.writeTextFile(`${watched}/a.conf`, "x = 2\n");
-    await until("hash change seen", async () => {
-      const r = await cli(["apps", "list", "--json"]);
-      return r.code === 0 && JSON.parse(r.stdout)[0]?.status === "invalid";
-    }, 10_000, 100);
+    await until(
+      "hash change seen",
+      async () => {
+        const r = await cli(["apps", "list", "--json"]);
+        return r.code === 0 && JSON.parse(r.stdout)[0]?.status === "invalid";
+      },
+      10_000,
+      100,
+    );
     await new Promise((r) => setTimeout(r, 500)); // the integrity re-hash and the log flush
 
     daemon.kill("SIGTERM");

@@ -103,16 +103,23 @@ Deno.test("alert rules fire on series scraped from a real daemon after a real ta
     f.close();
     await Deno.writeTextFile(`${watched}/settings.conf`, "port = 2\n");
     assert.equal((await d.cli(["mode", "learning"])).code, 0);
-    const after = await until("tamper, integrity change and mode visible in /metrics", async () => {
-      const s = await scrape();
-      const hash = sampleValue(s.samples, "hashwall_app_hash_changes_total", { status: "invalid" });
-      const integ = sampleValue(s.samples, "hashwall_integrity_changes_total", {
-        scope: "watch",
-        change: "modified",
-      });
-      return hash === 1 && integ! >= 1 && sampleValue(s.samples, "hashwall_enforcing") === 0 &&
-        s;
-    }, 15_000, 200);
+    const after = await until(
+      "tamper, integrity change and mode visible in /metrics",
+      async () => {
+        const s = await scrape();
+        const hash = sampleValue(s.samples, "hashwall_app_hash_changes_total", {
+          status: "invalid",
+        });
+        const integ = sampleValue(s.samples, "hashwall_integrity_changes_total", {
+          scope: "watch",
+          change: "modified",
+        });
+        return hash === 1 && integ! >= 1 && sampleValue(s.samples, "hashwall_enforcing") === 0 &&
+          s;
+      },
+      15_000,
+      200,
+    );
     assert.equal(sampleValue(after.samples, "hashwall_apps", { status: "invalid" }), 1);
     assert.equal(sampleValue(after.samples, "hashwall_lost_events_total"), 0);
 
@@ -179,7 +186,11 @@ Deno.test("alert rules fire on series scraped from a real daemon after a real ta
     await Deno.writeTextFile(testFile, JSON.stringify(tests, null, 2));
     await Deno.writeTextFile(`${dir}/before.prom`, before.text);
     const run = await promtool(["test", "rules", testFile]);
-    assert.equal(run.code, 0, `promtool test rules:\n${run.out}\nseries:\n${JSON.stringify(series)}`);
+    assert.equal(
+      run.code,
+      0,
+      `promtool test rules:\n${run.out}\nseries:\n${JSON.stringify(series)}`,
+    );
 
     // Every metric the dashboard queries is one the daemon exports (or Prometheus's own `up`).
     const dash = JSON.parse(await Deno.readTextFile(DASHBOARD));
