@@ -16,7 +16,7 @@
  */
 import { sha256Of, startTestDaemon, type TestDaemon } from "../tests/helpers/daemon.ts";
 import { openStore } from "../src/store/store.ts";
-import type { ConnEvent } from "../src/daemon/api.ts";
+import type { ConnEvent } from "../src/api/types.ts";
 import { runBench } from "./lib/cleanup.ts";
 import { rssBytes } from "./lib/proc.ts";
 import { median, quantile, round } from "./lib/stats.ts";

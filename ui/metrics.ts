@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { StatusInfo } from "../src/daemon/api.ts";
+import type { StatusInfo } from "../src/api/types.ts";
 
 /** Fixed label values, so every series exists from the first scrape (rate() needs a start). */
 const APP_STATUSES = ["valid", "invalid", "missing", "pending"] as const;

@@ -3,11 +3,11 @@ import { DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, type ParsedArgs, stringFlag, UsageError } from "./args.ts";
 import { callAndPrint, exitCodeFor, table } from "./daemon_call.ts";
 import { callDaemon, streamDaemon } from "../daemon/client.ts";
-import type { AppInfo, LiveMessage } from "../daemon/api.ts";
+import type { AppInfo, LiveMessage } from "../api/types.ts";
 import { hashFile } from "../integrity/hash.ts";
 import { exportApps, renderExportJson, renderExportToml } from "./apps_export.ts";
 import { loadPolicy } from "../config/load.ts";
-import { offlineAccess } from "./check.ts";
+import { offlineAccess } from "../config/access.ts";
 import { formatErrors } from "../config/format.ts";
 
 const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)

@@ -3,6 +3,7 @@ import { DEFAULT_CONFIG_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { formatErrors } from "../config/format.ts";
 import { loadPolicy } from "../config/load.ts";
+import { offlineAccess } from "../config/access.ts";
 import { validateTexts } from "../config/validate.ts";
 import { DEFAULT_APPS_TOML, DEFAULT_RULES_TOML } from "../config/defaults.ts";
 import type { LoadResult } from "../config/model.ts";
@@ -63,14 +64,6 @@ export const checkCommand: Command = {
     return result.ok ? 0 : 1;
   },
 };
-
-/**
- * Access options for offline checks: root's files always; run by another user, that user's own
- * files too (their checkout of the policy repo). The daemon never uses this.
- */
-export function offlineAccess(uid: number | null = Deno.uid()): { alsoAcceptUid?: number } {
-  return uid !== null && uid !== 0 ? { alsoAcceptUid: uid } : {};
-}
 
 function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;

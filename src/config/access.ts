@@ -18,6 +18,20 @@ export interface AccessOptions {
   alsoAcceptUid?: number;
 }
 
+/**
+ * Access options for an offline check (`hashwall check`, `apps export --config`): root's files
+ * always; run by another user, that user's own files too (their checkout of the policy repo).
+ * The daemon never uses this.
+ *
+ * @example
+ * ```ts
+ * await loadPolicy(dir, offlineAccess()); // as uid 1000: files owned by root or 1000
+ * ```
+ */
+export function offlineAccess(uid: number | null = Deno.uid()): AccessOptions {
+  return uid !== null && uid !== 0 ? { alsoAcceptUid: uid } : {};
+}
+
 /** What a path must be. */
 export type ExpectedKind = "file" | "dir";
 

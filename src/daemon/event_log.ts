@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { Caller, ConnEvent } from "./api.ts";
+import type { Caller, ConnEvent } from "../api/types.ts";
 import type { Level } from "./log.ts";
 
 /** A record ready for the logger: level, summary and the fields. */
