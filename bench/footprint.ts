@@ -56,9 +56,10 @@ function rules(n: number): string {
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
     const a = 10 + (i >> 16), b = (i >> 8) & 255, c = i & 255;
+    // Compact (no spaces): 10 000 rules must stay under the 1 MiB limit of a config file.
     out.push(
-      `[[rule]]\nid = "r${i}"\naction = "${i % 2 ? "allow" : "deny"}"\ndirection = "out"\n` +
-        `protocol = "tcp"\nremote = ["${a}.${b}.${c}.0/24"]\nports = [${1 + (i % 60000)}]\n`,
+      `[[rule]]\nid="r${i}"\naction="${i % 2 ? "allow" : "deny"}"\ndirection="out"\n` +
+        `protocol="tcp"\nremote=["${a}.${b}.${c}.0/24"]\nports=[${1 + (i % 60000)}]`,
     );
   }
   return out.join("\n");

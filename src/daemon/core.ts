@@ -768,7 +768,7 @@ export class DaemonCore implements HashwallApi {
   #filterCounters(): Record<string, number> {
     if (!this.#filter) return {};
     try {
-      const c = this.#filter.counters();
+      const c = this.#filter.counters({ rules: false }); // status shows no per-rule numbers
       const out: Record<string, number> = {
         flow_table_live: c.flows.live,
         flow_table_capacity: c.flows.capacity,
