@@ -68,9 +68,11 @@ import type { Logger } from "./log.ts";
 import {
   adminRecord,
   appHashRecord,
+  ConnectionLogLimit,
   connectionRecord,
   type EventRecord,
   integrityRecord,
+  suppressedRecord,
 } from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 
@@ -138,6 +140,7 @@ export class DaemonCore implements HashwallApi {
   #warnings = new Map<string, string>();
   /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
   #eventCounters: Record<string, number> = {};
+  #connLogLimit = new ConnectionLogLimit();
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -460,7 +463,16 @@ export class DaemonCore implements HashwallApi {
     this.#learning.add(ev);
     this.#batcher.push(ev);
     // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
-    if (this.log.format === "json") this.#logEvent(connectionRecord(ev));
+    if (this.log.format === "json") this.#logConnection(ev);
+  }
+
+  #logConnection(ev: ConnEvent): void {
+    const r = this.#connLogLimit.admit(Date.now());
+    if (r.suppressed) {
+      this.#logEvent(suppressedRecord(r.suppressed, this.#connLogLimit.perSecond));
+    }
+    if (r.log) this.#logEvent(connectionRecord(ev));
+    else this.#count("log_connections_suppressed");
   }
 
   /** One event or admin action to the log (see event_log.ts for the field names). */

@@ -132,3 +132,54 @@ export function adminRecord(
     },
   };
 }
+
+/** Connection records logged per second at most (see {@link ConnectionLogLimit}). */
+export const CONNECTION_LOG_PER_SECOND = 200;
+
+/**
+ * Caps connection records at `perSecond` per one-second window. A flood of unknown apps (tens of
+ * thousands of verdicts a second, all kept in history) must not flood the log pipeline: journald
+ * drops a service's messages past its rate limit (10 000 per 30 s by default), and the records
+ * lost then would be the rare ones that matter (admin actions, hash and integrity changes), which
+ * are never capped. What is held back is counted and reported once the next window opens.
+ *
+ * @example
+ * ```ts
+ * const limit = new ConnectionLogLimit(2);
+ * limit.admit(0); // { log: true }
+ * limit.admit(1); limit.admit(2); // the third in the window: { log: false }
+ * limit.admit(1000); // { log: true, suppressed: 1 }
+ * ```
+ */
+export class ConnectionLogLimit {
+  #windowStart = -Infinity;
+  #logged = 0;
+  #held = 0;
+  constructor(readonly perSecond: number = CONNECTION_LOG_PER_SECOND) {}
+
+  /** Whether a record at `nowMs` may be logged; `suppressed` = records held back in the last window. */
+  admit(nowMs: number): { log: boolean; suppressed?: number } {
+    let suppressed: number | undefined;
+    if (nowMs - this.#windowStart >= 1000) {
+      if (this.#held) suppressed = this.#held;
+      this.#windowStart = nowMs;
+      this.#logged = 0;
+      this.#held = 0;
+    }
+    if (this.#logged < this.perSecond) {
+      this.#logged++;
+      return { log: true, suppressed };
+    }
+    this.#held++;
+    return { log: false, suppressed };
+  }
+}
+
+/** The record saying how many connection records a window held back. */
+export function suppressedRecord(count: number, perSecond: number): EventRecord {
+  return {
+    level: "warn",
+    msg: `${count} connection events not logged (over ${perSecond}/s; history has them)`,
+    fields: { event: "connection_suppressed", count },
+  };
+}
