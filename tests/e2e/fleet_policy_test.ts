@@ -115,7 +115,10 @@ interpreter = false
       );
       const bad = await asNobody(["check", "--config", one]);
       assert.equal(bad.code, 1);
-      assert.match(bad.stderr, new RegExp(`^${one}/rules\\.toml:10:10: rule\\[0\\]\\.action: "alow" is not valid`, "m"));
+      assert.match(
+        bad.stderr,
+        new RegExp(`^${one}/rules\\.toml:10:10: rule\\[0\\]\\.action: "alow" is not valid`, "m"),
+      );
 
       // Root's check is the daemon's: a folder owned by another user is refused.
       const strict = await runDist(["check", "--config", two], { path: bin });
