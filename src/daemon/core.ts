@@ -68,6 +68,15 @@ import {
 } from "../api/types.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
+import {
+  adminRecord,
+  appHashRecord,
+  ConnectionLogLimit,
+  connectionRecord,
+  type EventRecord,
+  integrityRecord,
+  suppressedRecord,
+} from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 
 /** How the daemon was started. */
@@ -132,6 +141,9 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
+  #eventCounters: Record<string, number> = {};
+  #connLogLimit = new ConnectionLogLimit();
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -472,6 +484,27 @@ export class DaemonCore implements HashwallApi {
     if (app) ev.app = app.app.name;
     this.#learning.add(ev);
     this.#batcher.push(ev);
+    // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
+    if (this.log.format === "json") this.#logConnection(ev);
+  }
+
+  #logConnection(ev: ConnEvent): void {
+    const r = this.#connLogLimit.admit(Date.now());
+    if (r.suppressed) {
+      this.#logEvent(suppressedRecord(r.suppressed, this.#connLogLimit.perSecond));
+    }
+    if (r.log) this.#logEvent(connectionRecord(ev));
+    else this.#count("log_connections_suppressed");
+  }
+
+  /** One event or admin action to the log (see event_log.ts for the field names). */
+  #logEvent(r: EventRecord): void {
+    if (this.log.event) this.log.event(r.level, r.msg, r.fields);
+    else this.log.log(r.level, r.msg, r.fields);
+  }
+
+  #count(name: string): void {
+    this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
   }
 
   #seedLearning(): void {
@@ -512,6 +545,10 @@ export class DaemonCore implements HashwallApi {
     this.#monitor = new IntegrityMonitor({
       entries: policyEntries(this.policy),
       onChange: (c) => {
+        // The config's own files are watched too: their changes (a rollout) count apart.
+        const cfg = this.opts.configDir.replace(/\/+$/, "") + "/";
+        this.#count(`integrity_changes_${c.path.startsWith(cfg) ? "config" : "watch"}_${c.change}`);
+        this.#logEvent(integrityRecord(c));
         try {
           this.store.recordIntegrityChange({
             time: c.time,
@@ -655,14 +692,17 @@ export class DaemonCore implements HashwallApi {
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
-      this.store.recordAppHash({
+      const rec = {
         name,
         path: s.app.path,
         oldSha256: oldHash,
         newSha256: s.actualSha256,
         status: s.status,
         who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
-      });
+      };
+      this.#count(`app_hash_changes_${s.status}`);
+      this.#logEvent(appHashRecord(rec));
+      this.store.recordAppHash(rec);
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
@@ -702,6 +742,7 @@ export class DaemonCore implements HashwallApi {
 
   #require(caller: Caller, action: string): void {
     if (caller.role !== "admin") {
+      this.#logEvent(adminRecord(caller, action, {}, false, "forbidden: viewer role"));
       try {
         this.store.audit(caller, action, {}, false, "forbidden: viewer role");
       } catch { /* audit is best effort for refusals */ }
@@ -710,6 +751,7 @@ export class DaemonCore implements HashwallApi {
   }
 
   #audit(caller: Caller, action: string, detail: unknown, ok = true, error?: string): void {
+    this.#logEvent(adminRecord(caller, action, detail, ok, error));
     try {
       this.store.audit(caller, action, detail, ok, error);
     } catch (e) {
@@ -747,6 +789,8 @@ export class DaemonCore implements HashwallApi {
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
         hash_cache_hits: this.#cacheHits,
+        hooks_attached: this.kernel.attachPoints.filter((p) => p.startsWith("cgroup/")).length,
+        ...this.#eventCounters,
       },
       lostEvents: counters.lost ?? 0,
       attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
@@ -759,7 +803,7 @@ export class DaemonCore implements HashwallApi {
   #filterCounters(): Record<string, number> {
     if (!this.#filter) return {};
     try {
-      const c = this.#filter.counters();
+      const c = this.#filter.counters({ rules: false }); // status shows no per-rule numbers
       const out: Record<string, number> = {
         flow_table_live: c.flows.live,
         flow_table_capacity: c.flows.capacity,
