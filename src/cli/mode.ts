@@ -33,7 +33,9 @@ daemon restarts until rules.toml's own [defaults] mode is changed.
       !!a.flags.json,
       (r) => {
         const closed = (r as { closed?: number } | undefined)?.closed;
-        return closed === undefined ? `mode: ${mode}` : `mode: ${mode} (closed ${closed} live socket(s))`;
+        return closed === undefined
+          ? `mode: ${mode}`
+          : `mode: ${mode} (closed ${closed} live socket(s))`;
       },
     );
   },

@@ -146,8 +146,13 @@ export function ModeConfirmPage(
           <input type="hidden" name="mode" value={to} />
           {to === "enforcing" && (
             <label class="check">
-              <input type="checkbox" name="close_unapproved" value="1" data-test="close-unapproved" />
-              {" "}Also close the live connections of apps that are not approved
+              <input
+                type="checkbox"
+                name="close_unapproved"
+                value="1"
+                data-test="close-unapproved"
+              />{" "}
+              Also close the live connections of apps that are not approved
             </label>
           )}
           <button

@@ -104,7 +104,9 @@ export function pageRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
       const r = await api.setMode(c.var.caller, mode, {
         closeUnapproved: f.close_unapproved === "1",
       });
-      return r ? `Mode is now ${mode}; ${r.closed} live connection(s) closed.` : `Mode is now ${mode}.`;
+      return r
+        ? `Mode is now ${mode}; ${r.closed} live connection(s) closed.`
+        : `Mode is now ${mode}.`;
     });
   });
 
