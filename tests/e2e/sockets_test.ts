@@ -9,6 +9,8 @@ import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts
 import { echoPeers, type LineProcess, sockholderCopy, spawnLines } from "../helpers/sockholder.ts";
 import type { ConnEvent } from "../../src/daemon/api.ts";
 import { until } from "../helpers/wait.ts";
+import { launchBrowser } from "../helpers/browser.ts";
+import { startUiDaemon } from "../helpers/ui_fixture.ts";
 
 const FAILED = /^tcp=(ERR:\w+|EOF) udp=ERR:\w+$/;
 const TCP_FAILED = /^tcp=(ERR:\w+|EOF)/;
@@ -18,8 +20,9 @@ async function hold(
   d: TestDaemon,
   bin: string,
   peers: { tcpPort: number; udpPort: number },
+  host = "127.0.0.1",
 ): Promise<LineProcess> {
-  const p = spawnLines(d.cg, [bin, "hold", "127.0.0.1", `${peers.tcpPort}`, `${peers.udpPort}`]);
+  const p = spawnLines(d.cg, [bin, "hold", host, `${peers.tcpPort}`, `${peers.udpPort}`]);
   assert.equal(await p.next(), "connected tcp=ok udp=ok", `${bin} connects`);
   assert.equal(await p.ping(), "tcp=ok udp=ok", `${bin} exchanges data`);
   return p;
@@ -108,7 +111,7 @@ Deno.test("replacing an approved binary closes its TCP and UDP sockets; another 
       assert.equal(e.exe, bins.a);
     }
     const cli = await d.cli(["events", "--limit", "1000"]);
-    assert.match(cli.stdout, /DENY .* a .*-> 127\.0\.0\.1:\d+\/tcp  CLOSE file_changed/);
+    assert.match(cli.stdout, /DENY .* a .*-> 127\.0\.0\.1:\d+\/tcp {2}CLOSE file_changed/);
   } finally {
     for (const p of procs) await p.kill();
     await Deno.remove(dir, { recursive: true });
@@ -184,6 +187,7 @@ Deno.test("apps revoke closes the app's sockets, also one passed to an untrusted
   await Deno.chmod(rendezvous, 0o777);
   const unixPath = `${rendezvous}/pass.sock`;
   await using peers = await echoPeers();
+  await using peers6 = await echoPeers("::1");
   await using d = await startTestDaemon({
     mode: "enforcing",
     apps: await appsFor(bins, ["a", "b"]),
@@ -191,8 +195,10 @@ Deno.test("apps revoke closes the app's sockets, also one passed to an untrusted
   const procs: LineProcess[] = [];
   try {
     const a = await hold(d, bins.a, peers);
+    const a6 = await hold(d, bins.a, peers6, "::1");
     const b = await hold(d, bins.b, peers);
-    procs.push(a, b);
+    const b6 = await hold(d, bins.b, peers6, "::1");
+    procs.push(a, a6, b, b6);
     // The attacker: an unapproved binary run as nobody receives a socket the approved app
     // connected (SCM_RIGHTS) before the revocation, hoping to keep the channel open.
     const recv = spawnLines(d.cg, [bins.stranger, "receive", unixPath], { nobody: true });
@@ -212,9 +218,12 @@ Deno.test("apps revoke closes the app's sockets, also one passed to an untrusted
       TCP_FAILED,
     );
     await failsSoon(a, "a's sockets fail after apps revoke");
+    await failsSoon(a6, "a's IPv6 sockets too");
     assert.equal(await b.ping(), "tcp=ok udp=ok");
-    const closed = await eventsWhere(d, (e) => e.kind === "close" && e.reason === "revoked", 3);
+    assert.equal(await b6.ping(), "tcp=ok udp=ok");
+    const closed = await eventsWhere(d, (e) => e.kind === "close" && e.reason === "revoked", 5);
     assert.ok(closed.every((e) => e.app === "a"));
+    assert.equal(closed.filter((e) => e.family === 6 && e.daddr === "::1").length, 2);
 
     // Re-approve: the closed sockets stay closed, new connects pass. (Under a new name: allowing
     // a revoked apps.toml entry again under its own name is refused as a duplicate — not ours.)
@@ -403,5 +412,31 @@ Deno.test("[defaults] close_on_revoke = false keeps the old behaviour: only new 
   } finally {
     for (const p of procs) await p.kill();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("UI: the switch to enforcing offers to close unapproved apps' live connections", async () => {
+  await using f = await startUiDaemon({ mode: "learning" });
+  const unknown = await sockholderCopy(f.dir, "unknown");
+  await using peers = await echoPeers();
+  const u = await hold(f.daemon, unknown, peers);
+  try {
+    await using b = await launchBrowser();
+    const page = await b.newPage();
+    await f.login(page);
+    await page.goto(`${f.url}/mode?to=enforcing`);
+    const box = page.locator("[data-test=close-unapproved]");
+    assert.equal(await box.isChecked(), false, "off by default");
+    await box.check();
+    await page.click("[data-test=mode-confirm]");
+    await page.waitForURL(`${f.url}/`);
+    assert.match(await page.textContent("main") ?? "", /2 live connection\(s\) closed/);
+    assert.match(await u.ping(), FAILED);
+    const ev = await eventsWhere(f.daemon, (e) => e.kind === "close" && e.exe === unknown, 2);
+    assert.ok(ev.every((e) => e.reason === "not_approved"));
+    await page.goto(`${f.url}/history`);
+    assert.match(await page.textContent("main") ?? "", /live connection closed: the app is not/);
+  } finally {
+    await u.kill();
   }
 });

@@ -130,16 +130,16 @@ export function spawnLines(
   return new LineProcess(child);
 }
 
-/** TCP and UDP echo servers on 127.0.0.1 (run by the test, outside the cgroup). */
+/** TCP and UDP echo servers on loopback (run by the test, outside the cgroup). */
 export interface EchoPeers extends AsyncDisposable {
   tcpPort: number;
   udpPort: number;
   close(): Promise<void>;
 }
 
-/** Starts a TCP echo server and a UDP echo server on loopback (ephemeral ports). */
-export async function echoPeers(): Promise<EchoPeers> {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+/** Starts a TCP echo server and a UDP echo server on `host` (ephemeral ports). */
+export async function echoPeers(host: "127.0.0.1" | "::1" = "127.0.0.1"): Promise<EchoPeers> {
+  const l = Deno.listen({ hostname: host, port: 0 });
   const conns = new Set<Deno.Conn>();
   (async () => {
     try {
@@ -162,9 +162,9 @@ export async function echoPeers(): Promise<EchoPeers> {
       }
     } catch { /* closed */ }
   })();
-  const udp = dgram.createSocket("udp4");
+  const udp = dgram.createSocket(host === "::1" ? "udp6" : "udp4");
   udp.on("message", (msg, rinfo) => udp.send(msg, rinfo.port, rinfo.address));
-  await new Promise<void>((r) => udp.bind(0, "127.0.0.1", () => r()));
+  await new Promise<void>((r) => udp.bind(0, host, () => r()));
   const close = async () => {
     l.close();
     for (const c of conns) {
