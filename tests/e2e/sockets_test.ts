@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
 import { echoPeers, type LineProcess, sockholderCopy, spawnLines } from "../helpers/sockholder.ts";
-import type { ConnEvent } from "../../src/daemon/api.ts";
+import type { ConnEvent } from "../../src/api/types.ts";
 import { until } from "../helpers/wait.ts";
 import { launchBrowser } from "../helpers/browser.ts";
 import { startUiDaemon } from "../helpers/ui_fixture.ts";

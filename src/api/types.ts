@@ -64,10 +64,20 @@ export interface ConnEvent {
   id?: number;
   /** Epoch ms. */
   time: number;
-  /** The hook that decided; "close"/"would_close": a live socket whose trust ended. */
-  kind: "connect" | "sendmsg" | "sock_create" | "close" | "would_close";
+  /**
+   * The hook; "close"/"would_close": a live socket whose trust ended (closed, or in learning mode
+   * reported only); `kind_N` for a kind this build does not know (a newer kernel object).
+   */
+  kind: "connect" | "sendmsg" | "sock_create" | "close" | "would_close" | `kind_${number}`;
   verdict: "allow" | "deny";
-  reason: "unknown_app" | "not_inherited" | "revoked" | "interpreter" | "rule" | string;
+  reason:
+    | "unknown_app"
+    | "not_inherited"
+    | "revoked"
+    | "interpreter"
+    | "script_unresolved"
+    | "rule"
+    | string;
   tgid: number;
   uid: number;
   comm: string;
