@@ -198,7 +198,7 @@ _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 #define HW_SOCK_REVOKE_MAX 4096
 
 /* hw_sock_val.flags */
-#define HW_SOCK_TRUSTED 0x1 /* trust_key/app_id: the approval the process was trusted through */
+#define HW_SOCK_TRUSTED 0x1 /* trust_key/app_id: the approval the process's trust rests on */
 #define HW_SOCK_UNKNOWN 0x2 /* learning mode, an unknown app: trust_key is its own executable */
 #define HW_SOCK_BOUND 0x4   /* written at bind (a listener; accepted sockets inherit it) */
 

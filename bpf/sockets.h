@@ -70,12 +70,14 @@ static __always_inline void hw_sock_note(struct bpf_sock *sk, __u8 family, const
 	struct hw_sock_val v = {};
 	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
 	if (pv) {
-		struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &pv->trust_key);
-		if (a && a->app_id == pv->app_id) {
-			v.trust_key = pv->trust_key;
-			v.app_id = pv->app_id;
-			v.flags = HW_SOCK_TRUSTED;
-		}
+		/*
+		 * The identity the process rests on, whether or not it is still approved this instant:
+		 * a revocation landing between the hook's verdict and this write must still find the
+		 * socket (the daemon's second pass does), so the record never depends on that race.
+		 */
+		v.trust_key = pv->trust_key;
+		v.app_id = pv->app_id;
+		v.flags = HW_SOCK_TRUSTED;
 	}
 	if (!v.flags) {
 		if (s->mode != HW_MODE_LEARNING)
@@ -173,9 +175,14 @@ static __always_inline int hw_sock_doomed(struct hw_sock_val *v, struct hw_sock_
 	return 1;
 }
 
-/* Closes (or, dry run, reports) one socket whose record is doomed; one output record each. */
+/*
+ * Closes (or, dry run, reports) one socket whose record is doomed; one output record each. A
+ * closed socket's record is removed: an aborted UDP socket stays in the tables (unconnected), and
+ * must neither be reported again by the next run nor keep a trust it lost; if its owner connects
+ * it again, the connect hook judges and records it afresh.
+ */
 static __always_inline int hw_sock_close(struct seq_file *seq, struct sock_common *skc,
-					 struct hw_sock_val *v, __u8 proto)
+					 void *sk, struct hw_sock_val *v, __u8 proto)
 {
 	__u32 zero = 0, reason = 0;
 	struct hw_sock_ctl *c = bpf_map_lookup_elem(&hw_sock_ctl, &zero);
@@ -227,6 +234,8 @@ static __always_inline int hw_sock_close(struct seq_file *seq, struct sock_commo
 	} else {
 		r.err = bpf_sock_destroy(skc);
 		r.result = r.err ? HW_SOCK_RES_FAILED : HW_SOCK_RES_CLOSED;
+		if (!r.err)
+			bpf_sk_storage_delete(&hw_sock_trust, sk);
 	}
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
@@ -247,7 +256,7 @@ int hw_iter_tcp(struct bpf_iter__tcp *ctx)
 	struct hw_sock_val *v = bpf_sk_storage_get(&hw_sock_trust, tp, 0, 0);
 	if (!v)
 		return 0;
-	return hw_sock_close(ctx->meta->seq, skc, v, IPPROTO_TCP);
+	return hw_sock_close(ctx->meta->seq, skc, tp, v, IPPROTO_TCP);
 }
 
 /* Every UDP socket (connected or not) of the daemon's network namespace. */
@@ -261,7 +270,7 @@ int hw_iter_udp(struct bpf_iter__udp *ctx)
 	struct hw_sock_val *v = bpf_sk_storage_get(&hw_sock_trust, sk, 0, 0);
 	if (!v)
 		return 0;
-	return hw_sock_close(ctx->meta->seq, &sk->__sk_common, v, IPPROTO_UDP);
+	return hw_sock_close(ctx->meta->seq, &sk->__sk_common, sk, v, IPPROTO_UDP);
 }
 
 #endif /* HASHWALL_SOCKETS_H */

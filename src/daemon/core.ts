@@ -93,6 +93,9 @@ export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: 
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
 
+/** Delay of the second closing pass after a revocation (see #closeSockets). */
+const SECOND_PASS_MS = 20;
+
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
 }
@@ -131,6 +134,8 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  /** Set by stop(): late timers (the second closing pass) must not touch closed handles. */
+  #stopping = false;
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -231,6 +236,7 @@ export class DaemonCore implements HashwallApi {
 
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#ifaceTimer);
     try {
       this.kernel?.drain();
@@ -383,9 +389,7 @@ export class DaemonCore implements HashwallApi {
       const ks = keyString(k);
       const onceTgid = k.dev === 0xffff_ffff_ffff_ffffn ? Number(k.ino) : undefined;
       if (onceTgid !== undefined && this.#onceApprovals.has(onceTgid)) continue;
-      // A once/session approval of an earlier run ends here; anything else left the config.
-      const ended = onceTgid !== undefined || !this.#registry.byKey(k);
-      if (!want.has(ks)) this.#revoke(k, ended ? HW.CLOSE_ENDED : HW.CLOSE_REVOKED);
+      if (!want.has(ks)) this.#revoke(k, this.#whyGone(k, onceTgid !== undefined));
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
     for (const s of want.values()) {
@@ -453,7 +457,9 @@ export class DaemonCore implements HashwallApi {
     const st = s ?? this.#registry.byKey(key);
     this.#closeSockets([{ key, appId, reason }], (r) => ({
       app: st?.app.name,
-      exe: st?.app.path ?? this.#resolver.byIdentity(keyString(r.trustKey)) ?? "",
+      // An approval of an earlier run (session, once) has no registry entry: name the process.
+      exe: st?.app.path ?? this.#resolver.byIdentity(keyString(r.trustKey)) ?? procExe(r.tgid) ??
+        "",
     }));
   }
 
@@ -475,6 +481,27 @@ export class DaemonCore implements HashwallApi {
       this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
       return 0;
     }
+    this.#reportClosed(recs, who, dryRun);
+    if (!dryRun && targets.length) {
+      // A connect whose hook allowed it just before the revocation may not be in the socket
+      // tables yet when the first pass ran; a second pass a moment later closes it too.
+      setTimeout(() => {
+        if (this.#stopping) return;
+        try {
+          this.#reportClosed(this.kernel.sockets.close(targets, { dryRun: false }), who, false);
+        } catch (e) {
+          this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+        }
+      }, SECOND_PASS_MS);
+    }
+    return recs.length;
+  }
+
+  #reportClosed(
+    recs: SockClosed[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    dryRun: boolean,
+  ): void {
     const now = Date.now();
     for (const r of recs) this.#batcher.push(closedToConnEvent(r, who(r), now));
     if (recs.length) {
@@ -482,7 +509,19 @@ export class DaemonCore implements HashwallApi {
         apps: [...new Set(recs.map((r) => who(r).app ?? who(r).exe))],
       });
     }
-    return recs.length;
+  }
+
+  /**
+   * Why an identity found in the kernel is no longer wanted (#syncKernelApprovals): a once or
+   * session approval of an earlier run ended; the file no longer hashes right (changed while no
+   * daemon watched); it changed or vanished; or it was revoked / left the config.
+   */
+  #whyGone(k: ExeKey, once: boolean): number {
+    const st = this.#registry.byKey(k);
+    if (once || !st) return HW.CLOSE_ENDED;
+    if (st.status === "invalid") return HW.CLOSE_MISMATCH;
+    if (st.status === "missing" || st.status === "pending") return HW.CLOSE_CHANGED;
+    return HW.CLOSE_REVOKED;
   }
 
   /** Ends the once approval of `tgid`: out of the kernel, its sockets closed. */

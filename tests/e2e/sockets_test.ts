@@ -12,6 +12,26 @@ import { until } from "../helpers/wait.ts";
 import { launchBrowser } from "../helpers/browser.ts";
 import { startUiDaemon } from "../helpers/ui_fixture.ts";
 
+/** A script holding a TCP connection and a connected UDP socket: `holder.py TCPPORT UDPPORT`. */
+const HOLDER_PY = `#!/usr/bin/python3
+import socket, sys
+t = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.connect(("127.0.0.1", int(sys.argv[2])))
+t.settimeout(2); u.settimeout(2)
+def rt(s):
+    try:
+        s.send(b"p")
+        return "ok" if s.recv(1) == b"p" else "EOF"
+    except OSError as e:
+        import errno
+        return "ERR:" + errno.errorcode.get(e.errno, str(e.errno))
+print("connected tcp=ok udp=ok", flush=True)
+for line in sys.stdin:
+    if line.startswith("ping"):
+        print("tcp=%s udp=%s" % (rt(t), rt(u)), flush=True)
+`;
+
 const FAILED = /^tcp=(ERR:\w+|EOF) udp=ERR:\w+$/;
 const TCP_FAILED = /^tcp=(ERR:\w+|EOF)/;
 
@@ -101,8 +121,10 @@ Deno.test("replacing an approved binary closes its TCP and UDP sockets; another 
     assert.match(r, /^tcp=(ERR:ECONNABORTED|ERR:ECONNRESET|EOF) /, r);
     assert.equal(await b.ping(), "tcp=ok udp=ok", "b's connections are untouched");
     assert.equal(await b.ping(), "tcp=ok udp=ok");
+    await eventsWhere(d, (e) => e.kind === "close" && e.app === "a", 2);
+    await new Promise((r) => setTimeout(r, 300)); // the second pass (20 ms) reports nothing again
     const closed = await eventsWhere(d, (e) => e.kind === "close" && e.app === "a", 2);
-    assert.deepEqual(closed.map((e) => e.proto).sort(), [17, 6].sort());
+    assert.deepEqual(closed.map((e) => e.proto).sort(), [17, 6].sort(), "one event per socket");
     for (const e of closed) {
       assert.equal(e.reason, "file_changed");
       assert.equal(e.verdict, "deny");
@@ -124,24 +146,7 @@ Deno.test("editing an approved script in place closes the sockets its interprete
   const script = `${dir}/holder.py`;
   await Deno.writeTextFile(
     script,
-    `#!/usr/bin/python3
-import socket, sys
-t = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.connect(("127.0.0.1", int(sys.argv[2])))
-t.settimeout(2); u.settimeout(2)
-def rt(s):
-    try:
-        s.send(b"p")
-        return "ok" if s.recv(1) == b"p" else "EOF"
-    except OSError as e:
-        import errno
-        return "ERR:" + errno.errorcode.get(e.errno, str(e.errno))
-print("connected tcp=ok udp=ok", flush=True)
-for line in sys.stdin:
-    if line.startswith("ping"):
-        print("tcp=%s udp=%s" % (rt(t), rt(u)), flush=True)
-`,
+    HOLDER_PY,
     { mode: 0o755 },
   );
   await Deno.chmod(script, 0o755);
@@ -319,27 +324,52 @@ Deno.test("a --for once approval: its process's (inherited) connections close wh
   }
 });
 
-Deno.test("after kill -9 and a restart of the daemon, revoking still closes a connection opened before", async () => {
+Deno.test("after kill -9 and a restart of the daemon, revoking still closes a connection opened before; the restart ends session approvals and catches a script changed while down", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-sock-restart-" });
-  const bins = await setup(dir, ["a", "b"]);
+  const bins = await setup(dir, ["a", "b", "s"]);
+  const script = `${dir}/holder.py`;
+  await Deno.writeTextFile(script, HOLDER_PY, { mode: 0o755 });
+  await Deno.chmod(script, 0o755);
+  const python = await Deno.realPath("/usr/bin/python3");
   await using peers = await echoPeers();
   await using d = await startTestDaemon({
     mode: "enforcing",
-    apps: await appsFor(bins, ["a", "b"]),
+    apps: [
+      ...await appsFor(bins, ["a", "b"]),
+      { name: "python3", path: python, sha256: await sha256Of(python), interpreter: true },
+      { name: "holder", path: script, sha256: await sha256Of(script) },
+    ],
   });
   const procs: LineProcess[] = [];
   try {
+    const allow = await d.cli(["apps", "allow", bins.s, "--name", "s", "--for", "session"]);
+    assert.equal(allow.code, 0, allow.stderr);
     const a = await hold(d, bins.a, peers);
     const b = await hold(d, bins.b, peers);
-    procs.push(a, b);
+    const s = await hold(d, bins.s, peers);
+    const py = spawnLines(d.cg, [script, `${peers.tcpPort}`, `${peers.udpPort}`], {
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    procs.push(a, b, s, py);
+    assert.equal(await py.next(), "connected tcp=ok udp=ok");
     d.signal("SIGKILL");
     await d.process.status;
+    // Changed while no daemon watches: the restart's re-hash finds it.
+    await Deno.writeTextFile(script, HOLDER_PY + "# changed while the daemon was down\n");
+    assert.equal(await py.ping(), "tcp=ok udp=ok", "nothing closes without a daemon");
     await d.restart();
-    assert.equal(await a.ping(), "tcp=ok udp=ok", "the restart itself closes nothing");
+    await failsSoon(s, "the session approval ended with the daemon: its sockets close");
+    await failsSoon(py, "the script that no longer matches: its sockets close");
+    assert.equal(await a.ping(), "tcp=ok udp=ok", "the restart itself closes nothing else");
     const r = await d.cli(["apps", "revoke", "a"]);
     assert.equal(r.code, 0, r.stderr);
     await failsSoon(a, "a's pre-restart sockets fail");
     assert.equal(await b.ping(), "tcp=ok udp=ok");
+    const ev = await eventsWhere(d, (e) => e.kind === "close", 6);
+    const why = (exe: string) => [...new Set(ev.filter((e) => e.exe === exe).map((e) => e.reason))];
+    assert.deepEqual(why(bins.s), ["approval_ended"]);
+    assert.deepEqual(why(script), ["hash_mismatch"]);
+    assert.deepEqual(why(bins.a), ["revoked"]);
   } finally {
     for (const p of procs) await p.kill();
     await Deno.remove(dir, { recursive: true });
