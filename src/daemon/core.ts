@@ -1083,6 +1083,13 @@ export class DaemonCore implements HashwallApi {
   async appsRevoke(caller: Caller, name: string): Promise<void> {
     this.#require(caller, "apps.revoke");
     const s = this.#registry.get(name);
+    const once = [...this.#onceApprovals].filter(([, o]) => o.app === name);
+    if (!s && once.length) {
+      // Only `--for once` approvals under this name: they end now, with their sockets.
+      for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
+      this.#audit(caller, "apps.revoke", { name, once: once.map(([tgid]) => tgid) });
+      return;
+    }
     if (!s) {
       this.#audit(caller, "apps.revoke", { name }, false, "no such app");
       throw new Error(`no app named "${name}"`);
@@ -1090,9 +1097,7 @@ export class DaemonCore implements HashwallApi {
     if (s.key) this.#revoke(s.key, HW.CLOSE_REVOKED, s);
     s.approvedInKernel = false;
     this.#sessionApps.delete(name);
-    for (const [tgid, o] of this.#onceApprovals) {
-      if (o.app === name) this.#endOnce(tgid, HW.CLOSE_REVOKED);
-    }
+    for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
     try {
       await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
     } catch (e) {

@@ -48,6 +48,13 @@ async function hold(
   return p;
 }
 
+/** After "go" to `hold … fork`: the parent's "child PID" and the child's line, in either order. */
+async function forked(p: LineProcess): Promise<string> {
+  const lines = [await p.next(), await p.next()];
+  assert.ok(lines.some((l) => /^child \d+$/.test(l)), lines.join(" | "));
+  return lines.find((l) => !/^child \d+$/.test(l))!;
+}
+
 /** Pings until the answer matches `re` (the close is asynchronous to the trigger). */
 function failsSoon(p: LineProcess, what: string, re = FAILED): Promise<string> {
   return until(
@@ -309,8 +316,7 @@ Deno.test("a --for once approval: its process's (inherited) connections close wh
     ]);
     assert.equal(allow.code, 0, allow.stderr);
     await p.send("go");
-    assert.match(await p.next(), /^child \d+$/);
-    assert.equal(await p.next(), "connected tcp=ok udp=ok", "the child inherited the approval");
+    assert.equal(await forked(p), "connected tcp=ok udp=ok", "the child inherited the approval");
     assert.equal(await p.ping(), "tcp=ok udp=ok");
     // The approved process ends; its child lives on with the sockets it opened under that trust.
     Deno.kill(p.child.pid, "SIGKILL");
@@ -318,6 +324,37 @@ Deno.test("a --for once approval: its process's (inherited) connections close wh
     assert.equal(await b.ping(), "tcp=ok udp=ok");
     const ev = await eventsWhere(d, (e) => e.kind === "close" && e.reason === "approval_ended", 2);
     assert.ok(ev.every((e) => e.exe === bins.once));
+
+    // Another once approval, ended by `apps revoke NAME` while its process still runs.
+    const q = spawnLines(d.cg, [
+      bins.once,
+      "hold",
+      "127.0.0.1",
+      `${peers.tcpPort}`,
+      `${peers.udpPort}`,
+      "fork",
+    ]);
+    procs.push(q);
+    await new Promise((r) => setTimeout(r, 100));
+    const again = await d.cli([
+      "apps",
+      "allow",
+      bins.once,
+      "--for",
+      "once",
+      "--pid",
+      `${q.child.pid}`,
+      "--inherit",
+      "--name",
+      "one-off",
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    await q.send("go");
+    assert.equal(await forked(q), "connected tcp=ok udp=ok");
+    const rv = await d.cli(["apps", "revoke", "one-off"]);
+    assert.equal(rv.code, 0, rv.stderr);
+    await failsSoon(q, "apps revoke ends a once approval and closes its sockets");
+    assert.equal(await b.ping(), "tcp=ok udp=ok");
   } finally {
     for (const p of procs) await p.kill();
     await Deno.remove(dir, { recursive: true });
