@@ -35,7 +35,7 @@ const REASONS: Record<number, string> = {
 /** Why sockets were closed (HW_CLOSE_*), as history shows it. */
 export const CLOSE_REASONS: Record<number, string> = {
   [HW.CLOSE_CHANGED]: "file_changed",
-  [HW.CLOSE_REVOKED]: "revoked",
+  [HW.CLOSE_REVOKED]: "app_revoked", // not "revoked": that names a denied attempt (learning list)
   [HW.CLOSE_MISMATCH]: "hash_mismatch",
   [HW.CLOSE_ENDED]: "approval_ended",
   [HW.CLOSE_NOT_APPROVED]: "not_approved",

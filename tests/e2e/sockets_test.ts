@@ -233,7 +233,7 @@ Deno.test("apps revoke closes the app's sockets, also one passed to an untrusted
     await failsSoon(a6, "a's IPv6 sockets too");
     assert.equal(await b.ping(), "tcp=ok udp=ok");
     assert.equal(await b6.ping(), "tcp=ok udp=ok");
-    const closed = await eventsWhere(d, (e) => e.kind === "close" && e.reason === "revoked", 5);
+    const closed = await eventsWhere(d, (e) => e.kind === "close" && e.reason === "app_revoked", 5);
     assert.ok(closed.every((e) => e.app === "a"));
     assert.equal(closed.filter((e) => e.family === 6 && e.daddr === "::1").length, 2);
 
@@ -275,7 +275,7 @@ Deno.test("an inbound connection accepted by an approved server closes when the 
     const end = await conn.read(buf).then((n) => `read ${n}`, (e) => (e as Error).name);
     assert.match(end, /ConnectionReset|read null/);
     const ev = await eventsWhere(d, (e) => e.kind === "close" && e.app === "server");
-    assert.equal(ev[0].reason, "revoked");
+    assert.equal(ev[0].reason, "app_revoked");
   } finally {
     try {
       conn?.close();
@@ -406,7 +406,7 @@ Deno.test("after kill -9 and a restart of the daemon, revoking still closes a co
     const why = (exe: string) => [...new Set(ev.filter((e) => e.exe === exe).map((e) => e.reason))];
     assert.deepEqual(why(bins.s), ["approval_ended"]);
     assert.deepEqual(why(script), ["hash_mismatch"]);
-    assert.deepEqual(why(bins.a), ["revoked"]);
+    assert.deepEqual(why(bins.a), ["app_revoked"]);
   } finally {
     for (const p of procs) await p.kill();
     await Deno.remove(dir, { recursive: true });

@@ -64,7 +64,10 @@ Deno.test("learning mode: would_close, verdict allow; a failed destroy is said s
   assert.equal(would.kind, "would_close");
   assert.equal(would.verdict, "allow");
   assert.equal(would.daddr, "2001:db8::1");
-  assert.match(formatEvent(would), /ALLOW .*-> \[2001:db8::1\]:443\/tcp {2}WOULD CLOSE revoked$/);
+  assert.match(
+    formatEvent(would),
+    /ALLOW .*-> \[2001:db8::1\]:443\/tcp {2}WOULD CLOSE app_revoked$/,
+  );
   assert.match(explainReason(would), /^would close live connection: the app was revoked/);
   const failed = closedToConnEvent(
     record({

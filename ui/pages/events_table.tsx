@@ -11,7 +11,7 @@ import { VerdictBadge } from "../islands/status_badge.tsx";
 /** Why a live socket was closed (kind "close" / "would_close"), in words. */
 const CLOSE_WHY: Record<string, string> = {
   file_changed: "the app's file changed",
-  revoked: "the app was revoked",
+  app_revoked: "the app was revoked",
   hash_mismatch: "the app's hash no longer matches",
   approval_ended: "its once/session approval ended",
   not_approved: "the app is not approved (switch to enforcing)",
