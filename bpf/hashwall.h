@@ -218,12 +218,12 @@ struct hw_sock_rkey {
 	__u32 _pad;
 };
 
-/* Element 0 of hw_sock_ctl: how the next iterator run behaves. */
+/* Element 0 of hw_sock_ctl: how the next iterator run behaves, and whether hooks record. */
 struct hw_sock_ctl {
 	__u32 dry_run;           /* 1: report "would close", destroy nothing (learning mode) */
 	__u32 unapproved;        /* 1: also every stored socket whose trust is not approved now */
 	__u32 unapproved_reason; /* HW_CLOSE_* reported for those */
-	__u32 _pad;
+	__u32 no_record;         /* 1: hooks write no socket storage (close_on_revoke = false) */
 };
 
 /* Why sockets were closed (hw_sock_revoke values, hw_sock_closed.reason). */

@@ -60,8 +60,11 @@ static __always_inline void hw_sock_note(struct bpf_sock *sk, __u8 family, const
 					 __u32 extra)
 {
 	__u32 zero = 0;
+	struct hw_sock_ctl *c = bpf_map_lookup_elem(&hw_sock_ctl, &zero);
+	if (!c || c->no_record || !sk)
+		return;
 	struct hw_settings *s = bpf_map_lookup_elem(&hw_settings, &zero);
-	if (!s || !sk)
+	if (!s)
 		return;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;

@@ -138,7 +138,10 @@ export const LAYOUT = {
     fields: { "trust_key.dev": 0, "trust_key.ino": 8, app_id: 16, tgid: 20, uid: 24, flags: 28 },
   },
   hw_sock_rkey: { size: 24, fields: { "key.dev": 0, "key.ino": 8, app_id: 16 } },
-  hw_sock_ctl: { size: 16, fields: { dry_run: 0, unapproved: 4, unapproved_reason: 8 } },
+  hw_sock_ctl: {
+    size: 16,
+    fields: { dry_run: 0, unapproved: 4, unapproved_reason: 8, no_record: 12 },
+  },
   hw_sock_closed: {
     size: 80,
     fields: {
@@ -462,6 +465,8 @@ export interface SockCtl {
   dryRun: boolean;
   /** Also every stored socket whose trust is not approved now, with this HW_CLOSE_* reason. */
   unapprovedReason?: number;
+  /** The hooks write no socket storage (close_on_revoke = false). */
+  noRecord?: boolean;
 }
 
 /** Encodes a `struct hw_sock_ctl`. */
@@ -472,6 +477,7 @@ export function encodeSockCtl(c: SockCtl): Uint8Array {
   v.setUint32(L.fields.dry_run, c.dryRun ? 1 : 0, true);
   v.setUint32(L.fields.unapproved, c.unapprovedReason ? 1 : 0, true);
   v.setUint32(L.fields.unapproved_reason, c.unapprovedReason ?? 0, true);
+  v.setUint32(L.fields.no_record, c.noRecord ? 1 : 0, true);
   return b;
 }
 

@@ -209,6 +209,7 @@ export class DaemonCore implements HashwallApi {
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.kernel.attachLineage();
     phase("load");
     this.#syncKernelApprovals();
@@ -1204,6 +1205,7 @@ export class DaemonCore implements HashwallApi {
     const pending = this.#registry.list().filter((s) => s.status === "pending");
     for (const s of pending) await this.#registry.verify(s.app.name);
     this.kernel.updateSettings(this.#kernelSettings());
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.#syncKernelApprovals();
     this.#trustRunning();
     for (const s of this.#registry.list()) this.#watchApp(s);

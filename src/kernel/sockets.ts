@@ -58,9 +58,19 @@ export class SocketCloser {
   #parts: SocketCloserParts;
   #links = new Map<string, BpfLink>();
   #buf = new Uint8Array(64 * 1024);
+  #noRecord = false;
 
   constructor(parts: SocketCloserParts) {
     this.#parts = parts;
+  }
+
+  /**
+   * Whether the connect/sendmsg/bind hooks record socket trust at all (off with
+   * `close_on_revoke = false`: then a connect pays nothing for a feature that is not used).
+   */
+  setRecording(on: boolean): void {
+    this.#noRecord = !on;
+    this.#parts.ctl.update(u32Key(0), encodeSockCtl({ dryRun: true, noRecord: this.#noRecord }));
   }
 
   /**
@@ -87,10 +97,10 @@ export class SocketCloser {
         new DataView(reason.buffer).setUint32(0, t.reason, true);
         revoke.update(keys[i], reason);
       });
-      ctl.update(u32Key(0), encodeSockCtl(opts));
+      ctl.update(u32Key(0), encodeSockCtl({ ...opts, noRecord: this.#noRecord }));
       return [...this.#iterate(this.#parts.iterTcp), ...this.#iterate(this.#parts.iterUdp)];
     } finally {
-      ctl.update(u32Key(0), encodeSockCtl({ dryRun: true }));
+      ctl.update(u32Key(0), encodeSockCtl({ dryRun: true, noRecord: this.#noRecord }));
       for (const k of keys) revoke.delete(k);
     }
   }
