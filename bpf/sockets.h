@@ -53,8 +53,8 @@ struct {
 
 /*
  * Records on `sk` the trust of the current process. `daddr` NULL (bind): no loopback exemption
- * applies. An unknown app is recorded only in learning mode (in enforcing its connect was denied,
- * or passed as exempt loopback, which no switch to enforcing would deny either).
+ * applies. An unknown app is recorded only in learning mode (in enforcing its connect was
+ * denied).
  */
 static __always_inline void hw_sock_note(struct bpf_sock *sk, __u8 family, const __u8 *daddr,
 					 __u32 extra)
@@ -70,6 +70,12 @@ static __always_inline void hw_sock_note(struct bpf_sock *sk, __u8 family, const
 	__u32 tgid = pid_tgid >> 32;
 	if (tgid == s->daemon_tgid)
 		return;
+	/*
+	 * An exempt loopback destination: anyone may connect there again at once, revoked or not,
+	 * so closing it on revocation would protect nothing (and the record costs an allocation).
+	 */
+	if (daddr && s->allow_loopback && is_loopback(family, daddr))
+		return;
 	struct hw_sock_val v = {};
 	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
 	if (pv) {
@@ -84,8 +90,6 @@ static __always_inline void hw_sock_note(struct bpf_sock *sk, __u8 family, const
 	}
 	if (!v.flags) {
 		if (s->mode != HW_MODE_LEARNING)
-			return;
-		if (daddr && s->allow_loopback && is_loopback(family, daddr))
 			return;
 		exe_of(bpf_get_current_task_btf(), &v.trust_key);
 		v.flags = HW_SOCK_UNKNOWN;

@@ -507,3 +507,27 @@ Deno.test("UI: the switch to enforcing offers to close unapproved apps' live con
     await u.kill();
   }
 });
+
+Deno.test("allow_loopback = true: loopback connections carry no record (anyone may reconnect), so a revocation leaves them", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-sock-lo-" });
+  const bins = await setup(dir, ["a"]);
+  await using peers = await echoPeers();
+  await using d = await startTestDaemon({
+    mode: "enforcing",
+    allowLoopback: true,
+    apps: await appsFor(bins, ["a"]),
+  });
+  const procs: LineProcess[] = [];
+  try {
+    const a = await hold(d, bins.a, peers);
+    procs.push(a);
+    assert.equal((await d.cli(["apps", "revoke", "a"])).code, 0);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await a.ping(), "tcp=ok udp=ok");
+    const r = await d.cli(["events", "--json", "--limit", "1000"]);
+    assert.ok(!r.stdout.includes('"kind":"close"'), "nothing closed, nothing reported");
+  } finally {
+    for (const p of procs) await p.kill();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
