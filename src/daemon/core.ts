@@ -154,6 +154,8 @@ export class DaemonCore implements HashwallApi {
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
+  /** How long each start phase took (ms), for the ready line. */
+  #startPhases: Record<string, number> = {};
 
   constructor(opts: DaemonOptions, log: Logger) {
     this.opts = opts;
@@ -244,11 +246,20 @@ export class DaemonCore implements HashwallApi {
     await this.#startIntegrity();
     await this.#syncExecGate();
     phase("watch");
+    this.#startPhases = phases;
+  }
+
+  /**
+   * Logs the ready line, `hashwall <version> <mode>`. Not part of start(): the caller logs it
+   * once every part (control socket, web UI) is up, since tools and tests take this line to
+   * mean "ready" and then talk to the socket at once.
+   */
+  announceReady(): void {
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
       cgroup: this.opts.cgroup,
       apps: this.#registry.list().length,
-      startMs: phases,
+      startMs: this.#startPhases,
     });
   }
 
