@@ -8,12 +8,19 @@
  * says how many write-durations the revocation trails the write; "revoked before write()
  * returned" counts trials where the identity was already gone when write() came back.
  *
- * Cold case: the same measure on the first write after a (re)start — the daemon is restarted, and
- * the write lands within 10 ms of it reporting ready (its "hashwall … enforcing/learning" line),
- * `cold` trials (default 200), each a full restart over the pinned maps. Goal p99 ≤ 5 ms, as warm:
- * the watch must be live before the daemon says ready, not a moment later.
+ * Then, when trust ends its connections end (issue 20): (2) in enforcing mode, an approved binary
+ * that holds an established TCP connection to this process is replaced by rename, 200 trials:
+ * rename → this process (the peer) sees the reset the kernel's bpf_sock_destroy sent, p50/p99
+ * (goal p99 ≤ 10 ms); (3) the closing iterators' own cost, ms per revocation run, with the host's
+ * sockets alone and with 10 000 more established loopback sockets (5 000 connections, no
+ * storage: every socket is visited, none closed) — a second copy of the object loaded here, not
+ * attached anywhere.
  *
- * Run: deno run -A bench/revoke.ts [trials] [cold]
+ * (4) Cold case: the first write after a (re)start — the daemon is restarted over its pins and
+ * the write lands within 10 ms of it reporting ready (its "hashwall … <mode>" line), `cold` trials
+ * (default 200). Goal p99 ≤ 5 ms, as warm: the watch must be live before the daemon says ready.
+ *
+ * Run: deno run -A bench/revoke.ts [trials] [close-trials] [cold]
  *
  * @module
  */
@@ -22,14 +29,20 @@ import { netclientCopy } from "../tests/helpers/netclient.ts";
 import { sha256Of } from "../tests/helpers/daemon.ts";
 import { mapLookup, objGet } from "../ffi/libbpf.ts";
 import { close as closeFd } from "../ffi/libc.ts";
-import { encodeExeKey } from "../ffi/structs.ts";
+import { BpfObject } from "../ffi/libbpf.ts";
+import { encodeExeKey, HW } from "../ffi/structs.ts";
+import { HASHWALL_OBJECT } from "../src/kernel/objects.ts";
+import { SocketCloser } from "../src/kernel/sockets.ts";
+import { sockholderCopy, spawnLines } from "../tests/helpers/sockholder.ts";
 import { identityOf } from "../src/identity/running.ts";
 import { instanceName, pinPaths } from "../src/kernel/pins.ts";
 import { median, quantile, round } from "./lib/stats.ts";
 import { markdownTable, printSummary } from "./lib/report.ts";
 
 const TRIALS = Number(Deno.args[0] ?? 1000);
-const COLD = Number(Deno.args[1] ?? 200);
+const CLOSE_TRIALS = Number(Deno.args[1] ?? 200);
+const COLD = Number(Deno.args[2] ?? 200);
+const ITER_SOCKETS = 10_000;
 // Poll the map with 20 µs sleeps: a busy loop would take one of this machine's two CPUs away
 // from the daemon whose latency is being measured.
 const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
@@ -38,9 +51,14 @@ const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
 const dir = await Deno.makeTempDir({ prefix: "hw-bench-revoke-" });
 const bin = await netclientCopy(`${dir}/app`);
 const original = await Deno.readFile(bin);
+const holder = await sockholderCopy(dir, "holder");
+const holderBytes = await Deno.readFile(holder);
 const d = await startTestDaemon({
   mode: "learning",
-  apps: [{ name: "app", path: bin, sha256: await sha256Of(bin) }],
+  apps: [
+    { name: "app", path: bin, sha256: await sha256Of(bin) },
+    { name: "holder", path: holder, sha256: await sha256Of(holder) },
+  ],
 });
 const mapFd = objGet(`${pinPaths(instanceName(d.stateDir)).maps}/hw_approved`);
 try {
@@ -78,7 +96,15 @@ try {
     f.close();
     await waitFor(true);
   }
-  // Cold: restart, then write at once after ready.
+  const ms = (x: number) => round(x, 3);
+
+  // (2) Replacement → the app's established connection is reset.
+  const mode = await d.cli(["mode", "enforcing"]);
+  if (mode.code !== 0) throw new Error(`mode enforcing: ${mode.stderr}`);
+  const close = await closeTrials(d, holder, holderBytes, mapFd, CLOSE_TRIALS);
+  // (3) The iterators' own cost per revocation run.
+  const iter = await iteratorCost(ITER_SOCKETS);
+  // (4) Cold: restart, then write at once after ready.
   const cold: number[] = [];
   const sinceReady: number[] = [];
   let failedStarts = 0;
@@ -108,14 +134,12 @@ try {
     await waitFor(true, 30_000);
     if ((i + 1) % 20 === 0) {
       console.error(
-        `cold ${i + 1}/${COLD}: p50 ${round(median(cold), 3)} ms, max ${
-          round(Math.max(...cold), 3)
-        } ms`,
+        `cold ${i + 1}/${COLD}: p50 ${ms(median(cold))} ms, max ${ms(Math.max(...cold))} ms`,
       );
     }
   }
-  const ms = (x: number) => round(x, 3);
   const coldP99 = COLD ? quantile(cold, 0.99) : NaN;
+
   const summary = {
     name: "revoke",
     trials: TRIALS,
@@ -127,6 +151,15 @@ try {
     revoked_before_write_returned: beforeReturn,
     goal_p99_ms: 5,
     met: quantile(revoke, 0.99) <= 5,
+    close_trials: CLOSE_TRIALS,
+    close_p50_ms: ms(median(close)),
+    close_p99_ms: ms(quantile(close, 0.99)),
+    close_max_ms: ms(Math.max(...close)),
+    close_goal_p99_ms: 10,
+    close_met: quantile(close, 0.99) <= 10,
+    iter_host_ms: ms(iter.base),
+    iter_10k_ms: ms(iter.loaded),
+    iter_per_1k_sockets_ms: ms((iter.loaded - iter.base) / (ITER_SOCKETS / 1000)),
     cold_trials: COLD,
     cold_write_after_ready_max_ms: COLD ? ms(Math.max(...sinceReady)) : null,
     cold_revoke_p50_ms: COLD ? ms(median(cold)) : null,
@@ -136,26 +169,57 @@ try {
     cold_goal_p99_ms: 5,
     cold_met: COLD ? coldP99 <= 5 && Math.max(...sinceReady) <= 10 : null,
   };
-  const row = (name: string, xs: number[]) =>
-    [name, ms(median(xs)), ms(quantile(xs, 0.99)), ms(Math.max(...xs))].map(String);
   console.log(markdownTable(
-    ["measure", "p50 ms", "p99 ms", "max ms", "goal p99", "met"],
+    ["measure", "p50 ms", "p99 ms", "max ms"],
     [
-      [...row("first write → identity gone from hw_approved", revoke), "5", String(summary.met)],
-      [...row("write() call (baseline)", writes), "", ""],
+      [
+        "first write → identity gone from hw_approved",
+        ms(median(revoke)),
+        ms(quantile(revoke, 0.99)),
+        ms(Math.max(...revoke)),
+      ].map(String),
+      [
+        "write() call (baseline)",
+        ms(median(writes)),
+        ms(quantile(writes, 0.99)),
+        ms(Math.max(...writes)),
+      ].map(String),
+      [
+        `replacement by rename → the app's TCP connection reset (${CLOSE_TRIALS} trials)`,
+        ms(median(close)),
+        ms(quantile(close, 0.99)),
+        ms(Math.max(...close)),
+      ].map(String),
       ...(COLD
         ? [
           [
-            ...row("cold: first write ≤ 10 ms after ready → gone", cold),
-            "5",
-            String(summary.cold_met),
-          ],
-          [...row("cold: ready → write", sinceReady), "≤ 10 (max)", ""],
+            `cold: first write ≤ 10 ms after ready → gone (${COLD} restarts)`,
+            ms(median(cold)),
+            ms(coldP99),
+            ms(Math.max(...cold)),
+          ].map(String),
+          [
+            "cold: ready → write",
+            ms(median(sinceReady)),
+            ms(quantile(sinceReady, 0.99)),
+            ms(Math.max(...sinceReady)),
+          ].map(String),
         ]
         : []),
     ],
   ));
   console.log(`revoked before write() returned: ${beforeReturn}/${TRIALS}`);
+  console.log(
+    `first write: goal p99 <= 5 ms: ${summary.met ? "met" : "NOT met"}; ` +
+      `replacement -> connection reset: goal p99 <= 10 ms: ${
+        summary.close_met ? "met" : "NOT met"
+      }; cold first write: goal p99 <= 5 ms: ${summary.cold_met ? "met" : "NOT met"}`,
+  );
+  console.log(
+    `closing iterators (iter/tcp + iter/udp), median of ${iter.runs} runs: host sockets alone ` +
+      `${ms(iter.base)} ms, with ${ITER_SOCKETS} more established loopback sockets ` +
+      `${ms(iter.loaded)} ms per revocation`,
+  );
   printSummary(summary);
 } finally {
   closeFd(mapFd);
@@ -163,4 +227,102 @@ try {
   await Deno.writeFile(bin, original).catch(() => {});
   await d.stop();
   await Deno.remove(dir, { recursive: true });
+}
+
+/**
+ * Each trial: start the approved holder (a fresh process: the previous one's connection was
+ * closed), accept its connection here, replace its binary by rename (same bytes, new inode, as
+ * an updater would), time until the pending read on our end fails with the reset, then wait
+ * until the daemon approved the new inode before the next trial.
+ */
+async function closeTrials(
+  d: Awaited<ReturnType<typeof startTestDaemon>>,
+  path: string,
+  bytes: Uint8Array,
+  approvedFd: number,
+  trials: number,
+): Promise<number[]> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const out: number[] = [];
+  const approved = async () => {
+    const end = performance.now() + 10_000;
+    for (;;) {
+      const key = encodeExeKey(identityOf(await Deno.stat(path)));
+      if (mapLookup(approvedFd, key, 8) !== null) return;
+      if (performance.now() > end) throw new Error("holder never re-approved");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  try {
+    for (let i = 0; i < trials; i++) {
+      await approved();
+      const p = spawnLines(d.cg, [path, "hold", "127.0.0.1", `${port}`, "0"]);
+      const conn = await l.accept();
+      const buf = new Uint8Array(16);
+      let t0 = 0;
+      // The holder keeps its connection idle: our read ends only by the kernel's reset.
+      const reset = conn.read(buf).then((n) => {
+        throw new Error(`read returned ${n} instead of a reset`);
+      }, () => performance.now());
+      await Deno.writeFile(`${path}.new`, bytes, { mode: 0o755 });
+      t0 = performance.now();
+      await Deno.rename(`${path}.new`, path);
+      const t1 = await Promise.race([
+        reset,
+        new Promise<number>((_, rej) => setTimeout(() => rej(new Error("no reset in 5 s")), 5000)),
+      ]);
+      out.push(t1 - t0);
+      try {
+        conn.close();
+      } catch { /* reset */ }
+      await p.kill();
+    }
+  } finally {
+    l.close();
+  }
+  return out;
+}
+
+/**
+ * Median ms of one closing run (both iterators, one identity nobody's socket names), first with
+ * the host's sockets alone, then with `n` more established loopback sockets.
+ */
+async function iteratorCost(n: number): Promise<{ base: number; loaded: number; runs: number }> {
+  const obj = BpfObject.openMem(HASHWALL_OBJECT, "hwbench");
+  obj.load();
+  const closer = new SocketCloser({
+    revoke: obj.map("hw_sock_revoke"),
+    ctl: obj.map("hw_sock_ctl"),
+    iterTcp: obj.program("hw_iter_tcp"),
+    iterUdp: obj.program("hw_iter_udp"),
+  });
+  const runs = 30;
+  const target = [{ key: { dev: 1n, ino: 1n }, appId: 1, reason: HW.CLOSE_REVOKED }];
+  const timeRuns = () => {
+    const xs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      closer.close(target, { dryRun: false });
+      xs.push(performance.now() - t0);
+    }
+    return median(xs);
+  };
+  const conns: Deno.Conn[] = [];
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const base = timeRuns();
+    const port = (l.addr as Deno.NetAddr).port;
+    for (let i = 0; i < n / 2; i++) {
+      const [c, s] = await Promise.all([Deno.connect({ hostname: "127.0.0.1", port }), l.accept()]);
+      conns.push(c, s);
+    }
+    const loaded = timeRuns();
+    return { base, loaded, runs };
+  } finally {
+    for (const c of conns) c.close();
+    l.close();
+    closer.dispose();
+    obj.close();
+  }
 }

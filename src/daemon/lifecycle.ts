@@ -132,6 +132,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   started = true;
   if (hupDuringStart) onHup();
 
+  // Only now: the ready line must not come before the control socket and UI it announces.
+  core.announceReady();
   const statusLine = () =>
     `STATUS=${core.effectiveMode()}, ${core.kernel.counters().deny ?? 0} denied, ` +
     `${core.kernel.counters().lost ?? 0} lost`;
