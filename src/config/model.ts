@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { HostPattern } from "./hostname.ts";
+
 /** Where a value came from, for located errors and "why" answers. Line and column are 1-based. */
 export interface SourceLoc {
   /** File name as given to the loader. */
@@ -77,6 +79,11 @@ export interface Rule {
   protocol: Protocol;
   /** Remote networks; omitted = any. */
   remote?: Cidr[];
+  /**
+   * Remote host names ("out" only): exact names and leading "*." wildcards, matched against the
+   * name the app resolved the address from (DNS answers seen by the kernel). Never with `remote`.
+   */
+  remoteHost?: HostPattern[];
   /** Service port: local for "in", remote for "out". */
   ports?: PortRange[];
   /** App name from apps.toml; "out" rules only. */

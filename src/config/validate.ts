@@ -41,6 +41,7 @@ import type { PathSegment } from "./position.ts";
 import { parseAddress, parseCidr } from "./cidr.ts";
 import { parsePortSpec } from "./ports.ts";
 import { closest } from "./suggest.ts";
+import { type HostPattern, parseHostPattern } from "./hostname.ts";
 
 /** One config file's name (as shown in errors) and its text. */
 export interface ConfigText {
@@ -78,7 +79,17 @@ export const CONFIG_KEYS = {
     "exec_gate",
   ],
   ui: ["listen"],
-  rule: ["id", "action", "direction", "protocol", "remote", "ports", "app", "comment"],
+  rule: [
+    "id",
+    "action",
+    "direction",
+    "protocol",
+    "remote",
+    "remote_host",
+    "ports",
+    "app",
+    "comment",
+  ],
   integrity: ["watch"],
   watch: ["path", "recursive"],
   history: ["max_age_days", "max_rows"],
@@ -349,6 +360,21 @@ function readCidr(doc: ConfigDocument, path: PathSegment[], v: unknown): Cidr | 
   }
 }
 
+function readHost(
+  doc: ConfigDocument,
+  path: PathSegment[],
+  v: unknown,
+): HostPattern | undefined {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  try {
+    return parseHostPattern(s);
+  } catch (e) {
+    doc.error(path, (e as Error).message);
+    return undefined;
+  }
+}
+
 function readPort(doc: ConfigDocument, path: PathSegment[], v: unknown): PortRange | undefined {
   if (typeof v !== "string" && typeof v !== "bigint") {
     doc.error(path, `expected a port (integer) or "A-B" range, got ${describeValue(v)}`);
@@ -375,8 +401,33 @@ function readRule(
   const direction = field(doc, path, t, "direction", readDirection, true);
   const protocol = field(doc, path, t, "protocol", readProtocol) ?? "any";
   const remote = field(doc, path, t, "remote", readArray(readCidr, "CIDR strings", false));
+  const remoteHost = field(
+    doc,
+    path,
+    t,
+    "remote_host",
+    readArray(readHost, "host names", false),
+  );
   const ports = field(doc, path, t, "ports", readArray(readPort, "ports", false));
   const app = field(doc, path, t, "app", readString);
+  if (remoteHost) {
+    if (direction === "in") {
+      doc.error(
+        [...path, "remote_host"],
+        'remote_host is only allowed with direction "out" (names are known for connections an app makes)',
+      );
+    } else if (remote) {
+      doc.error(
+        [...path, "remote_host"],
+        "remote and remote_host cannot be combined in one rule; write one rule for each",
+      );
+    } else if (protocol === "icmp" || protocol === "icmpv6") {
+      doc.error(
+        [...path, "remote_host"],
+        `remote_host needs protocol "tcp", "udp" or none (names are judged at connect), not "${protocol}"`,
+      );
+    }
+  }
   const comment = field(doc, path, t, "comment", readString);
   if (ports && protocol !== "tcp" && protocol !== "udp") {
     doc.error(
@@ -416,6 +467,7 @@ function readRule(
   if (id === undefined || action === undefined || direction === undefined) return undefined;
   const rule: Rule = { id, action, direction, protocol, index: 0, loc: doc.where(path) };
   if (remote) rule.remote = remote;
+  if (remoteHost) rule.remoteHost = remoteHost;
   if (ports) rule.ports = ports;
   if (app !== undefined) rule.app = app;
   if (comment !== undefined) rule.comment = comment;

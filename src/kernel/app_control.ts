@@ -51,6 +51,11 @@ export const PERSISTENT_MAPS = [
   "hw_exec_paths",
   "hw_scripts",
   "hw_scripts_rel",
+  "hw_dns_socks",
+  "hw_dns_queries",
+  "hw_dns_addrs",
+  "hw_dns_names",
+  "hw_dns_stats",
 ] as const;
 
 /**
@@ -68,6 +73,8 @@ const HOOK_PROGRAMS = [
   "hw_sendmsg4",
   "hw_sendmsg6",
   "hw_sock_create",
+  "hw_dns_egress",
+  "hw_dns_ingress",
 ] as const;
 
 /** Options of {@link AppControl.open}. */
