@@ -531,8 +531,8 @@ static __always_inline void hw_dns_lookup_pats(struct hw_dns_rule_key *k,
 static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 proto, __u8 family,
 					      const __u8 *daddr, __u16 dport, __u32 *rule)
 {
-	__u32 r = HW_FLT_NO_RULE;
-	int v = hw_flt_app_verdict(app_id, proto, family, daddr, dport, &r);
+	int v = hw_flt_app_verdict(app_id, proto, family, daddr, dport, rule);
+	__u32 r = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
 	if (family != 4 && family != 6)
 		return v;
 	struct hw_dns_addr_key ak = {};
@@ -551,7 +551,7 @@ static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	gen = ctl->active_gen & 1;
 	__u8 pk = hw_flt_proto_key(proto);
 	__u32 pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
-	struct hw_flt_match best = {.rule = v == HW_FLT_NONE ? HW_FLT_NO_RULE : r, .action = 0};
+	struct hw_flt_match best = {.rule = r, .action = 0};
 	struct hw_flt_match before = best;
 	struct hw_dns_rule_key k = {};
 	k.gen = gen;

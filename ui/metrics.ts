@@ -3,7 +3,8 @@
  *
  * The daemon's `StatusInfo.counters` keys this module reads by name: `allow`, `deny`, `unknown`
  * (the kernel's verdict counters, see HW_CNT_* in bpf/hashwall.h), `hash_queue` (files waiting to
- * be hashed) and `watched_files` (files under watch). Every counter is also exported generically as
+ * be hashed), `watched_files` (files under watch) and `dns_*` (the kernel DNS parser, see
+ * HW_DNS_CNT_*). Every counter is also exported generically as
  * `hashwall_counter{name="…"}` so a new one is visible before it gets its own metric.
  *
  * @module
@@ -50,6 +51,15 @@ export function renderMetrics(s: StatusInfo): string {
   metric("hashwall_enforcing", "gauge", "1 when enforcing, 0 when learning.", [
     ["", s.mode === "enforcing" ? 1 : 0],
   ]);
+  metric(
+    "hashwall_dns_total",
+    "counter",
+    "Kernel DNS answer parser (hostnames): queries, answers, addresses named, and refusals.",
+    Object.keys(c).filter((k) => k.startsWith("dns_")).sort().map((k) => [
+      `{counter="${esc(k.slice(4))}"}`,
+      c[k],
+    ]),
+  );
   metric(
     "hashwall_counter",
     "untyped",

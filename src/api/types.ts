@@ -92,6 +92,8 @@ export interface ConnEvent {
   ruleId?: string;
   /** For a script's attempt: the interpreter that ran it (`exe` is then the script). */
   interpreter?: string;
+  /** The name the process resolved the destination from (kernel DNS view), when known. */
+  host?: string;
 }
 
 /** Status of the running instance. */
@@ -224,6 +226,9 @@ export interface IntegrityInfo {
 
 /** One destination an unapproved app tried. */
 export interface LearningDestination {
+  /** The name the app resolved the destination from, when known (destinations group by it). */
+  host?: string;
+  /** The address (the latest one, for a named destination). */
   daddr: string;
   dport: number;
   proto: number;

@@ -27,6 +27,7 @@ const USAGE = `Usage: hashwall rules <list|reload|explain> [options]
       Asks the daemon to re-read the configuration. Any error changes nothing.
 
   hashwall rules explain <in|out> <tcp|udp|icmp|icmpv6|NUMBER> <ADDRESS>[:PORT] [--app NAME]
+  hashwall rules explain out <tcp|udp> <HOST-NAME>:PORT [--app NAME]
                          [--json] [--config DIR]
       Which rule (or default) decides a packet that belongs to no allowed flow, and why.
       ADDRESS is the remote address; PORT is the service port (local for in, remote for out).
@@ -34,7 +35,8 @@ const USAGE = `Usage: hashwall rules <list|reload|explain> [options]
 
 Examples:
   hashwall rules explain in tcp 192.0.2.7:22
-  hashwall rules explain out udp [2001:db8::53]:53 --json`;
+  hashwall rules explain out udp [2001:db8::53]:53 --json
+  hashwall rules explain out tcp github.com:443 --app curl`;
 
 function describeRule(r: Rule): string {
   const parts = [`${r.action} ${r.direction} ${r.protocol}`];

@@ -25,6 +25,8 @@ import {
 import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
+import { HostnameMaps } from "../kernel/hostnames.ts";
+import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
@@ -116,6 +118,7 @@ export class DaemonCore implements HashwallApi {
   #cacheDb?: DatabaseSync;
   #cacheHits = 0;
   #filter?: PacketFilter;
+  #hostnames?: HostnameMaps;
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
   /** Verdict counts since `since`, kept current by #countCommitted (see eventCounts). */
@@ -203,6 +206,11 @@ export class DaemonCore implements HashwallApi {
       settings: this.#kernelSettings(),
     });
     this.kernel.attachLineage();
+    this.#hostnames = new HostnameMaps({
+      addrs: this.kernel.map("hw_dns_addrs").fd,
+      names: this.kernel.map("hw_dns_names").fd,
+      stats: this.kernel.map("hw_dns_stats").fd,
+    });
     phase("load");
     this.#syncKernelApprovals();
     this.#trustRunning();
@@ -448,8 +456,23 @@ export class DaemonCore implements HashwallApi {
     }
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
+    this.#nameDestination(ev);
     this.#learning.add(ev);
     this.#batcher.push(ev);
+  }
+
+  /** The name the process resolved the destination from, as the kernel saw its DNS answer. */
+  #nameDestination(ev: ConnEvent): void {
+    if (!this.#hostnames || (ev.family !== 4 && ev.family !== 6)) return;
+    try {
+      const host = this.#hostnames.nameFor(ev.tgid, parseAddress(ev.daddr));
+      if (host) ev.host = host;
+    } catch { /* no name: the event stands with its address */ }
+  }
+
+  /** The kernel DNS parser's counters (status, /metrics). */
+  dnsCounters(): Record<string, number> {
+    return this.#hostnames?.stats() ?? {};
   }
 
   #seedLearning(): void {
@@ -720,6 +743,9 @@ export class DaemonCore implements HashwallApi {
         history_dropped: health.dropped,
         history_written: health.written,
         ...this.#filterCounters(),
+        ...Object.fromEntries(
+          Object.entries(this.dnsCounters()).map(([k, v]) => [`dns_${k}`, v]),
+        ),
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,

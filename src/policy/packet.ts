@@ -84,15 +84,17 @@ export function parsePacket(words: string[] | string, app?: string): Packet {
     if (!/^[A-Za-z0-9_.*-]+$/.test(addrText) || /^[0-9.]+$/.test(addrText)) {
       throw new PacketSyntaxError(`bad remote address: ${(e as Error).message}`);
     }
+    if (dirText !== "out") {
+      throw new PacketSyntaxError(
+        `bad remote address: ${(e as Error).message} (a host name only goes with "out")`,
+      );
+    }
     try {
       const h = parseHostPattern(addrText.toLowerCase());
       if (h.wildcard) throw new Error(`give one name, not a pattern: "${addrText}"`);
       host = h.name;
     } catch (e2) {
       throw new PacketSyntaxError(`bad remote host: ${(e2 as Error).message}`);
-    }
-    if (dirText !== "out") {
-      throw new PacketSyntaxError("a host name can only be given for outbound packets");
     }
     remote = new Uint8Array(4);
   }

@@ -130,4 +130,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE conn_events ADD COLUMN interpreter TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "conn-events-host",
+    sql: `
+      -- Hostnames: the name the app resolved the destination from (kernel DNS view), when known.
+      ALTER TABLE conn_events ADD COLUMN host TEXT;
+    `,
+  },
 ];

@@ -164,8 +164,11 @@ export function LearningList(props: LearningListProps) {
                     <h4>Destinations</h4>
                     <ul class="dests">
                       {e.destinations.map((d) => (
-                        <li key={`${d.daddr}-${d.dport}-${d.proto}`}>
-                          <span class="mono">{formatDest(d.daddr, d.dport)}</span>{" "}
+                        <li key={`${d.host ?? d.daddr}-${d.dport}-${d.proto}`}>
+                          {d.host && <span class="mono strong">{d.host}:{d.dport}</span>}{" "}
+                          <span class="mono">
+                            {d.host ? `(${d.daddr})` : formatDest(d.daddr, d.dport)}
+                          </span>{" "}
                           <span class="muted">{protoName(d.proto)} × {d.count}</span>
                         </li>
                       ))}

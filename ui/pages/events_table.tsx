@@ -63,6 +63,7 @@ export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?
                 <div class="mono small muted break">{e.exe}</div>
               </td>
               <td class="mono nowrap" data-label="destination">
+                {e.host && <div class="strong break">{e.host}</div>}
                 {formatDest(e.daddr, e.dport)} <span class="muted">{protoName(e.proto)}</span>
               </td>
               <td data-label="why">{explainReason(e)}</td>
