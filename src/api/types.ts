@@ -161,6 +161,8 @@ export interface RuleInfo {
   protocol: string;
   /** CIDRs as written; absent = any. */
   remote?: string[];
+  /** Host name patterns (`remote_host`; a blocklist shows its first 20). */
+  remoteHost?: string[];
   /** Ports/ranges as written ("443", "8000-8080"); absent = any. */
   ports?: string[];
   app?: string;

@@ -96,6 +96,28 @@ export interface Rule {
   loc: SourceLoc;
 }
 
+/** What a `[[blocklist]]` file holds. */
+export type BlocklistFormat = "hosts" | "domains" | "cidr";
+
+/**
+ * One `[[blocklist]]`: a list of names or networks, fetched by the daemon, denied for every app
+ * before the `[[rule]]`s (see src/policy/blocklist.ts).
+ */
+export interface Blocklist {
+  /** Unique id (rule id syntax); its hits are counted as rule `blocklist:<id>`. */
+  id: string;
+  /** An absolute path or an http(s) URL. */
+  source: string;
+  /** hosts ("0.0.0.0 name" lines), domains (one name a line, subdomains too) or cidr. */
+  format: BlocklistFormat;
+  /** Refresh interval in milliseconds. */
+  refreshMs: number;
+  /** Only "deny". */
+  action: "deny";
+  /** Where the `[[blocklist]]` starts. */
+  loc: SourceLoc;
+}
+
 /** One `[[integrity.watch]]` entry. */
 export interface IntegrityWatch {
   /** Absolute, normalised path. */
@@ -148,6 +170,8 @@ export interface Policy {
   ui: UiConfig;
   /** `[[rule]]`s in file order. */
   rules: Rule[];
+  /** `[[blocklist]]`s in file order (none unless configured). */
+  blocklists?: Blocklist[];
   /** `[[integrity.watch]]` entries. */
   integrity: { watch: IntegrityWatch[] };
   /**

@@ -7,6 +7,7 @@
  */
 import type {
   App,
+  Blocklist,
   Cidr,
   ConfigError,
   Defaults,
@@ -68,7 +69,8 @@ export interface ValidateInput {
 
 /** Every key each table accepts (also used to check that the default config shows them all). */
 export const CONFIG_KEYS = {
-  rulesTop: ["defaults", "ui", "rule", "integrity", "history"],
+  rulesTop: ["defaults", "ui", "rule", "blocklist", "integrity", "history"],
+  blocklist: ["id", "source", "format", "refresh", "action", "comment"],
   defaults: [
     "mode",
     "allow_loopback",
@@ -232,8 +234,22 @@ function validateRulesDoc(
     }
   }
   const history = readHistory(doc, optionalTable(doc, root, "history"));
+  const blocklists: Blocklist[] = [];
+  const blockIds = new Map<string, SourceLoc>();
+  for (const { table, index } of field(doc, [], root, "blocklist", readTableArray) ?? []) {
+    const b = readBlocklist(doc, ["blocklist", index], table);
+    if (!b) continue;
+    const at = blockIds.get(b.id);
+    if (at) {
+      doc.error(
+        ["blocklist", index, "id"],
+        `duplicate blocklist id "${b.id}" (first used at ${at.file}:${at.line}:${at.col})`,
+      );
+    } else blockIds.set(b.id, b.loc);
+    blocklists.push(b);
+  }
   if (!defaults || !ui || !history) return null;
-  return { defaults, ui, rules, integrity: { watch }, history };
+  return { defaults, ui, rules, blocklists, integrity: { watch }, history };
 }
 
 /** A reader for a whole number in 1..`max`. */
@@ -334,6 +350,46 @@ function parseListen(s: string): UiConfig | string {
     return `host "${host}" is not loopback; the UI listens only on 127.0.0.1, [::1] or localhost`;
   }
   return { host: bytes.length === 16 ? "::1" : host, port };
+}
+
+const REFRESH_UNITS_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function readBlocklist(
+  doc: ConfigDocument,
+  path: PathSegment[],
+  t: TomlTable,
+): Blocklist | undefined {
+  checkKeys(doc, path, t, CONFIG_KEYS.blocklist);
+  const before = doc.errors.length;
+  const id = field(doc, path, t, "id", readRuleId, true);
+  const source = field(doc, path, t, "source", readString, true);
+  const format = field(
+    doc,
+    path,
+    t,
+    "format",
+    readEnum(["hosts", "domains", "cidr"] as const),
+    true,
+  );
+  const refresh = field(doc, path, t, "refresh", readString) ?? "24h";
+  const action = field(doc, path, t, "action", readEnum(["deny"] as const)) ?? "deny";
+  field(doc, path, t, "comment", readString);
+  if (source !== undefined && !source.startsWith("/") && !/^https?:\/\/[^\s/]+/.test(source)) {
+    doc.error(
+      [...path, "source"],
+      `"${source}" is neither an absolute path nor an http:// or https:// URL`,
+    );
+  }
+  const m = /^([0-9]{1,4})([mhd])$/.exec(refresh);
+  let refreshMs = 0;
+  if (!m || Number(m[1]) === 0) {
+    doc.error(
+      [...path, Object.hasOwn(t, "refresh") ? "refresh" : "id"],
+      `refresh "${refresh}" is not a duration like 30m, 24h or 7d`,
+    );
+  } else refreshMs = Number(m[1]) * REFRESH_UNITS_MS[m[2]];
+  if (doc.errors.length > before || !id || !source || !format) return undefined;
+  return { id, source, format, refreshMs, action, loc: doc.where(path) };
 }
 
 function readRuleId(doc: ConfigDocument, path: PathSegment[], v: unknown) {

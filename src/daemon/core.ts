@@ -9,7 +9,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import type { App, Mode, Policy } from "../config/model.ts";
+import type { App, Mode, Policy, Rule } from "../config/model.ts";
 import { configPath, loadPolicy } from "../config/load.ts";
 import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
@@ -26,6 +26,7 @@ import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { HostnameMaps } from "../kernel/hostnames.ts";
+import { Blocklists, type BlocklistState } from "./blocklists.ts";
 import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
@@ -93,6 +94,8 @@ export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: 
 /** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
+/** How often the blocklist refresh timer looks for a list whose interval passed. */
+const BLOCKLIST_POLL_MS = 60_000;
 
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
@@ -119,6 +122,13 @@ export class DaemonCore implements HashwallApi {
   #cacheHits = 0;
   #filter?: PacketFilter;
   #hostnames?: HostnameMaps;
+  /** [[blocklist]]s: their deny rules go before the [[rule]]s (src/policy/blocklist.ts). */
+  #blocklists?: Blocklists;
+  #blockRules: Rule[] = [];
+  #blockTimer?: ReturnType<typeof setInterval>;
+  #blockRefreshedAt = new Map<string, number>();
+  /** Reported blocklist denials per list since start (events: one per app + destination + window). */
+  #blockHits = new Map<string, number>();
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
   /** Verdict counts since `since`, kept current by #countCommitted (see eventCounts). */
@@ -197,6 +207,9 @@ export class DaemonCore implements HashwallApi {
     this.#registry.setApps(this.#activeApps());
     await this.#verifyAll();
     phase("hash");
+    this.#blocklists = new Blocklists(this.opts.stateDir);
+    await this.#refreshBlocklists(this.policy);
+    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
     // The packet filter first: its pinned rule maps are shared with the connect hooks.
     this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
     this.#filter.apply(this.#compile(this.policy));
@@ -218,6 +231,7 @@ export class DaemonCore implements HashwallApi {
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
     this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
+    this.#blockTimer = setInterval(() => this.#refreshDueBlocklists(), BLOCKLIST_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
@@ -235,6 +249,7 @@ export class DaemonCore implements HashwallApi {
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
     clearInterval(this.#ifaceTimer);
+    clearInterval(this.#blockTimer);
     try {
       this.kernel?.drain();
     } catch { /* best effort: stopping anyway */ }
@@ -254,11 +269,62 @@ export class DaemonCore implements HashwallApi {
   }
 
   /** Compiles the rules for the kernel, in the mode in force, with the registry's app ids. */
-  #compile(policy: Policy) {
+  #compile(policy: Policy, blockRules = this.#blockRules) {
     const mode = this.#modeFor(policy);
-    return compilePolicy({ ...policy, defaults: { ...policy.defaults, mode } }, {
+    const eff = this.#effective(policy, blockRules);
+    return compilePolicy({ ...eff, defaults: { ...policy.defaults, mode } }, {
       appId: (name) => this.#registry.idOf(name),
     });
+  }
+
+  /** The rules the kernel holds: the blocklists' deny rules, then the [[rule]]s. */
+  #effective(policy: Policy = this.policy, blockRules = this.#blockRules): Policy {
+    if (blockRules.length === 0) return policy;
+    return {
+      ...policy,
+      rules: [...blockRules, ...policy.rules].map((r, index) => ({ ...r, index })),
+    };
+  }
+
+  /** Fetches every list of `policy` (never throws); failures become status warnings. */
+  async #refreshBlocklists(policy: Policy): Promise<void> {
+    const lists = policy.blocklists ?? [];
+    await this.#blocklists!.refresh(lists);
+    const now = Date.now();
+    for (const l of lists) this.#blockRefreshedAt.set(l.id, now);
+    for (const key of [...this.#warnings.keys()]) {
+      if (key.startsWith("blocklist:")) this.#warnings.delete(key);
+    }
+    for (const st of this.#blocklists!.states()) {
+      if (st.error) {
+        this.#warn(
+          `blocklist:${st.id}`,
+          `blocklist ${st.id}: ${st.error}; ${
+            st.entries ? `the last good copy (${st.entries} entries) stays` : "not in force"
+          }`,
+        );
+      }
+    }
+  }
+
+  /** The refresh timer: lists whose interval passed are fetched again and the rules re-applied. */
+  async #refreshDueBlocklists(): Promise<void> {
+    const lists = this.policy.blocklists ?? [];
+    const now = Date.now();
+    if (!lists.some((l) => now - (this.#blockRefreshedAt.get(l.id) ?? 0) >= l.refreshMs)) return;
+    try {
+      await this.#refreshBlocklists(this.policy);
+      const rules = this.#blocklists!.rules(lists);
+      this.#filter?.apply(this.#compile(this.policy, rules));
+      this.#blockRules = rules;
+    } catch (e) {
+      this.#warn("blocklist-apply", `blocklists not applied: ${(e as Error).message}`);
+    }
+  }
+
+  /** State of every configured blocklist. */
+  blocklistStates(): BlocklistState[] {
+    return this.#blocklists?.states() ?? [];
   }
 
   #modeFor(policy: Policy): Mode {
@@ -443,7 +509,7 @@ export class DaemonCore implements HashwallApi {
 
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
-    ruleId: (index: number) => this.policy.rules[index]?.id,
+    ruleId: (index: number) => this.#effective().rules[index]?.id,
   };
 
   #onRecord(rec: Uint8Array): void {
@@ -457,6 +523,10 @@ export class DaemonCore implements HashwallApi {
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
     this.#nameDestination(ev);
+    if (ev.ruleId?.startsWith("blocklist:")) {
+      const k = `blocklist_hits:${ev.ruleId.slice(10)}`;
+      this.#blockHits.set(k, (this.#blockHits.get(k) ?? 0) + 1);
+    }
     this.#learning.add(ev);
     this.#batcher.push(ev);
   }
@@ -746,6 +816,12 @@ export class DaemonCore implements HashwallApi {
         ...Object.fromEntries(
           Object.entries(this.dnsCounters()).map(([k, v]) => [`dns_${k}`, v]),
         ),
+        ...Object.fromEntries(
+          this.blocklistStates().flatMap((b) => [
+            [`blocklist_entries:${b.id}`, b.entries],
+            [`blocklist_hits:${b.id}`, this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0],
+          ]),
+        ),
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
@@ -844,14 +920,14 @@ export class DaemonCore implements HashwallApi {
     return {
       path,
       text: await Deno.readTextFile(path),
-      rules: ruleInfos(this.policy, counters),
+      rules: ruleInfos(this.#effective(), counters),
     };
   }
 
   /** Which rule would decide a packet. */
   rulesExplain(_caller: Caller, req: ExplainRequest): Promise<ExplainResult> {
     const app = req.exe ? this.#registry.byPath(req.exe)?.app.name : undefined;
-    return Promise.resolve(explainRequest(this.policy, req, app));
+    return Promise.resolve(explainRequest(this.#effective(), req, app));
   }
 
   /** Baseline summary: "changed" when a live change was recorded after the baseline was taken. */
@@ -1061,8 +1137,10 @@ export class DaemonCore implements HashwallApi {
     }
     // Everything that can refuse the new policy runs before anything changes.
     let compiled;
+    await this.#refreshBlocklists(r.policy);
+    const blockRules = this.#blocklists!.rules(r.policy.blocklists ?? []);
     try {
-      compiled = this.#compile(r.policy);
+      compiled = this.#compile(r.policy, blockRules);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
         resolveInterfaces(r.policy.defaults.interfaces);
       }
@@ -1073,6 +1151,7 @@ export class DaemonCore implements HashwallApi {
       return { ok: false, errors: [msg] };
     }
     this.#filter?.apply(compiled);
+    this.#blockRules = blockRules;
     this.policy = r.policy;
     try {
       this.#attachFilter(r.policy);

@@ -11,6 +11,7 @@ import { compilePolicy } from "../../src/policy/compile.ts";
 import { FLT } from "../../ffi/filter_structs.ts";
 import { explainPacket } from "../../src/policy/explain.ts";
 import { parsePacket } from "../../src/policy/packet.ts";
+import { MAX_BLOCKLIST_ENTRIES, parseBlocklist } from "../../src/policy/blocklist.ts";
 
 const APP = `[[app]]\nname = "curl"\npath = "/usr/bin/curl"\nsha256 = "${"a".repeat(64)}"\n`;
 
@@ -186,4 +187,40 @@ ports = [443]
   assert.match(ex("out tcp github.com:443", "curl").why.join("\n"), /resolved from "github.com"/);
   assert.throws(() => parsePacket("in tcp github.com:22"), /only goes with "out"/);
   assert.throws(() => parsePacket("out tcp *.github.com:443"), /one name/);
+});
+
+Deno.test("[[blocklist]]: validated with FILE:LINE:COL; lists parse or name the bad line", () => {
+  const ok = load(
+    `[[blocklist]]\nid = "ads"\nsource = "https://lists.example/hosts"\nformat = "hosts"\n`,
+  );
+  assert.ok(ok.ok);
+  assert.deepEqual(
+    ok.policy.blocklists?.map((b) => [b.id, b.format, b.refreshMs, b.action]),
+    [["ads", "hosts", 86_400_000, "deny"]],
+  );
+  assert.deepEqual(
+    errors(
+      `[[blocklist]]\nid = "x"\nsource = "lists/hosts"\nformat = "host"\nrefresh = "1w"\naction = "allow"\n`,
+    ),
+    [
+      'rules.toml:3:10: blocklist[0].source: "lists/hosts" is neither an absolute path nor an http:// or https:// URL',
+      'rules.toml:4:10: blocklist[0].format: "host" is not valid; expected one of "hosts" | "domains" | "cidr"; did you mean "hosts"?',
+      'rules.toml:5:11: blocklist[0].refresh: refresh "1w" is not a duration like 30m, 24h or 7d',
+      'rules.toml:6:10: blocklist[0].action: "allow" is not valid; expected one of "deny"',
+    ],
+  );
+  const hosts = parseBlocklist("# c\n0.0.0.0 a.example B.example\n127.0.0.1 localhost\n", "hosts");
+  assert.deepEqual(hosts.names.map((n) => n.text), ["a.example", "b.example"]);
+  const domains = parseBlocklist("ads.example\n", "domains");
+  assert.deepEqual(domains.names.map((n) => n.text), ["ads.example", "*.ads.example"]);
+  assert.equal(parseBlocklist("192.0.2.0/24\n2001:db8::1\n", "cidr").nets.length, 2);
+  assert.throws(() => parseBlocklist("192.0.2.0/24\nnope\n", "cidr"), /^BlocklistError: line 2: /);
+  assert.throws(() => parseBlocklist("ads.example\n", "hosts"), /line 1: expected "0.0.0.0 name"/);
+  assert.throws(() => parseBlocklist("# nothing\n", "domains"), /no entries/);
+  const many = Array.from({ length: MAX_BLOCKLIST_ENTRIES + 1 }, (_, i) => `n${i}.example`);
+  assert.throws(() => parseBlocklist(many.join("\n"), "cidr"), /line 1/);
+  assert.throws(
+    () => parseBlocklist(many.map((n) => `0.0.0.0 ${n}`).join("\n"), "hosts"),
+    /more than 20000 entries/,
+  );
 });

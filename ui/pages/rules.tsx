@@ -66,7 +66,9 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
                       </td>
                       <td>{r.direction}</td>
                       <td>{r.protocol}</td>
-                      <td class="mono small">{r.remote?.join(", ") ?? "any"}</td>
+                      <td class="mono small">
+                        {r.remoteHost?.join(", ") ?? r.remote?.join(", ") ?? "any"}
+                      </td>
                       <td class="mono small">{r.ports?.join(", ") ?? "any"}</td>
                       <td>{r.app ?? "—"}</td>
                       <td class="right mono">{r.hits}</td>
