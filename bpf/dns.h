@@ -335,6 +335,14 @@ static long hw_dns_record_step(__u32 i, struct hw_dns_loop_ctx *c)
 static __always_inline __u32 hw_dns_locate(struct __sk_buff *skb, int answer, __u32 *msglen)
 {
 	__u32 off, l4;
+	/*
+	 * Fast exit for the bulk of traffic: a connected socket whose peer is not port 53 can neither
+	 * send a query nor receive an answer (remote_port is the network-order port << 16; 0 for an
+	 * unconnected UDP socket, which is parsed).
+	 */
+	__u32 rp = skb->remote_port;
+	if (rp && rp != ((__u32)bpf_htons(HW_DNS_PORT) << 16))
+		return 0;
 	if (skb->protocol == bpf_htons(HW_DNS_ETH_P_IP)) {
 		struct iphdr ip;
 		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))

@@ -429,7 +429,7 @@ _Static_assert(sizeof(struct hw_flt_counter) == 32, "hw_flt_counter layout");
 #define HW_DNS_MAX_CHAIN 8      /* names in one CNAME chain (the question + 7 targets) */
 #define HW_DNS_PATS 4           /* rule patterns remembered per address */
 #define HW_DNS_ADDR_MAX 131072  /* (process, address) -> name entries (LRU) */
-#define HW_DNS_NAMES_MAX 65536  /* name hash -> name text (LRU, for events) */
+#define HW_DNS_NAMES_MAX 16384  /* name hash -> name text (LRU, for events) */
 #define HW_DNS_QUERY_MAX 16384  /* outstanding queries (LRU) */
 #define HW_DNS_SOCK_MAX 16384   /* sockets that sent to port 53 -> owner (LRU) */
 #define HW_DNS_PAT_MAX 131072   /* distinct name patterns of rules and blocklists (both gens) */

@@ -13,6 +13,7 @@ import { pinPaths } from "../../src/kernel/pins.ts";
 import { identityOf } from "../../src/identity/running.ts";
 import { compilePolicy } from "../../src/policy/compile.ts";
 import { validateTexts } from "../../src/config/validate.ts";
+import type { Policy } from "../../src/config/model.ts";
 import { HW } from "../../ffi/structs.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "./cgroup.ts";
 import { loopbackListener } from "./netclient.ts";
@@ -31,6 +32,8 @@ export interface NamesFixture {
   v4: { port: number; close(): void };
   v6: { port: number; close(): void };
   dns: DnsServer;
+  /** The policy the kernel holds (for explain-vs-kernel checks). */
+  policy: Policy;
 }
 
 const rulesFor = (ports: number[]) => `
@@ -43,6 +46,14 @@ id = "dns"
 action = "allow"
 direction = "out"
 protocol = "udp"
+ports = [53]
+app = "dnsapp"
+
+[[rule]]
+id = "dns-tcp"
+action = "allow"
+direction = "out"
+protocol = "tcp"
 ports = [53]
 app = "dnsapp"
 
@@ -125,7 +136,7 @@ export async function setupNames(
       names: core.map("hw_dns_names").fd,
       stats: core.map("hw_dns_stats").fd,
     });
-    return { cg, core, filter, names, dir, app, instance, v4, v6, dns };
+    return { cg, core, filter, names, dir, app, instance, v4, v6, dns, policy: loaded.policy };
   } catch (e) {
     core?.close();
     filter?.close();

@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { lastLine, setupNames, teardownNames } from "../helpers/names_fixture.ts";
+import { explainPacket } from "../../src/policy/explain.ts";
+import { parsePacket } from "../../src/policy/packet.ts";
 
 Deno.test("remote_host: the first connect after a lookup is judged by the name the app resolved", async () => {
   const f = await setupNames("names");
@@ -32,6 +34,10 @@ Deno.test("remote_host: the first connect after a lookup is judged by the name t
     assert.equal(await raw("www.hw"), "ok", "CNAME chain: www.hw -> edge.cdn.hw -> address");
     assert.equal(await raw("ALLOWED.hw"), "ok", "names compare lower-cased");
     assert.equal(await raw("allowed.hw", "AAAA"), "ok", "IPv6");
+    const tcp = (name: string) =>
+      lastLine(f, [f.app, "rawtcp", f.dns.addr, name, "A", String(f.v4.port)]);
+    assert.equal(await tcp("allowed.hw"), "ok", "DNS over TCP, answer in the first segment");
+    assert.equal(await tcp("other.hw"), "EPERM", "DNS over TCP, other name");
     assert.equal(await raw("other.hw", "AAAA"), "EPERM", "IPv6, other name");
     // TTL 1 s + 3 s grace: a connect 5 s after the answer no longer matches the name.
     assert.equal(
@@ -43,6 +49,18 @@ Deno.test("remote_host: the first connect after a lookup is judged by the name t
       "EPERM",
       "expired TTL",
     );
+    // rules explain (the TS model of the kernel) agrees with the kernel on every name above.
+    const kernel: Array<[string, string]> = [
+      ["allowed.hw", "ok"],
+      ["other.hw", "EPERM"],
+      ["a.b.wild.hw", "ok"],
+      ["wild.hw", "EPERM"],
+      ["www.hw", "ok"],
+    ];
+    for (const [name, got] of kernel) {
+      const e = explainPacket(f.policy, parsePacket(`out tcp ${name}:${f.v4.port}`, "dnsapp"));
+      assert.equal(e.verdict === "allow" ? "ok" : "EPERM", got, `explain ${name}: ${e.why[0]}`);
+    }
     const stats = f.names.stats();
     assert.ok(stats.answers >= 9, `answers ${JSON.stringify(stats)}`);
     assert.ok(stats.name_rule_hits >= 5, `name hits ${JSON.stringify(stats)}`);
