@@ -49,10 +49,18 @@ RUNTIME_PERMISSIONS=(
 RUNTIME_RUN_FLAGS=(--no-config --no-lock --cached-only --no-remote --no-npm --no-code-cache
   --no-prompt --quiet)
 
-# Worker modules (src/integrity/<name>.ts), each bundled to build/dist/<name>.js beside app.js.
+# Worker modules (src/integrity/<name>.ts): extra entry points of the app bundle; the bundler
+# keeps them at build/dist/js/src/integrity/<name>.js (see src/integrity/worker_url.ts).
 WORKERS=(hash_worker exec_gate_worker)
-# The JavaScript files dist/hashwall carries, all verified before every run.
-JS_FILES=(app.js "${WORKERS[@]/%/.js}")
+# The bundle: build/dist/js/ holds app.js (from main.ts), the workers and the shared chunks
+# (code splitting: a subcommand loads only its own modules). Filled in by js_files.
+JS_DIR=build/dist/js
+JS_FILES=()
+
+# Every file of the bundle, sorted (names carry content hashes, so the list changes per build).
+js_files() {
+  mapfile -t JS_FILES < <(cd "$JS_DIR" && find . -type f -name '*.js' -printf '%P\n' | LC_ALL=C sort)
+}
 
 BPF_CFLAGS=(-O2 -g -target bpf -D__TARGET_ARCH_x86 -I build/vmlinux -I bpf)
 
@@ -251,32 +259,36 @@ v8_flags() {
 }
 
 build_app_bundle() {
-  step "bundle main.ts -> build/dist/app.js (npm deps inlined)"
-  mkdir -p build/dist
-  "$DENO_BIN" bundle --quiet --platform=deno -o build/dist/app.js main.ts
-  # Workers have their own module graph, which the bundle of main.ts does not contain:
-  # src/integrity/worker_url.ts looks for each as <name>.js beside app.js.
+  step "bundle main.ts + workers -> $JS_DIR/ (code splitting, npm deps inlined)"
+  rm -rf "$JS_DIR" build/dist/app.js
+  mkdir -p "$JS_DIR"
   local w
-  for w in "${WORKERS[@]}"; do
-    step "bundle src/integrity/$w.ts -> build/dist/$w.js"
-    "$DENO_BIN" bundle --quiet --platform=deno -o "build/dist/$w.js" "src/integrity/$w.ts"
+  local -a entries=(main.ts)
+  for w in "${WORKERS[@]}"; do entries+=("src/integrity/$w.ts"); done
+  # One bundle with three entry points: the workers' modules land beside the chunks that start
+  # them (src/integrity/worker_url.ts), and `hashwall status` evaluates only the chunks it needs.
+  "$DENO_BIN" bundle --quiet --platform=deno --code-splitting --outdir "$JS_DIR" "${entries[@]}"
+  mv "$JS_DIR/main.js" "$JS_DIR/app.js"
+  for w in app.js "${WORKERS[@]/#/src/integrity/}"; do
+    [ -f "$JS_DIR/${w%.js}.js" ] || die "bundle did not produce $JS_DIR/${w%.js}.js"
   done
+  js_files
   # A bare npm:/jsr:/https: import left in the bundle would need a DENO_DIR cache at run time.
   # (Comment lines are skipped: npm packages keep JSDoc examples that mention such imports.)
-  if grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' "${JS_FILES[@]/#/build/dist/}" |
-    grep -vE '^[0-9]+: *(\*|//)' | head -n5 | grep .; then
-    die "a bundle in build/dist still imports remote/npm modules (see above); they must be inlined"
+  if (cd "$JS_DIR" && grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' "${JS_FILES[@]}") |
+    grep -vE '^[^:]+:[0-9]+: *(\*|//)' | head -n5 | grep .; then
+    die "a bundle in $JS_DIR still imports remote/npm modules (see above); they must be inlined"
   fi
   # Prove it runs from another folder with an empty Deno cache.
   local empty out
   empty="$(mktemp -d)"
   out="$(cd / && DENO_DIR="$empty" "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" \
-    "$ROOT/build/dist/app.js" --version 2>&1)" || {
+    "$ROOT/$JS_DIR/app.js" --version 2>&1)" || {
     rm -rf "$empty"
     die "bundled app fails to run from / with an empty DENO_DIR: $out"
   }
   rm -rf "$empty"
-  info "bundle runs standalone: $out"
+  info "bundle runs standalone: $out (${#JS_FILES[@]} files)"
 }
 
 # Tries `deno compile`; succeeds only when the result really is hashwall (with the full deno
@@ -289,13 +301,11 @@ try_deno_compile() {
   local out=build/dist/hashwall.compiled log=build/dist/compile.log
   local -a unstable
   mapfile -t unstable < <(unstable_flags)
-  local -a includes=()
-  local w
-  for w in "${WORKERS[@]}"; do includes+=(--include "build/dist/$w.js"); done
+  local -a includes=(--include "$JS_DIR")
   rm -f "$out"
   if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
     --no-code-cache "${unstable[@]}" "$(v8_flags)" "${RUNTIME_PERMISSIONS[@]}" "${includes[@]}" \
-    -o "$out" build/dist/app.js \
+    -o "$out" "$JS_DIR/app.js" \
     </dev/null >"$log" 2>&1; then
     info "deno compile unavailable (could not get the denort runtime?): $(sed '/Stack backtrace/q' "$log" | grep -E '^ +[0-9]+: ' | tail -n1 | sed 's/^ *[0-9]*: //')"
     return 1
@@ -329,7 +339,11 @@ build_fallback() {
   rm -rf "$stage"
   mkdir -p "$stage"
   cp "$DENO_BIN" "$stage/deno"
-  for f in "${JS_FILES[@]}"; do cp "build/dist/$f" "$stage/$f"; done
+  js_files
+  for f in "${JS_FILES[@]}"; do
+    mkdir -p "$stage/$(dirname "$f")"
+    cp "$JS_DIR/$f" "$stage/$f"
+  done
   deno_sha="$(sha256sum "$stage/deno" | cut -c1-64)"
   js_sha="$(cd "$stage" && sha256sum "${JS_FILES[@]}" | cut -c1-64 | tr '\n' ' ')"
   js_sha="${js_sha% }"
@@ -346,7 +360,7 @@ build_fallback() {
   payload_sha="$(sha256sum "$payload" | cut -c1-64)"
 
   local version unstable perms runflags header len offset
-  version="$(cd / && "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" "$ROOT/build/dist/app.js" --version | cut -d' ' -f2)"
+  version="$(cd / && "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" "$ROOT/$JS_DIR/app.js" --version | cut -d' ' -f2)"
   unstable="$(unstable_flags | tr '\n' ' ')"
   perms="$(printf "'%s' " "${RUNTIME_PERMISSIONS[@]}")"
   runflags="${RUNTIME_RUN_FLAGS[*]} ${unstable}$(v8_flags)"
