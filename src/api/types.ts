@@ -136,6 +136,11 @@ export interface AllowRequest {
   tgid?: number;
   /** Approve only if the file hashes to this (UI "approve new hash"). */
   sha256?: string;
+  /**
+   * Also write one app-scoped `remote_host` allow rule per named destination the Learning list
+   * shows for this executable ("allow curl to api.github.com:443"), appended to rules.toml.
+   */
+  hosts?: boolean;
 }
 
 /** A live notification pushed to subscribers (UI Server-Sent Events, `events --follow`). */
@@ -178,6 +183,25 @@ export interface RulesView {
   path: string;
   text: string;
   rules: RuleInfo[];
+  /** The `[[blocklist]]`s and the copy of each in force. */
+  blocklists?: BlocklistInfo[];
+}
+
+/** One `[[blocklist]]` as the daemon holds it. */
+export interface BlocklistInfo {
+  id: string;
+  source: string;
+  format: "hosts" | "domains" | "cidr";
+  /** Entries in force (0 when the list never loaded). */
+  entries: number;
+  /** Epoch ms of the fetch of the copy in force. */
+  fetchedAt?: number;
+  /** Why the last refresh failed (the previous copy stays in force). */
+  error?: string;
+  /** The copy in force came from the state folder. */
+  fromCache?: boolean;
+  /** Denials reported under this list since the daemon started. */
+  hits?: number;
 }
 
 /** A packet to explain ("which rule would decide this, and why"). */

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Blocklist, Rule } from "../config/model.ts";
+import type { BlocklistInfo } from "../api/types.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import {
   BlocklistError,
@@ -18,20 +19,8 @@ import {
 
 const FETCH_TIMEOUT_MS = 20_000;
 
-/** What is known about one list. */
-export interface BlocklistState {
-  id: string;
-  source: string;
-  format: Blocklist["format"];
-  /** Entries in force (0 when the list never loaded). */
-  entries: number;
-  /** Epoch ms of the last successful fetch of the copy in force. */
-  fetchedAt?: number;
-  /** Why the last refresh failed (the previous copy stays in force). */
-  error?: string;
-  /** The copy in force came from the state folder (the source failed at least once since). */
-  fromCache?: boolean;
-}
+/** What is known about one list (the API's BlocklistInfo). */
+export type BlocklistState = BlocklistInfo;
 
 /** Reads a source with a size bound; throws with a readable reason. */
 async function readSource(source: string): Promise<string> {

@@ -60,6 +60,7 @@ import {
   ForbiddenError,
   type HashwallApi,
   type IntegrityInfo,
+  type LearningDestination,
   type LearningEntry,
   type LiveMessage,
   type RulesProblem,
@@ -921,6 +922,10 @@ export class DaemonCore implements HashwallApi {
       path,
       text: await Deno.readTextFile(path),
       rules: ruleInfos(this.#effective(), counters),
+      blocklists: this.blocklistStates().map((b) => ({
+        ...b,
+        hits: this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0,
+      })),
     };
   }
 
@@ -975,7 +980,15 @@ export class DaemonCore implements HashwallApi {
   async appsAllow(caller: Caller, req: AllowRequest): Promise<AppInfo> {
     this.#require(caller, "apps.allow");
     try {
+      // The named destinations, read before the approval takes the exe off the Learning list.
+      const named = req.hosts
+        ? (this.#learning.list(() => false).find((e) => e.exe === req.path)?.destinations ?? [])
+          .filter((d) => d.host && (d.proto === 6 || d.proto === 17))
+        : [];
       const info = await this.#allow(req);
+      if (named.length > 0 && req.duration !== "once") {
+        await this.#appendHostRules(caller, info.name, named);
+      }
       this.#audit(caller, "apps.allow", req);
       return info;
     } catch (e) {
@@ -1170,6 +1183,40 @@ export class DaemonCore implements HashwallApi {
     this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
     this.log.log("notice", "configuration reloaded");
     return { ok: true, errors: [] };
+  }
+
+  /**
+   * Appends one allow rule per named destination of `app` ("allow curl to api.github.com:443")
+   * to rules.toml, validated with the whole config first (rulesSave), then reloaded.
+   */
+  async #appendHostRules(
+    caller: Caller,
+    app: string,
+    dests: LearningDestination[],
+  ): Promise<void> {
+    const rulesFile = configPath(this.opts.configDir, "rules.toml");
+    let text = await Deno.readTextFile(rulesFile);
+    const ids = new Set([...this.policy.rules.map((r) => r.id)]);
+    const day = new Date().toISOString().slice(0, 10);
+    const seen = new Set<string>();
+    for (const d of dests) {
+      const key = `${d.host}/${d.proto}/${d.dport}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const base = `${app}-${d.host}-${d.dport}`.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 56);
+      let id = base;
+      for (let n = 2; ids.has(id); n++) id = `${base}-${n}`;
+      ids.add(id);
+      text += `${text.endsWith("\n") ? "" : "\n"}\n[[rule]]\nid = "${id}"\naction = "allow"\n` +
+        `direction = "out"\nprotocol = "${d.proto === 6 ? "tcp" : "udp"}"\nports = [${d.dport}]\n` +
+        `app = "${app}"\nremote_host = ["${d.host}"]\ncomment = "approved from Learning ${day}"\n`;
+    }
+    const r = await this.rulesSave(caller, text);
+    if (!r.ok) {
+      throw new Error(
+        `rules for ${app}'s destinations not written: ${r.errors.map((e) => e.message).join("; ")}`,
+      );
+    }
   }
 
   /** Validates rules.toml text; when valid writes it atomically and reloads. */

@@ -10,7 +10,8 @@ import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { dnsclientCopy, startDnsmasq } from "../helpers/dns.ts";
 import { loopbackListener } from "../helpers/netclient.ts";
 import { until } from "../helpers/wait.ts";
-import type { StatusInfo } from "../../src/api/types.ts";
+import type { RulesView, StatusInfo } from "../../src/api/types.ts";
+import { callDaemon } from "../../src/daemon/client.ts";
 
 Deno.test("daemon: blocklists by name and network, last good copy, malformed list refused", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-block-e2e-" });
@@ -102,6 +103,13 @@ app = "good"
       st.warnings.some((w) => /blocklist broken: .*broken\.txt: line 2: .*not-a-network/.test(w)),
       JSON.stringify(st.warnings),
     );
+    // The Rules page's data: a Blocklists section with what is in force and why not.
+    const view = await callDaemon(d.stateDir, "rules.get") as RulesView;
+    const byId = Object.fromEntries((view.blocklists ?? []).map((b) => [b.id, b]));
+    assert.equal(byId.ads?.entries, 2);
+    assert.ok((byId.ads?.hits ?? 0) >= 1);
+    assert.match(byId.broken?.error ?? "", /line 2/);
+    assert.equal(view.rules[0].id, "blocklist:ads", "the list rules come first");
     const events = (await d.cli(["events", "--json"])).stdout;
     assert.match(events, /"ruleId":"blocklist:ads"[^\n]*"host":"ads.hw"/);
 

@@ -77,6 +77,32 @@ app = "good"
     const e = entries.find((x) => x.exe === stranger);
     assert.ok(e?.destinations.some((x) => x.host === "allowed.hw"), JSON.stringify(entries));
 
+    // Approving from Learning with --hosts writes "allow stranger to allowed.hw:PORT".
+    assert.equal((await d.cli(["mode", "enforcing"])).code, 0);
+    const allow = await d.cli(["apps", "allow", stranger, "--name", "stranger", "--hosts"]);
+    assert.equal(allow.code, 0, allow.stderr);
+    const rulesToml = await Deno.readTextFile(`${d.configDir}/rules.toml`);
+    assert.match(
+      rulesToml,
+      new RegExp(
+        `app = "stranger"\\nremote_host = \\["allowed\\.hw"\\]\\ncomment = "approved from Learning`,
+      ),
+    );
+    assert.match(rulesToml, new RegExp(`ports = \\[${listener.port}\\]`));
+    const ex2 = await runHashwall([
+      "rules",
+      "explain",
+      "out",
+      "tcp",
+      `allowed.hw:${listener.port}`,
+      "--app",
+      "stranger",
+      "--config",
+      d.configDir,
+      "--json",
+    ]);
+    assert.match(JSON.parse(ex2.stdout).ruleId, /^stranger-allowed\.hw-/);
+
     const st = JSON.parse((await d.cli(["status", "--json"])).stdout) as StatusInfo;
     assert.ok((st.counters.dns_answers ?? 0) >= 3, JSON.stringify(st.counters));
     assert.ok((st.counters.dns_name_rule_hits ?? 0) >= 1, JSON.stringify(st.counters));

@@ -62,6 +62,7 @@ export function LearningList(props: LearningListProps) {
           exes,
           inherit: data.get("inherit") === "on",
           duration: data.get("duration") as Duration,
+          hosts: data.get("hosts") === "on",
         }, props.csrf);
         message.value = { kind: "ok", text: `Approved ${apps.map((a) => a.name).join(", ")}.` };
       }
@@ -83,6 +84,9 @@ export function LearningList(props: LearningListProps) {
           <span class="count" aria-live="polite">{selected.value.length} selected</span>
           <label class="check">
             <input type="checkbox" name="inherit" /> trust its children (inherit)
+          </label>
+          <label class="check">
+            <input type="checkbox" name="hosts" /> allow its named destinations as rules
           </label>
           <label>
             duration{" "}
