@@ -124,6 +124,7 @@ struct {
 #include "argv_grammar.h"
 #include "exec_env.h"
 #include "tamper.h"
+#include "lineage.h"
 
 static __always_inline void count(__u32 idx)
 {
@@ -199,7 +200,7 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	e->dport = dport;
 	e->reason = reason;
 	e->rule = rule;
-	e->_pad2 = 0;
+	e->via_app = 0;
 	__builtin_memcpy(e->daddr, daddr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
@@ -212,6 +213,11 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 			e->reason = xi->reason;
 			if (xi->reason >= HW_REASON_ENV)
 				e->rule = xi->detail; /* the variable, the tampering vector */
+		}
+		if (xi->flags & HW_EVF_VIA) {
+			struct hw_proc_val *vp = bpf_map_lookup_elem(&hw_procs, &tgid);
+			if (vp && vp->source == HW_TRUST_VIA)
+				e->via_app = vp->app_id;
 		}
 	} else {
 		e->exe_path[0] = 0;
@@ -285,7 +291,11 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 				struct task_struct *task = bpf_get_current_task_btf();
 				int deny = s->mode == HW_MODE_ENFORCING;
 				count(deny ? HW_CNT_DENY : HW_CNT_ALLOW);
-				report(s, task, tgid, &pv->trust_key, kind,
+				/* Trusted via an ancestor app: the report names its own executable. */
+				struct hw_exe_key who = pv->trust_key;
+				if (pv->source == HW_TRUST_VIA)
+					exe_of(task, &who);
+				report(s, task, tgid, &who, kind,
 				       deny ? HW_VERDICT_DENY : HW_VERDICT_ALLOW, family, proto, daddr,
 				       dport, HW_REASON_RULE, rule);
 				return !deny;
@@ -415,6 +425,7 @@ int BPF_PROG(hw_fork, struct task_struct *parent, struct task_struct *child)
 		bpf_map_update_elem(&hw_procs, &ctgid, &cv, BPF_ANY);
 		count(HW_CNT_INHERITED);
 	}
+	hw_lineage_fork(ptgid, ctgid, pv);
 	struct hw_exec_info *pp = bpf_map_lookup_elem(&hw_exec_paths, &ptgid);
 	if (pp)
 		bpf_map_update_elem(&hw_exec_paths, &ctgid, pp, BPF_ANY);
@@ -463,8 +474,9 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 }
 
 /*
- * exec: decided again from the new binary's own identity; inherited trust does not survive. An
- * approved interpreter is never trusted by itself: the script it runs decides.
+ * exec: decided again from the new binary's own identity. An approved interpreter is never
+ * trusted by itself: the script it runs decides. A binary that is not an approved app keeps the
+ * trust of an inheriting app the process held (bpf/lineage.h); otherwise the trust ends here.
  */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -529,13 +541,32 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			sc->info.reason = guard;
 		}
 	}
+	if (trusted && !hw_via_allowed(tgid, v.app_id)) {
+		trusted = 0; /* only_via: none of its starters is among the ancestors */
+		sc->info.reason = HW_REASON_NOT_VIA;
+	}
+	/*
+	 * Not an approved app itself (a binary nobody approved, or an interpreter whose script is not
+	 * approved), under an app with inherit: trusted via that app, guards permitting.
+	 */
+	int via = 0;
+	if (!trusted && (!a || (a->flags & HW_APP_INTERPRETER)) &&
+	    (sc->info.reason == 0 || sc->info.reason == HW_REASON_INTERPRETER ||
+	     sc->info.reason == HW_REASON_SCRIPT_UNRESOLVED)) {
+		__u32 kind = a ? hw_app_kind(a->app_id) : HW_KIND_OTHER;
+		via = hw_via_keep(p, tgid, kind, &sc->info);
+		if (via) {
+			sc->info.flags |= HW_EVF_VIA;
+			sc->info.reason = 0;
+		}
+	}
 	bpf_map_update_elem(&hw_exec_paths, &tgid, &sc->info, BPF_ANY);
 	if (trusted) {
 		v.source = HW_TRUST_OWN;
 		v.from_tgid = tgid;
 		bpf_map_update_elem(&hw_procs, &tgid, &v, BPF_ANY);
 		count(HW_CNT_EXEC_TRUSTED);
-	} else {
+	} else if (!via) {
 		bpf_map_delete_elem(&hw_procs, &tgid);
 	}
 	return 0;
@@ -550,6 +581,7 @@ int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_exec_paths, &tgid);
+	bpf_map_delete_elem(&hw_lineage, &tgid);
 	hw_tamper_exit(tgid);
 	return 0;
 }

@@ -138,7 +138,7 @@ struct hw_event {
 	char exe_path[HW_PATH_LEN]; /* path given to execve (may be relative), "" if unknown */
 	struct hw_ancestor lineage[HW_LINEAGE_DEPTH]; /* lineage[0] is the parent */
 	__u32 rule; /* with HW_REASON_RULE: index of the deciding rule in file order */
-	__u32 _pad2;
+	__u32 via_app; /* with HW_EVF_VIA: app id of the inheriting app it is trusted via */
 };
 
 /* Key of the dedup LRU: one report per app + destination + hook per window. */
@@ -499,6 +499,40 @@ _Static_assert(sizeof(struct hw_flt_gen) == 24, "hw_flt_gen layout");
 _Static_assert(sizeof(struct hw_flt_flow_key) == 40, "hw_flt_flow_key layout");
 _Static_assert(sizeof(struct hw_flt_flow) == 24, "hw_flt_flow layout");
 _Static_assert(sizeof(struct hw_flt_counter) == 32, "hw_flt_counter layout");
+
+/* ===================================================================================== */
+/* lineage through exec (bpf/lineage.h)                                                  */
+/* ===================================================================================== */
+
+/*
+ * hw_proc_val.source: a descendant of an app with inherit = true that exec'd a binary which is
+ * not itself an approved app keeps that app's trust "via" it (trust_key stays the app's identity,
+ * so revoking the app revokes it too).
+ */
+#define HW_TRUST_VIA 3
+/* hw_event.flags: the reporting process is trusted via an inheriting ancestor app. */
+#define HW_EVF_VIA 0x100
+/* An approved app with only_via, started by none of those apps. */
+#define HW_REASON_NOT_VIA 24
+/* How many ancestor apps a process remembers, and how many starters only_via may name. */
+#define HW_VIA_MAX 8
+
+/*
+ * The apps trusted among a process's ancestors at the moment it was created, nearest first
+ * (0 = unused). Written at fork from the parent and never taken from the current parent, so
+ * re-parenting (double fork, a subreaper, setsid) neither grants nor removes anything.
+ */
+struct hw_lineage {
+	__u32 apps[HW_VIA_MAX];
+};
+
+/* Value of hw_only_via (key: app id): the app is trusted only when one of these started it. */
+struct hw_only_via {
+	__u32 apps[HW_VIA_MAX];
+};
+
+_Static_assert(sizeof(struct hw_lineage) == 4 * HW_VIA_MAX, "hw_lineage layout");
+_Static_assert(sizeof(struct hw_only_via) == 4 * HW_VIA_MAX, "hw_only_via layout");
 
 /* ===================================================================================== */
 /* hostnames (bpf/dns.h, bpf/rules_app.h, ffi/dns_structs.ts, src/policy/names.ts)       */

@@ -68,6 +68,11 @@ export const HW = {
   KIND_RUBY: 5,
   KIND_JAVA: 6,
   KIND_MAX: 8,
+  // lineage through exec (bpf/lineage.h)
+  TRUST_VIA: 3,
+  EVF_VIA: 0x100,
+  REASON_NOT_VIA: 24,
+  VIA_MAX: 8,
   ARG_FLAG: 1,
   ARG_VALUE: 2,
   ARG_CODE: 3,
@@ -148,6 +153,7 @@ export const LAYOUT = {
       lineage: 336,
       "lineage[1].tgid": 392,
       rule: 656,
+      via_app: 660,
     },
   },
   hw_script_key: { size: 256, fields: { path: 0 } },
@@ -159,6 +165,8 @@ export const LAYOUT = {
   hw_env_key: { size: 32, fields: { name: 0 } },
   hw_env_val: { size: 8, fields: { bit: 0, kinds: 4 } },
   hw_taint: { size: 8, fields: { vector: 0, by_tgid: 4 } },
+  hw_lineage: { size: 32, fields: { apps: 0 } },
+  hw_only_via: { size: 32, fields: { apps: 0 } },
   hw_dedup_key: {
     size: 40,
     fields: {
@@ -324,6 +332,8 @@ export interface RawEvent {
   flags: number;
   /** With REASON_RULE: the deciding rule's index in file order. */
   rule: number;
+  /** With EVF_VIA: the kernel app id of the inheriting app the process is trusted via. */
+  viaApp: number;
   /** 4 bytes for family 4, 16 for family 6, empty for family 0. */
   daddr: Uint8Array;
   comm: string;
@@ -411,6 +421,7 @@ export function decodeEventHead(b: Uint8Array): RawEvent {
     reason: v.getUint32(f.reason, true),
     flags: v.getUint32(f.flags, true),
     rule: v.getUint32(f.rule, true),
+    viaApp: v.getUint32(f.via_app, true),
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
     exePath: cString(b, f.exe_path, HW.PATH_LEN),

@@ -73,6 +73,7 @@ export interface ConnEvent {
     | "revoked"
     | "interpreter"
     | "script_unresolved"
+    | "not_via"
     | "rule"
     | string;
   tgid: number;
@@ -92,6 +93,8 @@ export interface ConnEvent {
   ruleId?: string;
   /** For a script's attempt: the interpreter that ran it (`exe` is then the script). */
   interpreter?: string;
+  /** Trusted via this inheriting app (an ancestor of it started it; `lineage` has the chain). */
+  via?: string;
   /** The name the process resolved the destination from (kernel DNS view), when known. */
   host?: string;
 }

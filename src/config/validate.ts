@@ -97,7 +97,7 @@ export const CONFIG_KEYS = {
   watch: ["path", "recursive"],
   history: ["max_age_days", "max_rows"],
   appsTop: ["app"],
-  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env"],
+  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env", "only_via"],
 } as const;
 
 /** Built-in values for keys left out of `[defaults]` and `[ui]`. */
@@ -152,9 +152,22 @@ export function validateTexts(input: ValidateInput): LoadResult {
   const apps: App[] = [];
   const firstByName = new Map<string, App>();
   const seenNames = new Map<string, SourceLoc>();
+  const starters: StarterRef[] = [];
   for (const { file, text } of input.appsTexts) {
     const doc = ConfigDocument.parse(file, text, errors);
-    if (doc) validateAppsDoc(doc, apps, firstByName, seenNames);
+    if (doc) validateAppsDoc(doc, apps, firstByName, seenNames, starters);
+  }
+  // only_via names apps that may be declared in a later file: checked once all are known.
+  if (!input.appsIncomplete) {
+    for (const ref of starters) {
+      if (!firstByName.has(ref.name)) {
+        const known = closest(ref.name, [...firstByName.keys()]);
+        ref.doc.error(
+          ref.path,
+          `only_via names no app "${ref.name}"${known ? ` (did you mean "${known}"?)` : ""}`,
+        );
+      }
+    }
   }
   const rulesDoc = ConfigDocument.parse(input.rulesFile, input.rulesText, errors);
   // App references are only checked when every app file parsed, to avoid false "unknown app"s.
@@ -558,11 +571,22 @@ function readSha256(doc: ConfigDocument, path: PathSegment[], v: unknown) {
   return undefined;
 }
 
+/** A name in an app's `only_via`, checked against every app once all files are read. */
+interface StarterRef {
+  doc: ConfigDocument;
+  path: PathSegment[];
+  name: string;
+}
+
+/** How many starters `only_via` may name (HW_VIA_MAX in bpf/hashwall.h). */
+export const MAX_ONLY_VIA = 8;
+
 function validateAppsDoc(
   doc: ConfigDocument,
   apps: App[],
   firstByName: Map<string, App>,
   seenNames: Map<string, SourceLoc>,
+  starters: StarterRef[],
 ): void {
   checkKeys(doc, [], doc.root, CONFIG_KEYS.appsTop);
   const entries = field(doc, [], doc.root, "app", readTableArray) ?? [];
@@ -583,6 +607,10 @@ function validateAppsDoc(
       "allow_env",
       readArray(readEnum(ENV_VAR_NAMES), "variable names"),
     );
+    const onlyVia = field(doc, path, table, "only_via", readArray(readAppName, "app names", false));
+    if (onlyVia && onlyVia.length > MAX_ONLY_VIA) {
+      doc.error([...path, "only_via"], `only_via names at most ${MAX_ONLY_VIA} apps`);
+    }
     if (name !== undefined) {
       const first = seenNames.get(name);
       if (first) {
@@ -595,6 +623,10 @@ function validateAppsDoc(
     const app: App = { name, path: exe, sha256, inherit, interpreter, loc: doc.where(path) };
     if (duration !== undefined) app.duration = duration;
     if (allowEnv?.length) app.allowEnv = [...new Set(allowEnv)];
+    if (onlyVia?.length) {
+      app.onlyVia = [...new Set(onlyVia)];
+      onlyVia.forEach((n, i) => starters.push({ doc, path: [...path, "only_via", i], name: n }));
+    }
     firstByName.set(name, app);
     apps.push(app);
   }

@@ -72,6 +72,15 @@ import {
 } from "../api/types.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
+import {
+  adminRecord,
+  appHashRecord,
+  ConnectionLogLimit,
+  connectionRecord,
+  type EventRecord,
+  integrityRecord,
+  suppressedRecord,
+} from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 
 /** How the daemon was started. */
@@ -146,6 +155,9 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
+  #eventCounters: Record<string, number> = {};
+  #connLogLimit = new ConnectionLogLimit();
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -518,6 +530,13 @@ export class DaemonCore implements HashwallApi {
       });
     }
     this.kernel.setAppExec(m);
+    // only_via: starters by kernel app id; a starter without an approval yet is 0 (never matches).
+    const via = new Map<number, number[]>();
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel || !s.app.onlyVia?.length) continue;
+      via.set(s.id, s.app.onlyVia.map((n) => this.#registry.idOf(n) ?? 0));
+    }
+    this.kernel.setOnlyVia(via);
   }
 
   // ---------------------------------------------------------------- evidence up
@@ -525,6 +544,7 @@ export class DaemonCore implements HashwallApi {
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
     ruleId: (index: number) => this.#effective().rules[index]?.id,
+    appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
   #onRecord(rec: Uint8Array): void {
@@ -544,6 +564,27 @@ export class DaemonCore implements HashwallApi {
     }
     this.#learning.add(ev);
     this.#batcher.push(ev);
+    // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
+    if (this.log.format === "json") this.#logConnection(ev);
+  }
+
+  #logConnection(ev: ConnEvent): void {
+    const r = this.#connLogLimit.admit(Date.now());
+    if (r.suppressed) {
+      this.#logEvent(suppressedRecord(r.suppressed, this.#connLogLimit.perSecond));
+    }
+    if (r.log) this.#logEvent(connectionRecord(ev));
+    else this.#count("log_connections_suppressed");
+  }
+
+  /** One event or admin action to the log (see event_log.ts for the field names). */
+  #logEvent(r: EventRecord): void {
+    if (this.log.event) this.log.event(r.level, r.msg, r.fields);
+    else this.log.log(r.level, r.msg, r.fields);
+  }
+
+  #count(name: string): void {
+    this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
   }
 
   /** The name the process resolved the destination from, as the kernel saw its DNS answer. */
@@ -598,6 +639,10 @@ export class DaemonCore implements HashwallApi {
     this.#monitor = new IntegrityMonitor({
       entries: policyEntries(this.policy),
       onChange: (c) => {
+        // The config's own files are watched too: their changes (a rollout) count apart.
+        const cfg = this.opts.configDir.replace(/\/+$/, "") + "/";
+        this.#count(`integrity_changes_${c.path.startsWith(cfg) ? "config" : "watch"}_${c.change}`);
+        this.#logEvent(integrityRecord(c));
         try {
           this.store.recordIntegrityChange({
             time: c.time,
@@ -741,14 +786,17 @@ export class DaemonCore implements HashwallApi {
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
-      this.store.recordAppHash({
+      const rec = {
         name,
         path: s.app.path,
         oldSha256: oldHash,
         newSha256: s.actualSha256,
         status: s.status,
         who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
-      });
+      };
+      this.#count(`app_hash_changes_${s.status}`);
+      this.#logEvent(appHashRecord(rec));
+      this.store.recordAppHash(rec);
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
@@ -788,6 +836,7 @@ export class DaemonCore implements HashwallApi {
 
   #require(caller: Caller, action: string): void {
     if (caller.role !== "admin") {
+      this.#logEvent(adminRecord(caller, action, {}, false, "forbidden: viewer role"));
       try {
         this.store.audit(caller, action, {}, false, "forbidden: viewer role");
       } catch { /* audit is best effort for refusals */ }
@@ -796,6 +845,7 @@ export class DaemonCore implements HashwallApi {
   }
 
   #audit(caller: Caller, action: string, detail: unknown, ok = true, error?: string): void {
+    this.#logEvent(adminRecord(caller, action, detail, ok, error));
     try {
       this.store.audit(caller, action, detail, ok, error);
     } catch (e) {
@@ -842,6 +892,8 @@ export class DaemonCore implements HashwallApi {
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
         hash_cache_hits: this.#cacheHits,
+        hooks_attached: this.kernel.attachPoints.filter((p) => p.startsWith("cgroup/")).length,
+        ...this.#eventCounters,
       },
       lostEvents: counters.lost ?? 0,
       attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
@@ -854,7 +906,7 @@ export class DaemonCore implements HashwallApi {
   #filterCounters(): Record<string, number> {
     if (!this.#filter) return {};
     try {
-      const c = this.#filter.counters();
+      const c = this.#filter.counters({ rules: false }); // status shows no per-rule numbers
       const out: Record<string, number> = {
         flow_table_live: c.flows.live,
         flow_table_capacity: c.flows.capacity,

@@ -23,6 +23,7 @@ import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "..
 import {
   COUNTER_NAMES,
   decodeExeKey,
+  decodeProcVal,
   decodeSettings,
   decodeTaint,
   encodeAppVal,
@@ -37,6 +38,8 @@ import {
   encodeU32s,
   type ExeKey,
   HW,
+  LAYOUT,
+  type ProcVal,
   type Settings,
   type Taint,
   u32Key,
@@ -62,6 +65,8 @@ export const PERSISTENT_MAPS = [
   "hw_argv_grammar",
   "hw_env_vars",
   "hw_tainted",
+  "hw_lineage",
+  "hw_only_via",
   "hw_dns_socks",
   "hw_dns_queries",
   "hw_dns_addrs",
@@ -307,6 +312,50 @@ export class AppControl {
       const id = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
       if (!entries.has(id)) m.delete(k);
     }
+  }
+
+  /**
+   * The `only_via` grants: app id → the app ids of which one must be among a process's ancestors
+   * (at most HW.VIA_MAX). An app absent here has no such condition. Replaces the whole set.
+   */
+  setOnlyVia(entries: Map<number, number[]>): void {
+    const m = this.map("hw_only_via");
+    for (const [id, starters] of entries) {
+      if (starters.length > HW.VIA_MAX) {
+        throw new Error(`only_via of app ${id}: at most ${HW.VIA_MAX} starters`);
+      }
+      const v = new Uint8Array(LAYOUT.hw_only_via.size);
+      const dv = new DataView(v.buffer);
+      // An unknown starter (not approved yet) is id 0 in the caller's map: left out here, and an
+      // app with no known starter keeps an entry that matches nothing.
+      starters.filter((s) => s > 0).forEach((s, i) => dv.setUint32(4 * i, s, true));
+      if (!starters.some((s) => s > 0)) dv.setUint32(0, 0xffffffff, true);
+      m.update(u32Key(id), v);
+    }
+    for (const k of [...m.keys()]) {
+      const id = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
+      if (!entries.has(id)) m.delete(k);
+    }
+  }
+
+  /** The kernel's trust entry of process `tgid`, if it is trusted. */
+  procEntry(tgid: number): ProcVal | undefined {
+    const v = this.map("hw_procs").lookup(u32Key(tgid));
+    return v ? decodeProcVal(v) : undefined;
+  }
+
+  /** The app ids trusted among `tgid`'s ancestors when it was created, nearest first. */
+  lineageApps(tgid: number): number[] {
+    const v = this.map("hw_lineage").lookup(u32Key(tgid));
+    if (!v) return [];
+    const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    const out: number[] = [];
+    for (let i = 0; i < HW.VIA_MAX; i++) {
+      const app = dv.getUint32(4 * i, true);
+      if (!app) break;
+      out.push(app);
+    }
+    return out;
   }
 
   /** Why `tgid` lost its trust for good (another process wrote into it), if it did. */

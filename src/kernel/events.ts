@@ -34,6 +34,7 @@ const REASONS: Record<number, string> = {
   [HW.REASON_RULE]: "rule",
   [HW.REASON_TRACED]: "traced",
   [HW.REASON_ARGV]: "argv",
+  [HW.REASON_NOT_VIA]: "not_via",
 };
 
 /** The reason text; the trust guards name their detail ("env:LD_PRELOAD", "injected:ptrace"). */
@@ -71,6 +72,8 @@ export interface PathResolver {
   byIdentity(key: string): string | undefined;
   /** The id of the rule at `index` in file order (for reason "rule"). */
   ruleId?(index: number): string | undefined;
+  /** The name of the app with kernel id `id` (for "via NAME"). */
+  appName?(id: number): string | undefined;
 }
 
 function procExe(tgid: number): string | undefined {
@@ -274,6 +277,10 @@ export function toConnEvent(
     lineage,
   };
   if (isScript) ev.interpreter = binary;
+  if (raw.viaApp && (raw.flags & HW.EVF_VIA)) {
+    const via = resolver.appName?.(raw.viaApp);
+    if (via !== undefined) ev.via = via;
+  }
   if (raw.reason === HW.REASON_RULE) {
     const ruleId = resolver.ruleId?.(raw.rule);
     if (ruleId !== undefined) ev.ruleId = ruleId;

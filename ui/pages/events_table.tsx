@@ -23,6 +23,8 @@ export function explainReason(e: ConnEvent): string {
       return "approval revoked (hash changed or removed)";
     case "interpreter":
       return "interpreter without an approved script";
+    case "not_via":
+      return "started by none of the apps its only_via names";
     default:
       if (e.verdict === "allow" && e.app) return `approved app "${e.app}"`;
       return e.reason;
@@ -109,7 +111,10 @@ export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?
 function ProcessCell({ e }: { e: ConnEvent }) {
   return (
     <td data-label="process">
-      <div class="strong wrap-any">{e.app ?? e.comm}</div>
+      <div class="strong wrap-any">
+        {e.app ?? e.comm}
+        {e.via && <span class="muted small" data-test="via">via {e.via}</span>}
+      </div>
       <div class="mono small muted break">{e.exe}</div>
     </td>
   );
