@@ -51,7 +51,11 @@ export function formatEvent(e: ConnEvent): string {
   const addr = e.family === 6 ? `[${e.daddr}]` : e.daddr;
   const host = e.host ? `${e.host} (${addr})` : addr;
   const proto = PROTO[e.proto] ?? `proto ${e.proto}`;
-  const why = e.ruleId ? `${e.reason} ${e.ruleId}` : e.reason;
+  const why = e.ruleId
+    ? `${e.reason} ${e.ruleId}`
+    : e.kind === "close" || e.kind === "would_close"
+    ? `${e.kind.toUpperCase().replace("_", " ")} ${e.reason}` // a live socket whose trust ended
+    : e.reason;
   return `${time}  ${
     e.verdict.toUpperCase().padEnd(5)
   }  ${who}  ${e.exe}  pid ${e.tgid} uid ${e.uid}` +

@@ -45,6 +45,8 @@ export interface Defaults {
   interfaces: string[];
   /** Refuse to exec approved binaries whose hash changed. */
   execGate: boolean;
+  /** When an approval ends, close the live sockets that rest on it (default true). */
+  closeOnRevoke: boolean;
 }
 
 /** An IPv4 or IPv6 network. `addr` holds 4 or 16 bytes, host bits cleared. */

@@ -80,6 +80,7 @@ export const CONFIG_KEYS = {
     "untracked",
     "interfaces",
     "exec_gate",
+    "close_on_revoke",
   ],
   ui: ["listen"],
   rule: [
@@ -109,6 +110,7 @@ export const DEFAULT_DEFAULTS: Readonly<Defaults> = {
   untracked: "allow",
   interfaces: [],
   execGate: false,
+  closeOnRevoke: true,
 };
 
 /** Built-in values for keys left out of `[history]` (or the whole table). */
@@ -308,6 +310,7 @@ function readDefaults(doc: ConfigDocument, t: TomlTable | undefined): Defaults |
     untracked: field(doc, p, t, "untracked", readVerdict) ?? d.untracked,
     interfaces: field(doc, p, t, "interfaces", readArray(readInterface, "interface names")) ?? [],
     execGate: field(doc, p, t, "exec_gate", readBool) ?? d.execGate,
+    closeOnRevoke: field(doc, p, t, "close_on_revoke", readBool) ?? d.closeOnRevoke,
   };
 }
 

@@ -24,7 +24,8 @@ import {
 } from "../kernel/filter.ts";
 import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
-import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
+import { bootEpochMs, closedToConnEvent, recordToConnEvent } from "../kernel/events.ts";
+import type { CloseTarget } from "../kernel/sockets.ts";
 import { HostnameMaps } from "../kernel/hostnames.ts";
 import { Blocklists, type BlocklistState } from "./blocklists.ts";
 import { parseAddress } from "../config/cidr.ts";
@@ -50,7 +51,7 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import { type ExeKey, HW } from "../../ffi/structs.ts";
+import { type ExeKey, HW, type SockClosed } from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -110,6 +111,9 @@ const INTERFACE_POLL_MS = 1000;
 /** How often the blocklist refresh timer looks for a list whose interval passed. */
 const BLOCKLIST_POLL_MS = 60_000;
 
+/** Delay of the second closing pass after a revocation (see #closeSockets). */
+const SECOND_PASS_MS = 20;
+
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
 }
@@ -151,13 +155,16 @@ export class DaemonCore implements HashwallApi {
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
-  #onceApprovals = new Map<number, ExeKey>();
+  /** `--for once` approvals by tgid: they end when that process exits (see #endOnceApprovals). */
+  #onceApprovals = new Map<number, { key: ExeKey; start: string; app: string; path: string }>();
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
   /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
   #eventCounters: Record<string, number> = {};
   #connLogLimit = new ConnectionLogLimit();
+  /** Set by stop(): late timers (the second closing pass) must not touch closed handles. */
+  #stopping = false;
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -234,6 +241,7 @@ export class DaemonCore implements HashwallApi {
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.kernel.attachLineage();
     this.#hostnames = new HostnameMaps({
       addrs: this.kernel.map("hw_dns_addrs").fd,
@@ -248,7 +256,10 @@ export class DaemonCore implements HashwallApi {
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
-    this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
+    this.#ifaceTimer = setInterval(() => {
+      this.#followInterfaces();
+      this.#endOnceApprovals();
+    }, INTERFACE_POLL_MS);
     this.#blockTimer = setInterval(() => this.#refreshDueBlocklists(), BLOCKLIST_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
@@ -266,6 +277,7 @@ export class DaemonCore implements HashwallApi {
 
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#ifaceTimer);
     clearInterval(this.#blockTimer);
     try {
@@ -470,7 +482,7 @@ export class DaemonCore implements HashwallApi {
       const ks = keyString(k);
       const onceTgid = k.dev === 0xffff_ffff_ffff_ffffn ? Number(k.ino) : undefined;
       if (onceTgid !== undefined && this.#onceApprovals.has(onceTgid)) continue;
-      if (!want.has(ks)) this.kernel.revoke(k);
+      if (!want.has(ks)) this.#revoke(k, this.#whyGone(k, onceTgid !== undefined));
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
     for (const s of want.values()) {
@@ -537,6 +549,110 @@ export class DaemonCore implements HashwallApi {
       via.set(s.id, s.app.onlyVia.map((n) => this.#registry.idOf(n) ?? 0));
     }
     this.kernel.setOnlyVia(via);
+  }
+
+  // ---------------------------------------------------------------- revocation
+
+  /**
+   * Takes an identity out of hw_approved — new connects of every process trusting through it are
+   * denied at once — and closes the live sockets resting on it. Every path by which an approval
+   * ends (first write, replacement, re-hash mismatch, `apps revoke`/UI, once/session ending, an
+   * app leaving the config) comes through here, so none of them leaves a connection behind.
+   */
+  #revoke(key: ExeKey, reason: number, s?: AppState): void {
+    const appId = this.kernel.approvedAppId(key);
+    this.kernel.revoke(key);
+    if (appId === undefined) return;
+    const st = s ?? this.#registry.byKey(key);
+    this.#closeSockets([{ key, appId, reason }], (r) => ({
+      app: st?.app.name,
+      // An approval of an earlier run (session, once) has no registry entry: name the process.
+      exe: st?.app.path ?? this.#resolver.byIdentity(keyString(r.trustKey)) ?? procExe(r.tgid) ??
+        "",
+    }));
+  }
+
+  /**
+   * Runs the closing iterators ([defaults] close_on_revoke): in enforcing mode the sockets are
+   * destroyed, in learning mode only reported ("would_close"). One history event per socket.
+   */
+  #closeSockets(
+    targets: CloseTarget[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    unapprovedReason?: number,
+  ): number {
+    if (!this.policy.defaults.closeOnRevoke) return 0;
+    const dryRun = this.effectiveMode() !== "enforcing";
+    let recs: SockClosed[];
+    try {
+      recs = this.kernel.sockets.close(targets, { dryRun, unapprovedReason });
+    } catch (e) {
+      this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+      return 0;
+    }
+    this.#reportClosed(recs, who, dryRun);
+    if (!dryRun && targets.length) {
+      // A connect whose hook allowed it just before the revocation may not be in the socket
+      // tables yet when the first pass ran; a second pass a moment later closes it too.
+      setTimeout(() => {
+        if (this.#stopping) return;
+        try {
+          this.#reportClosed(this.kernel.sockets.close(targets, { dryRun: false }), who, false);
+        } catch (e) {
+          this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+        }
+      }, SECOND_PASS_MS);
+    }
+    return recs.length;
+  }
+
+  #reportClosed(
+    recs: SockClosed[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    dryRun: boolean,
+  ): void {
+    const now = Date.now();
+    for (const r of recs) this.#batcher.push(closedToConnEvent(r, who(r), now));
+    if (recs.length) {
+      this.log.log("notice", `${dryRun ? "would close" : "closed"} ${recs.length} live socket(s)`, {
+        apps: [...new Set(recs.map((r) => who(r).app ?? who(r).exe))],
+      });
+    }
+  }
+
+  /**
+   * Why an identity found in the kernel is no longer wanted (#syncKernelApprovals): a once or
+   * session approval of an earlier run ended; the file no longer hashes right (changed while no
+   * daemon watched); it changed or vanished; or it was revoked / left the config.
+   */
+  #whyGone(k: ExeKey, once: boolean): number {
+    const st = this.#registry.byKey(k);
+    if (once || !st) return HW.CLOSE_ENDED;
+    if (st.status === "invalid") return HW.CLOSE_MISMATCH;
+    if (st.status === "missing" || st.status === "pending") return HW.CLOSE_CHANGED;
+    return HW.CLOSE_REVOKED;
+  }
+
+  /** Ends the once approval of `tgid`: out of the kernel, its sockets closed. */
+  #endOnce(tgid: number, reason: number): void {
+    const o = this.#onceApprovals.get(tgid);
+    if (!o) return;
+    this.#onceApprovals.delete(tgid);
+    const appId = this.kernel.approvedAppId(o.key);
+    this.kernel.revoke(o.key);
+    if (appId === undefined) return;
+    this.#closeSockets([{ key: o.key, appId, reason }], () => ({ app: o.app, exe: o.path }));
+  }
+
+  /**
+   * A `--for once` approval lasts as long as its process: when it exits (or its pid now names
+   * another process), the approval ends, and with it the trust and the sockets of any children
+   * that inherited it.
+   */
+  #endOnceApprovals(): void {
+    for (const [tgid, o] of this.#onceApprovals) {
+      if (procStart(tgid) !== o.start) this.#endOnce(tgid, HW.CLOSE_ENDED);
+    }
   }
 
   // ---------------------------------------------------------------- evidence up
@@ -726,7 +842,7 @@ export class DaemonCore implements HashwallApi {
     }
     for (const s of apps) {
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
-        if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
+        if (s.key && s.approvedInKernel) this.#revoke(s.key, HW.CLOSE_CHANGED, s);
         this.#forgetCached(s);
         if (e.kind === "replaced") {
           void this.#gate?.taint(s.app.path).catch((err) =>
@@ -766,7 +882,9 @@ export class DaemonCore implements HashwallApi {
       await this.#registry.verify(name);
       if (s.lastHash && s.status !== "missing") this.#cache?.put(s.lastHash, { watched });
     }
-    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
+    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
+      this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
+    }
     if (s.status === "valid" && s.key) {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
@@ -779,7 +897,9 @@ export class DaemonCore implements HashwallApi {
         );
       }
     } else {
-      if (s.key) this.kernel.revoke(s.key);
+      if (s.key) {
+        this.#revoke(s.key, s.status === "invalid" ? HW.CLOSE_MISMATCH : HW.CLOSE_CHANGED, s);
+      }
       s.approvedInKernel = false;
     }
     this.#syncAppExec();
@@ -1097,7 +1217,12 @@ export class DaemonCore implements HashwallApi {
       const id = this.#registry.idOf(`once:${name}`);
       this.kernel.approve({ key, appId: id, flags: appFlags(app) });
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
-      this.#onceApprovals.set(req.tgid, key);
+      this.#onceApprovals.set(req.tgid, {
+        key,
+        start: procStart(req.tgid) ?? "",
+        app: name,
+        path: req.path,
+      });
       this.#learning.remove(req.path);
       return { ...toAppInfo({ app, id, status: "valid", approvedInKernel: true }), name };
     }
@@ -1144,13 +1269,21 @@ export class DaemonCore implements HashwallApi {
   async appsRevoke(caller: Caller, name: string): Promise<void> {
     this.#require(caller, "apps.revoke");
     const s = this.#registry.get(name);
+    const once = [...this.#onceApprovals].filter(([, o]) => o.app === name);
+    if (!s && once.length) {
+      // Only `--for once` approvals under this name: they end now, with their sockets.
+      for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
+      this.#audit(caller, "apps.revoke", { name, once: once.map(([tgid]) => tgid) });
+      return;
+    }
     if (!s) {
       this.#audit(caller, "apps.revoke", { name }, false, "no such app");
       throw new Error(`no app named "${name}"`);
     }
-    if (s.key) this.kernel.revoke(s.key);
+    if (s.key) this.#revoke(s.key, HW.CLOSE_REVOKED, s);
     s.approvedInKernel = false;
     this.#sessionApps.delete(name);
+    for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
     try {
       await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
     } catch (e) {
@@ -1190,8 +1323,16 @@ export class DaemonCore implements HashwallApi {
     return out;
   }
 
-  /** Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. */
-  setMode(caller: Caller, mode: Mode): Promise<void> {
+  /**
+   * Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. With
+   * `closeUnapproved` a switch to enforcing also closes the live sockets that apps without an
+   * approval opened while learning (recorded by the hooks), so they cannot keep talking.
+   */
+  setMode(
+    caller: Caller,
+    mode: Mode,
+    opts: { closeUnapproved?: boolean } = {},
+  ): Promise<void | { closed: number }> {
     this.#require(caller, "mode");
     if (mode !== "learning" && mode !== "enforcing") {
       return Promise.reject(new Error(`mode must be "learning" or "enforcing"`));
@@ -1203,9 +1344,16 @@ export class DaemonCore implements HashwallApi {
       mode: mode === "enforcing" ? HW.MODE_ENFORCING : HW.MODE_LEARNING,
     });
     this.#filter?.apply(this.#compile(this.policy));
-    this.#audit(caller, "mode", { mode });
+    let closed: number | undefined;
+    if (opts.closeUnapproved && mode === "enforcing") {
+      closed = this.#closeSockets([], (r) => {
+        const st = this.#registry.byKey(r.trustKey);
+        return { app: st?.app.name, exe: st?.app.path ?? procExe(r.tgid) ?? "" };
+      }, HW.CLOSE_NOT_APPROVED);
+    }
+    this.#audit(caller, "mode", { mode, closeUnapproved: !!opts.closeUnapproved, closed });
     this.#publish({ type: "mode", mode });
-    return Promise.resolve();
+    return Promise.resolve(closed === undefined ? undefined : { closed });
   }
 
   /** Re-reads the config; a config with any error changes nothing. */
@@ -1245,6 +1393,7 @@ export class DaemonCore implements HashwallApi {
     const pending = this.#registry.list().filter((s) => s.status === "pending");
     for (const s of pending) await this.#registry.verify(s.app.name);
     this.kernel.updateSettings(this.#kernelSettings());
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.#syncKernelApprovals();
     // No /proc scan here: a reload never grants trust from /proc (a forged exe link would pass).
     for (const s of this.#registry.list()) this.#watchApp(s);
@@ -1325,6 +1474,25 @@ export class DaemonCore implements HashwallApi {
   /** Proof of progress for the systemd watchdog: the ring-buffer drain ran recently. */
   healthy(maxAgeMs: number): boolean {
     return Date.now() - this.kernel.lastDrain < maxAgeMs;
+  }
+}
+
+/** The executable of a live process, or undefined. */
+function procExe(tgid: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${tgid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The start time of process `tgid` (field 22 of /proc/PID/stat), or undefined when gone. */
+function procStart(tgid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${tgid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 
