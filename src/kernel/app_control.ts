@@ -71,6 +71,11 @@ export const PERSISTENT_MAPS = [
   // Socket storage: which trust each live socket rests on (bpf/sockets.h). Pinned, so a
   // restarted daemon can still close sockets opened before it started.
   "hw_sock_trust",
+  "hw_dns_socks",
+  "hw_dns_queries",
+  "hw_dns_addrs",
+  "hw_dns_names",
+  "hw_dns_stats",
 ] as const;
 
 /**
@@ -97,6 +102,8 @@ const HOOK_PROGRAMS = [
   "hw_sock_create",
   "hw_bind4",
   "hw_bind6",
+  "hw_dns_egress",
+  "hw_dns_ingress",
 ] as const;
 
 /** Options of {@link AppControl.open}. */
