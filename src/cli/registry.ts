@@ -14,6 +14,7 @@ import { disableCommand } from "./disable.ts";
 import { installCommand } from "./install.ts";
 import { uninstallCommand } from "./uninstall.ts";
 import { versionCommand } from "./version.ts";
+import { packagesCommand } from "./packages.ts";
 
 /** The registered subcommands. */
 export const COMMANDS: Command[] = [
@@ -30,5 +31,6 @@ export const COMMANDS: Command[] = [
   disableCommand,
   installCommand,
   uninstallCommand,
+  packagesCommand,
   versionCommand,
 ];
