@@ -637,7 +637,7 @@ export class DaemonCore implements HashwallApi {
     }
     // A package-backed app whose new content its signed package update ships: approved again.
     const version = s.app.packageVersion;
-    if (s.status === "invalid") await this.#packages.reconsider(s, oldHash);
+    if (s.status === "invalid") await this.#packages.reconsider(s);
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
     if (s.status === "valid" && s.key) {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
@@ -933,6 +933,7 @@ export class DaemonCore implements HashwallApi {
         change: c.change,
         oldHash: c.oldHash,
         newHash: c.newHash,
+        ...(c.details && Object.keys(c.details).length ? { details: c.details } : {}),
       })),
     };
   }

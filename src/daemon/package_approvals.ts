@@ -107,7 +107,7 @@ export class PackageApprovals {
    * into the kernel) and records the update. Otherwise `s` stays invalid; a decision that may still
    * change (dpkg at work) is retried later.
    */
-  async reconsider(s: AppState, oldSha256?: string): Promise<void> {
+  async reconsider(s: AppState): Promise<void> {
     if (s.status !== "invalid" || s.app.trust !== "package" || !s.actualSha256) return;
     const recorded = s.app.package ?? this.owner(s.app.path)?.name;
     if (!recorded) return;
@@ -133,11 +133,14 @@ export class PackageApprovals {
       }
       return;
     }
-    this.#accept(s, v, oldSha256);
+    this.#accept(s, v);
   }
 
-  #accept(s: AppState, v: ShipsVerdict & { ok: true }, oldSha256?: string): void {
+  #accept(s: AppState, v: ShipsVerdict & { ok: true }): void {
     const name = s.app.name;
+    // The update is from the hash approved until now (the app's), whatever transient content a
+    // re-hash saw during the unpack.
+    const oldSha256 = s.app.sha256;
     const fromVersion = s.app.packageVersion;
     const declared = this.#host.declaredSha256(name);
     if (declared !== undefined) {
