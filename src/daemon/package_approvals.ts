@@ -227,7 +227,12 @@ export class PackageApprovals {
     } finally {
       this.#final = false;
     }
-    for (const n of names) this.updates.done(n);
+    for (const n of names) {
+      // Decided for good: nothing waits any more; a refusal stays visible while revoked.
+      const s = this.#host.app(n);
+      if (!s || s.status !== "invalid") this.updates.done(n);
+      else this.updates.settle(n);
+    }
     return { phase, updated: this.#lastResults, refused: this.#lastRefused };
   }
 

@@ -67,6 +67,11 @@ export class PackageUpdates {
     this.#refused.delete(name);
   }
 
+  /** Stops waiting for `name` (decided for good) but keeps its refusal for display. */
+  settle(name: string): void {
+    this.#pending.delete(name);
+  }
+
   /** The last refusal of `name` (why its new hash was not taken from its package), if any. */
   refusal(name: string): (ShipsVerdict & { ok: false }) | undefined {
     return this.#refused.get(name);
