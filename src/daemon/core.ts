@@ -150,6 +150,7 @@ export class DaemonCore implements HashwallApi {
       runtime: this.#runtime,
       store: () => this.store,
       warn: (key, msg) => this.#warn(key, msg),
+      notice: (msg) => this.log.log("notice", `package trust: ${msg}`),
     });
   }
 

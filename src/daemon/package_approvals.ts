@@ -39,6 +39,8 @@ export interface PackageHost {
   runtime: RuntimeState;
   store(): Store;
   warn(key: string, msg: string): void;
+  /** A notice for the daemon's log. */
+  notice(msg: string): void;
 }
 
 /** Result of the hook's `post`: what was updated and what stays revoked. */
@@ -123,6 +125,11 @@ export class PackageApprovals {
       v = { ok: false, reason: "changed", package: pkg, detail: (e as Error).message };
     }
     const next = this.updates.verdict(name, v, stamp, { final: this.#final });
+    this.#host.notice(
+      v.ok
+        ? `${name}: approved by package ${v.package} ${v.version} (${v.level})`
+        : `${name}: new hash not from its package (${v.reason}: ${v.detail}); ${next}`,
+    );
     if (next !== "approve" || !v.ok) {
       if (next === "final") {
         this.#lastRefused.push({

@@ -118,6 +118,29 @@ export class DpkgDb {
     return keyOf(`${this.admindir}/status`) !== undefined;
   }
 
+  /**
+   * Whether dpkg runs now: its database lock (`<admindir>/lock`) is held, as `/proc/locks`
+   * shows. While it runs, files are half-unpacked and the status file is stale (dpkg journals
+   * changes in `updates/` and merges them at the end), so no package decision is made. apt's
+   * own `lock-frontend`, held during its Pre/Post-Invoke hooks, does not count.
+   */
+  busy(): boolean {
+    let st: Deno.FileInfo;
+    let locks: string;
+    try {
+      st = Deno.statSync(`${this.admindir}/lock`);
+      locks = Deno.readTextFileSync("/proc/locks");
+    } catch {
+      return false;
+    }
+    const major = (st.dev >> 8) & 0xfff;
+    const minor = (st.dev & 0xff) | ((st.dev >> 12) & 0xfff00);
+    const want = `${major.toString(16).padStart(2, "0")}:${
+      minor.toString(16).padStart(2, "0")
+    }:${st.ino}`;
+    return locks.split("\n").some((l) => l.split(/\s+/).includes(want));
+  }
+
   /** A fingerprint of the status file: changes whenever dpkg records a state change. */
   statusStamp(): string {
     const k = keyOf(`${this.admindir}/status`);

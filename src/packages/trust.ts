@@ -135,6 +135,20 @@ export class PackageTrust {
    */
   async ships(path: string, pkg: PackageRef, expectSha256?: string): Promise<ShipsVerdict> {
     const name = pkg.name;
+    const running = () => ({
+      ok: false as const,
+      reason: "not-settled" as const,
+      package: name,
+      detail: "dpkg is running",
+    });
+    if (this.dpkg.busy()) return running();
+    const v = await this.#ships(path, pkg, expectSha256);
+    // dpkg started while we read its database: what we read may be stale.
+    return v.ok && this.dpkg.busy() ? running() : v;
+  }
+
+  async #ships(path: string, pkg: PackageRef, expectSha256?: string): Promise<ShipsVerdict> {
+    const name = pkg.name;
     const inst = this.dpkg.package(name, pkg.arch);
     if (!inst) {
       return {

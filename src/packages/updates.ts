@@ -121,7 +121,9 @@ export class PackageUpdates {
       return "final";
     }
     const p = this.#pending.get(name) ?? { since: Date.now() };
-    p.tried = stamp;
+    // "not-settled" (dpkg still at work) is retried at every look, not only on a new stamp:
+    // dpkg may write its last status before it releases its lock.
+    p.tried = v.reason === "not-settled" ? undefined : stamp;
     this.#pending.set(name, p);
     return "retry";
   }

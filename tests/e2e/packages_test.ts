@@ -27,6 +27,19 @@ async function connect(d: TestDaemon, bin: string, port: number): Promise<string
   return (await d.cg.run([bin, "tcp4", "127.0.0.1", `${port}`])).stdout.trim();
 }
 
+/** Logs in to the daemon's UI over plain HTTP and returns the HTML of `paths`. */
+async function uiPages(d: TestDaemon, paths: string[]): Promise<Record<string, string>> {
+  const link = (await d.cli(["ui", "url"])).stdout.trim();
+  const r = await fetch(link, { redirect: "manual" });
+  await r.body?.cancel();
+  const cookie = r.headers.get("set-cookie")!.split(";")[0];
+  const out: Record<string, string> = {};
+  for (const p of paths) {
+    out[p] = await (await fetch(`${d.uiUrl}${p}`, { headers: { cookie } })).text();
+  }
+  return out;
+}
+
 async function packageUpdates(d: TestDaemon, path: string) {
   const info = await callDaemon(d.stateDir, "integrity.status") as IntegrityInfo;
   return info.changes.filter((c) => c.path === path && c.change === "package-update");
@@ -39,7 +52,7 @@ Deno.test("package trust with the dpkg hook: upgrade keeps the approval; dd, a d
     await repo.build({ version: "1.0" });
     await repo.build({ version: "1.1" });
     await repo.publish();
-    await using d = await startTestDaemon({ mode: "enforcing" });
+    await using d = await startTestDaemon({ mode: "enforcing", ui: true });
     const hook = hookOptions(d);
     await repo.install("1.0", hook);
     const bin = repo.binPath;
@@ -81,6 +94,16 @@ Deno.test("package trust with the dpkg hook: upgrade keeps the approval; dd, a d
     assert.equal(status.packages?.updatedToday, 1);
     const listed2 = await d.cli(["apps", "list"]);
     assert.match(listed2.stdout, new RegExp(`${repo.pkg} 1\\.1 \\(deb\\)`));
+    // The Apps page shows the new version and what it rests on; Overview counts the update;
+    // the Integrity page shows the update as its own kind.
+    const pages = await uiPages(d, ["/apps", "/", "/integrity"]);
+    assert.match(pages["/apps"], new RegExp(`${repo.pkg} 1\\.1`));
+    assert.match(pages["/apps"], /approved by package \(archive SHA-256\)/);
+    assert.match(
+      pages["/"],
+      /<div class="tile-value">1<\/div><div class="tile-label">updated by packages today/,
+    );
+    assert.match(pages["/integrity"], /package update 1\.0 → 1\.1 \(approved by package\)/);
 
     // The same binary changed by cp (the signed 1.0 bytes: a real package file, but not what
     // the installed 1.1 ships) and by dd, not by the package manager: denied, red, and stays so.
@@ -120,7 +143,8 @@ Deno.test("package trust with the dpkg hook: upgrade keeps the approval; dd, a d
 });
 
 Deno.test("package trust without the hook; dpkg -i of a local .deb is not auto-approved", async () => {
-  await using repo = await TestAptRepo.create("nohook");
+  // A file: source: apt caches no .deb, so the approval rests on dpkg's md5sums.
+  await using repo = await TestAptRepo.create("nohook", "file");
   const l = loopbackListener();
   try {
     await repo.build({ version: "1.0" });
@@ -137,8 +161,11 @@ Deno.test("package trust without the hook; dpkg -i of a local .deb is not auto-a
     const a = await until("approved by package without the hook", async () => {
       const x = await app(d, bin);
       return x?.status === "valid" && x.package?.version === "1.1" ? x : undefined;
-    }, 10_000);
+    }, 10_000).catch((e) => {
+      throw new Error(`${e.message}\n${d.logs().filter((x) => /package/.test(x)).join("\n")}`);
+    });
     assert.equal(a.sha256, await sha256Of(bin));
+    assert.equal(a.package?.level, "md5sums");
     assert.equal(await connect(d, bin, l.port), "ok");
     assert.equal((await packageUpdates(d, bin)).length, 1);
 

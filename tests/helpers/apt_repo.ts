@@ -81,8 +81,15 @@ export class TestAptRepo implements AsyncDisposable {
     this.#key = `${dir}/key.gpg`;
   }
 
-  /** Makes the folder, the key and an empty repository (nothing published yet). */
-  static async create(label: string): Promise<TestAptRepo> {
+  /**
+   * Makes the folder, the key and an empty repository (nothing published yet). `method`: `copy`
+   * (default; apt caches the .deb like a download) or `file` (apt installs from the repository
+   * in place and caches nothing: package trust then rests on dpkg's md5sums).
+   */
+  static async create(
+    label: string,
+    method: "copy" | "file" = "copy",
+  ): Promise<TestAptRepo> {
     const dir = await Deno.makeTempDir({ prefix: "hw-aptrepo-" });
     // apt's fetchers run as _apt: the repository and key must be readable by others.
     await Deno.chmod(dir, 0o755);
@@ -111,7 +118,7 @@ export class TestAptRepo implements AsyncDisposable {
       await Deno.writeFile(r.#key, key.stdout, { mode: 0o644 });
       await Deno.writeTextFile(
         r.sourceList,
-        `deb [signed-by=${r.#key}] copy:${r.repo} ./\n`,
+        `deb [signed-by=${r.#key}] ${method}:${r.repo} ./\n`,
         { mode: 0o644 },
       );
       return r;

@@ -228,3 +228,20 @@ Deno.test("apt hook snippet: Pre- and Post-Invoke that never fail apt", () => {
   assert.throws(() => aptHookText("/x; rm -rf /"), /unsafe/);
   assert.deepEqual(aptHookOptions("/b", "/s").filter((x) => x !== "-o").length, 2);
 });
+
+Deno.test("dpkg busy: its database lock held (as /proc/locks shows) means dpkg runs", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-dpkglock-" });
+  try {
+    const db = new DpkgDb(dir);
+    assert.equal(db.busy(), false, "no lock file");
+    const f = await Deno.open(`${dir}/lock`, { create: true, write: true });
+    assert.equal(db.busy(), false, "lock file, nobody holds it");
+    await f.lock(true);
+    assert.equal(db.busy(), true);
+    await f.unlock();
+    assert.equal(db.busy(), false);
+    f.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -71,7 +71,14 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
                     <tr key={i}>
                       <td class="nowrap">{formatTime(c.time)}</td>
                       <td>
-                        <span class="badge badge-bad">{c.change}</span>
+                        {c.change === "package-update"
+                          ? (
+                            <span class="badge badge-ok" data-test="package-update">
+                              package update {String(c.details?.oldVersion ?? "?")} →{" "}
+                              {String(c.details?.newVersion ?? "?")} (approved by package)
+                            </span>
+                          )
+                          : <span class="badge badge-bad">{c.change}</span>}
                       </td>
                       <td class="mono break">{c.path}</td>
                       <td class="mono small break" title={c.oldHash}>{c.oldHash ?? "—"}</td>
