@@ -16,7 +16,7 @@
 import assert from "node:assert/strict";
 import { hashwallCommand, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener } from "../helpers/netclient.ts";
-import { run, TestAptRepo } from "../helpers/apt_repo.ts";
+import { TestAptRepo } from "../helpers/apt_repo.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
 import type { AppInfo } from "../../src/daemon/api.ts";
 import { aptHookOptions } from "../../src/packages/apt_hook.ts";
