@@ -229,10 +229,21 @@ export class PackageApprovals {
       await this.trust.indexed(pkgs as string[]);
     } catch { /* decided one by one below */ }
     this.#final = true;
+    const t0 = performance.now();
     try {
-      for (const n of names) await this.#host.recheck(n);
+      // A few at once: each may read a .deb and run dpkg-deb; apps are queued per name anyway.
+      const queue = [...names];
+      const worker = async () => {
+        for (let n = queue.shift(); n !== undefined; n = queue.shift()) await this.#host.recheck(n);
+      };
+      await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
     } finally {
       this.#final = false;
+    }
+    if (names.size) {
+      this.#host.notice(
+        `dpkg hook: ${names.size} apps reconciled in ${Math.round(performance.now() - t0)} ms`,
+      );
     }
     for (const n of names) {
       // Decided for good: nothing waits any more; a refusal stays visible while revoked.

@@ -56,6 +56,8 @@ async function must(cmd: string, args: string[], opts = {}): Promise<string> {
 /** One version to build. */
 export interface VersionSpec {
   version: string;
+  /** Package name (default: the repository's own unique name; see {@link TestAptRepo.extra}). */
+  name?: string;
   /** Ship the client binary (false: the version drops it). Default true. */
   withBinary?: boolean;
 }
@@ -70,6 +72,8 @@ export class TestAptRepo implements AsyncDisposable {
   readonly binPath: string;
   #gnupg: string;
   #key: string;
+  /** Every package name built here (purged by cleanup). */
+  #names = new Set<string>();
 
   private constructor(dir: string, pkg: string) {
     this.dir = dir;
@@ -128,16 +132,28 @@ export class TestAptRepo implements AsyncDisposable {
     }
   }
 
+  /** The name of the i-th extra package of this repository (unique like {@link pkg}). */
+  extra(i: number): string {
+    return `${this.pkg}-${i}`;
+  }
+
+  /** Where package `name` installs its client. */
+  binPathOf(name: string): string {
+    return `/usr/lib/${name}/netclient`;
+  }
+
   /** Builds version `v` into `outDir` (default: the repository) and returns the .deb path. */
   async build(spec: VersionSpec, outDir = this.repo): Promise<string> {
+    const pkg = spec.name ?? this.pkg;
+    this.#names.add(pkg);
     const root = await Deno.makeTempDir({ dir: this.dir, prefix: "build-" });
     await Deno.mkdir(`${root}/DEBIAN`, { recursive: true });
-    const libdir = `${root}/usr/lib/${this.pkg}`;
+    const libdir = `${root}/usr/lib/${pkg}`;
     await Deno.mkdir(libdir, { recursive: true });
     if (spec.withBinary !== false) {
       await must("cc", [
         "-O2",
-        `-DNETCLIENT_TAG="${this.pkg} ${spec.version}"`,
+        `-DNETCLIENT_TAG="${pkg} ${spec.version}"`,
         "-o",
         `${libdir}/netclient`,
         NETCLIENT,
@@ -147,10 +163,10 @@ export class TestAptRepo implements AsyncDisposable {
     }
     await Deno.writeTextFile(
       `${root}/DEBIAN/control`,
-      `Package: ${this.pkg}\nVersion: ${spec.version}\nArchitecture: all\n` +
+      `Package: ${pkg}\nVersion: ${spec.version}\nArchitecture: all\n` +
         `Maintainer: hashwall tests <t@invalid>\nDescription: hashwall package-trust test client\n`,
     );
-    const deb = `${outDir}/${this.pkg}_${spec.version}_all.deb`;
+    const deb = `${outDir}/${pkg}_${spec.version}_all.deb`;
     await must("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", root, deb]);
     await Deno.chmod(deb, 0o644);
     await Deno.remove(root, { recursive: true });
@@ -198,9 +214,15 @@ export class TestAptRepo implements AsyncDisposable {
     ], { env: { DEBIAN_FRONTEND: "noninteractive" } });
   }
 
-  /** `apt-get install PKG=VERSION`, throwing with apt's output on failure. */
-  async install(version: string, extra: string[] = []): Promise<RunResult> {
-    const r = await this.apt(["install", "--allow-downgrades", `${this.pkg}=${version}`], extra);
+  /**
+   * `apt-get install PKG=VERSION` (for every name in `names`, default the repository's own
+   * package), throwing with apt's output on failure.
+   */
+  async install(version: string, extra: string[] = [], names = [this.pkg]): Promise<RunResult> {
+    const r = await this.apt(
+      ["install", "--allow-downgrades", ...names.map((n) => `${n}=${version}`)],
+      extra,
+    );
     if (r.code !== 0) throw new Error(`apt-get install ${version}: ${r.stdout}${r.stderr}`);
     return r;
   }
@@ -213,7 +235,12 @@ export class TestAptRepo implements AsyncDisposable {
 
   /** Purges the package and removes the source, key, lists and cached archives. */
   async cleanup(): Promise<void> {
-    await run("dpkg", ["--purge", this.pkg]).catch(() => {});
+    // dpkg does not wait for its lock (another test's apt may hold it): retry for a while.
+    for (let i = 0; i < 300; i++) {
+      const r = await run("dpkg", ["--purge", this.pkg, ...this.#names]).catch(() => undefined);
+      if (!r || !/lock/i.test(r.stderr)) break;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
     // Lists apt made for this source: named after the repository path, `/` as `_`.
     const stem = `${this.repo}_`.replaceAll("/", "_");
     for (const dir of [LISTS, `${LISTS}/partial`]) {
@@ -227,7 +254,9 @@ export class TestAptRepo implements AsyncDisposable {
     }
     try {
       for (const e of Deno.readDirSync(ARCHIVES)) {
-        if (e.name.startsWith(`${this.pkg}_`)) await Deno.remove(`${ARCHIVES}/${e.name}`);
+        if (e.name.startsWith(`${this.pkg}_`) || e.name.startsWith(`${this.pkg}-`)) {
+          await Deno.remove(`${ARCHIVES}/${e.name}`);
+        }
       }
     } catch { /* none */ }
     await run("gpgconf", ["--kill", "gpg-agent"], { env: { GNUPGHOME: this.#gnupg } })
