@@ -20,7 +20,7 @@ import { hashwallCommand, startTestDaemon } from "../tests/helpers/daemon.ts";
 import { loopbackListener } from "../tests/helpers/netclient.ts";
 import { TestAptRepo } from "../tests/helpers/apt_repo.ts";
 import { callDaemon, streamDaemon } from "../src/daemon/client.ts";
-import type { AppInfo, LiveMessage } from "../src/daemon/api.ts";
+import type { AppInfo, LiveMessage } from "../src/api/types.ts";
 import { aptHookOptions } from "../src/packages/apt_hook.ts";
 import { median, quantile, round } from "./lib/stats.ts";
 import { markdownTable, printSummary } from "./lib/report.ts";

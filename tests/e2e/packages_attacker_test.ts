@@ -18,7 +18,7 @@ import { hashwallCommand, startTestDaemon, type TestDaemon } from "../helpers/da
 import { loopbackListener } from "../helpers/netclient.ts";
 import { TestAptRepo } from "../helpers/apt_repo.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
-import type { AppInfo } from "../../src/daemon/api.ts";
+import type { AppInfo } from "../../src/api/types.ts";
 import { aptHookOptions } from "../../src/packages/apt_hook.ts";
 import { until } from "../helpers/wait.ts";
 

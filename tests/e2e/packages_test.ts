@@ -11,7 +11,7 @@ import { hashwallCommand, sha256Of, startTestDaemon, type TestDaemon } from "../
 import { loopbackListener } from "../helpers/netclient.ts";
 import { run, TestAptRepo } from "../helpers/apt_repo.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
-import type { AppInfo, IntegrityInfo, LearningEntry, StatusInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, IntegrityInfo, LearningEntry, StatusInfo } from "../../src/api/types.ts";
 import { aptHookOptions } from "../../src/packages/apt_hook.ts";
 import { until } from "../helpers/wait.ts";
 

@@ -74,9 +74,17 @@ export interface ConnEvent {
   id?: number;
   /** Epoch ms. */
   time: number;
-  kind: "connect" | "sendmsg" | "sock_create";
+  /** The hook; `kind_N` for a kind this build does not know (a newer kernel object). */
+  kind: "connect" | "sendmsg" | "sock_create" | `kind_${number}`;
   verdict: "allow" | "deny";
-  reason: "unknown_app" | "not_inherited" | "revoked" | "interpreter" | "rule" | string;
+  reason:
+    | "unknown_app"
+    | "not_inherited"
+    | "revoked"
+    | "interpreter"
+    | "script_unresolved"
+    | "rule"
+    | string;
   tgid: number;
   uid: number;
   comm: string;
