@@ -860,9 +860,9 @@ export class DaemonCore implements HashwallApi {
       const r = s.status === "invalid" ? this.#packages.updates.refusal(s.app.name) : undefined;
       if (!r || dismissed.has(s.app.path)) continue;
       const newHash = { app: s.app.name, package: r.package, version: r.version, reason: r.reason };
-      const e = list.find((x) => x.exe === s.app.path);
-      if (e) {
-        e.newHash = newHash;
+      const i = list.findIndex((x) => x.exe === s.app.path);
+      if (i !== -1) {
+        list[i] = { ...list[i], newHash }; // a copy: the tracker's entry stays as it was
         continue;
       }
       const t = s.lastVerified ?? Date.now();
