@@ -60,6 +60,7 @@ export class PackageApprovals {
   #host: PackageHost;
   #timer?: ReturnType<typeof setInterval>;
   #final = false;
+  #ticking = false;
   #lastResults: HookResult["updated"] = [];
   #lastRefused: HookResult["refused"] = [];
 
@@ -194,16 +195,31 @@ export class PackageApprovals {
 
   /** Retries waiting apps when dpkg's database changed (no hook, or after it). */
   async tick(): Promise<void> {
-    if (this.updates.pending().length === 0) return;
-    const { tryNow } = this.updates.due(this.stamp(), Date.now());
-    for (const name of tryNow) {
-      const s = this.#host.app(name);
-      if (!s || s.status === "valid" || s.status === "missing") {
+    // One look at a time, and none while dpkg holds its lock (every answer would be "wait"; a
+    // re-hash of every waiting app each tick would only slow dpkg down).
+    if (this.#ticking || this.updates.pending().length === 0 || this.trust.dpkg.busy()) return;
+    this.#ticking = true;
+    try {
+      const { tryNow } = this.updates.due(this.stamp(), Date.now());
+      const names = tryNow.filter((name) => {
+        const s = this.#host.app(name);
+        if (s && s.status !== "valid" && s.status !== "missing") return true;
         this.updates.done(name);
-        continue;
-      }
-      await this.#host.recheck(name);
+        return false;
+      });
+      await this.#recheckAll(names);
+    } finally {
+      this.#ticking = false;
     }
+  }
+
+  /** Re-checks `names`, a few at once (each may read a .deb and run dpkg-deb). */
+  async #recheckAll(names: Iterable<string>): Promise<void> {
+    const queue = [...names];
+    const worker = async () => {
+      for (let n = queue.shift(); n !== undefined; n = queue.shift()) await this.#host.recheck(n);
+    };
+    await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
   }
 
   /**
@@ -231,12 +247,7 @@ export class PackageApprovals {
     this.#final = true;
     const t0 = performance.now();
     try {
-      // A few at once: each may read a .deb and run dpkg-deb; apps are queued per name anyway.
-      const queue = [...names];
-      const worker = async () => {
-        for (let n = queue.shift(); n !== undefined; n = queue.shift()) await this.#host.recheck(n);
-      };
-      await Promise.all(Array.from({ length: Math.min(4, queue.length) }, worker));
+      await this.#recheckAll(names);
     } finally {
       this.#final = false;
     }
