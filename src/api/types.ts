@@ -83,6 +83,7 @@ export interface ConnEvent {
     | "revoked"
     | "interpreter"
     | "script_unresolved"
+    | "not_via"
     | "rule"
     | string;
   tgid: number;
@@ -102,6 +103,8 @@ export interface ConnEvent {
   ruleId?: string;
   /** For a script's attempt: the interpreter that ran it (`exe` is then the script). */
   interpreter?: string;
+  /** Trusted via this inheriting app (an ancestor of it started it; `lineage` has the chain). */
+  via?: string;
 }
 
 /** Status of the running instance. */
@@ -214,6 +217,8 @@ export interface IntegrityWatchInfo {
   recursive: boolean;
   /** Files covered by the baseline under this path. */
   files: number;
+  /** False while the path does not exist: "not present yet", watched for its creation. */
+  present: boolean;
 }
 
 /** One detected integrity change. */

@@ -5,6 +5,8 @@ import { callAndPrint, exitCodeFor, table } from "./daemon_call.ts";
 import { callDaemon, streamDaemon } from "../daemon/client.ts";
 import type { AppInfo, LiveMessage } from "../api/types.ts";
 import { hashFile } from "../integrity/hash.ts";
+import { interpreterKind } from "../policy/interpreters.ts";
+import { HW } from "../../ffi/structs.ts";
 
 const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)
 
@@ -149,6 +151,12 @@ export const appsCommand: Command = {
         const pid = a.flags.pid ? Number(stringFlag(a, "pid")) : undefined;
         if (duration === "once" && !(pid && Number.isInteger(pid) && pid > 0)) {
           throw new UsageError("--for once needs --pid TGID (the process to trust)");
+        }
+        if (a.flags.inherit && interpreterKind(path) !== HW.KIND_OTHER) {
+          console.error(
+            `warning: --inherit on ${path} (a shell or an interpreter) trusts every program and ` +
+              `script it runs`,
+          );
         }
         return await callAndPrint(
           "apps allow",

@@ -2,6 +2,7 @@ import type { Command } from "./command.ts";
 import { DEFAULT_CONFIG_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { formatErrors } from "../config/format.ts";
+import { inheritWarnings } from "../config/warnings.ts";
 import { loadPolicy } from "../config/load.ts";
 import { validateTexts } from "../config/validate.ts";
 import { DEFAULT_APPS_TOML, DEFAULT_RULES_TOML } from "../config/defaults.ts";
@@ -51,6 +52,7 @@ export const checkCommand: Command = {
         `${source}: OK: ${count(p.rules.length, "rule")}, ${count(p.apps.length, "app")}, ` +
           `mode ${p.defaults.mode}`,
       );
+      for (const w of inheritWarnings(p.apps)) console.log(`warning: ${w}`);
     } else {
       // Only errors on stderr, one per line, so editors and scripts can parse every line.
       console.error(formatErrors(result.errors));
@@ -74,6 +76,7 @@ function jsonReport(r: LoadResult) {
   return {
     ok: true,
     errors: [],
+    warnings: inheritWarnings(p.apps),
     rules: p.rules.length,
     apps: p.apps.length,
     mode: p.defaults.mode,

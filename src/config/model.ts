@@ -130,10 +130,23 @@ export interface App {
   path: string;
   /** Lower-case hex SHA-256 of the approved content. */
   sha256: string;
-  /** Children (fork) of this app are trusted too. */
+  /**
+   * Descendants of this app are trusted too: forked ones, and exec'd ones that run a binary which
+   * is not itself an approved app ("via" this app). An approved app exec'd below becomes itself.
+   */
   inherit: boolean;
   /** An interpreter: never trusted by its own exe, only through an approved script. */
   interpreter: boolean;
+  /**
+   * Injection variables (LD_LIBRARY_PATH, PYTHONPATH, ...) this app may be started with and stay
+   * trusted; omitted = none (any of them in the exec's environment costs the trust).
+   */
+  allowEnv?: string[];
+  /**
+   * Trusted only when a process trusted as one of these apps is among its ancestors (fixed when
+   * the process was created; bpf/lineage.h); omitted = whoever starts it.
+   */
+  onlyVia?: string[];
   /** How long the approval lasts; omitted = forever. */
   duration?: Duration;
   /** `package`: a new hash the owning package's signed update ships is approved too. */

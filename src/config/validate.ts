@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ENV_VAR_NAMES } from "../policy/interpreters.ts";
 import type {
   App,
   Cidr,
@@ -92,6 +93,8 @@ export const CONFIG_KEYS = {
     "inherit",
     "interpreter",
     "duration",
+    "allow_env",
+    "only_via",
     "trust",
     "package",
     "package_version",
@@ -169,9 +172,22 @@ export function validateTexts(input: ValidateInput): LoadResult {
   const apps: App[] = [];
   const firstByName = new Map<string, App>();
   const seenNames = new Map<string, SourceLoc>();
+  const starters: StarterRef[] = [];
   for (const { file, text } of input.appsTexts) {
     const doc = ConfigDocument.parse(file, text, errors);
-    if (doc) validateAppsDoc(doc, apps, firstByName, seenNames);
+    if (doc) validateAppsDoc(doc, apps, firstByName, seenNames, starters);
+  }
+  // only_via names apps that may be declared in a later file: checked once all are known.
+  if (!input.appsIncomplete) {
+    for (const ref of starters) {
+      if (!firstByName.has(ref.name)) {
+        const known = closest(ref.name, [...firstByName.keys()]);
+        ref.doc.error(
+          ref.path,
+          `only_via names no app "${ref.name}"${known ? ` (did you mean "${known}"?)` : ""}`,
+        );
+      }
+    }
   }
   const rulesDoc = ConfigDocument.parse(input.rulesFile, input.rulesText, errors);
   // App references are only checked when every app file parsed, to avoid false "unknown app"s.
@@ -486,11 +502,22 @@ function readSha256(doc: ConfigDocument, path: PathSegment[], v: unknown) {
   return undefined;
 }
 
+/** A name in an app's `only_via`, checked against every app once all files are read. */
+interface StarterRef {
+  doc: ConfigDocument;
+  path: PathSegment[];
+  name: string;
+}
+
+/** How many starters `only_via` may name (HW_VIA_MAX in bpf/hashwall.h). */
+export const MAX_ONLY_VIA = 8;
+
 function validateAppsDoc(
   doc: ConfigDocument,
   apps: App[],
   firstByName: Map<string, App>,
   seenNames: Map<string, SourceLoc>,
+  starters: StarterRef[],
 ): void {
   checkKeys(doc, [], doc.root, CONFIG_KEYS.appsTop);
   const entries = field(doc, [], doc.root, "app", readTableArray) ?? [];
@@ -512,6 +539,17 @@ function validateAppsDoc(
     ) {
       doc.error([...path, "package_version"], `package_version needs package`);
     }
+    const allowEnv = field(
+      doc,
+      path,
+      table,
+      "allow_env",
+      readArray(readEnum(ENV_VAR_NAMES), "variable names"),
+    );
+    const onlyVia = field(doc, path, table, "only_via", readArray(readAppName, "app names", false));
+    if (onlyVia && onlyVia.length > MAX_ONLY_VIA) {
+      doc.error([...path, "only_via"], `only_via names at most ${MAX_ONLY_VIA} apps`);
+    }
     if (name !== undefined) {
       const first = seenNames.get(name);
       if (first) {
@@ -526,6 +564,11 @@ function validateAppsDoc(
     if (trust !== undefined) app.trust = trust;
     if (pkg !== undefined) app.package = pkg;
     if (pkgVersion !== undefined) app.packageVersion = pkgVersion;
+    if (allowEnv?.length) app.allowEnv = [...new Set(allowEnv)];
+    if (onlyVia?.length) {
+      app.onlyVia = [...new Set(onlyVia)];
+      onlyVia.forEach((n, i) => starters.push({ doc, path: [...path, "only_via", i], name: n }));
+    }
     firstByName.set(name, app);
     apps.push(app);
   }

@@ -27,7 +27,10 @@ import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
-import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
+import { identityOf, keyString } from "../identity/running.ts";
+import { magicPathProblem } from "../identity/magic_path.ts";
+import { type ScanApproval, trustRunningProcesses } from "../identity/trust_scan.ts";
+import { envAllowMask, interpreterKind } from "../policy/interpreters.ts";
 import { type FileHash, hashFile, statIdentity } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -218,7 +221,9 @@ export class DaemonCore implements HashwallApi {
     this.kernel.attachLineage();
     phase("load");
     this.#syncKernelApprovals();
-    this.#trustRunning();
+    // Only at a first start: with pinned maps the tracepoints saw every exec since (and a /proc
+    // scan is never a source of trust after that; see src/identity/trust_scan.ts).
+    if (!this.kernel.reusedState) this.#trustRunning();
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
@@ -284,7 +289,7 @@ export class DaemonCore implements HashwallApi {
     const want = this.opts.interfaces ??
       (this.#followsInterfaces(policy)
         ? presentInterfaces(this.opts.netns)
-        : resolveInterfaces(policy.defaults.interfaces));
+        : resolveInterfaces(policy.defaults.interfaces, this.opts.netns));
     const gone = this.#filterIfaces.filter((i) => !want.includes(i));
     if (want.length) this.#filter.attach(want, { netns: this.opts.netns });
     if (gone.length) this.#filter.detach(gone);
@@ -413,6 +418,7 @@ export class DaemonCore implements HashwallApi {
       this.kernel.approve({ key: s.key!, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
     }
+    this.#syncAppExec();
     this.#syncScripts();
   }
 
@@ -440,23 +446,38 @@ export class DaemonCore implements HashwallApi {
     this.kernel.setScripts(scripts);
   }
 
-  /** Trusts running processes whose executable is an approved (non-interpreter) app. */
-  #trustRunning(only?: AppState): number {
-    const approved = new Map<string, AppState>();
-    for (const s of only ? [only] : this.#registry.list()) {
-      if (s.approvedInKernel && s.key && !s.app.interpreter) approved.set(keyString(s.key), s);
-    }
-    let n = 0;
-    if (approved.size === 0) return 0;
-    for (const p of runningProcesses()) {
-      const s = approved.get(keyString(p.key));
-      if (
-        s && this.kernel.trustProcess(p.tgid, { key: p.key, appId: s.id, flags: appFlags(s.app) })
-      ) {
-        n++;
+  /**
+   * Trusts running processes whose executable is an approved (non-interpreter) app, at a first
+   * start only, by the guarded scan of src/identity/trust_scan.ts.
+   */
+  #trustRunning(): number {
+    const approved = new Map<string, ScanApproval>();
+    for (const s of this.#registry.list()) {
+      if (s.approvedInKernel && s.key && !s.app.interpreter) {
+        approved.set(keyString(s.key), { appId: s.id, flags: appFlags(s.app) });
       }
     }
-    return n;
+    return trustRunningProcesses(this.kernel, approved).trusted;
+  }
+
+  /** Interpreter kinds and allow_env bits of the approved apps, for the exec hook. */
+  #syncAppExec(): void {
+    const m = new Map<number, { kind: number; envAllow: number }>();
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel) continue;
+      m.set(s.id, {
+        kind: s.app.interpreter ? interpreterKind(s.app.path) : HW.KIND_OTHER,
+        envAllow: envAllowMask(s.app.allowEnv ?? []),
+      });
+    }
+    this.kernel.setAppExec(m);
+    // only_via: starters by kernel app id; a starter without an approval yet is 0 (never matches).
+    const via = new Map<number, number[]>();
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel || !s.app.onlyVia?.length) continue;
+      via.set(s.id, s.app.onlyVia.map((n) => this.#registry.idOf(n) ?? 0));
+    }
+    this.kernel.setOnlyVia(via);
   }
 
   // ---------------------------------------------------------------- evidence up
@@ -464,6 +485,7 @@ export class DaemonCore implements HashwallApi {
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
     ruleId: (index: number) => this.policy.rules[index]?.id,
+    appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
   #onRecord(rec: Uint8Array): void {
@@ -649,9 +671,9 @@ export class DaemonCore implements HashwallApi {
     if (s.status === "valid" && s.key) {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
-      // Running processes need a /proc scan only for a new identity: a revocation removes the
-      // approval, not the processes' entries, so re-approving the same identity restores them.
-      if (!oldKey || keyString(oldKey) !== keyString(s.key)) this.#trustRunning(s);
+      // No /proc scan for a new identity: processes of it that exec'd before the approval are
+      // trusted at their next exec (the kernel did not check their environment at this one). A
+      // revocation removes the approval, not the entries, so re-approving restores those.
       if (this.#gate && s.lastHash && !s.app.interpreter) {
         await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch((err) =>
           this.log.log("error", `exec gate: could not approve ${s.app.path}: ${err}`)
@@ -661,6 +683,7 @@ export class DaemonCore implements HashwallApi {
       if (s.key) this.kernel.revoke(s.key);
       s.approvedInKernel = false;
     }
+    this.#syncAppExec();
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
@@ -933,6 +956,7 @@ export class DaemonCore implements HashwallApi {
           path: w.path,
           recursive: w.recursive,
           files: files.filter((f) => f === w.path || f.startsWith(prefix)).length,
+          present: !this.#monitor?.pending().includes(w.path),
         };
       }),
       baseline: await this.#baselineStatus(changes.map((c) => c.time ?? 0)),
@@ -964,6 +988,8 @@ export class DaemonCore implements HashwallApi {
 
   async #allow(req: AllowRequest): Promise<AppInfo> {
     if (!req.path?.startsWith("/")) throw new Error("apps allow needs an absolute PATH");
+    const magic = magicPathProblem(req.path);
+    if (magic) throw new Error(magic);
     const h = await hashFile(req.path);
     if (req.sha256 && req.sha256.toLowerCase() !== h.sha256) {
       throw new Error(`${req.path} now hashes to ${h.sha256}, not the ${req.sha256} shown`);
@@ -1146,7 +1172,7 @@ export class DaemonCore implements HashwallApi {
     try {
       compiled = this.#compile(r.policy);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
-        resolveInterfaces(r.policy.defaults.interfaces);
+        resolveInterfaces(r.policy.defaults.interfaces, this.opts.netns);
       }
     } catch (e) {
       const msg = `reload refused: ${(e as Error).message}`;
@@ -1166,7 +1192,7 @@ export class DaemonCore implements HashwallApi {
     for (const s of pending) await this.#registry.verify(s.app.name);
     this.kernel.updateSettings(this.#kernelSettings());
     this.#syncKernelApprovals();
-    this.#trustRunning();
+    // No /proc scan here: a reload never grants trust from /proc (a forged exe link would pass).
     for (const s of this.#registry.list()) this.#watchApp(s);
     await this.#startIntegrity();
     await this.#syncExecGate();

@@ -190,6 +190,7 @@ interface EventRow {
   app: string | null;
   lineage: string;
   interpreter: string | null;
+  via: string | null;
 }
 
 function rowToEvent(r: EventRow): ConnEvent {
@@ -218,6 +219,7 @@ function rowToEvent(r: EventRow): ConnEvent {
   if (r.app !== null) ev.app = r.app;
   if (r.rule_id !== null) ev.ruleId = r.rule_id;
   if (r.interpreter !== null) ev.interpreter = r.interpreter;
+  if (r.via !== null) ev.via = r.via;
   return ev;
 }
 
@@ -354,8 +356,8 @@ class SqliteStore implements Store {
     if (rows.length === 0) return 0;
     const ins = this.#stmt(
       `INSERT INTO conn_events (time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
-         family, daddr, dport, proto, app, lineage, interpreter)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         family, daddr, dport, proto, app, lineage, interpreter, via)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.#tx(() => {
       for (const e of rows) {
@@ -378,6 +380,7 @@ class SqliteStore implements Store {
           e.app ?? null,
           lineageJson(e.lineage),
           e.interpreter ?? null,
+          e.via ?? null,
         );
       }
       return rows.length;

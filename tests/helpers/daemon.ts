@@ -21,7 +21,14 @@ export interface TestDaemonOptions {
   /** Extra keys for rules.toml's [defaults] table (e.g. `inbound = "deny"`). */
   defaultsExtra?: string;
   /** `[[app]]` entries. */
-  apps?: { name: string; path: string; sha256: string; inherit?: boolean; interpreter?: boolean }[];
+  apps?: {
+    name: string;
+    path: string;
+    sha256: string;
+    inherit?: boolean;
+    interpreter?: boolean;
+    onlyVia?: string[];
+  }[];
   /** Start the web UI on a free loopback port. */
   ui?: boolean;
   allowLoopback?: boolean;
@@ -30,9 +37,15 @@ export interface TestDaemonOptions {
    * to the host's interfaces; give veths of a test namespace together with `netns`. "all" omits
    * the flag (the daemon follows every interface as they come and go): only with `netns`.
    */
-  interfaces?: string[] | "all";
+  interfaces?: string[] | "all" | "config";
   /** Network namespace (a /run/netns path) the packet filter attaches in. */
   netns?: string;
+  /**
+   * Runs the daemon itself inside this network namespace (`nsenter --net=PATH`, a /run/netns
+   * path), as a container or systemd's NetworkNamespacePath= would. `interfaces: "config"` then
+   * leaves the interfaces to `[defaults] interfaces`.
+   */
+  enterNetns?: string;
   /** The hashwall command for daemon and CLI (e.g. `[DIST_PATH]`); default hashwallCommand(). */
   command?: string[];
 }
@@ -120,13 +133,20 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
   const apps = (o.apps ?? []).map((a) =>
     `[[app]]\nname = "${a.name}"\npath = "${a.path}"\nsha256 = "${a.sha256}"\ninherit = ${
       a.inherit ?? false
-    }\ninterpreter = ${a.interpreter ?? false}\n`
+    }\ninterpreter = ${a.interpreter ?? false}\n${
+      a.onlyVia ? `only_via = ${JSON.stringify(a.onlyVia)}\n` : ""
+    }`
   ).join("\n");
   await Deno.writeTextFile(`${dir}/rules.toml`, rules, { mode: 0o600 });
   await Deno.writeTextFile(`${dir}/apps.toml`, apps, { mode: 0o600 });
 }
 
 function interfaceArgs(o: TestDaemonOptions): string[] {
+  if (o.interfaces === "config") {
+    // Never the host's interfaces: the config decides only inside a test namespace.
+    if (!o.netns && !o.enterNetns) throw new Error('startTestDaemon: "config" needs a namespace');
+    return [];
+  }
   if (o.interfaces === "all") {
     // Never the host's interfaces: following "all" is allowed only inside a test namespace.
     if (!o.netns) throw new Error('startTestDaemon: interfaces "all" needs netns');
@@ -142,7 +162,10 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
   const stateDir = `${root}/state`;
   await writeTestConfig(configDir, o);
   const cg = await createTestCgroup("daemon");
-  const [cmd, ...pre] = o.command ?? hashwallCommand();
+  const [cmd, ...pre] = [
+    ...(o.enterNetns ? ["nsenter", `--net=${o.enterNetns}`, "--"] : []),
+    ...(o.command ?? hashwallCommand()),
+  ];
   const args = [
     ...pre,
     "run",

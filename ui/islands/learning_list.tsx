@@ -81,8 +81,14 @@ export function LearningList(props: LearningListProps) {
       {props.canWrite && (
         <div class="toolbar" role="group" aria-label="approve or deny selected apps">
           <span class="count" aria-live="polite">{selected.value.length} selected</span>
-          <label class="check">
+          <label
+            class="check"
+            title="Everything it starts runs with its trust, whatever that program is. Never tick this for a shell or an interpreter (bash, python3, node…): that would trust every program and script they run."
+          >
             <input type="checkbox" name="inherit" /> trust its children (inherit)
+            <span class="muted small" data-test="inherit-warning">
+              — not for shells or interpreters: they would pass it to anything they run
+            </span>
           </label>
           <label>
             duration{" "}
