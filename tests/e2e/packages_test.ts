@@ -172,7 +172,7 @@ Deno.test("package trust without the hook; dpkg -i of a local .deb is not auto-a
     // A .deb built outside the repository, installed with dpkg -i: not from a signed source.
     const outside = await Deno.makeTempDir({ dir: repo.dir, prefix: "outside-" });
     const deb = await repo.build({ version: "1.3" }, outside);
-    const di = await run("dpkg", ["-i", deb]);
+    const di = await repo.dpkgInstall(deb);
     assert.equal(di.code, 0, di.stderr);
     await until("dpkg -i'd client invalid", async () => (await app(d, bin))?.status === "invalid");
     const refused = await until("refused as unsigned", async () => {

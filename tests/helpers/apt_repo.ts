@@ -227,6 +227,18 @@ export class TestAptRepo implements AsyncDisposable {
     return r;
   }
 
+  /**
+   * `dpkg -i DEB` (a local .deb, outside any repository), retried while another apt or dpkg
+   * (other tests run at the same time) holds dpkg's lock: dpkg does not wait for it.
+   */
+  async dpkgInstall(deb: string): Promise<RunResult> {
+    for (let i = 0;; i++) {
+      const r = await run("dpkg", ["-i", deb]);
+      if (r.code === 0 || !/lock/i.test(r.stderr) || i >= 300) return r;
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+  }
+
   /** Installed version (dpkg-query), or undefined. */
   async installedVersion(): Promise<string | undefined> {
     const r = await run("dpkg-query", ["-W", "-f=${Version}", this.pkg]);
