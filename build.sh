@@ -28,6 +28,7 @@ APT_PACKAGES=(
   clang llvm libbpf-dev libbpf1 bpftool libelf-dev gcc make
   iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
   ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git shellcheck
+  ansible-core prometheus
   apt-utils gnupg dpkg-dev
 )
 

@@ -8,7 +8,8 @@
  * userspace, so the first connect() of a one-shot client is decided right.
  *
  * Concerns in this object: the cgroup hooks (connect4/6, sendmsg4/6, sock_create), lineage
- * (fork/exec/exit), and reporting (ring buffer + dedup LRU). Shared structs: hashwall.h.
+ * (fork/exec/exit), reporting (ring buffer + dedup LRU), and socket trust (sockets.h: bind4/6,
+ * the socket storage and the closing iterators). Shared structs: hashwall.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -362,28 +363,31 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	return decide(kind, 6, proto, daddr, port, bpf_get_socket_cookie(ctx));
 }
 
+/* Socket trust (storage written after an allowed connect/sendmsg) and the closing iterators. */
+#include "sockets.h"
+
 SEC("cgroup/connect4")
 int hw_connect4(struct bpf_sock_addr *ctx)
 {
-	return decide4(ctx, HW_EV_CONNECT);
+	return hw_sock_after4(ctx, decide4(ctx, HW_EV_CONNECT));
 }
 
 SEC("cgroup/connect6")
 int hw_connect6(struct bpf_sock_addr *ctx)
 {
-	return decide6(ctx, HW_EV_CONNECT);
+	return hw_sock_after6(ctx, decide6(ctx, HW_EV_CONNECT));
 }
 
 SEC("cgroup/sendmsg4")
 int hw_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return decide4(ctx, HW_EV_SENDMSG);
+	return hw_sock_after4(ctx, decide4(ctx, HW_EV_SENDMSG));
 }
 
 SEC("cgroup/sendmsg6")
 int hw_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return decide6(ctx, HW_EV_SENDMSG);
+	return hw_sock_after6(ctx, decide6(ctx, HW_EV_SENDMSG));
 }
 
 /*

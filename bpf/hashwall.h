@@ -278,6 +278,84 @@ _Static_assert(sizeof(struct hw_env_val) == 8, "hw_env_val layout");
 _Static_assert(sizeof(struct hw_taint) == 8, "hw_taint layout");
 
 /* ===================================================================================== */
+/* socket trust (bpf/sockets.h, src/kernel/sockets.ts)                                   */
+/* ===================================================================================== */
+
+/*
+ * Every socket a trusted process connects, sends from or binds carries, in socket-local storage
+ * (hw_sock_trust), the identity its trust rested on. Accepted TCP connections inherit the
+ * listener's storage (the map is BPF_F_CLONE). When an identity leaves hw_approved the daemon puts
+ * it in hw_sock_revoke and runs the iter/tcp and iter/udp programs, which destroy exactly the
+ * sockets whose storage names it and write one struct hw_sock_closed each to the iterator.
+ */
+#define HW_SOCK_REVOKE_MAX 4096
+
+/* hw_sock_val.flags */
+#define HW_SOCK_TRUSTED 0x1 /* trust_key/app_id: the approval the process's trust rests on */
+#define HW_SOCK_UNKNOWN 0x2 /* learning mode, an unknown app: trust_key is its own executable */
+#define HW_SOCK_BOUND 0x4   /* written at bind (a listener; accepted sockets inherit it) */
+
+/* Value of the hw_sock_trust socket storage. */
+struct hw_sock_val {
+	struct hw_exe_key trust_key;
+	__u32 app_id; /* 0 with HW_SOCK_UNKNOWN */
+	__u32 tgid;   /* the process that connected, sent or bound */
+	__u32 uid;
+	__u32 flags; /* HW_SOCK_* */
+};
+
+/* Key of hw_sock_revoke (value: __u32 HW_CLOSE_* reason): an identity whose sockets close. */
+struct hw_sock_rkey {
+	struct hw_exe_key key;
+	__u32 app_id;
+	__u32 _pad;
+};
+
+/* Element 0 of hw_sock_ctl: how the next iterator run behaves, and whether hooks record. */
+struct hw_sock_ctl {
+	__u32 dry_run;           /* 1: report "would close", destroy nothing (learning mode) */
+	__u32 unapproved;        /* 1: also every stored socket whose trust is not approved now */
+	__u32 unapproved_reason; /* HW_CLOSE_* reported for those */
+	__u32 no_record;         /* 1: hooks write no socket storage (close_on_revoke = false) */
+};
+
+/* Why sockets were closed (hw_sock_revoke values, hw_sock_closed.reason). */
+#define HW_CLOSE_CHANGED 1      /* the approved file was written, replaced or deleted */
+#define HW_CLOSE_REVOKED 2      /* revoked by an admin (CLI or UI) */
+#define HW_CLOSE_MISMATCH 3     /* a re-hash did not match the approved hash */
+#define HW_CLOSE_ENDED 4        /* a once/session approval ended */
+#define HW_CLOSE_NOT_APPROVED 5 /* switch to enforcing: the app is not approved */
+
+/* hw_sock_closed.result */
+#define HW_SOCK_RES_CLOSED 1      /* bpf_sock_destroy succeeded */
+#define HW_SOCK_RES_WOULD_CLOSE 2 /* dry run (learning mode) */
+#define HW_SOCK_RES_FAILED 3      /* bpf_sock_destroy returned an error (err) */
+
+/* One record per socket an iterator closed (or would close), read from the iterator's fd. */
+struct hw_sock_closed {
+	struct hw_exe_key trust_key;
+	__u32 app_id;
+	__u32 tgid; /* hw_sock_val.tgid */
+	__u32 uid;
+	__u32 reason; /* HW_CLOSE_* */
+	__u32 flags;  /* hw_sock_val.flags */
+	__s32 err;    /* bpf_sock_destroy's result */
+	__u8 result;  /* HW_SOCK_RES_* */
+	__u8 family;  /* 4 or 6 (v4-mapped v6 peers are reported as 4) */
+	__u8 proto;   /* 6 tcp, 17 udp */
+	__u8 state;   /* the socket's state before (TCP_* numbering) */
+	__u16 dport;  /* host order */
+	__u16 sport;
+	__u8 daddr[16]; /* network order; IPv4 in the first 4 bytes */
+	__u8 saddr[16];
+};
+
+_Static_assert(sizeof(struct hw_sock_val) == 32, "hw_sock_val layout");
+_Static_assert(sizeof(struct hw_sock_rkey) == 24, "hw_sock_rkey layout");
+_Static_assert(sizeof(struct hw_sock_ctl) == 16, "hw_sock_ctl layout");
+_Static_assert(sizeof(struct hw_sock_closed) == 80, "hw_sock_closed layout");
+
+/* ===================================================================================== */
 /* packet filter (bpf/filter.bpf.c, bpf/rules_app.h, src/policy, ffi/filter_structs.ts)  */
 /* ===================================================================================== */
 

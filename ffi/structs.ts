@@ -89,6 +89,18 @@ export const HW = {
   ARG_OPT_LEN: 28,
   ARG_MAX: 32,
   ARG_CLUSTER_MAX: 16,
+  SOCK_REVOKE_MAX: 4096,
+  SOCK_TRUSTED: 0x1,
+  SOCK_UNKNOWN: 0x2,
+  SOCK_BOUND: 0x4,
+  CLOSE_CHANGED: 1,
+  CLOSE_REVOKED: 2,
+  CLOSE_MISMATCH: 3,
+  CLOSE_ENDED: 4,
+  CLOSE_NOT_APPROVED: 5,
+  SOCK_RES_CLOSED: 1,
+  SOCK_RES_WOULD_CLOSE: 2,
+  SOCK_RES_FAILED: 3,
 } as const;
 
 /** Names of the counters, indexed by their HW_CNT_* value. */
@@ -177,6 +189,36 @@ export const LAYOUT = {
       proto: 34,
       kind: 35,
       script_hash: 36,
+    },
+  },
+  hw_sock_val: {
+    size: 32,
+    fields: { "trust_key.dev": 0, "trust_key.ino": 8, app_id: 16, tgid: 20, uid: 24, flags: 28 },
+  },
+  hw_sock_rkey: { size: 24, fields: { "key.dev": 0, "key.ino": 8, app_id: 16 } },
+  hw_sock_ctl: {
+    size: 16,
+    fields: { dry_run: 0, unapproved: 4, unapproved_reason: 8, no_record: 12 },
+  },
+  hw_sock_closed: {
+    size: 80,
+    fields: {
+      "trust_key.dev": 0,
+      "trust_key.ino": 8,
+      app_id: 16,
+      tgid: 20,
+      uid: 24,
+      reason: 28,
+      flags: 32,
+      err: 36,
+      result: 40,
+      family: 41,
+      proto: 42,
+      state: 43,
+      dport: 44,
+      sport: 46,
+      daddr: 48,
+      saddr: 64,
     },
   },
 } as const;
@@ -514,5 +556,88 @@ export function decodeTaint(b: Uint8Array): Taint {
   return {
     vector: v.getUint32(LAYOUT.hw_taint.fields.vector, true),
     byTgid: v.getUint32(LAYOUT.hw_taint.fields.by_tgid, true),
+  };
+}
+
+/** Encodes a `struct hw_sock_rkey`: an identity whose sockets are to close. */
+export function encodeSockRevokeKey(key: ExeKey, appId: number): Uint8Array {
+  const L = LAYOUT.hw_sock_rkey;
+  const b = new Uint8Array(L.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(L.fields["key.dev"], key.dev, true);
+  v.setBigUint64(L.fields["key.ino"], key.ino, true);
+  v.setUint32(L.fields.app_id, appId, true);
+  return b;
+}
+
+/** Element 0 of hw_sock_ctl: how the next iterator run behaves. */
+export interface SockCtl {
+  /** Report "would close", destroy nothing. */
+  dryRun: boolean;
+  /** Also every stored socket whose trust is not approved now, with this HW_CLOSE_* reason. */
+  unapprovedReason?: number;
+  /** The hooks write no socket storage (close_on_revoke = false). */
+  noRecord?: boolean;
+}
+
+/** Encodes a `struct hw_sock_ctl`. */
+export function encodeSockCtl(c: SockCtl): Uint8Array {
+  const L = LAYOUT.hw_sock_ctl;
+  const b = new Uint8Array(L.size);
+  const v = new DataView(b.buffer);
+  v.setUint32(L.fields.dry_run, c.dryRun ? 1 : 0, true);
+  v.setUint32(L.fields.unapproved, c.unapprovedReason ? 1 : 0, true);
+  v.setUint32(L.fields.unapproved_reason, c.unapprovedReason ?? 0, true);
+  v.setUint32(L.fields.no_record, c.noRecord ? 1 : 0, true);
+  return b;
+}
+
+/** A decoded `struct hw_sock_closed`: one socket an iterator closed or would close. */
+export interface SockClosed {
+  trustKey: ExeKey;
+  appId: number;
+  tgid: number;
+  uid: number;
+  reason: number;
+  flags: number;
+  err: number;
+  result: number;
+  family: number;
+  proto: number;
+  state: number;
+  dport: number;
+  sport: number;
+  /** 4 bytes for family 4, else 16 (network order). */
+  daddr: Uint8Array;
+  saddr: Uint8Array;
+}
+
+/** Decodes a `struct hw_sock_closed` at `offset` of `b`. */
+export function decodeSockClosed(b: Uint8Array, offset = 0): SockClosed {
+  const L = LAYOUT.hw_sock_closed;
+  const v = new DataView(b.buffer, b.byteOffset + offset, L.size);
+  const f = L.fields;
+  const family = v.getUint8(f.family);
+  const n = family === 6 ? 16 : 4;
+  const at = b.byteOffset + offset;
+  return {
+    trustKey: {
+      dev: v.getBigUint64(f["trust_key.dev"], true),
+      ino: v.getBigUint64(f["trust_key.ino"], true),
+    },
+    appId: v.getUint32(f.app_id, true),
+    tgid: v.getUint32(f.tgid, true),
+    uid: v.getUint32(f.uid, true),
+    reason: v.getUint32(f.reason, true),
+    flags: v.getUint32(f.flags, true),
+    err: v.getInt32(f.err, true),
+    result: v.getUint8(f.result),
+    family,
+    proto: v.getUint8(f.proto),
+    state: v.getUint8(f.state),
+    dport: v.getUint16(f.dport, true),
+    sport: v.getUint16(f.sport, true),
+    daddr: new Uint8Array(b.buffer.slice(at + f.daddr, at + f.daddr + n)),
+    saddr: new Uint8Array(b.buffer.slice(at + f.saddr, at + f.saddr + n)),
   };
 }

@@ -74,8 +74,11 @@ export interface ConnEvent {
   id?: number;
   /** Epoch ms. */
   time: number;
-  /** The hook; `kind_N` for a kind this build does not know (a newer kernel object). */
-  kind: "connect" | "sendmsg" | "sock_create" | `kind_${number}`;
+  /**
+   * The hook; "close"/"would_close": a live socket whose trust ended (closed, or in learning mode
+   * reported only); `kind_N` for a kind this build does not know (a newer kernel object).
+   */
+  kind: "connect" | "sendmsg" | "sock_create" | "close" | "would_close" | `kind_${number}`;
   verdict: "allow" | "deny";
   reason:
     | "unknown_app"
@@ -286,7 +289,15 @@ export interface HashwallApi {
   appsRevoke(caller: Caller, name: string): Promise<void>;
   /** Rehash one app (by name or path) or all when `target` is undefined. */
   appsRehash(caller: Caller, target?: string): Promise<AppInfo[]>;
-  setMode(caller: Caller, mode: Mode): Promise<void>;
+  /**
+   * Switches mode. `opts.closeUnapproved` (switching to enforcing) also closes the live sockets
+   * of apps that are not approved; the answer says how many.
+   */
+  setMode(
+    caller: Caller,
+    mode: Mode,
+    opts?: { closeUnapproved?: boolean },
+  ): Promise<void | { closed: number }>;
   reload(caller: Caller): Promise<{ ok: boolean; errors: string[] }>;
   events(caller: Caller, q: EventQuery): Promise<ConnEvent[]>;
   /** rules.toml text and the active rules with hit counters. */

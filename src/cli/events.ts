@@ -50,7 +50,11 @@ export function formatEvent(e: ConnEvent): string {
   const who = (e.app ? `${e.app} (${e.comm})` : e.comm) + (e.via ? ` via ${e.via}` : "");
   const host = e.family === 6 ? `[${e.daddr}]` : e.daddr;
   const proto = PROTO[e.proto] ?? `proto ${e.proto}`;
-  const why = e.ruleId ? `${e.reason} ${e.ruleId}` : e.reason;
+  const why = e.ruleId
+    ? `${e.reason} ${e.ruleId}`
+    : e.kind === "close" || e.kind === "would_close"
+    ? `${e.kind.toUpperCase().replace("_", " ")} ${e.reason}` // a live socket whose trust ended
+    : e.reason;
   return `${time}  ${
     e.verdict.toUpperCase().padEnd(5)
   }  ${who}  ${e.exe}  pid ${e.tgid} uid ${e.uid}` +

@@ -45,6 +45,8 @@ export interface Defaults {
   interfaces: string[];
   /** Refuse to exec approved binaries whose hash changed. */
   execGate: boolean;
+  /** When an approval ends, close the live sockets that rest on it (default true). */
+  closeOnRevoke: boolean;
   /**
    * Apps approved from now on that a package owns get `trust = "package"` (their approval
    * follows signed package updates). Absent = true on hosts with a dpkg database.

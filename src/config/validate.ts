@@ -78,6 +78,7 @@ export const CONFIG_KEYS = {
     "untracked",
     "interfaces",
     "exec_gate",
+    "close_on_revoke",
     "package_trust",
   ],
   ui: ["listen"],
@@ -110,6 +111,7 @@ export const DEFAULT_DEFAULTS: Readonly<Defaults> = {
   untracked: "allow",
   interfaces: [],
   execGate: false,
+  closeOnRevoke: true,
 };
 
 /** Built-in values for keys left out of `[history]` (or the whole table). */
@@ -314,6 +316,7 @@ function readDefaults(doc: ConfigDocument, t: TomlTable | undefined): Defaults |
     untracked: field(doc, p, t, "untracked", readVerdict) ?? d.untracked,
     interfaces: field(doc, p, t, "interfaces", readArray(readInterface, "interface names")) ?? [],
     execGate: field(doc, p, t, "exec_gate", readBool) ?? d.execGate,
+    closeOnRevoke: field(doc, p, t, "close_on_revoke", readBool) ?? d.closeOnRevoke,
     ...withPackageTrust(field(doc, p, t, "package_trust", readBool)),
   };
 }

@@ -24,7 +24,8 @@ import {
 } from "../kernel/filter.ts";
 import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
-import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
+import { bootEpochMs, closedToConnEvent, recordToConnEvent } from "../kernel/events.ts";
+import type { CloseTarget } from "../kernel/sockets.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString } from "../identity/running.ts";
@@ -47,7 +48,7 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import { type ExeKey, HW } from "../../ffi/structs.ts";
+import { type ExeKey, HW, type SockClosed } from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -68,6 +69,15 @@ import {
 } from "../api/types.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
+import {
+  adminRecord,
+  appHashRecord,
+  ConnectionLogLimit,
+  connectionRecord,
+  type EventRecord,
+  integrityRecord,
+  suppressedRecord,
+} from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 import { type HookResult, PackageApprovals } from "./package_approvals.ts";
 
@@ -95,6 +105,9 @@ export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: 
 /** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
+
+/** Delay of the second closing pass after a revocation (see #closeSockets). */
+const SECOND_PASS_MS = 20;
 
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
@@ -129,11 +142,17 @@ export class DaemonCore implements HashwallApi {
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
-  #onceApprovals = new Map<number, ExeKey>();
+  /** `--for once` approvals by tgid: they end when that process exits (see #endOnceApprovals). */
+  #onceApprovals = new Map<number, { key: ExeKey; start: string; app: string; path: string }>();
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
   #packages: PackageApprovals;
+  /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
+  #eventCounters: Record<string, number> = {};
+  #connLogLimit = new ConnectionLogLimit();
+  /** Set by stop(): late timers (the second closing pass) must not touch closed handles. */
+  #stopping = false;
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -218,6 +237,7 @@ export class DaemonCore implements HashwallApi {
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.kernel.attachLineage();
     phase("load");
     this.#syncKernelApprovals();
@@ -227,7 +247,10 @@ export class DaemonCore implements HashwallApi {
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
-    this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
+    this.#ifaceTimer = setInterval(() => {
+      this.#followInterfaces();
+      this.#endOnceApprovals();
+    }, INTERFACE_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
@@ -245,6 +268,7 @@ export class DaemonCore implements HashwallApi {
 
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#ifaceTimer);
     this.#packages.stop();
     try {
@@ -411,7 +435,7 @@ export class DaemonCore implements HashwallApi {
       const ks = keyString(k);
       const onceTgid = k.dev === 0xffff_ffff_ffff_ffffn ? Number(k.ino) : undefined;
       if (onceTgid !== undefined && this.#onceApprovals.has(onceTgid)) continue;
-      if (!want.has(ks)) this.kernel.revoke(k);
+      if (!want.has(ks)) this.#revoke(k, this.#whyGone(k, onceTgid !== undefined));
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
     for (const s of want.values()) {
@@ -480,6 +504,110 @@ export class DaemonCore implements HashwallApi {
     this.kernel.setOnlyVia(via);
   }
 
+  // ---------------------------------------------------------------- revocation
+
+  /**
+   * Takes an identity out of hw_approved — new connects of every process trusting through it are
+   * denied at once — and closes the live sockets resting on it. Every path by which an approval
+   * ends (first write, replacement, re-hash mismatch, `apps revoke`/UI, once/session ending, an
+   * app leaving the config) comes through here, so none of them leaves a connection behind.
+   */
+  #revoke(key: ExeKey, reason: number, s?: AppState): void {
+    const appId = this.kernel.approvedAppId(key);
+    this.kernel.revoke(key);
+    if (appId === undefined) return;
+    const st = s ?? this.#registry.byKey(key);
+    this.#closeSockets([{ key, appId, reason }], (r) => ({
+      app: st?.app.name,
+      // An approval of an earlier run (session, once) has no registry entry: name the process.
+      exe: st?.app.path ?? this.#resolver.byIdentity(keyString(r.trustKey)) ?? procExe(r.tgid) ??
+        "",
+    }));
+  }
+
+  /**
+   * Runs the closing iterators ([defaults] close_on_revoke): in enforcing mode the sockets are
+   * destroyed, in learning mode only reported ("would_close"). One history event per socket.
+   */
+  #closeSockets(
+    targets: CloseTarget[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    unapprovedReason?: number,
+  ): number {
+    if (!this.policy.defaults.closeOnRevoke) return 0;
+    const dryRun = this.effectiveMode() !== "enforcing";
+    let recs: SockClosed[];
+    try {
+      recs = this.kernel.sockets.close(targets, { dryRun, unapprovedReason });
+    } catch (e) {
+      this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+      return 0;
+    }
+    this.#reportClosed(recs, who, dryRun);
+    if (!dryRun && targets.length) {
+      // A connect whose hook allowed it just before the revocation may not be in the socket
+      // tables yet when the first pass ran; a second pass a moment later closes it too.
+      setTimeout(() => {
+        if (this.#stopping) return;
+        try {
+          this.#reportClosed(this.kernel.sockets.close(targets, { dryRun: false }), who, false);
+        } catch (e) {
+          this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+        }
+      }, SECOND_PASS_MS);
+    }
+    return recs.length;
+  }
+
+  #reportClosed(
+    recs: SockClosed[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    dryRun: boolean,
+  ): void {
+    const now = Date.now();
+    for (const r of recs) this.#batcher.push(closedToConnEvent(r, who(r), now));
+    if (recs.length) {
+      this.log.log("notice", `${dryRun ? "would close" : "closed"} ${recs.length} live socket(s)`, {
+        apps: [...new Set(recs.map((r) => who(r).app ?? who(r).exe))],
+      });
+    }
+  }
+
+  /**
+   * Why an identity found in the kernel is no longer wanted (#syncKernelApprovals): a once or
+   * session approval of an earlier run ended; the file no longer hashes right (changed while no
+   * daemon watched); it changed or vanished; or it was revoked / left the config.
+   */
+  #whyGone(k: ExeKey, once: boolean): number {
+    const st = this.#registry.byKey(k);
+    if (once || !st) return HW.CLOSE_ENDED;
+    if (st.status === "invalid") return HW.CLOSE_MISMATCH;
+    if (st.status === "missing" || st.status === "pending") return HW.CLOSE_CHANGED;
+    return HW.CLOSE_REVOKED;
+  }
+
+  /** Ends the once approval of `tgid`: out of the kernel, its sockets closed. */
+  #endOnce(tgid: number, reason: number): void {
+    const o = this.#onceApprovals.get(tgid);
+    if (!o) return;
+    this.#onceApprovals.delete(tgid);
+    const appId = this.kernel.approvedAppId(o.key);
+    this.kernel.revoke(o.key);
+    if (appId === undefined) return;
+    this.#closeSockets([{ key: o.key, appId, reason }], () => ({ app: o.app, exe: o.path }));
+  }
+
+  /**
+   * A `--for once` approval lasts as long as its process: when it exits (or its pid now names
+   * another process), the approval ends, and with it the trust and the sockets of any children
+   * that inherited it.
+   */
+  #endOnceApprovals(): void {
+    for (const [tgid, o] of this.#onceApprovals) {
+      if (procStart(tgid) !== o.start) this.#endOnce(tgid, HW.CLOSE_ENDED);
+    }
+  }
+
   // ---------------------------------------------------------------- evidence up
 
   #resolver = {
@@ -500,6 +628,27 @@ export class DaemonCore implements HashwallApi {
     if (app) ev.app = app.app.name;
     this.#learning.add(ev);
     this.#batcher.push(ev);
+    // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
+    if (this.log.format === "json") this.#logConnection(ev);
+  }
+
+  #logConnection(ev: ConnEvent): void {
+    const r = this.#connLogLimit.admit(Date.now());
+    if (r.suppressed) {
+      this.#logEvent(suppressedRecord(r.suppressed, this.#connLogLimit.perSecond));
+    }
+    if (r.log) this.#logEvent(connectionRecord(ev));
+    else this.#count("log_connections_suppressed");
+  }
+
+  /** One event or admin action to the log (see event_log.ts for the field names). */
+  #logEvent(r: EventRecord): void {
+    if (this.log.event) this.log.event(r.level, r.msg, r.fields);
+    else this.log.log(r.level, r.msg, r.fields);
+  }
+
+  #count(name: string): void {
+    this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
   }
 
   #seedLearning(): void {
@@ -540,6 +689,10 @@ export class DaemonCore implements HashwallApi {
     this.#monitor = new IntegrityMonitor({
       entries: policyEntries(this.policy),
       onChange: (c) => {
+        // The config's own files are watched too: their changes (a rollout) count apart.
+        const cfg = this.opts.configDir.replace(/\/+$/, "") + "/";
+        this.#count(`integrity_changes_${c.path.startsWith(cfg) ? "config" : "watch"}_${c.change}`);
+        this.#logEvent(integrityRecord(c));
         try {
           this.store.recordIntegrityChange({
             time: c.time,
@@ -623,7 +776,7 @@ export class DaemonCore implements HashwallApi {
     }
     for (const s of apps) {
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
-        if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
+        if (s.key && s.approvedInKernel) this.#revoke(s.key, HW.CLOSE_CHANGED, s);
         this.#forgetCached(s);
         if (e.kind === "replaced") {
           void this.#gate?.taint(s.app.path).catch((err) =>
@@ -667,7 +820,9 @@ export class DaemonCore implements HashwallApi {
     // A package-backed app whose new content its signed package update ships: approved again.
     const version = s.app.packageVersion;
     if (s.status === "invalid") await this.#packages.reconsider(s);
-    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
+    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
+      this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
+    }
     if (s.status === "valid" && s.key) {
       this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
       s.approvedInKernel = true;
@@ -680,14 +835,16 @@ export class DaemonCore implements HashwallApi {
         );
       }
     } else {
-      if (s.key) this.kernel.revoke(s.key);
+      if (s.key) {
+        this.#revoke(s.key, s.status === "invalid" ? HW.CLOSE_MISMATCH : HW.CLOSE_CHANGED, s);
+      }
       s.approvedInKernel = false;
     }
     this.#syncAppExec();
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
-      this.store.recordAppHash({
+      const rec = {
         name,
         path: s.app.path,
         oldSha256: oldHash,
@@ -698,7 +855,10 @@ export class DaemonCore implements HashwallApi {
           : e?.pid
           ? `pid ${e.pid} ${e.exe ?? ""}`.trim()
           : who,
-      });
+      };
+      this.#count(`app_hash_changes_${s.status}`);
+      this.#logEvent(appHashRecord(rec));
+      this.store.recordAppHash(rec);
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
@@ -738,6 +898,7 @@ export class DaemonCore implements HashwallApi {
 
   #require(caller: Caller, action: string): void {
     if (caller.role !== "admin") {
+      this.#logEvent(adminRecord(caller, action, {}, false, "forbidden: viewer role"));
       try {
         this.store.audit(caller, action, {}, false, "forbidden: viewer role");
       } catch { /* audit is best effort for refusals */ }
@@ -746,6 +907,7 @@ export class DaemonCore implements HashwallApi {
   }
 
   #audit(caller: Caller, action: string, detail: unknown, ok = true, error?: string): void {
+    this.#logEvent(adminRecord(caller, action, detail, ok, error));
     try {
       this.store.audit(caller, action, detail, ok, error);
     } catch (e) {
@@ -783,6 +945,8 @@ export class DaemonCore implements HashwallApi {
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
         hash_cache_hits: this.#cacheHits,
+        hooks_attached: this.kernel.attachPoints.filter((p) => p.startsWith("cgroup/")).length,
+        ...this.#eventCounters,
       },
       lostEvents: counters.lost ?? 0,
       attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
@@ -800,7 +964,7 @@ export class DaemonCore implements HashwallApi {
   #filterCounters(): Record<string, number> {
     if (!this.#filter) return {};
     try {
-      const c = this.#filter.counters();
+      const c = this.#filter.counters({ rules: false }); // status shows no per-rule numbers
       const out: Record<string, number> = {
         flow_table_live: c.flows.live,
         flow_table_capacity: c.flows.capacity,
@@ -1019,7 +1183,12 @@ export class DaemonCore implements HashwallApi {
       const id = this.#registry.idOf(`once:${name}`);
       this.kernel.approve({ key, appId: id, flags: appFlags(app) });
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
-      this.#onceApprovals.set(req.tgid, key);
+      this.#onceApprovals.set(req.tgid, {
+        key,
+        start: procStart(req.tgid) ?? "",
+        app: name,
+        path: req.path,
+      });
       this.#learning.remove(req.path);
       return { ...toAppInfo({ app, id, status: "valid", approvedInKernel: true }), name };
     }
@@ -1093,13 +1262,21 @@ export class DaemonCore implements HashwallApi {
   async appsRevoke(caller: Caller, name: string): Promise<void> {
     this.#require(caller, "apps.revoke");
     const s = this.#registry.get(name);
+    const once = [...this.#onceApprovals].filter(([, o]) => o.app === name);
+    if (!s && once.length) {
+      // Only `--for once` approvals under this name: they end now, with their sockets.
+      for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
+      this.#audit(caller, "apps.revoke", { name, once: once.map(([tgid]) => tgid) });
+      return;
+    }
     if (!s) {
       this.#audit(caller, "apps.revoke", { name }, false, "no such app");
       throw new Error(`no app named "${name}"`);
     }
-    if (s.key) this.kernel.revoke(s.key);
+    if (s.key) this.#revoke(s.key, HW.CLOSE_REVOKED, s);
     s.approvedInKernel = false;
     this.#sessionApps.delete(name);
+    for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
     try {
       await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
     } catch (e) {
@@ -1139,8 +1316,16 @@ export class DaemonCore implements HashwallApi {
     return out;
   }
 
-  /** Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. */
-  setMode(caller: Caller, mode: Mode): Promise<void> {
+  /**
+   * Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. With
+   * `closeUnapproved` a switch to enforcing also closes the live sockets that apps without an
+   * approval opened while learning (recorded by the hooks), so they cannot keep talking.
+   */
+  setMode(
+    caller: Caller,
+    mode: Mode,
+    opts: { closeUnapproved?: boolean } = {},
+  ): Promise<void | { closed: number }> {
     this.#require(caller, "mode");
     if (mode !== "learning" && mode !== "enforcing") {
       return Promise.reject(new Error(`mode must be "learning" or "enforcing"`));
@@ -1152,9 +1337,16 @@ export class DaemonCore implements HashwallApi {
       mode: mode === "enforcing" ? HW.MODE_ENFORCING : HW.MODE_LEARNING,
     });
     this.#filter?.apply(this.#compile(this.policy));
-    this.#audit(caller, "mode", { mode });
+    let closed: number | undefined;
+    if (opts.closeUnapproved && mode === "enforcing") {
+      closed = this.#closeSockets([], (r) => {
+        const st = this.#registry.byKey(r.trustKey);
+        return { app: st?.app.name, exe: st?.app.path ?? procExe(r.tgid) ?? "" };
+      }, HW.CLOSE_NOT_APPROVED);
+    }
+    this.#audit(caller, "mode", { mode, closeUnapproved: !!opts.closeUnapproved, closed });
     this.#publish({ type: "mode", mode });
-    return Promise.resolve();
+    return Promise.resolve(closed === undefined ? undefined : { closed });
   }
 
   /** Re-reads the config; a config with any error changes nothing. */
@@ -1191,6 +1383,7 @@ export class DaemonCore implements HashwallApi {
     const pending = this.#registry.list().filter((s) => s.status === "pending");
     for (const s of pending) await this.#registry.verify(s.app.name);
     this.kernel.updateSettings(this.#kernelSettings());
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.#syncKernelApprovals();
     // No /proc scan here: a reload never grants trust from /proc (a forged exe link would pass).
     for (const s of this.#registry.list()) this.#watchApp(s);
@@ -1237,6 +1430,25 @@ export class DaemonCore implements HashwallApi {
   /** Proof of progress for the systemd watchdog: the ring-buffer drain ran recently. */
   healthy(maxAgeMs: number): boolean {
     return Date.now() - this.kernel.lastDrain < maxAgeMs;
+  }
+}
+
+/** The executable of a live process, or undefined. */
+function procExe(tgid: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${tgid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The start time of process `tgid` (field 22 of /proc/PID/stat), or undefined when gone. */
+function procStart(tgid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${tgid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 

@@ -49,6 +49,7 @@ import { ensureTracefs } from "./tracefs.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
+import { SocketCloser } from "./sockets.ts";
 
 /** Maps that persist across daemon restarts (pinned and reused). */
 export const PERSISTENT_MAPS = [
@@ -67,6 +68,9 @@ export const PERSISTENT_MAPS = [
   "hw_tainted",
   "hw_lineage",
   "hw_only_via",
+  // Socket storage: which trust each live socket rests on (bpf/sockets.h). Pinned, so a
+  // restarted daemon can still close sockets opened before it started.
+  "hw_sock_trust",
 ] as const;
 
 /**
@@ -91,6 +95,8 @@ const HOOK_PROGRAMS = [
   "hw_sendmsg4",
   "hw_sendmsg6",
   "hw_sock_create",
+  "hw_bind4",
+  "hw_bind6",
 ] as const;
 
 /** Options of {@link AppControl.open}. */
@@ -132,11 +138,19 @@ export class AppControl {
   readonly attachPoints: string[] = [];
   /** True when the per-process trust map was pinned by an earlier run (not a first start). */
   reusedState = false;
+  /** Closes the live sockets resting on identities that left hw_approved. */
+  readonly sockets: SocketCloser;
 
   private constructor(obj: BpfObject, pins: PinPaths, cgroupPath: string) {
     this.#obj = obj;
     this.#pins = pins;
     this.#cgroupPath = cgroupPath;
+    this.sockets = new SocketCloser({
+      revoke: obj.map("hw_sock_revoke"),
+      ctl: obj.map("hw_sock_ctl"),
+      iterTcp: obj.program("hw_iter_tcp"),
+      iterUdp: obj.program("hw_iter_udp"),
+    });
   }
 
   /**
@@ -405,6 +419,12 @@ export class AppControl {
     return this.map("hw_approved").delete(encodeExeKey(key));
   }
 
+  /** The app id an identity is approved under in the kernel, or undefined. */
+  approvedAppId(key: ExeKey): number | undefined {
+    const v = this.map("hw_approved").lookup(encodeExeKey(key));
+    return v ? new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(0, true) : undefined;
+  }
+
   /** Every identity currently approved in the kernel. */
   approvedKeys(): ExeKey[] {
     const out: ExeKey[] = [];
@@ -517,6 +537,7 @@ export class AppControl {
     this.#drainTimer = undefined;
     this.#ring?.free();
     this.#ring = undefined;
+    this.sockets.dispose();
     this.#obj.close();
   }
 }
