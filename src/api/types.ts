@@ -108,6 +108,8 @@ export interface ConnEvent {
   interpreter?: string;
   /** Trusted via this inheriting app (an ancestor of it started it; `lineage` has the chain). */
   via?: string;
+  /** The name the process resolved the destination from (kernel DNS view), when known. */
+  host?: string;
 }
 
 /** Status of the running instance. */
@@ -152,6 +154,11 @@ export interface AllowRequest {
   tgid?: number;
   /** Approve only if the file hashes to this (UI "approve new hash"). */
   sha256?: string;
+  /**
+   * Also write one app-scoped `remote_host` allow rule per named destination the Learning list
+   * shows for this executable ("allow curl to api.github.com:443"), appended to rules.toml.
+   */
+  hosts?: boolean;
 }
 
 /** A live notification pushed to subscribers (UI Server-Sent Events, `events --follow`). */
@@ -177,6 +184,8 @@ export interface RuleInfo {
   protocol: string;
   /** CIDRs as written; absent = any. */
   remote?: string[];
+  /** Host name patterns (`remote_host`; a blocklist shows its first 20). */
+  remoteHost?: string[];
   /** Ports/ranges as written ("443", "8000-8080"); absent = any. */
   ports?: string[];
   app?: string;
@@ -192,6 +201,25 @@ export interface RulesView {
   path: string;
   text: string;
   rules: RuleInfo[];
+  /** The `[[blocklist]]`s and the copy of each in force. */
+  blocklists?: BlocklistInfo[];
+}
+
+/** One `[[blocklist]]` as the daemon holds it. */
+export interface BlocklistInfo {
+  id: string;
+  source: string;
+  format: "hosts" | "domains" | "cidr";
+  /** Entries in force (0 when the list never loaded). */
+  entries: number;
+  /** Epoch ms of the fetch of the copy in force. */
+  fetchedAt?: number;
+  /** Why the last refresh failed (the previous copy stays in force). */
+  error?: string;
+  /** The copy in force came from the state folder. */
+  fromCache?: boolean;
+  /** Denials reported under this list since the daemon started. */
+  hits?: number;
 }
 
 /** A packet to explain ("which rule would decide this, and why"). */
@@ -246,6 +274,9 @@ export interface IntegrityInfo {
 
 /** One destination an unapproved app tried. */
 export interface LearningDestination {
+  /** The name the app resolved the destination from, when known (destinations group by it). */
+  host?: string;
+  /** The address (the latest one, for a named destination). */
   daddr: string;
   dport: number;
   proto: number;

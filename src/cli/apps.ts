@@ -15,10 +15,12 @@ import { formatErrors } from "../config/format.ts";
 const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)
 
   list                      every registered app: name, status, inherit, hash, path
-  allow PATH [--name N] [--inherit] [--for once|session|forever] [--pid TGID]
+  allow PATH [--name N] [--inherit] [--for once|session|forever] [--pid TGID] [--hosts]
                             approve the file at PATH as it is now (its SHA-256 is taken now).
                             forever (default) writes apps.d/learned.toml; session lasts until
-                            the daemon stops; once trusts only process TGID (--pid)
+                            the daemon stops; once trusts only process TGID (--pid). --hosts
+                            also appends an allow rule to rules.toml for each named destination
+                            it tried ("allow curl to api.github.com:443")
   revoke NAME               revoke an app at once (kept revoked until allowed again)
   rehash NAME|PATH          re-hash one app: valid → approved again, else revoked (red)
   rehash --all              re-hash every app (progress shown on a terminal)
@@ -161,7 +163,7 @@ export const appsCommand: Command = {
   async run(argv) {
     const [sub = "list", ...rest] = argv;
     const a = parseArgs(rest, {
-      boolean: ["json", "inherit", "all"],
+      boolean: ["json", "inherit", "all", "hosts"],
       string: ["state", "name", "for", "pid", "format", "config"],
     });
     const state = stringFlag(a, "state", DEFAULT_STATE_DIR);
@@ -205,6 +207,7 @@ export const appsCommand: Command = {
             inherit: !!a.flags.inherit,
             duration,
             tgid: pid,
+            ...(a.flags.hosts ? { hosts: true } : {}),
           },
           json,
           (r) => {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { HostPattern } from "./hostname.ts";
+
 /** Where a value came from, for located errors and "why" answers. Line and column are 1-based. */
 export interface SourceLoc {
   /** File name as given to the loader. */
@@ -86,6 +88,11 @@ export interface Rule {
   protocol: Protocol;
   /** Remote networks; omitted = any. */
   remote?: Cidr[];
+  /**
+   * Remote host names ("out" only): exact names and leading "*." wildcards, matched against the
+   * name the app resolved the address from (DNS answers seen by the kernel). Never with `remote`.
+   */
+  remoteHost?: HostPattern[];
   /** Service port: local for "in", remote for "out". */
   ports?: PortRange[];
   /** App name from apps.toml; "out" rules only. */
@@ -95,6 +102,28 @@ export interface Rule {
   /** Position of the rule in file order (0-based); first match wins. */
   index: number;
   /** Where the `[[rule]]` starts. */
+  loc: SourceLoc;
+}
+
+/** What a `[[blocklist]]` file holds. */
+export type BlocklistFormat = "hosts" | "domains" | "cidr";
+
+/**
+ * One `[[blocklist]]`: a list of names or networks, fetched by the daemon, denied for every app
+ * before the `[[rule]]`s (see src/policy/blocklist.ts).
+ */
+export interface Blocklist {
+  /** Unique id (rule id syntax); its hits are counted as rule `blocklist:<id>`. */
+  id: string;
+  /** An absolute path or an http(s) URL. */
+  source: string;
+  /** hosts ("0.0.0.0 name" lines), domains (one name a line, subdomains too) or cidr. */
+  format: BlocklistFormat;
+  /** Refresh interval in milliseconds. */
+  refreshMs: number;
+  /** Only "deny". */
+  action: "deny";
+  /** Where the `[[blocklist]]` starts. */
   loc: SourceLoc;
 }
 
@@ -171,6 +200,8 @@ export interface Policy {
   ui: UiConfig;
   /** `[[rule]]`s in file order. */
   rules: Rule[];
+  /** `[[blocklist]]`s in file order (none unless configured). */
+  blocklists?: Blocklist[];
   /** `[[integrity.watch]]` entries. */
   integrity: { watch: IntegrityWatch[] };
   /**

@@ -9,7 +9,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import type { App, Mode, Policy } from "../config/model.ts";
+import type { App, Mode, Policy, Rule } from "../config/model.ts";
 import { configPath, loadPolicy } from "../config/load.ts";
 import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
@@ -26,6 +26,9 @@ import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, closedToConnEvent, recordToConnEvent } from "../kernel/events.ts";
 import type { CloseTarget } from "../kernel/sockets.ts";
+import { HostnameMaps } from "../kernel/hostnames.ts";
+import { Blocklists, type BlocklistState } from "./blocklists.ts";
+import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString } from "../identity/running.ts";
@@ -61,6 +64,7 @@ import {
   ForbiddenError,
   type HashwallApi,
   type IntegrityInfo,
+  type LearningDestination,
   type LearningEntry,
   type LiveMessage,
   type RulesProblem,
@@ -105,6 +109,8 @@ export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: 
 /** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
+/** How often the blocklist refresh timer looks for a list whose interval passed. */
+const BLOCKLIST_POLL_MS = 60_000;
 
 /** Delay of the second closing pass after a revocation (see #closeSockets). */
 const SECOND_PASS_MS = 20;
@@ -133,6 +139,14 @@ export class DaemonCore implements HashwallApi {
   #cacheDb?: DatabaseSync;
   #cacheHits = 0;
   #filter?: PacketFilter;
+  #hostnames?: HostnameMaps;
+  /** [[blocklist]]s: their deny rules go before the [[rule]]s (src/policy/blocklist.ts). */
+  #blocklists?: Blocklists;
+  #blockRules: Rule[] = [];
+  #blockTimer?: ReturnType<typeof setInterval>;
+  #blockRefreshedAt = new Map<string, number>();
+  /** Reported blocklist denials per list since start (events: one per app + destination + window). */
+  #blockHits = new Map<string, number>();
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
   /** Verdict counts since `since`, kept current by #countCommitted (see eventCounts). */
@@ -156,6 +170,8 @@ export class DaemonCore implements HashwallApi {
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
+  /** How long each start phase took (ms), for the ready line. */
+  #startPhases: Record<string, number> = {};
 
   constructor(opts: DaemonOptions, log: Logger) {
     this.opts = opts;
@@ -229,6 +245,9 @@ export class DaemonCore implements HashwallApi {
     this.#registry.setApps(this.#activeApps());
     await this.#verifyAll();
     phase("hash");
+    this.#blocklists = new Blocklists(this.opts.stateDir);
+    await this.#refreshBlocklists(this.policy);
+    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
     // The packet filter first: its pinned rule maps are shared with the connect hooks.
     this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
     this.#filter.apply(this.#compile(this.policy));
@@ -239,6 +258,11 @@ export class DaemonCore implements HashwallApi {
     });
     this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.kernel.attachLineage();
+    this.#hostnames = new HostnameMaps({
+      addrs: this.kernel.map("hw_dns_addrs").fd,
+      names: this.kernel.map("hw_dns_names").fd,
+      stats: this.kernel.map("hw_dns_stats").fd,
+    });
     phase("load");
     this.#syncKernelApprovals();
     // Only at a first start: with pinned maps the tracepoints saw every exec since (and a /proc
@@ -251,6 +275,7 @@ export class DaemonCore implements HashwallApi {
       this.#followInterfaces();
       this.#endOnceApprovals();
     }, INTERFACE_POLL_MS);
+    this.#blockTimer = setInterval(() => this.#refreshDueBlocklists(), BLOCKLIST_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
@@ -258,11 +283,20 @@ export class DaemonCore implements HashwallApi {
     await this.#startIntegrity();
     await this.#syncExecGate();
     phase("watch");
+    this.#startPhases = phases;
+  }
+
+  /**
+   * Logs the ready line, `hashwall <version> <mode>`. Not part of start(): the caller logs it
+   * once every part (control socket, web UI) is up, since tools and tests take this line to
+   * mean "ready" and then talk to the socket at once.
+   */
+  announceReady(): void {
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
       cgroup: this.opts.cgroup,
       apps: this.#registry.list().length,
-      startMs: phases,
+      startMs: this.#startPhases,
     });
   }
 
@@ -271,6 +305,7 @@ export class DaemonCore implements HashwallApi {
     this.#stopping = true;
     clearInterval(this.#ifaceTimer);
     this.#packages.stop();
+    clearInterval(this.#blockTimer);
     try {
       this.kernel?.drain();
     } catch { /* best effort: stopping anyway */ }
@@ -290,11 +325,62 @@ export class DaemonCore implements HashwallApi {
   }
 
   /** Compiles the rules for the kernel, in the mode in force, with the registry's app ids. */
-  #compile(policy: Policy) {
+  #compile(policy: Policy, blockRules = this.#blockRules) {
     const mode = this.#modeFor(policy);
-    return compilePolicy({ ...policy, defaults: { ...policy.defaults, mode } }, {
+    const eff = this.#effective(policy, blockRules);
+    return compilePolicy({ ...eff, defaults: { ...policy.defaults, mode } }, {
       appId: (name) => this.#registry.idOf(name),
     });
+  }
+
+  /** The rules the kernel holds: the blocklists' deny rules, then the [[rule]]s. */
+  #effective(policy: Policy = this.policy, blockRules = this.#blockRules): Policy {
+    if (blockRules.length === 0) return policy;
+    return {
+      ...policy,
+      rules: [...blockRules, ...policy.rules].map((r, index) => ({ ...r, index })),
+    };
+  }
+
+  /** Fetches every list of `policy` (never throws); failures become status warnings. */
+  async #refreshBlocklists(policy: Policy): Promise<void> {
+    const lists = policy.blocklists ?? [];
+    await this.#blocklists!.refresh(lists);
+    const now = Date.now();
+    for (const l of lists) this.#blockRefreshedAt.set(l.id, now);
+    for (const key of [...this.#warnings.keys()]) {
+      if (key.startsWith("blocklist:")) this.#warnings.delete(key);
+    }
+    for (const st of this.#blocklists!.states()) {
+      if (st.error) {
+        this.#warn(
+          `blocklist:${st.id}`,
+          `blocklist ${st.id}: ${st.error}; ${
+            st.entries ? `the last good copy (${st.entries} entries) stays` : "not in force"
+          }`,
+        );
+      }
+    }
+  }
+
+  /** The refresh timer: lists whose interval passed are fetched again and the rules re-applied. */
+  async #refreshDueBlocklists(): Promise<void> {
+    const lists = this.policy.blocklists ?? [];
+    const now = Date.now();
+    if (!lists.some((l) => now - (this.#blockRefreshedAt.get(l.id) ?? 0) >= l.refreshMs)) return;
+    try {
+      await this.#refreshBlocklists(this.policy);
+      const rules = this.#blocklists!.rules(lists);
+      this.#filter?.apply(this.#compile(this.policy, rules));
+      this.#blockRules = rules;
+    } catch (e) {
+      this.#warn("blocklist-apply", `blocklists not applied: ${(e as Error).message}`);
+    }
+  }
+
+  /** State of every configured blocklist. */
+  blocklistStates(): BlocklistState[] {
+    return this.#blocklists?.states() ?? [];
   }
 
   #modeFor(policy: Policy): Mode {
@@ -612,7 +698,7 @@ export class DaemonCore implements HashwallApi {
 
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
-    ruleId: (index: number) => this.policy.rules[index]?.id,
+    ruleId: (index: number) => this.#effective().rules[index]?.id,
     appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
@@ -626,6 +712,11 @@ export class DaemonCore implements HashwallApi {
     }
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
+    this.#nameDestination(ev);
+    if (ev.ruleId?.startsWith("blocklist:")) {
+      const k = `blocklist_hits:${ev.ruleId.slice(10)}`;
+      this.#blockHits.set(k, (this.#blockHits.get(k) ?? 0) + 1);
+    }
     this.#learning.add(ev);
     this.#batcher.push(ev);
     // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
@@ -649,6 +740,20 @@ export class DaemonCore implements HashwallApi {
 
   #count(name: string): void {
     this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
+  }
+
+  /** The name the process resolved the destination from, as the kernel saw its DNS answer. */
+  #nameDestination(ev: ConnEvent): void {
+    if (!this.#hostnames || (ev.family !== 4 && ev.family !== 6)) return;
+    try {
+      const host = this.#hostnames.nameFor(ev.tgid, parseAddress(ev.daddr));
+      if (host) ev.host = host;
+    } catch { /* no name: the event stands with its address */ }
+  }
+
+  /** The kernel DNS parser's counters (status, /metrics). */
+  dnsCounters(): Record<string, number> {
+    return this.#hostnames?.stats() ?? {};
   }
 
   #seedLearning(): void {
@@ -941,6 +1046,15 @@ export class DaemonCore implements HashwallApi {
         history_dropped: health.dropped,
         history_written: health.written,
         ...this.#filterCounters(),
+        ...Object.fromEntries(
+          Object.entries(this.dnsCounters()).map(([k, v]) => [`dns_${k}`, v]),
+        ),
+        ...Object.fromEntries(
+          this.blocklistStates().flatMap((b) => [
+            [`blocklist_entries:${b.id}`, b.entries],
+            [`blocklist_hits:${b.id}`, this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0],
+          ]),
+        ),
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
@@ -1084,14 +1198,18 @@ export class DaemonCore implements HashwallApi {
     return {
       path,
       text: await Deno.readTextFile(path),
-      rules: ruleInfos(this.policy, counters),
+      rules: ruleInfos(this.#effective(), counters),
+      blocklists: this.blocklistStates().map((b) => ({
+        ...b,
+        hits: this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0,
+      })),
     };
   }
 
   /** Which rule would decide a packet. */
   rulesExplain(_caller: Caller, req: ExplainRequest): Promise<ExplainResult> {
     const app = req.exe ? this.#registry.byPath(req.exe)?.app.name : undefined;
-    return Promise.resolve(explainRequest(this.policy, req, app));
+    return Promise.resolve(explainRequest(this.#effective(), req, app));
   }
 
   /** Baseline summary: "changed" when a live change was recorded after the baseline was taken. */
@@ -1141,7 +1259,15 @@ export class DaemonCore implements HashwallApi {
   async appsAllow(caller: Caller, req: AllowRequest): Promise<AppInfo> {
     this.#require(caller, "apps.allow");
     try {
+      // The named destinations, read before the approval takes the exe off the Learning list.
+      const named = req.hosts
+        ? (this.#learning.list(() => false).find((e) => e.exe === req.path)?.destinations ?? [])
+          .filter((d) => d.host && (d.proto === 6 || d.proto === 17))
+        : [];
       const info = await this.#allow(req);
+      if (named.length > 0 && req.duration !== "once") {
+        await this.#appendHostRules(caller, info.name, named);
+      }
       this.#audit(caller, "apps.allow", req);
       return info;
     } catch (e) {
@@ -1361,8 +1487,10 @@ export class DaemonCore implements HashwallApi {
     }
     // Everything that can refuse the new policy runs before anything changes.
     let compiled;
+    await this.#refreshBlocklists(r.policy);
+    const blockRules = this.#blocklists!.rules(r.policy.blocklists ?? []);
     try {
-      compiled = this.#compile(r.policy);
+      compiled = this.#compile(r.policy, blockRules);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
         resolveInterfaces(r.policy.defaults.interfaces, this.opts.netns);
       }
@@ -1373,6 +1501,7 @@ export class DaemonCore implements HashwallApi {
       return { ok: false, errors: [msg] };
     }
     this.#filter?.apply(compiled);
+    this.#blockRules = blockRules;
     this.policy = r.policy;
     try {
       this.#attachFilter(r.policy);
@@ -1392,6 +1521,40 @@ export class DaemonCore implements HashwallApi {
     this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
     this.log.log("notice", "configuration reloaded");
     return { ok: true, errors: [] };
+  }
+
+  /**
+   * Appends one allow rule per named destination of `app` ("allow curl to api.github.com:443")
+   * to rules.toml, validated with the whole config first (rulesSave), then reloaded.
+   */
+  async #appendHostRules(
+    caller: Caller,
+    app: string,
+    dests: LearningDestination[],
+  ): Promise<void> {
+    const rulesFile = configPath(this.opts.configDir, "rules.toml");
+    let text = await Deno.readTextFile(rulesFile);
+    const ids = new Set([...this.policy.rules.map((r) => r.id)]);
+    const day = new Date().toISOString().slice(0, 10);
+    const seen = new Set<string>();
+    for (const d of dests) {
+      const key = `${d.host}/${d.proto}/${d.dport}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const base = `${app}-${d.host}-${d.dport}`.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 56);
+      let id = base;
+      for (let n = 2; ids.has(id); n++) id = `${base}-${n}`;
+      ids.add(id);
+      text += `${text.endsWith("\n") ? "" : "\n"}\n[[rule]]\nid = "${id}"\naction = "allow"\n` +
+        `direction = "out"\nprotocol = "${d.proto === 6 ? "tcp" : "udp"}"\nports = [${d.dport}]\n` +
+        `app = "${app}"\nremote_host = ["${d.host}"]\ncomment = "approved from Learning ${day}"\n`;
+    }
+    const r = await this.rulesSave(caller, text);
+    if (!r.ok) {
+      throw new Error(
+        `rules for ${app}'s destinations not written: ${r.errors.map((e) => e.message).join("; ")}`,
+      );
+    }
   }
 
   /** Validates rules.toml text; when valid writes it atomically and reloads. */
