@@ -18,6 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include "hashwall.h"
 #include "rules_app.h"
+#include "dns.h"
 #include "identity_iter.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -286,8 +287,8 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 			__u32 rule = 0;
 			int v = kind == HW_EV_SOCK_CREATE
 					? HW_FLT_NONE
-					: hw_flt_app_verdict(pv->app_id, proto, family, daddr, dport,
-							     &rule);
+					: hw_dns_app_verdict(tgid, pv->app_id, proto, family, daddr,
+							     dport, &rule);
 			if (v == HW_FLT_DENY) {
 				struct task_struct *task = bpf_get_current_task_btf();
 				int deny = s->mode == HW_MODE_ENFORCING;
@@ -341,6 +342,7 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, __u8 kind)
 	__u32 ip = ctx->user_ip4;
 	__builtin_memcpy(daddr, &ip, 4);
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	hw_dns_note_sock(bpf_get_socket_cookie(ctx), port);
 	return decide(kind, 4, proto_of(ctx->type, ctx->protocol), daddr, port,
 		      bpf_get_socket_cookie(ctx));
 }
@@ -353,6 +355,7 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	      w3 = ctx->user_ip6[3];
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u8 proto = proto_of(ctx->type, ctx->protocol);
+	hw_dns_note_sock(bpf_get_socket_cookie(ctx), port);
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
 		__builtin_memcpy(daddr, &w3, 4);
 		return decide(kind, 4, proto, daddr, port, bpf_get_socket_cookie(ctx));

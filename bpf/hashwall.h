@@ -612,4 +612,106 @@ struct hw_only_via {
 _Static_assert(sizeof(struct hw_lineage) == 4 * HW_VIA_MAX, "hw_lineage layout");
 _Static_assert(sizeof(struct hw_only_via) == 4 * HW_VIA_MAX, "hw_only_via layout");
 
+/* ===================================================================================== */
+/* hostnames (bpf/dns.h, bpf/rules_app.h, ffi/dns_structs.ts, src/policy/names.ts)       */
+/* ===================================================================================== */
+
+/*
+ * DNS answers are parsed in the kernel (cgroup_skb ingress) as they reach the socket that asked,
+ * and kept as (asking process, address) -> name. A query is remembered at egress by (socket
+ * cookie, DNS id) with the hash of its question; only an answer to a remembered query creates
+ * anything. Names are hashed with FNV-1a 64 over the dotted lower-case name read BACKWARDS, so
+ * while scanning a name from its end the running hash at each '.' is the hash of that suffix:
+ * the pattern "*.example.com" hashes as the reversed bytes of "*.example.com", "github.com" as
+ * those of "github.com" (src/policy/names.ts computes the same).
+ */
+#define HW_DNS_PORT 53
+#define HW_DNS_NAME_LEN 256     /* dotted lower-case name + NUL (a name is at most 253) */
+#define HW_DNS_NAME_MAX 253
+#define HW_DNS_PKT_MAX 1024     /* bytes of one DNS message the parser reads (power of 2) */
+#define HW_DNS_MAX_ANSWERS 16   /* answer records parsed per message; more count as overflow */
+#define HW_DNS_MAX_PTRS 8       /* compression pointers followed per name */
+#define HW_DNS_MAX_CHAIN 8      /* names in one CNAME chain (the question + 7 targets) */
+#define HW_DNS_PATS 4           /* rule patterns remembered per address */
+#define HW_DNS_ADDR_MAX 131072  /* (process, address) -> name entries (LRU) */
+#define HW_DNS_NAMES_MAX 16384  /* name hash -> name text (LRU, for events) */
+#define HW_DNS_QUERY_MAX 16384  /* outstanding queries (LRU) */
+#define HW_DNS_SOCK_MAX 16384   /* sockets that sent to port 53 -> owner (LRU) */
+#define HW_DNS_PAT_MAX 131072   /* distinct name patterns of rules and blocklists (both gens) */
+#define HW_DNS_RULE_MAX 262144  /* name-rule entries (both gens) */
+#define HW_DNS_TTL_MAX_S 86400  /* TTLs are clamped to a day */
+#define HW_DNS_TTL_GRACE_S 3    /* an answer stays usable TTL + this long (connect after lookup) */
+
+/* Indexes of the per-CPU hw_dns_stats array. */
+#define HW_DNS_CNT_QUERIES 0   /* queries remembered at egress */
+#define HW_DNS_CNT_ANSWERS 1   /* answers accepted (matched a remembered query) */
+#define HW_DNS_CNT_ADDRS 2     /* address -> name entries written */
+#define HW_DNS_CNT_UNMATCHED 3 /* answers matching no query of that socket: ignored */
+#define HW_DNS_CNT_MALFORMED 4 /* messages the parser refused (bad name, pointer loop, short) */
+#define HW_DNS_CNT_OVERFLOW 5  /* messages longer than the parser reads or with too many records */
+#define HW_DNS_CNT_SKIPPED 6   /* answer records outside the question's CNAME chain */
+#define HW_DNS_CNT_NAME_HITS 7 /* connects decided by a name rule */
+#define HW_DNS_CNT_MAX 8
+
+/* Owner of a socket that sent to port 53, noted by the connect/sendmsg hooks. */
+struct hw_dns_sock_val {
+	__u64 start_ns; /* start_time of the owning process (a recycled tgid is someone else) */
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* An outstanding query: (socket cookie, DNS id) -> question. */
+struct hw_dns_query_key {
+	__u64 cookie;
+	__u16 id; /* host order */
+	__u16 _pad[3];
+};
+
+struct hw_dns_query_val {
+	__u64 qhash; /* name hash (see above) of the question */
+	__u64 start_ns;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* (asking process, address) -> name. IPv4 uses addr[0..3], the rest zero. */
+struct hw_dns_addr_key {
+	__u32 tgid;
+	__u8 family; /* 4 or 6 */
+	__u8 _pad[3];
+	__u8 addr[16];
+};
+
+struct hw_dns_addr_val {
+	__u64 expires_ns; /* bpf_ktime_get_boot_ns() after which the entry no longer matches */
+	__u64 start_ns;   /* start_time of the asking process */
+	__u64 name;       /* hash of the question's name: key of hw_dns_names */
+	__u64 pats[HW_DNS_PATS]; /* rule patterns the name matched when answered; 0 = unused */
+};
+
+/* Value of hw_dns_names (key: the name's hash). */
+struct hw_dns_name {
+	char name[HW_DNS_NAME_LEN]; /* dotted, lower-case, NUL-terminated */
+};
+
+/* Name-rule entries (bpf/rules_app.h hw_flt_names): the first rule naming a pattern. */
+struct hw_dns_rule_key {
+	__u8 gen;
+	__u8 dir; /* HW_FLT_DIR_OUT */
+	__u8 proto;
+	__u8 _zero;
+	__u32 pclass;
+	__u32 app_id;
+	__u32 _pad;
+	__u64 pat; /* pattern hash */
+};
+
+_Static_assert(sizeof(struct hw_dns_sock_val) == 16, "hw_dns_sock_val layout");
+_Static_assert(sizeof(struct hw_dns_query_key) == 16, "hw_dns_query_key layout");
+_Static_assert(sizeof(struct hw_dns_query_val) == 24, "hw_dns_query_val layout");
+_Static_assert(sizeof(struct hw_dns_addr_key) == 24, "hw_dns_addr_key layout");
+_Static_assert(sizeof(struct hw_dns_addr_val) == 24 + 8 * HW_DNS_PATS, "hw_dns_addr_val layout");
+_Static_assert(sizeof(struct hw_dns_name) == HW_DNS_NAME_LEN, "hw_dns_name layout");
+_Static_assert(sizeof(struct hw_dns_rule_key) == 24, "hw_dns_rule_key layout");
+
 #endif /* HASHWALL_H */

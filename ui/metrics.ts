@@ -4,7 +4,8 @@
  * The daemon's `StatusInfo.counters` keys this module reads by name: `allow`, `deny`, `unknown`
  * (the kernel's verdict counters, see HW_CNT_* in bpf/hashwall.h), `hash_queue` (files waiting to
  * be hashed), `watched_files` (files under watch), `hooks_attached`, `history_dropped`,
- * `history_backlog`, `app_hash_changes_<status>` and `integrity_changes_<change>`. Metric names
+ * `history_backlog`, `app_hash_changes_<status>`, `integrity_changes_<change>` and `dns_*` (the kernel DNS parser, see
+ * HW_DNS_CNT_*). Metric names
  * and labels are a contract (README, "Metrics and alerts"; deploy/prometheus, deploy/grafana). Every counter is also exported generically as
  * `hashwall_counter{name="…"}` so a new one is visible before it gets its own metric.
  *
@@ -57,6 +58,15 @@ export function renderMetrics(s: StatusInfo): string {
   metric("hashwall_enforcing", "gauge", "1 when enforcing, 0 when learning.", [
     ["", s.mode === "enforcing" ? 1 : 0],
   ]);
+  metric(
+    "hashwall_dns_total",
+    "counter",
+    "Kernel DNS answer parser (hostnames): queries, answers, addresses named, and refusals.",
+    Object.keys(c).filter((k) => k.startsWith("dns_")).sort().map((k) => [
+      `{counter="${esc(k.slice(4))}"}`,
+      c[k],
+    ]),
+  );
   metric(
     "hashwall_hooks_attached",
     "gauge",

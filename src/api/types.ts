@@ -47,6 +47,16 @@ export interface AppInfo {
   ino?: string;
   /** Whether the identity is currently in the kernel's approved map. */
   approvedInKernel: boolean;
+  /** `package`: the approval follows signed updates of the owning package; else hash only. */
+  trust?: "hash" | "package";
+  /**
+   * The package the file belongs to, its version, and what the current hash rests on: `admin`
+   * (approved by hand), `deb` (SHA-256 from the package archive apt verified), `md5sums` (dpkg's
+   * recorded MD5, weaker).
+   */
+  package?: { name: string; version?: string; level: "admin" | "deb" | "md5sums" };
+  /** Why a package-backed app's new hash was not approved automatically (while invalid). */
+  packageRefusal?: { reason: string; detail: string };
 }
 
 /** A peer in an event's lineage. */
@@ -98,6 +108,8 @@ export interface ConnEvent {
   interpreter?: string;
   /** Trusted via this inheriting app (an ancestor of it started it; `lineage` has the chain). */
   via?: string;
+  /** The name the process resolved the destination from (kernel DNS view), when known. */
+  host?: string;
 }
 
 /** Status of the running instance. */
@@ -117,6 +129,8 @@ export interface StatusInfo {
   ui: string | null;
   /** Problems the daemon wants an admin to see (disk full, etc.). */
   warnings: string[];
+  /** Package-backed approvals: updates since local midnight, a dpkg run in progress, waiting apps. */
+  packages?: { updatedToday: number; dpkgRunning: boolean; waiting: number };
 }
 
 /** Query for `events`. */
@@ -140,6 +154,11 @@ export interface AllowRequest {
   tgid?: number;
   /** Approve only if the file hashes to this (UI "approve new hash"). */
   sha256?: string;
+  /**
+   * Also write one app-scoped `remote_host` allow rule per named destination the Learning list
+   * shows for this executable ("allow curl to api.github.com:443"), appended to rules.toml.
+   */
+  hosts?: boolean;
 }
 
 /** A live notification pushed to subscribers (UI Server-Sent Events, `events --follow`). */
@@ -165,6 +184,8 @@ export interface RuleInfo {
   protocol: string;
   /** CIDRs as written; absent = any. */
   remote?: string[];
+  /** Host name patterns (`remote_host`; a blocklist shows its first 20). */
+  remoteHost?: string[];
   /** Ports/ranges as written ("443", "8000-8080"); absent = any. */
   ports?: string[];
   app?: string;
@@ -180,6 +201,25 @@ export interface RulesView {
   path: string;
   text: string;
   rules: RuleInfo[];
+  /** The `[[blocklist]]`s and the copy of each in force. */
+  blocklists?: BlocklistInfo[];
+}
+
+/** One `[[blocklist]]` as the daemon holds it. */
+export interface BlocklistInfo {
+  id: string;
+  source: string;
+  format: "hosts" | "domains" | "cidr";
+  /** Entries in force (0 when the list never loaded). */
+  entries: number;
+  /** Epoch ms of the fetch of the copy in force. */
+  fetchedAt?: number;
+  /** Why the last refresh failed (the previous copy stays in force). */
+  error?: string;
+  /** The copy in force came from the state folder. */
+  fromCache?: boolean;
+  /** Denials reported under this list since the daemon started. */
+  hits?: number;
 }
 
 /** A packet to explain ("which rule would decide this, and why"). */
@@ -217,9 +257,11 @@ export interface IntegrityChange {
   /** Epoch ms. */
   time: number;
   path: string;
-  change: "modified" | "created" | "deleted" | "metadata" | string;
+  change: "modified" | "created" | "deleted" | "metadata" | "package-update" | string;
   oldHash?: string;
   newHash?: string;
+  /** For a package update: app, package, oldVersion, newVersion, level, approvedBy. */
+  details?: Record<string, unknown>;
 }
 
 /** Integrity watch and baseline state. */
@@ -232,6 +274,9 @@ export interface IntegrityInfo {
 
 /** One destination an unapproved app tried. */
 export interface LearningDestination {
+  /** The name the app resolved the destination from, when known (destinations group by it). */
+  host?: string;
+  /** The address (the latest one, for a named destination). */
   daddr: string;
   dport: number;
   proto: number;
@@ -252,6 +297,12 @@ export interface LearningEntry {
   /** Recent process ids that tried. */
   tgids: number[];
   destinations: LearningDestination[];
+  /**
+   * Set when `exe` is an approved app whose file changed to a hash nobody approved, e.g. a
+   * package installed with `dpkg -i` (not from a signed source): the app and, when known, the
+   * package and version that brought the new hash.
+   */
+  newHash?: { app: string; package?: string; version?: string; reason?: string };
 }
 
 /** Verdict counts over a time window (Overview tiles). `unknown` counts unknown-app attempts. */
@@ -297,6 +348,14 @@ export interface HashwallApi {
   learningDeny(caller: Caller, exe: string): Promise<void>;
   /** Verdict counts of events with `time >= since` (epoch ms). */
   eventCounts(caller: Caller, since: number): Promise<EventCounts>;
+  /**
+   * The dpkg hook: `pre` when an upgrade starts, `post` when it ended; `post` resolves after
+   * every changed package-backed app was re-checked (approved again or left revoked).
+   */
+  packagesHook(
+    caller: Caller,
+    phase: "pre" | "post",
+  ): Promise<{ phase: string; updated: unknown[]; refused: unknown[] }>;
   /** Subscribe to live messages; returns the unsubscribe function. */
   subscribe(caller: Caller, listener: (m: LiveMessage) => void): () => void;
 }

@@ -48,7 +48,8 @@ const PROTO: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icm
 export function formatEvent(e: ConnEvent): string {
   const time = new Date(e.time).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
   const who = (e.app ? `${e.app} (${e.comm})` : e.comm) + (e.via ? ` via ${e.via}` : "");
-  const host = e.family === 6 ? `[${e.daddr}]` : e.daddr;
+  const addr = e.family === 6 ? `[${e.daddr}]` : e.daddr;
+  const host = e.host ? `${e.host} (${addr})` : addr;
   const proto = PROTO[e.proto] ?? `proto ${e.proto}`;
   const why = e.ruleId
     ? `${e.reason} ${e.ruleId}`

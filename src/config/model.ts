@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { HostPattern } from "./hostname.ts";
+
 /** Where a value came from, for located errors and "why" answers. Line and column are 1-based. */
 export interface SourceLoc {
   /** File name as given to the loader. */
@@ -26,6 +28,8 @@ export type Direction = "in" | "out";
 export type Protocol = "tcp" | "udp" | "icmp" | "icmpv6" | "any";
 /** How long an approval lasts (apps.toml `duration`). */
 export type Duration = "once" | "session" | "forever";
+/** What keeps an app approved: its hash only, or also updates of the package that owns it. */
+export type Trust = "hash" | "package";
 
 /** `[defaults]` of rules.toml. */
 export interface Defaults {
@@ -45,6 +49,11 @@ export interface Defaults {
   execGate: boolean;
   /** When an approval ends, close the live sockets that rest on it (default true). */
   closeOnRevoke: boolean;
+  /**
+   * Apps approved from now on that a package owns get `trust = "package"` (their approval
+   * follows signed package updates). Absent = true on hosts with a dpkg database.
+   */
+  packageTrust?: boolean;
 }
 
 /** An IPv4 or IPv6 network. `addr` holds 4 or 16 bytes, host bits cleared. */
@@ -79,6 +88,11 @@ export interface Rule {
   protocol: Protocol;
   /** Remote networks; omitted = any. */
   remote?: Cidr[];
+  /**
+   * Remote host names ("out" only): exact names and leading "*." wildcards, matched against the
+   * name the app resolved the address from (DNS answers seen by the kernel). Never with `remote`.
+   */
+  remoteHost?: HostPattern[];
   /** Service port: local for "in", remote for "out". */
   ports?: PortRange[];
   /** App name from apps.toml; "out" rules only. */
@@ -88,6 +102,28 @@ export interface Rule {
   /** Position of the rule in file order (0-based); first match wins. */
   index: number;
   /** Where the `[[rule]]` starts. */
+  loc: SourceLoc;
+}
+
+/** What a `[[blocklist]]` file holds. */
+export type BlocklistFormat = "hosts" | "domains" | "cidr";
+
+/**
+ * One `[[blocklist]]`: a list of names or networks, fetched by the daemon, denied for every app
+ * before the `[[rule]]`s (see src/policy/blocklist.ts).
+ */
+export interface Blocklist {
+  /** Unique id (rule id syntax); its hits are counted as rule `blocklist:<id>`. */
+  id: string;
+  /** An absolute path or an http(s) URL. */
+  source: string;
+  /** hosts ("0.0.0.0 name" lines), domains (one name a line, subdomains too) or cidr. */
+  format: BlocklistFormat;
+  /** Refresh interval in milliseconds. */
+  refreshMs: number;
+  /** Only "deny". */
+  action: "deny";
+  /** Where the `[[blocklist]]` starts. */
   loc: SourceLoc;
 }
 
@@ -144,6 +180,14 @@ export interface App {
   onlyVia?: string[];
   /** How long the approval lasts; omitted = forever. */
   duration?: Duration;
+  /** `package`: a new hash the owning package's signed update ships is approved too. */
+  trust?: Trust;
+  /** The dpkg package that owned the file when approved (`trust = "package"`). */
+  package?: string;
+  /** That package's version at approval (or at its last update). */
+  packageVersion?: string;
+  /** What the current hash rests on, when not an admin's approval (set by the daemon). */
+  packageLevel?: "deb" | "md5sums";
   /** Where the `[[app]]` starts. */
   loc: SourceLoc;
 }
@@ -156,6 +200,8 @@ export interface Policy {
   ui: UiConfig;
   /** `[[rule]]`s in file order. */
   rules: Rule[];
+  /** `[[blocklist]]`s in file order (none unless configured). */
+  blocklists?: Blocklist[];
   /** `[[integrity.watch]]` entries. */
   integrity: { watch: IntegrityWatch[] };
   /**

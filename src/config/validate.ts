@@ -8,6 +8,7 @@
 import { ENV_VAR_NAMES } from "../policy/interpreters.ts";
 import type {
   App,
+  Blocklist,
   Cidr,
   ConfigError,
   Defaults,
@@ -22,6 +23,7 @@ import type {
   Protocol,
   Rule,
   SourceLoc,
+  Trust,
   UiConfig,
   Verdict,
 } from "./model.ts";
@@ -42,6 +44,7 @@ import type { PathSegment } from "./position.ts";
 import { parseAddress, parseCidr } from "./cidr.ts";
 import { parsePortSpec } from "./ports.ts";
 import { closest } from "./suggest.ts";
+import { type HostPattern, parseHostPattern } from "./hostname.ts";
 
 /** One config file's name (as shown in errors) and its text. */
 export interface ConfigText {
@@ -68,7 +71,8 @@ export interface ValidateInput {
 
 /** Every key each table accepts (also used to check that the default config shows them all). */
 export const CONFIG_KEYS = {
-  rulesTop: ["defaults", "ui", "rule", "integrity", "history"],
+  rulesTop: ["defaults", "ui", "rule", "blocklist", "integrity", "history"],
+  blocklist: ["id", "source", "format", "refresh", "action", "comment"],
   defaults: [
     "mode",
     "allow_loopback",
@@ -78,14 +82,37 @@ export const CONFIG_KEYS = {
     "interfaces",
     "exec_gate",
     "close_on_revoke",
+    "package_trust",
   ],
   ui: ["listen"],
-  rule: ["id", "action", "direction", "protocol", "remote", "ports", "app", "comment"],
+  rule: [
+    "id",
+    "action",
+    "direction",
+    "protocol",
+    "remote",
+    "remote_host",
+    "ports",
+    "app",
+    "comment",
+  ],
   integrity: ["watch"],
   watch: ["path", "recursive"],
   history: ["max_age_days", "max_rows"],
   appsTop: ["app"],
-  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env", "only_via"],
+  app: [
+    "name",
+    "path",
+    "sha256",
+    "inherit",
+    "interpreter",
+    "duration",
+    "allow_env",
+    "only_via",
+    "trust",
+    "package",
+    "package_version",
+  ],
 } as const;
 
 /** Built-in values for keys left out of `[defaults]` and `[ui]`. */
@@ -120,6 +147,25 @@ const readVerdict = readEnum<Verdict>(["allow", "deny"]);
 const readDirection = readEnum<Direction>(["in", "out"]);
 const readProtocol = readEnum<Protocol>(["tcp", "udp", "icmp", "icmpv6", "any"]);
 const readDuration = readEnum<Duration>(["once", "session", "forever"]);
+const readTrust = readEnum<Trust>(["hash", "package"]);
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{0,99}(:[a-z0-9-]{1,32})?$/;
+const PACKAGE_VERSION = /^[A-Za-z0-9.+~:-]{1,128}$/;
+
+function readPackageName(doc: ConfigDocument, path: PathSegment[], v: unknown) {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  if (PACKAGE_NAME.test(s)) return s;
+  doc.error(path, `"${s}" is not a Debian package name; expected e.g. "curl" or "libc6:amd64"`);
+  return undefined;
+}
+
+function readPackageVersion(doc: ConfigDocument, path: PathSegment[], v: unknown) {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  if (PACKAGE_VERSION.test(s)) return s;
+  doc.error(path, `"${s}" is not a Debian package version; expected e.g. "7.88.1-10+deb12u5"`);
+  return undefined;
+}
 
 /**
  * Validates rules.toml and the app files together. Pure: the same texts always give the same
@@ -237,8 +283,22 @@ function validateRulesDoc(
     }
   }
   const history = readHistory(doc, optionalTable(doc, root, "history"));
+  const blocklists: Blocklist[] = [];
+  const blockIds = new Map<string, SourceLoc>();
+  for (const { table, index } of field(doc, [], root, "blocklist", readTableArray) ?? []) {
+    const b = readBlocklist(doc, ["blocklist", index], table);
+    if (!b) continue;
+    const at = blockIds.get(b.id);
+    if (at) {
+      doc.error(
+        ["blocklist", index, "id"],
+        `duplicate blocklist id "${b.id}" (first used at ${at.file}:${at.line}:${at.col})`,
+      );
+    } else blockIds.set(b.id, b.loc);
+    blocklists.push(b);
+  }
   if (!defaults || !ui || !history) return null;
-  return { defaults, ui, rules, integrity: { watch }, history };
+  return { defaults, ui, rules, blocklists, integrity: { watch }, history };
 }
 
 /** A reader for a whole number in 1..`max`. */
@@ -284,7 +344,13 @@ function readDefaults(doc: ConfigDocument, t: TomlTable | undefined): Defaults |
     interfaces: field(doc, p, t, "interfaces", readArray(readInterface, "interface names")) ?? [],
     execGate: field(doc, p, t, "exec_gate", readBool) ?? d.execGate,
     closeOnRevoke: field(doc, p, t, "close_on_revoke", readBool) ?? d.closeOnRevoke,
+    ...withPackageTrust(field(doc, p, t, "package_trust", readBool)),
   };
+}
+
+/** `packageTrust` only when written: absent means "decide by the host" (see Defaults). */
+function withPackageTrust(v: boolean | undefined): { packageTrust?: boolean } {
+  return v === undefined ? {} : { packageTrust: v };
 }
 
 function readInterface(doc: ConfigDocument, path: PathSegment[], v: unknown) {
@@ -342,6 +408,46 @@ function parseListen(s: string): UiConfig | string {
   return { host: bytes.length === 16 ? "::1" : host, port };
 }
 
+const REFRESH_UNITS_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function readBlocklist(
+  doc: ConfigDocument,
+  path: PathSegment[],
+  t: TomlTable,
+): Blocklist | undefined {
+  checkKeys(doc, path, t, CONFIG_KEYS.blocklist);
+  const before = doc.errors.length;
+  const id = field(doc, path, t, "id", readRuleId, true);
+  const source = field(doc, path, t, "source", readString, true);
+  const format = field(
+    doc,
+    path,
+    t,
+    "format",
+    readEnum(["hosts", "domains", "cidr"] as const),
+    true,
+  );
+  const refresh = field(doc, path, t, "refresh", readString) ?? "24h";
+  const action = field(doc, path, t, "action", readEnum(["deny"] as const)) ?? "deny";
+  field(doc, path, t, "comment", readString);
+  if (source !== undefined && !source.startsWith("/") && !/^https?:\/\/[^\s/]+/.test(source)) {
+    doc.error(
+      [...path, "source"],
+      `"${source}" is neither an absolute path nor an http:// or https:// URL`,
+    );
+  }
+  const m = /^([0-9]{1,4})([mhd])$/.exec(refresh);
+  let refreshMs = 0;
+  if (!m || Number(m[1]) === 0) {
+    doc.error(
+      [...path, Object.hasOwn(t, "refresh") ? "refresh" : "id"],
+      `refresh "${refresh}" is not a duration like 30m, 24h or 7d`,
+    );
+  } else refreshMs = Number(m[1]) * REFRESH_UNITS_MS[m[2]];
+  if (doc.errors.length > before || !id || !source || !format) return undefined;
+  return { id, source, format, refreshMs, action, loc: doc.where(path) };
+}
+
 function readRuleId(doc: ConfigDocument, path: PathSegment[], v: unknown) {
   const s = readString(doc, path, v);
   if (s === undefined) return undefined;
@@ -360,6 +466,21 @@ function readCidr(doc: ConfigDocument, path: PathSegment[], v: unknown): Cidr | 
   if (s === undefined) return undefined;
   try {
     return parseCidr(s);
+  } catch (e) {
+    doc.error(path, (e as Error).message);
+    return undefined;
+  }
+}
+
+function readHost(
+  doc: ConfigDocument,
+  path: PathSegment[],
+  v: unknown,
+): HostPattern | undefined {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  try {
+    return parseHostPattern(s);
   } catch (e) {
     doc.error(path, (e as Error).message);
     return undefined;
@@ -392,8 +513,33 @@ function readRule(
   const direction = field(doc, path, t, "direction", readDirection, true);
   const protocol = field(doc, path, t, "protocol", readProtocol) ?? "any";
   const remote = field(doc, path, t, "remote", readArray(readCidr, "CIDR strings", false));
+  const remoteHost = field(
+    doc,
+    path,
+    t,
+    "remote_host",
+    readArray(readHost, "host names", false),
+  );
   const ports = field(doc, path, t, "ports", readArray(readPort, "ports", false));
   const app = field(doc, path, t, "app", readString);
+  if (remoteHost) {
+    if (direction === "in") {
+      doc.error(
+        [...path, "remote_host"],
+        'remote_host is only allowed with direction "out" (names are known for connections an app makes)',
+      );
+    } else if (remote) {
+      doc.error(
+        [...path, "remote_host"],
+        "remote and remote_host cannot be combined in one rule; write one rule for each",
+      );
+    } else if (protocol === "icmp" || protocol === "icmpv6") {
+      doc.error(
+        [...path, "remote_host"],
+        `remote_host needs protocol "tcp", "udp" or none (names are judged at connect), not "${protocol}"`,
+      );
+    }
+  }
   const comment = field(doc, path, t, "comment", readString);
   if (ports && protocol !== "tcp" && protocol !== "udp") {
     doc.error(
@@ -433,6 +579,7 @@ function readRule(
   if (id === undefined || action === undefined || direction === undefined) return undefined;
   const rule: Rule = { id, action, direction, protocol, index: 0, loc: doc.where(path) };
   if (remote) rule.remote = remote;
+  if (remoteHost) rule.remoteHost = remoteHost;
   if (ports) rule.ports = ports;
   if (app !== undefined) rule.app = app;
   if (comment !== undefined) rule.comment = comment;
@@ -495,6 +642,14 @@ function validateAppsDoc(
     const inherit = field(doc, path, table, "inherit", readBool) ?? false;
     const interpreter = field(doc, path, table, "interpreter", readBool) ?? false;
     const duration = field(doc, path, table, "duration", readDuration);
+    const trust = field(doc, path, table, "trust", readTrust);
+    const pkg = field(doc, path, table, "package", readPackageName);
+    const pkgVersion = field(doc, path, table, "package_version", readPackageVersion);
+    if (
+      pkgVersion !== undefined && pkg === undefined && Object.hasOwn(table, "package") === false
+    ) {
+      doc.error([...path, "package_version"], `package_version needs package`);
+    }
     const allowEnv = field(
       doc,
       path,
@@ -517,6 +672,9 @@ function validateAppsDoc(
     if (name === undefined || exe === undefined || sha256 === undefined) continue;
     const app: App = { name, path: exe, sha256, inherit, interpreter, loc: doc.where(path) };
     if (duration !== undefined) app.duration = duration;
+    if (trust !== undefined) app.trust = trust;
+    if (pkg !== undefined) app.package = pkg;
+    if (pkgVersion !== undefined) app.packageVersion = pkgVersion;
     if (allowEnv?.length) app.allowEnv = [...new Set(allowEnv)];
     if (onlyVia?.length) {
       app.onlyVia = [...new Set(onlyVia)];

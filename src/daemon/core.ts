@@ -9,7 +9,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import type { App, Mode, Policy } from "../config/model.ts";
+import type { App, Mode, Policy, Rule } from "../config/model.ts";
 import { configPath, loadPolicy } from "../config/load.ts";
 import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
@@ -26,6 +26,9 @@ import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, closedToConnEvent, recordToConnEvent } from "../kernel/events.ts";
 import type { CloseTarget } from "../kernel/sockets.ts";
+import { HostnameMaps } from "../kernel/hostnames.ts";
+import { Blocklists, type BlocklistState } from "./blocklists.ts";
+import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { keyString } from "../identity/running.ts";
@@ -62,6 +65,7 @@ import {
   ForbiddenError,
   type HashwallApi,
   type IntegrityInfo,
+  type LearningDestination,
   type LearningEntry,
   type LiveMessage,
   type RulesProblem,
@@ -80,6 +84,7 @@ import {
   suppressedRecord,
 } from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
+import { type HookResult, PackageApprovals } from "./package_approvals.ts";
 
 /** How the daemon was started. */
 export interface DaemonOptions {
@@ -105,6 +110,8 @@ export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: 
 /** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
+/** How often the blocklist refresh timer looks for a list whose interval passed. */
+const BLOCKLIST_POLL_MS = 60_000;
 
 /** Delay of the second closing pass after a revocation (see #closeSockets). */
 const SECOND_PASS_MS = 20;
@@ -133,6 +140,14 @@ export class DaemonCore implements HashwallApi {
   #cacheDb?: DatabaseSync;
   #cacheHits = 0;
   #filter?: PacketFilter;
+  #hostnames?: HostnameMaps;
+  /** [[blocklist]]s: their deny rules go before the [[rule]]s (src/policy/blocklist.ts). */
+  #blocklists?: Blocklists;
+  #blockRules: Rule[] = [];
+  #blockTimer?: ReturnType<typeof setInterval>;
+  #blockRefreshedAt = new Map<string, number>();
+  /** Reported blocklist denials per list since start (events: one per app + destination + window). */
+  #blockHits = new Map<string, number>();
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
   /** Verdict counts since `since`, kept current by #countCommitted (see eventCounts). */
@@ -147,6 +162,7 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  #packages: PackageApprovals;
   /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
   #eventCounters: Record<string, number> = {};
   #connLogLimit = new ConnectionLogLimit();
@@ -173,6 +189,17 @@ export class DaemonCore implements HashwallApi {
     this.instance = instanceName(opts.stateDir);
     this.#registry = new AppRegistry(new AppIds(opts.stateDir), (p) => this.#identity().hash(p));
     this.#runtime = new RuntimeState(opts.stateDir);
+    this.#packages = new PackageApprovals({
+      apps: () => this.#registry.list(),
+      app: (name) => this.#registry.get(name),
+      declaredSha256: (name) =>
+        (this.policy.apps.find((a) => a.name === name) ?? this.#sessionApps.get(name))?.sha256,
+      recheck: (name) => this.#queueRecheck(name),
+      runtime: this.#runtime,
+      store: () => this.store,
+      warn: (key, msg) => this.#warn(key, msg),
+      notice: (msg) => this.log.log("notice", `package trust: ${msg}`),
+    });
   }
 
   // ---------------------------------------------------------------- start and stop
@@ -226,6 +253,9 @@ export class DaemonCore implements HashwallApi {
     this.#seedLearning();
     phase("history");
     this.#registry.setApps(this.#activeApps());
+    this.#blocklists = new Blocklists(this.opts.stateDir);
+    await this.#refreshBlocklists(this.policy);
+    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
     // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
     // attaches nothing; on a restart the previous run's programs still decide meanwhile.
     this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
@@ -241,6 +271,11 @@ export class DaemonCore implements HashwallApi {
     );
     this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.kernel.attachLineage();
+    this.#hostnames = new HostnameMaps({
+      addrs: this.kernel.map("hw_dns_addrs").fd,
+      names: this.kernel.map("hw_dns_names").fd,
+      stats: this.kernel.map("hw_dns_stats").fd,
+    });
     phase("load");
     // Guards before trust: the watch reader is live before the first hash and before any
     // approval reaches the kernel, so a write at any moment after this line revokes. On a
@@ -253,6 +288,7 @@ export class DaemonCore implements HashwallApi {
     // The rest of the guards (config-file watch, the opt-in exec gate) also before trust: after
     // the hooks attach, the event loop should have nothing slow left, so a watch event of a
     // write right after the first allowed connect is handled at once.
+    this.#packages.start();
     await this.#startIntegrity();
     await this.#syncExecGate();
     phase("integrity");
@@ -268,6 +304,7 @@ export class DaemonCore implements HashwallApi {
       this.#followInterfaces();
       this.#endOnceApprovals();
     }, INTERFACE_POLL_MS);
+    this.#blockTimer = setInterval(() => this.#refreshDueBlocklists(), BLOCKLIST_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startPhases = phases;
@@ -292,6 +329,8 @@ export class DaemonCore implements HashwallApi {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#ifaceTimer);
+    this.#packages.stop();
+    clearInterval(this.#blockTimer);
     try {
       this.kernel?.drain();
     } catch { /* best effort: stopping anyway */ }
@@ -311,11 +350,62 @@ export class DaemonCore implements HashwallApi {
   }
 
   /** Compiles the rules for the kernel, in the mode in force, with the registry's app ids. */
-  #compile(policy: Policy) {
+  #compile(policy: Policy, blockRules = this.#blockRules) {
     const mode = this.#modeFor(policy);
-    return compilePolicy({ ...policy, defaults: { ...policy.defaults, mode } }, {
+    const eff = this.#effective(policy, blockRules);
+    return compilePolicy({ ...eff, defaults: { ...policy.defaults, mode } }, {
       appId: (name) => this.#registry.idOf(name),
     });
+  }
+
+  /** The rules the kernel holds: the blocklists' deny rules, then the [[rule]]s. */
+  #effective(policy: Policy = this.policy, blockRules = this.#blockRules): Policy {
+    if (blockRules.length === 0) return policy;
+    return {
+      ...policy,
+      rules: [...blockRules, ...policy.rules].map((r, index) => ({ ...r, index })),
+    };
+  }
+
+  /** Fetches every list of `policy` (never throws); failures become status warnings. */
+  async #refreshBlocklists(policy: Policy): Promise<void> {
+    const lists = policy.blocklists ?? [];
+    await this.#blocklists!.refresh(lists);
+    const now = Date.now();
+    for (const l of lists) this.#blockRefreshedAt.set(l.id, now);
+    for (const key of [...this.#warnings.keys()]) {
+      if (key.startsWith("blocklist:")) this.#warnings.delete(key);
+    }
+    for (const st of this.#blocklists!.states()) {
+      if (st.error) {
+        this.#warn(
+          `blocklist:${st.id}`,
+          `blocklist ${st.id}: ${st.error}; ${
+            st.entries ? `the last good copy (${st.entries} entries) stays` : "not in force"
+          }`,
+        );
+      }
+    }
+  }
+
+  /** The refresh timer: lists whose interval passed are fetched again and the rules re-applied. */
+  async #refreshDueBlocklists(): Promise<void> {
+    const lists = this.policy.blocklists ?? [];
+    const now = Date.now();
+    if (!lists.some((l) => now - (this.#blockRefreshedAt.get(l.id) ?? 0) >= l.refreshMs)) return;
+    try {
+      await this.#refreshBlocklists(this.policy);
+      const rules = this.#blocklists!.rules(lists);
+      this.#filter?.apply(this.#compile(this.policy, rules));
+      this.#blockRules = rules;
+    } catch (e) {
+      this.#warn("blocklist-apply", `blocklists not applied: ${(e as Error).message}`);
+    }
+  }
+
+  /** State of every configured blocklist. */
+  blocklistStates(): BlocklistState[] {
+    return this.#blocklists?.states() ?? [];
   }
 
   #modeFor(policy: Policy): Mode {
@@ -403,13 +493,26 @@ export class DaemonCore implements HashwallApi {
     const revoked = new Set(this.#runtime.data.revoked);
     const overrides = this.#runtime.data.hashOverrides;
     const byName = new Map<string, App>();
+    const withOverride = (a: App): App => {
+      const o = overrides[a.name];
+      if (!o || o.path !== a.path || o.declared !== a.sha256) return a;
+      return o.package
+        ? {
+          ...a,
+          sha256: o.sha256,
+          package: o.package,
+          packageVersion: o.version,
+          packageLevel: o.level,
+        }
+        : { ...a, sha256: o.sha256 };
+    };
     for (const a of this.policy.apps) {
       if (revoked.has(a.name)) continue;
-      const o = overrides[a.name];
-      const applies = o && o.path === a.path && o.declared === a.sha256;
-      byName.set(a.name, applies ? { ...a, sha256: o.sha256 } : a);
+      byName.set(a.name, withOverride(a));
     }
-    for (const a of this.#sessionApps.values()) if (!byName.has(a.name)) byName.set(a.name, a);
+    for (const a of this.#sessionApps.values()) {
+      if (!byName.has(a.name)) byName.set(a.name, withOverride(a));
+    }
     return [...byName.values()];
   }
 
@@ -683,7 +786,7 @@ export class DaemonCore implements HashwallApi {
 
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
-    ruleId: (index: number) => this.policy.rules[index]?.id,
+    ruleId: (index: number) => this.#effective().rules[index]?.id,
     appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
@@ -697,6 +800,11 @@ export class DaemonCore implements HashwallApi {
     }
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
+    this.#nameDestination(ev);
+    if (ev.ruleId?.startsWith("blocklist:")) {
+      const k = `blocklist_hits:${ev.ruleId.slice(10)}`;
+      this.#blockHits.set(k, (this.#blockHits.get(k) ?? 0) + 1);
+    }
     this.#learning.add(ev);
     this.#batcher.push(ev);
     // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
@@ -720,6 +828,20 @@ export class DaemonCore implements HashwallApi {
 
   #count(name: string): void {
     this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
+  }
+
+  /** The name the process resolved the destination from, as the kernel saw its DNS answer. */
+  #nameDestination(ev: ConnEvent): void {
+    if (!this.#hostnames || (ev.family !== 4 && ev.family !== 6)) return;
+    try {
+      const host = this.#hostnames.nameFor(ev.tgid, parseAddress(ev.daddr));
+      if (host) ev.host = host;
+    } catch { /* no name: the event stands with its address */ }
+  }
+
+  /** The kernel DNS parser's counters (status, /metrics). */
+  dnsCounters(): Record<string, number> {
+    return this.#hostnames?.stats() ?? {};
   }
 
   #seedLearning(): void {
@@ -867,16 +989,17 @@ export class DaemonCore implements HashwallApi {
         s.status = e.kind === "deleted" ? "missing" : "pending";
         this.#publish({ type: "app", app: toAppInfo(s) });
       }
-      if (e.kind !== "modify") this.#queueRecheck(s.app.name, e);
+      if (e.kind !== "modify") void this.#queueRecheck(s.app.name, e);
     }
   }
 
-  #queueRecheck(name: string, e: WatchEvent): void {
+  #queueRecheck(name: string, e?: WatchEvent): Promise<void> {
     const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
     const next = prev.then(async () => {
       await this.#recheck(name, e);
     }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
     this.#rehashQueue.set(name, next);
+    return next;
   }
 
   async #recheck(
@@ -896,6 +1019,9 @@ export class DaemonCore implements HashwallApi {
       await this.#registry.verify(name);
       if (s.lastHash && s.status === "valid") this.#cachePut(s.lastHash, watched);
     }
+    // A package-backed app whose new content its signed package update ships: approved again.
+    const version = s.app.packageVersion;
+    if (s.status === "invalid") await this.#packages.reconsider(s);
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
       this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
     }
@@ -926,7 +1052,11 @@ export class DaemonCore implements HashwallApi {
         oldSha256: oldHash,
         newSha256: s.actualSha256,
         status: s.status,
-        who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
+        who: s.app.packageLevel && s.app.packageVersion !== version
+          ? `approved by package ${s.app.package} ${version ?? "?"} → ${s.app.packageVersion}`
+          : e?.pid
+          ? `pid ${e.pid} ${e.exe ?? ""}`.trim()
+          : who,
       };
       this.#count(`app_hash_changes_${s.status}`);
       this.#logEvent(appHashRecord(rec));
@@ -1013,6 +1143,15 @@ export class DaemonCore implements HashwallApi {
         history_dropped: health.dropped,
         history_written: health.written,
         ...this.#filterCounters(),
+        ...Object.fromEntries(
+          Object.entries(this.dnsCounters()).map(([k, v]) => [`dns_${k}`, v]),
+        ),
+        ...Object.fromEntries(
+          this.blocklistStates().flatMap((b) => [
+            [`blocklist_entries:${b.id}`, b.entries],
+            [`blocklist_hits:${b.id}`, this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0],
+          ]),
+        ),
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
@@ -1025,6 +1164,11 @@ export class DaemonCore implements HashwallApi {
       apps,
       ui: this.uiUrl,
       warnings,
+      packages: {
+        updatedToday: this.#packages.countUpdates(new Date().setHours(0, 0, 0, 0)),
+        dpkgRunning: this.#packages.updates.running(Date.now()),
+        waiting: this.#packages.updates.pending().length,
+      },
     });
   }
 
@@ -1046,7 +1190,13 @@ export class DaemonCore implements HashwallApi {
 
   /** Every registered app. */
   appsList(_caller: Caller): Promise<AppInfo[]> {
-    return Promise.resolve(this.#registry.list().map(toAppInfo));
+    return Promise.resolve(
+      this.#registry.list().map((s) => {
+        const info = toAppInfo(s);
+        const r = s.status === "invalid" ? this.#packages.updates.refusal(s.app.name) : undefined;
+        return r ? { ...info, packageRefusal: { reason: r.reason, detail: r.detail } } : info;
+      }),
+    );
   }
 
   /** History, newest first. */
@@ -1090,11 +1240,43 @@ export class DaemonCore implements HashwallApi {
   /** The learning list, without approved or dismissed executables. */
   learningList(_caller: Caller): Promise<LearningEntry[]> {
     const dismissed = new Set(this.#runtime.data.dismissed);
-    return Promise.resolve(this.#learning.list((exe) => {
+    const list = this.#learning.list((exe) => {
       if (dismissed.has(exe)) return true;
       const s = this.#registry.byPath(exe);
       return !!s && s.status === "valid";
-    }));
+    });
+    return Promise.resolve(this.#withNewHashes(list, dismissed));
+  }
+
+  /**
+   * Package-backed apps whose new hash was not taken from a signed source (e.g. `dpkg -i` of a
+   * local .deb) appear in Learning as "new hash", with the package named, even before they try
+   * to connect.
+   */
+  #withNewHashes(list: LearningEntry[], dismissed: Set<string>): LearningEntry[] {
+    for (const s of this.#registry.list()) {
+      const r = s.status === "invalid" ? this.#packages.updates.refusal(s.app.name) : undefined;
+      if (!r || dismissed.has(s.app.path)) continue;
+      const newHash = { app: s.app.name, package: r.package, version: r.version, reason: r.reason };
+      const i = list.findIndex((x) => x.exe === s.app.path);
+      if (i !== -1) {
+        list[i] = { ...list[i], newHash }; // a copy: the tracker's entry stays as it was
+        continue;
+      }
+      const t = s.lastVerified ?? Date.now();
+      list.push({
+        exe: s.app.path,
+        sha256: s.actualSha256,
+        attempts: 0,
+        firstSeen: t,
+        lastSeen: t,
+        lineage: [],
+        tgids: [],
+        destinations: [],
+        newHash,
+      });
+    }
+    return list;
   }
 
   /** Live messages. */
@@ -1113,14 +1295,18 @@ export class DaemonCore implements HashwallApi {
     return {
       path,
       text: await Deno.readTextFile(path),
-      rules: ruleInfos(this.policy, counters),
+      rules: ruleInfos(this.#effective(), counters),
+      blocklists: this.blocklistStates().map((b) => ({
+        ...b,
+        hits: this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0,
+      })),
     };
   }
 
   /** Which rule would decide a packet. */
   rulesExplain(_caller: Caller, req: ExplainRequest): Promise<ExplainResult> {
     const app = req.exe ? this.#registry.byPath(req.exe)?.app.name : undefined;
-    return Promise.resolve(explainRequest(this.policy, req, app));
+    return Promise.resolve(explainRequest(this.#effective(), req, app));
   }
 
   /** Baseline summary: "changed" when a live change was recorded after the baseline was taken. */
@@ -1159,6 +1345,7 @@ export class DaemonCore implements HashwallApi {
         change: c.change,
         oldHash: c.oldHash,
         newHash: c.newHash,
+        ...(c.details && Object.keys(c.details).length ? { details: c.details } : {}),
       })),
     };
   }
@@ -1169,7 +1356,15 @@ export class DaemonCore implements HashwallApi {
   async appsAllow(caller: Caller, req: AllowRequest): Promise<AppInfo> {
     this.#require(caller, "apps.allow");
     try {
+      // The named destinations, read before the approval takes the exe off the Learning list.
+      const named = req.hosts
+        ? (this.#learning.list(() => false).find((e) => e.exe === req.path)?.destinations ?? [])
+          .filter((d) => d.host && (d.proto === 6 || d.proto === 17))
+        : [];
       const info = await this.#allow(req);
+      if (named.length > 0 && req.duration !== "once") {
+        await this.#appendHostRules(caller, info.name, named);
+      }
       this.#audit(caller, "apps.allow", req);
       return info;
     } catch (e) {
@@ -1199,6 +1394,7 @@ export class DaemonCore implements HashwallApi {
       inherit: req.inherit ?? existing?.app.inherit ?? false,
       interpreter: existing?.app.interpreter ?? false,
       duration,
+      ...this.#packageFields(req.path, existing?.app),
       loc: { file: "(runtime)", line: 1, col: 1 },
     };
     this.#runtime.data.revoked = this.#runtime.data.revoked.filter((n) => n !== name);
@@ -1260,6 +1456,9 @@ export class DaemonCore implements HashwallApi {
         sha256: app.sha256,
         inherit: app.inherit,
         duration: "forever",
+        trust: app.trust,
+        package: app.package,
+        packageVersion: app.packageVersion,
       }, { expectedUid: this.opts.expectedUid });
       this.policy = await this.loadConfig();
     } else {
@@ -1283,7 +1482,29 @@ export class DaemonCore implements HashwallApi {
       );
     }
   }
+  /**
+   * `trust`, `package` and `package_version` of an app approved now: package trust when the
+   * app already has it or `[defaults] package_trust` says so, and a package owns the file.
+   */
+  #packageFields(path: string, existing?: App): Pick<App, "trust" | "package" | "packageVersion"> {
+    const trust = existing?.trust ??
+      (this.#packages.defaultTrust(this.policy.defaults.packageTrust) ? "package" : undefined);
+    const owner = trust === "package" ? this.#packages.owner(path) : undefined;
+    if (!owner) return existing?.trust ? { trust: existing.trust } : {};
+    return {
+      trust: "package",
+      package: owner.multiArchSame ? `${owner.name}:${owner.arch}` : owner.name,
+      packageVersion: owner.version,
+    };
+  }
 
+  /** The dpkg hook: an upgrade begins (`pre`) or ended (`post`: reconciled before this returns). */
+  async packagesHook(caller: Caller, phase: "pre" | "post"): Promise<HookResult> {
+    this.#require(caller, "packages.hook");
+    const r = await this.#packages.hook(phase);
+    if (phase === "post") this.#audit(caller, "packages.hook", r);
+    return r;
+  }
   /** Revokes an app by name: out of the kernel now, and kept out until allowed again. */
   async appsRevoke(caller: Caller, name: string): Promise<void> {
     this.#require(caller, "apps.revoke");
@@ -1387,8 +1608,10 @@ export class DaemonCore implements HashwallApi {
     }
     // Everything that can refuse the new policy runs before anything changes.
     let compiled;
+    await this.#refreshBlocklists(r.policy);
+    const blockRules = this.#blocklists!.rules(r.policy.blocklists ?? []);
     try {
-      compiled = this.#compile(r.policy);
+      compiled = this.#compile(r.policy, blockRules);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
         resolveInterfaces(r.policy.defaults.interfaces, this.opts.netns);
       }
@@ -1399,6 +1622,7 @@ export class DaemonCore implements HashwallApi {
       return { ok: false, errors: [msg] };
     }
     this.#filter?.apply(compiled);
+    this.#blockRules = blockRules;
     this.policy = r.policy;
     try {
       this.#attachFilter(r.policy);
@@ -1418,6 +1642,40 @@ export class DaemonCore implements HashwallApi {
     this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
     this.log.log("notice", "configuration reloaded");
     return { ok: true, errors: [] };
+  }
+
+  /**
+   * Appends one allow rule per named destination of `app` ("allow curl to api.github.com:443")
+   * to rules.toml, validated with the whole config first (rulesSave), then reloaded.
+   */
+  async #appendHostRules(
+    caller: Caller,
+    app: string,
+    dests: LearningDestination[],
+  ): Promise<void> {
+    const rulesFile = configPath(this.opts.configDir, "rules.toml");
+    let text = await Deno.readTextFile(rulesFile);
+    const ids = new Set([...this.policy.rules.map((r) => r.id)]);
+    const day = new Date().toISOString().slice(0, 10);
+    const seen = new Set<string>();
+    for (const d of dests) {
+      const key = `${d.host}/${d.proto}/${d.dport}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const base = `${app}-${d.host}-${d.dport}`.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 56);
+      let id = base;
+      for (let n = 2; ids.has(id); n++) id = `${base}-${n}`;
+      ids.add(id);
+      text += `${text.endsWith("\n") ? "" : "\n"}\n[[rule]]\nid = "${id}"\naction = "allow"\n` +
+        `direction = "out"\nprotocol = "${d.proto === 6 ? "tcp" : "udp"}"\nports = [${d.dport}]\n` +
+        `app = "${app}"\nremote_host = ["${d.host}"]\ncomment = "approved from Learning ${day}"\n`;
+    }
+    const r = await this.rulesSave(caller, text);
+    if (!r.ok) {
+      throw new Error(
+        `rules for ${app}'s destinations not written: ${r.errors.map((e) => e.message).join("; ")}`,
+      );
+    }
   }
 
   /** Validates rules.toml text; when valid writes it atomically and reloads. */

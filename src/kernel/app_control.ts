@@ -71,6 +71,11 @@ export const PERSISTENT_MAPS = [
   // Socket storage: which trust each live socket rests on (bpf/sockets.h). Pinned, so a
   // restarted daemon can still close sockets opened before it started.
   "hw_sock_trust",
+  "hw_dns_socks",
+  "hw_dns_queries",
+  "hw_dns_addrs",
+  "hw_dns_names",
+  "hw_dns_stats",
 ] as const;
 
 /**
@@ -97,6 +102,8 @@ const HOOK_PROGRAMS = [
   "hw_sock_create",
   "hw_bind4",
   "hw_bind6",
+  "hw_dns_egress",
+  "hw_dns_ingress",
 ] as const;
 
 /** Options of {@link AppControl.open}. */
@@ -252,34 +259,29 @@ export class AppControl {
    * link and pins the new one: lineage is never unobserved.
    */
   attachLineage(): void {
-    for (const name of LINEAGE_PROGRAMS) {
-      const prog = this.#obj.program(name);
-      const pin = `${this.#pins.links}/${name}`;
-      const link = prog.attach();
-      // Tracing links do not support bpf_link_detach (EOPNOTSUPP): the pin is the old link's
-      // last reference, so removing it releases the old program.
-      if (pinExists(pin)) Deno.removeSync(pin);
-      link.pin(pin);
-      link.disconnect();
-      link.destroy();
-      this.attachPoints.push(`tp_btf/${name.slice(3)}`);
-    }
+    for (const name of LINEAGE_PROGRAMS) this.#attachReplacingPin(name, "tp_btf");
     this.#attachTamper();
+  }
+
+  /**
+   * Attaches program `name`, then makes its link the pinned one. Tracing links do not support
+   * bpf_link_detach (EOPNOTSUPP): the pin is the old link's last reference, so removing it
+   * releases the old program, after the new one already runs.
+   */
+  #attachReplacingPin(name: string, kind: string): void {
+    const link = this.#obj.program(name).attach();
+    const pin = `${this.#pins.links}/${name}`;
+    if (pinExists(pin)) Deno.removeSync(pin);
+    link.pin(pin);
+    link.disconnect();
+    link.destroy();
+    this.attachPoints.push(`${kind}/${name.slice(3)}`);
   }
 
   /** Attaches the tamper tracepoints (same replace-then-unpin dance as the lineage programs). */
   #attachTamper(): void {
     ensureTracefs();
-    for (const name of TAMPER_PROGRAMS) {
-      const prog = this.#obj.program(name);
-      const pin = `${this.#pins.links}/${name}`;
-      const link = prog.attach();
-      if (pinExists(pin)) Deno.removeSync(pin);
-      link.pin(pin);
-      link.disconnect();
-      link.destroy();
-      this.attachPoints.push(`tracepoint/${name.slice(3)}`);
-    }
+    for (const name of TAMPER_PROGRAMS) this.#attachReplacingPin(name, "tracepoint");
     const open = this.#obj.program("hw_openat_exit");
     for (const tp of OPEN_EXITS) {
       const pin = `${this.#pins.links}/hw_${tp}`;

@@ -54,6 +54,13 @@ import {
 } from "../../ffi/filter_structs.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
 import {
+  decodeU64,
+  DNS_LAYOUT,
+  encodeNameRuleKey,
+  encodeU64,
+  nameRuleKeyGen,
+} from "../../ffi/dns_structs.ts";
+import {
   ARPHRD_ETHER,
   ARPHRD_LOOPBACK,
   ifIndex,
@@ -81,6 +88,8 @@ export const RULE_MAPS = [
   "hw_flt_host4",
   "hw_flt_host6",
   "hw_flt_sockok",
+  "hw_flt_names",
+  "hw_flt_pats",
 ] as const;
 
 /** Every map of the filter object; each is pinned as `<pinRoot>/filter/maps/<name>`. */
@@ -309,6 +318,7 @@ export class FilterMaps {
         encodeMatch(e.rule, e.action),
       );
     }
+    this.#writeNames(compiled, target);
     const d = compiled.defaults;
     mapUpdate(
       this.fds.hw_flt_gen,
@@ -325,6 +335,45 @@ export class FilterMaps {
     // 3. The switch: one update of the control element.
     mapUpdate(this.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...ctl, activeGen: target }));
     return target;
+  }
+
+  /**
+   * Name rules of generation `target`: its old entries out, the new ones in; the pattern set
+   * (one bit per generation) keeps the active generation's patterns while the new ones join.
+   */
+  #writeNames(compiled: CompiledPolicy, target: number): void {
+    const names = this.fds.hw_flt_names;
+    const stale = [...mapKeys(names, DNS_LAYOUT.hw_dns_rule_key.size)]
+      .filter((k) => nameRuleKeyGen(k) === target);
+    for (const k of stale) mapDelete(names, k);
+    const pats = this.fds.hw_flt_pats;
+    const bit = 1 << target;
+    const want = new Set(compiled.patterns);
+    for (const k of [...mapKeys(pats, 8)]) {
+      const pat = decodeU64(k);
+      if (want.has(pat)) continue;
+      const v = mapLookup(pats, k, 4);
+      const mask = v ? new DataView(v.buffer).getUint32(0, true) & ~bit : 0;
+      if (mask === 0) mapDelete(pats, k);
+      else mapUpdate(pats, k, encodeU32(mask));
+    }
+    for (const pat of want) {
+      const k = encodeU64(pat);
+      const v = mapLookup(pats, k, 4);
+      const mask = (v ? new DataView(v.buffer).getUint32(0, true) : 0) | bit;
+      mapUpdate(pats, k, encodeU32(mask));
+    }
+    for (const e of compiled.names) {
+      const key = encodeNameRuleKey({
+        gen: target,
+        dir: FLT.DIR_OUT,
+        proto: e.proto,
+        pclass: e.pclass,
+        appId: e.appId,
+        pat: e.pat,
+      });
+      mapUpdate(names, key, encodeMatch(e.rule, e.action));
+    }
   }
 
   #slot(gen: number, slot: number): SlotCounter {

@@ -138,4 +138,12 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE conn_events ADD COLUMN via TEXT;
     `,
   },
+  {
+    version: 5,
+    name: "conn-events-host",
+    sql: `
+      -- Hostnames: the name the app resolved the destination from (kernel DNS view), when known.
+      ALTER TABLE conn_events ADD COLUMN host TEXT;
+    `,
+  },
 ];

@@ -191,6 +191,7 @@ interface EventRow {
   lineage: string;
   interpreter: string | null;
   via: string | null;
+  host: string | null;
 }
 
 function rowToEvent(r: EventRow): ConnEvent {
@@ -220,6 +221,7 @@ function rowToEvent(r: EventRow): ConnEvent {
   if (r.rule_id !== null) ev.ruleId = r.rule_id;
   if (r.interpreter !== null) ev.interpreter = r.interpreter;
   if (r.via !== null) ev.via = r.via;
+  if (r.host !== null && r.host !== undefined) ev.host = r.host;
   return ev;
 }
 
@@ -356,8 +358,8 @@ class SqliteStore implements Store {
     if (rows.length === 0) return 0;
     const ins = this.#stmt(
       `INSERT INTO conn_events (time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
-         family, daddr, dport, proto, app, lineage, interpreter, via)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         family, daddr, dport, proto, app, lineage, interpreter, via, host)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.#tx(() => {
       for (const e of rows) {
@@ -381,6 +383,7 @@ class SqliteStore implements Store {
           lineageJson(e.lineage),
           e.interpreter ?? null,
           e.via ?? null,
+          e.host ?? null,
         );
       }
       return rows.length;

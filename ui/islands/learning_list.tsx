@@ -62,6 +62,7 @@ export function LearningList(props: LearningListProps) {
           exes,
           inherit: data.get("inherit") === "on",
           duration: data.get("duration") as Duration,
+          hosts: data.get("hosts") === "on",
         }, props.csrf);
         message.value = { kind: "ok", text: `Approved ${apps.map((a) => a.name).join(", ")}.` };
       }
@@ -89,6 +90,9 @@ export function LearningList(props: LearningListProps) {
             <span class="muted small" data-test="inherit-warning">
               — not for shells or interpreters: they would pass it to anything they run
             </span>
+          </label>
+          <label class="check">
+            <input type="checkbox" name="hosts" /> allow its named destinations as rules
           </label>
           <label>
             duration{" "}
@@ -147,6 +151,14 @@ export function LearningList(props: LearningListProps) {
                   )}
                   <span class="mono strong">{e.exe}</span>
                   <span class="pill">{e.attempts} attempt{e.attempts === 1 ? "" : "s"}</span>
+                  {e.newHash && (
+                    <span class="pill pill-warn" data-test="new-hash">
+                      new hash of {e.newHash.app}
+                      {e.newHash.package &&
+                        ` · package ${e.newHash.package} ${e.newHash.version ?? ""}`}
+                      {e.newHash.reason === "unsigned" && " (not from a signed source)"}
+                    </span>
+                  )}
                 </div>
                 <dl class="facts">
                   <dt>sha-256</dt>
@@ -170,8 +182,11 @@ export function LearningList(props: LearningListProps) {
                     <h4>Destinations</h4>
                     <ul class="dests">
                       {e.destinations.map((d) => (
-                        <li key={`${d.daddr}-${d.dport}-${d.proto}`}>
-                          <span class="mono">{formatDest(d.daddr, d.dport)}</span>{" "}
+                        <li key={`${d.host ?? d.daddr}-${d.dport}-${d.proto}`}>
+                          {d.host && <span class="mono strong">{d.host}:{d.dport}</span>}{" "}
+                          <span class="mono">
+                            {d.host ? `(${d.daddr})` : formatDest(d.daddr, d.dport)}
+                          </span>{" "}
                           <span class="muted">{protoName(d.proto)} × {d.count}</span>
                         </li>
                       ))}

@@ -139,6 +139,8 @@ function ProcessCell({ e }: { e: ConnEvent }) {
 function Destination({ e }: { e: ConnEvent }) {
   return (
     <span class="mono wrap-any">
+      {e.host && <span class="strong">{e.host}</span>}
+      {e.host && " "}
       {formatDest(e.daddr, e.dport)} <span class="muted nowrap">{protoName(e.proto)}</span>
     </span>
   );

@@ -76,6 +76,7 @@ export function apiRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
       return await approveFromLearning(api, c.var.caller, parseExeList(b.exes), {
         inherit: b.inherit === true,
         duration: parseDuration(b.duration),
+        hosts: b.hosts === true,
       });
     }));
   app.post("/api/learning/deny", (c) =>
