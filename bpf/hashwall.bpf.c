@@ -492,6 +492,9 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 	return bpf_map_lookup_elem(&hw_scripts_rel, &sc->rel);
 }
 
+#include "stale.h"
+#include "script_open.h"
+
 /*
  * exec: decided again from the new binary's own identity; inherited trust does not survive. An
  * approved interpreter is never trusted by itself: the script it runs decides.
@@ -514,6 +517,11 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct hw_exe_key key;
 	exe_of(p, &key);
 	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &key);
+	hw_script_forget(tgid);
+	if (a && hw_exec_stale(p, bprm, a, &key, sc->info.path)) {
+		a = NULL; /* changed since hashed (stale.h): unapproved until the daemon re-hashed */
+		sc->info.reason = HW_REASON_STALE;
+	}
 	struct hw_proc_val v = {};
 	int trusted = 0;
 	if (a && !(a->flags & HW_APP_INTERPRETER)) {
@@ -536,14 +544,11 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			sc->info.flags = HW_EVF_SCRIPT;
 			sc->info.script_hash = fnv1a(sc->arg);
 			struct hw_script_val *sv = lookup_script(p, sc, &unresolved);
-			if (sv) {
-				v.trust_key = sv->key;
-				v.app_id = sv->app_id;
-				v.flags = sv->flags;
-				trusted = 1;
-			}
+			/* Not trusted yet: the interpreter's open of the script decides (script_open.h). */
+			if (sv)
+				sc->info.reason = hw_script_pending(tgid, sv, sc->arg);
 		}
-		if (!trusted)
+		if (!trusted && !sc->info.reason)
 			sc->info.reason = unresolved ? HW_REASON_SCRIPT_UNRESOLVED
 						     : HW_REASON_INTERPRETER;
 	}
@@ -568,5 +573,6 @@ int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_exec_paths, &tgid);
+	hw_script_forget(tgid);
 	return 0;
 }

@@ -105,6 +105,7 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32" },
   /** poll(2) off the event loop: the thread waits, the event loop stays free. */
   poll_async: {
     name: "poll",
@@ -125,6 +126,19 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 let errnoView: Deno.UnsafePointerView | undefined;
+
+/** sync_file_range(2) flags: wait for, start, and wait for the end of writeback. */
+export const SYNC_FILE_RANGE_ALL = 1 | 2 | 4;
+
+/**
+ * Writes a file's dirty pages back (sync_file_range, the whole file). Writeback write-protects
+ * every shared mapping of those pages, so the next write through a mapping faults and moves the
+ * file's mtime/ctime again; without it, a page dirtied before a hash stays writable and later
+ * writes to it change no time. Best effort: returns the errno, 0 on success.
+ */
+export function writeBack(fd: number): number {
+  return libc().sync_file_range(fd, 0n, 0n, SYNC_FILE_RANGE_ALL) === 0 ? 0 : errno();
+}
 
 /** Opens glibc once per thread and returns its symbols. */
 export function libc(): Libc {

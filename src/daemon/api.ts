@@ -64,7 +64,11 @@ export interface ConnEvent {
   id?: number;
   /** Epoch ms. */
   time: number;
-  kind: "connect" | "sendmsg" | "sock_create";
+  /**
+   * The hook that saw it; "exec": trust refused at exec or at the interpreter's open of its
+   * script (reason "script_mismatch" or "stale"), no destination.
+   */
+  kind: "connect" | "sendmsg" | "sock_create" | "exec";
   verdict: "allow" | "deny";
   reason: "unknown_app" | "not_inherited" | "revoked" | "interpreter" | "rule" | string;
   tgid: number;

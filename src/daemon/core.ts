@@ -28,7 +28,7 @@ import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
-import { type FileHash, hashFile, statIdentity } from "../integrity/hash.ts";
+import { type FileHash, fileTimes, hashFile, statIdentity } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
 import { HashPool, isHashError } from "../integrity/hash_pool.ts";
@@ -44,7 +44,7 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import { type ExeKey, HW } from "../../ffi/structs.ts";
+import { type ExeKey, HW, NO_TIMES } from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -382,7 +382,12 @@ export class DaemonCore implements HashwallApi {
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
     for (const s of want.values()) {
-      this.kernel.approve({ key: s.key!, appId: s.id, flags: appFlags(s.app) });
+      this.kernel.approve({
+        key: s.key!,
+        appId: s.id,
+        flags: appFlags(s.app),
+        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
+      });
       s.approvedInKernel = true;
     }
     this.#syncScripts();
@@ -448,8 +453,31 @@ export class DaemonCore implements HashwallApi {
     }
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
+    if (ev.kind === "exec") {
+      // Not a connection: the kernel refused trust to an approved file (bpf/stale.h,
+      // bpf/script_open.h). History keeps it; the learning list has nothing to learn from it.
+      if (ev.reason === "stale") this.#onStale(ev);
+      this.#batcher.push(ev);
+      return;
+    }
     this.#learning.add(ev);
     this.#batcher.push(ev);
+  }
+
+  /**
+   * The kernel saw an approved file whose mtime/ctime moved since it was hashed (a write the
+   * watch cannot see, e.g. through a shared mapping) and refused trust: re-hash it now. Same
+   * content → re-approved with the new times; other content → revoked, as for any change.
+   */
+  #onStale(ev: ConnEvent): void {
+    const s = this.#registry.byKeyString(`${ev.dev}:${ev.ino}`);
+    if (!s) return;
+    const name = s.app.name;
+    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      await this.#recheck(name, undefined, `kernel: changed since hashed (pid ${ev.tgid})`);
+    }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
+    this.#rehashQueue.set(name, next);
   }
 
   #seedLearning(): void {
@@ -609,7 +637,12 @@ export class DaemonCore implements HashwallApi {
     }
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
     if (s.status === "valid" && s.key) {
-      this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
+      this.kernel.approve({
+        key: s.key,
+        appId: s.id,
+        flags: appFlags(s.app),
+        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
+      });
       s.approvedInKernel = true;
       // Running processes need a /proc scan only for a new identity: a revocation removes the
       // approval, not the processes' entries, so re-approving the same identity restores them.
@@ -902,7 +935,7 @@ export class DaemonCore implements HashwallApi {
       if (!req.tgid) throw new Error("--for once needs the process id that asked (tgid)");
       const key = onceKey(req.tgid);
       const id = this.#registry.idOf(`once:${name}`);
-      this.kernel.approve({ key, appId: id, flags: appFlags(app) });
+      this.kernel.approve({ key, appId: id, flags: appFlags(app), times: NO_TIMES });
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
       this.#onceApprovals.set(req.tgid, key);
       this.#learning.remove(req.path);

@@ -16,6 +16,7 @@ import {
   type BpfProgram,
   linkDetach,
   linkUpdate,
+  mapInfo,
   mapLookupPerCpu,
   objGet,
 } from "../../ffi/libbpf.ts";
@@ -31,6 +32,7 @@ import {
   encodeScriptVal,
   encodeSettings,
   type ExeKey,
+  type FileTimes,
   HW,
   type Settings,
   u32Key,
@@ -38,6 +40,7 @@ import {
 import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
+import { ensureTracefs } from "./tracefs.ts";
 
 /** Maps that persist across daemon restarts (pinned and reused). */
 export const PERSISTENT_MAPS = [
@@ -50,6 +53,7 @@ export const PERSISTENT_MAPS = [
   "hw_exec_paths",
   "hw_scripts",
   "hw_scripts_rel",
+  "hw_script_watch",
 ] as const;
 
 /**
@@ -60,6 +64,18 @@ export const DRAIN_BUDGET = 1000;
 
 /** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
 const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
+/**
+ * The open syscall tracepoints that decide a pending script's trust (bpf/script_open.h). They
+ * belong to lineage: without them an approved script is never trusted.
+ */
+const OPEN_PROGRAMS: Record<string, string> = {
+  hw_openat_enter: "sys_enter_openat",
+  hw_openat_exit: "sys_exit_openat",
+  hw_open_enter_tp: "sys_enter_open",
+  hw_open_exit_tp: "sys_exit_open",
+  hw_openat2_enter: "sys_enter_openat2",
+  hw_openat2_exit: "sys_exit_openat2",
+};
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
 const HOOK_PROGRAMS = [
   "hw_connect4",
@@ -82,6 +98,12 @@ export interface Approval {
   key: ExeKey;
   appId: number;
   flags: number;
+  /**
+   * mtime/ctime from the fstat of the fd that was hashed (see `fileTimes`): the kernel refuses
+   * trust once the inode's differ (a write through a shared mapping). {@link NO_TIMES} for
+   * identities that are not files.
+   */
+  times: FileTimes;
 }
 
 /** An approved script as the kernel's script maps hold it. */
@@ -128,7 +150,16 @@ export class AppControl {
         if (pinExists(pin)) {
           const fd = objGet(pin);
           reused.push(fd);
-          obj.map(name).reuseFd(fd);
+          const info = mapInfo(fd);
+          const m = obj.map(name);
+          if (info.keySize !== m.keySize || info.valueSize !== m.valueSize) {
+            // Pinned by a build with another layout (e.g. hw_app_val before it carried the
+            // file times): this build cannot use it. Start it afresh; the daemon refills
+            // approvals and scripts at start, and the old programs keep the old map until swapped.
+            Deno.removeSync(pin);
+            continue;
+          }
+          m.reuseFd(fd);
         }
       }
       // The compiled [[rule]]s live in the packet filter's maps (bpf/rules_app.h): the connect
@@ -196,7 +227,8 @@ export class AppControl {
    * link and pins the new one: lineage is never unobserved.
    */
   attachLineage(): void {
-    for (const name of LINEAGE_PROGRAMS) {
+    ensureTracefs();
+    for (const name of [...LINEAGE_PROGRAMS, ...Object.keys(OPEN_PROGRAMS)]) {
       const prog = this.#obj.program(name);
       const pin = `${this.#pins.links}/${name}`;
       const link = prog.attach();
@@ -206,7 +238,8 @@ export class AppControl {
       link.pin(pin);
       link.disconnect();
       link.destroy();
-      this.attachPoints.push(`tp_btf/${name.slice(3)}`);
+      const tp = OPEN_PROGRAMS[name];
+      this.attachPoints.push(tp ? `tracepoint/syscalls/${tp}` : `tp_btf/${name.slice(3)}`);
     }
   }
 
@@ -244,7 +277,7 @@ export class AppControl {
   approve(a: Approval): void {
     this.map("hw_approved").update(
       encodeExeKey(a.key),
-      encodeAppVal({ appId: a.appId, flags: a.flags }),
+      encodeAppVal({ appId: a.appId, flags: a.flags, times: a.times }),
     );
   }
 
@@ -291,7 +324,7 @@ export class AppControl {
   }
 
   /** Trusts a running process by its own executable (BPF_NOEXIST: never overwrites lineage). */
-  trustProcess(tgid: number, a: Approval): boolean {
+  trustProcess(tgid: number, a: Omit<Approval, "times">): boolean {
     try {
       this.map("hw_procs").update(
         u32Key(tgid),

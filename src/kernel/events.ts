@@ -21,6 +21,7 @@ const KINDS: Record<number, ConnEvent["kind"]> = {
   [HW.EV_CONNECT]: "connect",
   [HW.EV_SENDMSG]: "sendmsg",
   [HW.EV_SOCK_CREATE]: "sock_create",
+  [HW.EV_EXEC]: "exec",
 };
 const REASONS: Record<number, string> = {
   [HW.REASON_UNKNOWN_APP]: "unknown_app",
@@ -29,6 +30,9 @@ const REASONS: Record<number, string> = {
   [HW.REASON_INTERPRETER]: "interpreter",
   [HW.REASON_SCRIPT_UNRESOLVED]: "script_unresolved",
   [HW.REASON_RULE]: "rule",
+  [HW.REASON_SCRIPT_PENDING]: "script_pending",
+  [HW.REASON_SCRIPT_MISMATCH]: "script_mismatch",
+  [HW.REASON_STALE]: "stale",
 };
 
 /** Formats a 4- or 16-byte address (network order); "" for none. */
