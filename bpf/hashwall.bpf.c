@@ -517,7 +517,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct hw_exe_key key;
 	exe_of(p, &key);
 	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &key);
-	hw_script_forget(tgid);
+	hw_script_forget(p);
 	if (a && hw_exec_stale(p, bprm, a, &key, sc->info.path)) {
 		a = NULL; /* changed since hashed (stale.h): unapproved until the daemon re-hashed */
 		sc->info.reason = HW_REASON_STALE;
@@ -546,7 +546,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			struct hw_script_val *sv = lookup_script(p, sc, &unresolved);
 			/* Not trusted yet: the interpreter's open of the script decides (script_open.h). */
 			if (sv)
-				sc->info.reason = hw_script_pending(tgid, sv, sc->arg);
+				sc->info.reason = hw_script_pending(p, sv, sc->arg);
 		}
 		if (!trusted && !sc->info.reason)
 			sc->info.reason = unresolved ? HW_REASON_SCRIPT_UNRESOLVED
@@ -573,6 +573,5 @@ int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_exec_paths, &tgid);
-	hw_script_forget(tgid);
 	return 0;
 }

@@ -4,7 +4,7 @@
  * (issue 13, vector 4a).
  *
  * At exec the script found on the command line (or the #! path) only makes the process PENDING:
- * hw_script_watch remembers the approved identity and the path. The open syscall tracepoints then
+ * hw_script_watch (task storage of the process's leader) remembers the approved identity and the path. The open syscall tracepoints then
  * decide in the kernel, with no daemon round trip: every successful open whose file name matches
  * the path must yield exactly the approved inode, with the times it was hashed with (stale.h).
  * The first match makes the process trusted; any mismatch (a bind mount over the path in a user
@@ -18,8 +18,8 @@
  * string or of any path ending in "/x.py": python opens `$PWD/./x.py`. A wrong guess can only
  * refuse trust (the inode decides), never grant it.
  *
- * Cost for every other process on the host: one hash lookup at enter and one at exit of each
- * open (bench/script_open.ts measures it with bpf_stats).
+ * Cost for every other process on the host: one task-storage lookup at enter and one at exit of
+ * each open (bench/script_open.ts measures it with bpf_stats).
  *
  * Included by hashwall.bpf.c after its maps; uses stale.h.
  */
@@ -42,12 +42,24 @@ struct hw_script_watch {
 	char path[HW_PATH_LEN]; /* as found at exec, NUL-padded */
 };
 
+/*
+ * Task storage on the thread group leader: the lookup every open on the host pays is a pointer
+ * walk from the (hot) current task, cheaper than a hash lookup by tgid (bench/script_open.ts:
+ * ~150 ns at enter with a hash map here), and the entry dies with the process by itself.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, HW_MAX_PROCS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct hw_script_watch);
 } hw_script_watch SEC(".maps");
+
+/* The current process's script watch, or NULL (the one lookup every open on the host pays). */
+static __always_inline struct hw_script_watch *hw_watch_of_current(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+	return bpf_task_storage_get(&hw_script_watch, t->group_leader, 0, 0);
+}
 
 /* Threads of watched processes inside an open syscall: pid_tgid → user pointer of the name. */
 struct {
@@ -59,7 +71,6 @@ struct {
 
 struct hw_open_scratch {
 	char name[HW_PATH_LEN];
-	struct hw_script_watch w;
 };
 
 struct {
@@ -69,24 +80,23 @@ struct {
 	__type(value, struct hw_open_scratch);
 } hw_open_scratch SEC(".maps");
 
-/* At every exec: a new program, so no script watch carries over. */
-static __always_inline void hw_script_forget(__u32 tgid)
+/* At every exec: a new program, so no script watch carries over (p leads its group now). */
+static __always_inline void hw_script_forget(struct task_struct *p)
 {
-	bpf_map_delete_elem(&hw_script_watch, &tgid);
+	bpf_task_storage_delete(&hw_script_watch, p);
 }
 
 /*
  * At exec of an interpreter whose script `path` (as found on the command line) is approved as
  * `sv`: makes the process pending. Returns the exec-info reason a connect meanwhile reports.
  */
-static __always_inline __u32 hw_script_pending(__u32 tgid, const struct hw_script_val *sv,
-					       const char *path)
+static __always_inline __u32 hw_script_pending(struct task_struct *p,
+					       const struct hw_script_val *sv, const char *path)
 {
-	__u32 zero = 0;
-	struct hw_open_scratch *sc = bpf_map_lookup_elem(&hw_open_scratch, &zero);
-	if (!sc)
-		return HW_REASON_SCRIPT_PENDING;
-	struct hw_script_watch *w = &sc->w;
+	struct hw_script_watch *w =
+		bpf_task_storage_get(&hw_script_watch, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!w)
+		return HW_REASON_SCRIPT_PENDING; /* no memory: stays untrusted */
 	w->key = sv->key;
 	w->app_id = sv->app_id;
 	w->flags = sv->flags;
@@ -107,7 +117,6 @@ static __always_inline __u32 hw_script_pending(__u32 tgid, const struct hw_scrip
 		w->name_off = off;
 		w->name_len = len;
 	}
-	bpf_map_update_elem(&hw_script_watch, &tgid, w, BPF_ANY);
 	return HW_REASON_SCRIPT_PENDING;
 }
 
@@ -157,11 +166,10 @@ static __always_inline struct file *hw_fd_file(struct task_struct *t, long fd)
 
 static __always_inline void hw_open_enter(const char *name)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	struct hw_script_watch *w = bpf_map_lookup_elem(&hw_script_watch, &tgid);
+	struct hw_script_watch *w = hw_watch_of_current();
 	if (!w || w->state == HW_SW_REFUSED)
 		return;
+	__u64 id = bpf_get_current_pid_tgid();
 	__u64 ptr = (__u64)name;
 	bpf_map_update_elem(&hw_open_names, &id, &ptr, BPF_ANY);
 }
@@ -181,11 +189,11 @@ static __always_inline void hw_script_refuse(struct task_struct *t, __u32 tgid,
 
 static __always_inline void hw_open_exit(long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32, zero = 0;
-	struct hw_script_watch *w = bpf_map_lookup_elem(&hw_script_watch, &tgid);
+	struct hw_script_watch *w = hw_watch_of_current();
 	if (!w)
 		return;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, zero = 0;
 	__u64 *pp = bpf_map_lookup_elem(&hw_open_names, &id);
 	if (!pp)
 		return;

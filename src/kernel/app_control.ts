@@ -152,7 +152,9 @@ export class AppControl {
           reused.push(fd);
           const info = mapInfo(fd);
           const m = obj.map(name);
-          if (info.keySize !== m.keySize || info.valueSize !== m.valueSize) {
+          if (
+            info.type !== m.type || info.keySize !== m.keySize || info.valueSize !== m.valueSize
+          ) {
             // Pinned by a build with another layout (e.g. hw_app_val before it carried the
             // file times): this build cannot use it. Start it afresh; the daemon refills
             // approvals and scripts at start, and the old programs keep the old map until swapped.
