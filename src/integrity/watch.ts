@@ -279,9 +279,10 @@ export class FileWatcher {
   }
 
   /**
-   * A folder on the path of watched files was moved, replaced or removed: marks held by path
-   * are stale (the old inodes moved with the name), so forget them, re-check every watched file
-   * under it (reports replaced/deleted) and mark what is at those paths now.
+   * A folder on the path of watched files was moved, replaced, removed or created: marks held by
+   * path are stale (the old inodes moved with the name), so forget them, mark what is at those
+   * paths now, then re-check every watched file under it (reports replaced/deleted/created).
+   * Marks come first, so a file created meanwhile is either seen by the re-check or reported.
    */
   #onAncestor(dir: string, pid: number): void {
     const under = (p: string) => p === dir || p.startsWith(`${dir}/`);
@@ -289,11 +290,28 @@ export class FileWatcher {
     for (const [h, d] of [...this.#dirsByHandle]) if (under(d)) this.#dirsByHandle.delete(h);
     for (const f of [...this.#files.values()]) {
       if (!f.path.startsWith(`${dir}/`)) continue;
-      this.#recheck(f, pid);
       try {
         this.#markDir(parentOf(f.path));
-      } catch { /* the folder is gone: the ancestor marks report it coming back */ }
+      } catch {
+        this.#markDeepestExisting(f.path);
+      }
       this.#markAncestors(f.path);
+      this.#recheck(f, pid);
+    }
+  }
+
+  /**
+   * The folder of `path` is missing: the deepest folder above it that exists also reports
+   * creations, so rebuilding the path is followed folder by folder down to the file.
+   */
+  #markDeepestExisting(path: string): void {
+    for (let d = parentOf(parentOf(path));; d = parentOf(d)) {
+      try {
+        this.#markDir(d, ANCESTOR_MASK | FAN_CREATE);
+        return;
+      } catch {
+        if (d === "/") return;
+      }
     }
   }
 

@@ -78,7 +78,8 @@ Deno.test("ancestor rename: another file at an approved path is seen and not tru
     );
 
     // The same for a binary: rename its folder, put another binary at the path.
-    const other = await netclientCopy(`${base}/other`, "client");
+    // Other code (a byte-identical copy would rightly stay valid: same hash).
+    const other = await writeFileAs(`${base}/other`, await Deno.readFile("/bin/true"), 0o755);
     const attackBin = `mv tools tools.old && mkdir tools && cp ${other} tools/client`;
     const rb = await d.cg.run(
       [

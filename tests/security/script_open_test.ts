@@ -9,7 +9,6 @@ import { loopbackListener } from "../helpers/netclient.ts";
 import {
   compileC,
   connectPy,
-  ENV,
   publicTempDir,
   PY,
   runNobody,
@@ -51,6 +50,13 @@ int main(int argc, char **argv) {
 }
 `;
 
+/** The bash twin of connectPy: /dev/tcp connects from the shell itself (`:` forks nothing). */
+function connectSh(tag: string): string {
+  return `#!/bin/bash
+{ : 3<>/dev/tcp/127.0.0.1/$1; } 2>/dev/null && echo ${tag}:ok || echo ${tag}:EPERM
+`;
+}
+
 Deno.test("script trust: bind mount over an approved script in a user namespace", async () => {
   const dir = await publicTempDir("hw-sec-open-");
   const l = loopbackListener();
@@ -61,12 +67,17 @@ Deno.test("script trust: bind mount over an approved script in a user namespace"
   await Deno.mkdir(`${dir}/stand-in`, { mode: 0o755 });
   const early = await compileC(EARLY_INTERP, `${dir}/stand-in/python3`);
   const data = await writeFileAs(`${dir}/data.txt`, "approved data\n", 0o644);
+  const approvedSh = await writeFileAs(`${dir}/approved.sh`, connectSh("good"), 0o755);
+  const evilSh = await writeFileAs(`${dir}/evil.sh`, connectSh("evil"), 0o755);
   const python = await Deno.realPath(PY);
+  const bash = await Deno.realPath("/bin/bash");
   await using d = await startTestDaemon({
     mode: "enforcing",
     allowLoopback: false,
     apps: [
       { name: "python3", path: python, sha256: await sha256Of(python), interpreter: true },
+      { name: "bash", path: bash, sha256: await sha256Of(bash), interpreter: true },
+      { name: "approved-sh", path: approvedSh, sha256: await sha256Of(approvedSh) },
       { name: "early", path: early, sha256: await sha256Of(early), interpreter: true },
       { name: "approved", path: approved, sha256: await sha256Of(approved) },
       { name: "data", path: data, sha256: await sha256Of(data) },
@@ -85,6 +96,9 @@ Deno.test("script trust: bind mount over an approved script in a user namespace"
     assert.equal(await runNobody(d, [PY, "./approved.py", port], dir), "good:ok", "./name");
     assert.equal(await runNobody(d, ["./approved.py", port], dir), "good:ok", "./name with #!");
     assert.equal(await runNobody(d, [evil, port]), "evil:EPERM", "unapproved script");
+    assert.equal(await runNobody(d, [approvedSh, port]), "good:ok", "bash #! script");
+    assert.equal(await runNobody(d, [bash, "approved.sh", port], dir), "good:ok", "bash NAME");
+    assert.equal(await runNobody(d, [evilSh, port]), "evil:EPERM", "unapproved bash script");
 
     // The attack: in its own user + mount namespace nobody may bind-mount any file over the
     // approved path. Same path string, other code. Fails before: printed "evil:ok".
@@ -101,6 +115,12 @@ Deno.test("script trust: bind mount over an approved script in a user namespace"
       await runNobody(d, ["unshare", "-r", "-m", "sh", "-c", attackShebang]),
       "evil:EPERM",
       "#! script by relative name",
+    );
+    const attackSh = `mount --bind ${evilSh} ${approvedSh} && exec ${approvedSh} ${port}`;
+    assert.equal(
+      await runNobody(d, ["unshare", "-r", "-m", "sh", "-c", attackSh]),
+      "evil:EPERM",
+      "bash opened another inode at the approved path",
     );
     // Inside a namespace WITHOUT the bind mount the approved script still works.
     assert.equal(
