@@ -27,7 +27,7 @@ DENO_BIN="/usr/local/bin/deno"
 APT_PACKAGES=(
   clang llvm libbpf-dev libbpf1 bpftool libelf-dev gcc make
   iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
-  ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git
+  ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git shellcheck
 )
 
 # The permissions the shipped app runs with: this one list feeds both `deno compile` and the
@@ -49,10 +49,18 @@ RUNTIME_PERMISSIONS=(
 RUNTIME_RUN_FLAGS=(--no-config --no-lock --cached-only --no-remote --no-npm --no-code-cache
   --no-prompt --quiet)
 
-# Worker modules (src/integrity/<name>.ts), each bundled to build/dist/<name>.js beside app.js.
+# Worker modules (src/integrity/<name>.ts): extra entry points of the app bundle; the bundler
+# keeps them at build/dist/js/src/integrity/<name>.js (see src/integrity/worker_url.ts).
 WORKERS=(hash_worker exec_gate_worker)
-# The JavaScript files dist/hashwall carries, all verified before every run.
-JS_FILES=(app.js "${WORKERS[@]/%/.js}")
+# The bundle: build/dist/js/ holds app.js (from main.ts), the workers and the shared chunks
+# (code splitting: a subcommand loads only its own modules). Filled in by js_files.
+JS_DIR=build/dist/js
+JS_FILES=()
+
+# Every file of the bundle, sorted (names carry content hashes, so the list changes per build).
+js_files() {
+  mapfile -t JS_FILES < <(cd "$JS_DIR" && find . -type f -name '*.js' -printf '%P\n' | LC_ALL=C sort)
+}
 
 BPF_CFLAGS=(-O2 -g -target bpf -D__TARGET_ARCH_x86 -I build/vmlinux -I bpf)
 
@@ -251,32 +259,36 @@ v8_flags() {
 }
 
 build_app_bundle() {
-  step "bundle main.ts -> build/dist/app.js (npm deps inlined)"
-  mkdir -p build/dist
-  "$DENO_BIN" bundle --quiet --platform=deno -o build/dist/app.js main.ts
-  # Workers have their own module graph, which the bundle of main.ts does not contain:
-  # src/integrity/worker_url.ts looks for each as <name>.js beside app.js.
+  step "bundle main.ts + workers -> $JS_DIR/ (code splitting, npm deps inlined)"
+  rm -rf "$JS_DIR" build/dist/app.js
+  mkdir -p "$JS_DIR"
   local w
-  for w in "${WORKERS[@]}"; do
-    step "bundle src/integrity/$w.ts -> build/dist/$w.js"
-    "$DENO_BIN" bundle --quiet --platform=deno -o "build/dist/$w.js" "src/integrity/$w.ts"
+  local -a entries=(main.ts)
+  for w in "${WORKERS[@]}"; do entries+=("src/integrity/$w.ts"); done
+  # One bundle with three entry points: the workers' modules land beside the chunks that start
+  # them (src/integrity/worker_url.ts), and `hashwall status` evaluates only the chunks it needs.
+  "$DENO_BIN" bundle --quiet --platform=deno --code-splitting --outdir "$JS_DIR" "${entries[@]}"
+  mv "$JS_DIR/main.js" "$JS_DIR/app.js"
+  for w in app.js "${WORKERS[@]/#/src/integrity/}"; do
+    [ -f "$JS_DIR/${w%.js}.js" ] || die "bundle did not produce $JS_DIR/${w%.js}.js"
   done
+  js_files
   # A bare npm:/jsr:/https: import left in the bundle would need a DENO_DIR cache at run time.
   # (Comment lines are skipped: npm packages keep JSDoc examples that mention such imports.)
-  if grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' "${JS_FILES[@]/#/build/dist/}" |
-    grep -vE '^[0-9]+: *(\*|//)' | head -n5 | grep .; then
-    die "a bundle in build/dist still imports remote/npm modules (see above); they must be inlined"
+  if (cd "$JS_DIR" && grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' "${JS_FILES[@]}") |
+    grep -vE '^[^:]+:[0-9]+: *(\*|//)' | head -n5 | grep .; then
+    die "a bundle in $JS_DIR still imports remote/npm modules (see above); they must be inlined"
   fi
   # Prove it runs from another folder with an empty Deno cache.
   local empty out
   empty="$(mktemp -d)"
   out="$(cd / && DENO_DIR="$empty" "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" \
-    "$ROOT/build/dist/app.js" --version 2>&1)" || {
+    "$ROOT/$JS_DIR/app.js" --version 2>&1)" || {
     rm -rf "$empty"
     die "bundled app fails to run from / with an empty DENO_DIR: $out"
   }
   rm -rf "$empty"
-  info "bundle runs standalone: $out"
+  info "bundle runs standalone: $out (${#JS_FILES[@]} files)"
 }
 
 # Tries `deno compile`; succeeds only when the result really is hashwall (with the full deno
@@ -289,13 +301,11 @@ try_deno_compile() {
   local out=build/dist/hashwall.compiled log=build/dist/compile.log
   local -a unstable
   mapfile -t unstable < <(unstable_flags)
-  local -a includes=()
-  local w
-  for w in "${WORKERS[@]}"; do includes+=(--include "build/dist/$w.js"); done
+  local -a includes=(--include "$JS_DIR")
   rm -f "$out"
   if ! NO_COLOR=1 timeout 60 "$DENO_BIN" compile --quiet --no-config --no-lock --no-npm --no-remote \
     --no-code-cache "${unstable[@]}" "$(v8_flags)" "${RUNTIME_PERMISSIONS[@]}" "${includes[@]}" \
-    -o "$out" build/dist/app.js \
+    -o "$out" "$JS_DIR/app.js" \
     </dev/null >"$log" 2>&1; then
     info "deno compile unavailable (could not get the denort runtime?): $(sed '/Stack backtrace/q' "$log" | grep -E '^ +[0-9]+: ' | tail -n1 | sed 's/^ *[0-9]*: //')"
     return 1
@@ -314,120 +324,13 @@ try_deno_compile() {
   return 0
 }
 
-# The launcher: POSIX sh, appended with a gzip'd tar of {deno, JS_FILES}. @NAMES@ are filled in by
-# build_fallback. The payload offset is zero-padded to a fixed width so filling it in does not
-# change the header's length.
+# The launcher: POSIX sh (packaging/launcher.sh.in, linted by shellcheck in `./build.sh test`),
+# appended with a gzip'd tar of {deno, JS_FILES}. @NAMES@ are filled in by build_fallback. The
+# payload offset is zero-padded to a fixed width so filling it in does not change the header's
+# length.
+LAUNCHER_TEMPLATE="packaging/launcher.sh.in"
 launcher_template() {
-  cat <<'LAUNCHER'
-#!/bin/sh
-# hashwall @VERSION@ - self-extracting launcher made by build.sh (deno compile was unavailable).
-# Payload after the __HASHWALL_PAYLOAD__ line: tar.gz of the Deno runtime and the bundled app.
-# It unpacks once into a 0700 folder keyed by the payload's SHA-256 and, before EVERY run,
-# checks the unpacked files against the SHA-256 sums recorded below. A mismatch (tampering,
-# corruption) is reported on stderr and the folder is unpacked again from this file.
-set -eu
-payload_sha=@PAYLOAD_SHA@
-deno_sha=@DENO_SHA@
-js_files="@JS_FILES@"
-js_sha="@JS_SHA@"
-payload_offset=@PAYLOAD_OFFSET@
-
-die() {
-  printf 'hashwall: %s\n' "$*" >&2
-  exit 70
-}
-case $0 in
-/*) self=$0 ;;
-*) self=$(pwd -P)/$0 ;;
-esac
-[ -r "$self" ] || die "cannot read my own file $self"
-uid=$(id -u)
-umask 077
-
-if [ -n "${HASHWALL_CACHE_DIR:-}" ]; then
-  base=$HASHWALL_CACHE_DIR
-elif [ "$uid" = 0 ]; then
-  base=/var/cache/hashwall
-elif [ -n "${XDG_RUNTIME_DIR:-}" ] && [ -d "$XDG_RUNTIME_DIR" ] && [ -w "$XDG_RUNTIME_DIR" ]; then
-  base=$XDG_RUNTIME_DIR/hashwall
-else
-  base=${TMPDIR:-/tmp}/hashwall-$uid
-fi
-[ -L "$base" ] && die "$base is a symlink; refusing to use it"
-mkdir -p "$base" 2>/dev/null || die "cannot create $base (set HASHWALL_CACHE_DIR)"
-[ "$(stat -c %u "$base")" = "$uid" ] ||
-  die "$base belongs to uid $(stat -c %u "$base"), not to you (uid $uid); remove it"
-chmod 700 "$base"
-dir=$base/$payload_sha
-
-sums() {
-  if command -v openssl >/dev/null 2>&1; then
-    openssl dgst -sha256 -r "$@"
-  else
-    sha256sum "$@"
-  fi | cut -c1-64 | tr '\n' ' '
-}
-
-# Succeeds when $dir is ours, 0700, and its files hash to the recorded sums.
-verify() {
-  [ -d "$dir" ] && [ ! -L "$dir" ] || return 1
-  [ "$(stat -c '%u %a' "$dir")" = "$uid 700" ] || { why="folder owner/mode changed"; return 1; }
-  set -- "$dir/deno"
-  for f in $js_files; do set -- "$@" "$dir/$f"; done
-  for f in "$@"; do [ -f "$f" ] || { why="files missing"; return 1; }; done
-  [ "$(sums "$@")" = "$deno_sha $js_sha " ] || { why="SHA-256 mismatch"; return 1; }
-}
-
-unpack() {
-  tmp=$(mktemp -d "$base/.unpack.XXXXXX") || die "cannot create a folder in $base"
-  if ! tail -c +"$payload_offset" "$self" | tar -xzf - -C "$tmp" --no-same-owner; then
-    rm -rf "$tmp"
-    die "cannot unpack the payload of $self (truncated download?)"
-  fi
-  chmod 700 "$tmp"
-  if [ -e "$dir" ] || [ -L "$dir" ]; then
-    # Move the bad copy aside first so a concurrent run never sees a half-deleted folder.
-    old=$(mktemp -u "$base/.stale.XXXXXX")
-    mv "$dir" "$old" 2>/dev/null && rm -rf "$old"
-  fi
-  # Losing a race against a concurrent first run is fine: its copy is verified below.
-  mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
-  prune
-}
-
-# Each build is a new payload hash, and each unpacked copy is ~95 MB: keep only this one. A
-# process still running from a removed copy is unaffected (its files stay open); an older
-# hashwall started later simply unpacks itself again.
-prune() {
-  for old in "$base"/*; do
-    name=${old##*/}
-    case $name in
-    "$payload_sha" | *[!0-9a-f]*) continue ;;
-    esac
-    if [ ${#name} -eq 64 ]; then rm -rf "$old"; fi
-  done
-  # Leftovers of interrupted unpacks (an unpack takes about a second).
-  find "$base" -maxdepth 1 -name '.unpack.*' -mmin +60 -exec rm -rf {} + 2>/dev/null || true
-}
-
-why=""
-if ! verify; then
-  if [ -n "$why" ]; then
-    printf 'hashwall: warning: unpacked copy in %s failed verification (%s); unpacking again\n' \
-      "$dir" "$why" >&2
-  fi
-  unpack
-  why="payload corrupt"
-  verify || die "unpacked files in $dir do not match the recorded SHA-256 ($why): $self is damaged"
-fi
-
-export HASHWALL_EXE="$self"
-export DENO_DIR="$dir/.deno"
-export DENO_NO_UPDATE_CHECK=1
-exec "$dir/deno" run @RUN_FLAGS@ @PERMISSIONS@ "$dir/app.js" "$@"
-exit 70
-__HASHWALL_PAYLOAD__
-LAUNCHER
+  cat "$LAUNCHER_TEMPLATE"
 }
 
 build_fallback() {
@@ -436,11 +339,15 @@ build_fallback() {
   rm -rf "$stage"
   mkdir -p "$stage"
   cp "$DENO_BIN" "$stage/deno"
-  for f in "${JS_FILES[@]}"; do cp "build/dist/$f" "$stage/$f"; done
+  js_files
+  for f in "${JS_FILES[@]}"; do
+    mkdir -p "$stage/$(dirname "$f")"
+    cp "$JS_DIR/$f" "$stage/$f"
+  done
   deno_sha="$(sha256sum "$stage/deno" | cut -c1-64)"
   js_sha="$(cd "$stage" && sha256sum "${JS_FILES[@]}" | cut -c1-64 | tr '\n' ' ')"
   js_sha="${js_sha% }"
-  stamp="fallback $deno_sha $js_sha $(sha256sum build.sh | cut -c1-64) $(v8_flags)"
+  stamp="fallback $deno_sha $js_sha $(cat build.sh "$LAUNCHER_TEMPLATE" | sha256sum | cut -c1-64) $(v8_flags)"
   if [ -x dist/hashwall ] && [ "$(cat build/dist/stamp 2>/dev/null)" = "$stamp" ]; then
     info "dist/hashwall: up to date (self-extracting)"
     rm -rf "$stage"
@@ -453,7 +360,7 @@ build_fallback() {
   payload_sha="$(sha256sum "$payload" | cut -c1-64)"
 
   local version unstable perms runflags header len offset
-  version="$(cd / && "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" "$ROOT/build/dist/app.js" --version | cut -d' ' -f2)"
+  version="$(cd / && "$DENO_BIN" run "${RUNTIME_RUN_FLAGS[@]}" "$ROOT/$JS_DIR/app.js" --version | cut -d' ' -f2)"
   unstable="$(unstable_flags | tr '\n' ' ')"
   perms="$(printf "'%s' " "${RUNTIME_PERMISSIONS[@]}")"
   runflags="${RUNTIME_RUN_FLAGS[*]} ${unstable}$(v8_flags)"
@@ -540,6 +447,9 @@ run_static_checks() {
   "$DENO_BIN" fmt --check || failed+=(fmt)
   step "deno lint"
   "$DENO_BIN" lint || failed+=(lint)
+  step "shellcheck build.sh .ci/run bench/run_all.sh packaging/launcher.sh.in"
+  shellcheck build.sh .ci/run bench/run_all.sh && shellcheck -s sh packaging/launcher.sh.in ||
+    failed+=(shellcheck)
   step "deno check main.ts tests/ bench/"
   local -a targets
   mapfile -t targets < <(check_targets)

@@ -26,7 +26,7 @@ import { bootEpochMs, IdentityPaths, recordToConnEvent } from "../src/kernel/eve
 import { LearningTracker } from "../src/daemon/learning.ts";
 import { EventBatcher } from "../src/store/batcher.ts";
 import { openStore } from "../src/store/store.ts";
-import type { ConnEvent } from "../src/daemon/api.ts";
+import type { ConnEvent } from "../src/api/types.ts";
 import { decodeEvent, HW } from "../ffi/structs.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../tests/helpers/cgroup.ts";
 import { runBench } from "./lib/cleanup.ts";

@@ -159,7 +159,8 @@ export function decodeExeKey(b: Uint8Array, offset = 0): ExeKey {
 
 /** Reads a `struct hw_exe_key` at `offset` of a view the caller already has. */
 function exeKeyAt(v: DataView, offset: number): ExeKey {
-  return { dev: v.getBigUint64(offset, true), ino: v.getBigUint64(offset + 8, true) };
+  const f = LAYOUT.hw_exe_key.fields;
+  return { dev: v.getBigUint64(offset + f.dev, true), ino: v.getBigUint64(offset + f.ino, true) };
 }
 
 /**

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ConnEvent, LearningEntry } from "../src/daemon/api.ts";
+import type { ConnEvent, LearningEntry } from "../src/api/types.ts";
 
 /** How many recent pids an entry keeps. */
 const MAX_TGIDS = 8;

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { StatusInfo } from "../src/daemon/api.ts";
+import type { StatusInfo } from "../src/api/types.ts";
 
 function esc(v: string): string {
   return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");

@@ -15,7 +15,7 @@
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type { HashwallApi } from "../src/daemon/api.ts";
+import type { HashwallApi } from "../src/api/types.ts";
 import { loadAssets } from "./assets.ts";
 import { removeListenInfo, writeListenInfo } from "./auth/listen_info.ts";
 import { UsedNonces } from "./auth/nonces.ts";

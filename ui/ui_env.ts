@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Caller, HashwallApi } from "../src/daemon/api.ts";
+import type { Caller, HashwallApi } from "../src/api/types.ts";
 import type { Assets } from "./assets.ts";
 import type { UsedNonces } from "./auth/nonces.ts";
 import type { Session, SessionStore } from "./auth/sessions.ts";

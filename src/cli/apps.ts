@@ -3,7 +3,7 @@ import { DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, type ParsedArgs, stringFlag, UsageError } from "./args.ts";
 import { callAndPrint, exitCodeFor, table } from "./daemon_call.ts";
 import { callDaemon, streamDaemon } from "../daemon/client.ts";
-import type { AppInfo, LiveMessage } from "../daemon/api.ts";
+import type { AppInfo, LiveMessage } from "../api/types.ts";
 import { hashFile } from "../integrity/hash.ts";
 
 const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)

@@ -10,7 +10,5 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-/** Default state folder (pins, database, tokens, control socket). */
-export const DEFAULT_STATE_DIR = "/var/lib/hashwall";
-/** Default config folder. */
-export const DEFAULT_CONFIG_DIR = "/etc/hashwall";
+// The default folders live in src/base/paths.ts (the daemon and the client need them too).
+export { DEFAULT_CONFIG_DIR, DEFAULT_STATE_DIR } from "../base/paths.ts";

@@ -7,7 +7,7 @@
 import type { Command } from "./command.ts";
 import { DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
-import type { ConnEvent, EventQuery } from "../daemon/api.ts";
+import type { ConnEvent, EventQuery } from "../api/types.ts";
 import { callDaemon, DaemonError, streamDaemon } from "../daemon/client.ts";
 import { DB_FILE, openStore } from "../store/store.ts";
 

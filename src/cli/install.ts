@@ -12,6 +12,7 @@ import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import { configPath } from "../config/load.ts";
 import { writeDefaultConfig } from "../config/defaults.ts";
+import { exists } from "../base/fs.ts";
 
 /** The systemd unit carried by this binary (config/hashwall.service, byte for byte). */
 export const HASHWALL_UNIT: string = unitText;
@@ -92,15 +93,6 @@ export function checkBinary(path: string): void {
   if (!info.isFile) throw new Error(`binary ${path}: not a regular file`);
   if (info.size === 0) throw new Error(`binary ${path}: empty file`);
   if (((info.mode ?? 0) & 0o111) === 0) throw new Error(`binary ${path}: not executable`);
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function sameFile(a: string, b: string): boolean {

@@ -3,12 +3,13 @@
  * registers here; `--help` and `--version` work without root and without a daemon.
  */
 import { UsageError } from "./args.ts";
-import type { Command } from "./command.ts";
 import { VERSION } from "../version.ts";
-import { COMMANDS } from "./registry.ts";
+import { type CommandEntry, COMMANDS } from "./registry.ts";
 
 /** Top-level help text, listing every subcommand. */
-export function topHelp(commands: Command[] = COMMANDS): string {
+export function topHelp(
+  commands: readonly Pick<CommandEntry, "name" | "summary">[] = COMMANDS,
+): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return [
@@ -34,11 +35,12 @@ export async function runCli(argv: string[]): Promise<number> {
     console.log(`hashwall ${VERSION}`);
     return 0;
   }
-  const cmd = COMMANDS.find((c) => c.name === first);
-  if (!cmd) {
+  const entry = COMMANDS.find((c) => c.name === first);
+  if (!entry) {
     console.error(`hashwall: unknown command "${first}"\n\n${topHelp()}`);
     return 2;
   }
+  const cmd = await entry.load();
   if (rest.includes("--help") || rest.includes("-h")) {
     console.log(cmd.usage);
     return 0;

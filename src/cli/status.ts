@@ -2,7 +2,7 @@ import type { Command } from "./command.ts";
 import { DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { callAndPrint } from "./daemon_call.ts";
-import type { StatusInfo } from "../daemon/api.ts";
+import type { StatusInfo } from "../api/types.ts";
 
 /** Renders status for a terminal. */
 export function renderStatus(s: StatusInfo): string {

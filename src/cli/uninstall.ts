@@ -10,6 +10,7 @@ import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { INSTALL_PATHS, resolveRoot } from "./install.ts";
 import { disableInstance } from "../kernel/app_control.ts";
 import { instanceName, type PinPaths, pinPaths } from "../kernel/pins.ts";
+import { exists } from "../base/fs.ts";
 
 /** What {@link uninstallPlan} found to remove. */
 export interface UninstallPlan {
@@ -21,15 +22,6 @@ export interface UninstallPlan {
   kept: string[];
   /** The kernel instance to detach and unpin, or null when the kernel is left alone. */
   instance: string | null;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

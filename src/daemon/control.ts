@@ -22,9 +22,11 @@ import {
   type HashwallApi,
   type LiveMessage,
   type Role,
-} from "./api.ts";
-import { BadRequestError, CONTROL_OPS, OP_NAMES } from "./control_ops.ts";
-import { lookupGroup, resolvePeerRole, VIEWER_GROUP } from "./peercred.ts";
+} from "../api/types.ts";
+import { CONTROL_OPS, OP_NAMES } from "./control_ops.ts";
+import { RequestError } from "../api/requests.ts";
+import { resolvePeerRole, VIEWER_GROUP } from "./peercred.ts";
+import { lookupGroup } from "../base/users.ts";
 import {
   acceptConn,
   closeFd,
@@ -122,7 +124,7 @@ class Conn {
 
 function errorCode(e: unknown): ErrorCode {
   if (e instanceof ForbiddenError) return "forbidden";
-  if (e instanceof BadRequestError) return "bad_request";
+  if (e instanceof RequestError) return "bad_request";
   const name = e instanceof Error ? e.name : "";
   if (name === "StoreInputError" || name === "UsageError") return "bad_request";
   if (name === "NotFoundError" || (e as { code?: unknown })?.code === "not_found") {

@@ -62,7 +62,7 @@ import {
   type RulesProblem,
   type RulesView,
   type StatusInfo,
-} from "./api.ts";
+} from "../api/types.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
 import { RuntimeState } from "./runtime_state.ts";
@@ -594,14 +594,20 @@ export class DaemonCore implements HashwallApi {
     if (e.kind === "overflow") {
       this.#cache?.beginEpoch("fanotify overflow");
       this.#warn("watch-overflow", "fanotify queue overflowed: every app is being re-hashed");
-      void this.appsRehash(DAEMON_CALLER).catch(() => {});
+      void this.appsRehash(DAEMON_CALLER).catch((err) =>
+        this.log.log("error", `re-hash after a fanotify overflow failed: ${err}`)
+      );
       return;
     }
     for (const s of apps) {
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
         if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
         this.#forgetCached(s);
-        if (e.kind === "replaced") void this.#gate?.taint(s.app.path).catch(() => {});
+        if (e.kind === "replaced") {
+          void this.#gate?.taint(s.app.path).catch((err) =>
+            this.log.log("error", `exec gate: could not taint ${s.app.path}: ${err}`)
+          );
+        }
         s.approvedInKernel = false;
         s.status = e.kind === "deleted" ? "missing" : "pending";
         this.#publish({ type: "app", app: toAppInfo(s) });
@@ -648,7 +654,9 @@ export class DaemonCore implements HashwallApi {
       // approval, not the processes' entries, so re-approving the same identity restores them.
       if (!oldKey || keyString(oldKey) !== keyString(s.key)) this.#trustRunning(s);
       if (this.#gate && s.lastHash && !s.app.interpreter) {
-        await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch(() => {});
+        await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch((err) =>
+          this.log.log("error", `exec gate: could not approve ${s.app.path}: ${err}`)
+        );
       }
     } else {
       if (s.key) this.kernel.revoke(s.key);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ConnEvent, LearningDestination, LearningEntry } from "./api.ts";
+import type { ConnEvent, LearningDestination, LearningEntry } from "../api/types.ts";
 
 const MAX_DESTINATIONS = 32;
 const MAX_TGIDS = 16;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DEFAULT_STATE_DIR } from "../cli/command.ts";
+import { DEFAULT_STATE_DIR } from "../base/paths.ts";
 
 /** The production control socket: under /run, so it disappears on reboot with the daemon. */
 export const RUNTIME_CONTROL_SOCKET = "/run/hashwall/control.sock";

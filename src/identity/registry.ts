@@ -9,7 +9,7 @@
  * @module
  */
 import type { App } from "../config/model.ts";
-import type { AppInfo, AppStatus } from "../daemon/api.ts";
+import type { AppInfo, AppStatus } from "../api/types.ts";
 import { type ExeKey, HW } from "../../ffi/structs.ts";
 import { kernelDev } from "./devno.ts";
 import type { FileHash } from "../integrity/hash.ts";

@@ -2,10 +2,10 @@
  * Where a worker module is, both when running from source and from the bundle.
  *
  * From source, `import.meta.url` of the module that starts the worker is a `.ts` file in
- * src/integrity/, and the worker is the `.ts` file beside it. In dist/hashwall every module is
- * bundled into one `app.js`, so `import.meta.url` is that file; build.sh bundles each worker into
- * its own `<name>.js` beside it (a worker needs its own module graph, which `deno bundle` of
- * main.ts does not emit).
+ * src/integrity/, and the worker is the `.ts` file beside it. In dist/hashwall the app is one
+ * code-split bundle (build.sh): every shared module is a chunk at the bundle's root, where
+ * `import.meta.url` then points, and each worker is an extra entry point that the bundler keeps at
+ * its source folder, `src/integrity/<name>.js` under that root.
  *
  * @module
  */
@@ -19,6 +19,6 @@
  * ```
  */
 export function siblingWorkerUrl(name: string, base: string): URL {
-  const ext = new URL(base).pathname.endsWith(".ts") ? "ts" : "js";
-  return new URL(`./${name}.${ext}`, base);
+  if (new URL(base).pathname.endsWith(".ts")) return new URL(`./${name}.ts`, base);
+  return new URL(`./src/integrity/${name}.js`, base);
 }

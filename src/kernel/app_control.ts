@@ -23,6 +23,7 @@ import {
 import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
 import {
   COUNTER_NAMES,
+  decodeExeKey,
   decodeSettings,
   encodeAppVal,
   encodeExeKey,
@@ -291,10 +292,7 @@ export class AppControl {
   /** Every identity currently approved in the kernel. */
   approvedKeys(): ExeKey[] {
     const out: ExeKey[] = [];
-    for (const k of this.map("hw_approved").keys()) {
-      const v = new DataView(k.buffer, k.byteOffset, k.byteLength);
-      out.push({ dev: v.getBigUint64(0, true), ino: v.getBigUint64(8, true) });
-    }
+    for (const k of this.map("hw_approved").keys()) out.push(decodeExeKey(k));
     return out;
   }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnEvent } from "../daemon/api.ts";
+import type { ConnEvent } from "../api/types.ts";
 import {
   type Ancestor,
   decodeEventHead,
@@ -200,7 +200,8 @@ export function toConnEvent(
   const ev: ConnEvent = {
     // Milliseconds: a double holds the boot clock's ns exactly enough (to the ns for 104 days).
     time: Math.round(bootEpochMs + Number(raw.tsNs) / 1e6),
-    kind: KINDS[raw.kind] ?? "connect",
+    // An unknown kind is shown as such, never passed off as a connect.
+    kind: KINDS[raw.kind] ?? `kind_${raw.kind}`,
     verdict: raw.verdict === HW.VERDICT_DENY ? "deny" : "allow",
     reason: REASONS[raw.reason] ?? `code_${raw.reason}`,
     tgid: raw.tgid,

@@ -54,6 +54,7 @@ import {
 } from "../../ffi/filter_structs.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
 import { ifIndex, inNetns, interfaceNames } from "./filter_netns.ts";
+import { exists } from "../base/fs.ts";
 
 /** The embedded filter object (build.sh compiles bpf/filter.bpf.c first). */
 export const FILTER_OBJECT: Uint8Array = filterObject;
@@ -158,15 +159,6 @@ function checkTimeouts(t: FlowTimeouts): void {
     if (!Number.isInteger(v) || v < 1 || v > TIMEOUT_MAX_S) {
       throw new RangeError(`flow timeout ${k} = ${v}: expected whole seconds 1..${TIMEOUT_MAX_S}`);
     }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -1,11 +1,11 @@
 /**
- * The packet-filter views of the daemon API (src/daemon/api.ts): active rules with their kernel
+ * The packet-filter views of the daemon API (src/api/types.ts): active rules with their kernel
  * hit counters (`rulesGet`) and the explain answer (`rulesExplain`).
  *
  * @module
  */
 import type { Policy } from "../config/model.ts";
-import type { ExplainRequest, ExplainResult, RuleInfo } from "../daemon/api.ts";
+import type { ExplainRequest, ExplainResult, RuleInfo } from "../api/types.ts";
 import type { SlotCounter } from "../../ffi/filter_structs.ts";
 import { explainPacket } from "./explain.ts";
 import { parsePacket } from "./packet.ts";

@@ -1,15 +1,13 @@
 /**
- * Which rule decides a packet, and why — the reference semantics of the packet filter, written
- * as a plain first-match scan in file order. The kernel reaches the same answer through the
- * compiled tables (tests check the two agree); this module is what `hashwall rules explain`
- * prints.
+ * Which rule decides a packet, and why: what `hashwall rules explain` prints. The deciding rule
+ * comes from the kernel model in ./match.ts (the compiled tables walked the kernel's way), so the
+ * explanation is what the kernel does, not a second implementation of it.
  *
  * @module
  */
-import { cidrContains } from "../config/cidr.ts";
-import type { Policy, Rule } from "../config/model.ts";
+import type { Policy } from "../config/model.ts";
+import { matchRule } from "./match.ts";
 import { formatPacket, type Packet, protoName } from "./packet.ts";
-import { ruleProtocols } from "./compile.ts";
 
 /** The verdict for a packet, with the deciding rule when one matched. */
 export interface Explanation {
@@ -28,26 +26,6 @@ export interface Explanation {
   why: string[];
 }
 
-/** True when `rule` matches `pkt` (direction, protocol, remote, service port, app). */
-export function ruleMatches(rule: Rule, pkt: Packet): boolean {
-  if (rule.direction !== pkt.direction) return false;
-  const protos = ruleProtocols(rule);
-  const keyed = [6, 17, 1, 58].includes(pkt.proto) ? pkt.proto : 255;
-  if (!protos.includes(keyed)) return false;
-  if (rule.remote && !rule.remote.some((c) => cidrContains(c, pkt.remote))) return false;
-  if (rule.ports) {
-    if (pkt.port === undefined) return false;
-    if (!rule.ports.some((r) => pkt.port! >= r.from && pkt.port! <= r.to)) return false;
-  }
-  if (rule.app !== undefined && rule.app !== pkt.app) return false;
-  return true;
-}
-
-/** Index of the first rule (file order) matching `pkt`, or -1. */
-export function firstMatch(rules: readonly Rule[], pkt: Packet): number {
-  return rules.findIndex((r) => ruleMatches(r, pkt));
-}
-
 /**
  * Explains the verdict for an unsolicited packet (one that belongs to no allowed flow).
  *
@@ -58,7 +36,7 @@ export function firstMatch(rules: readonly Rule[], pkt: Packet): number {
  * ```
  */
 export function explainPacket(policy: Policy, pkt: Packet): Explanation {
-  const i = firstMatch(policy.rules, pkt);
+  const i = matchRule(policy, pkt);
   const learning = policy.defaults.mode === "learning";
   const why: string[] = [];
   let out: Explanation;

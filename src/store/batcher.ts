@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { ConnEvent } from "../daemon/api.ts";
+import type { ConnEvent } from "../api/types.ts";
 import type { Store } from "./store.ts";
 import { StoreInputError } from "./validate.ts";
 

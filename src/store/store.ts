@@ -10,7 +10,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import type { Caller, ConnEvent, EventCounts, EventQuery, LineageEntry } from "../daemon/api.ts";
+import type { Caller, ConnEvent, EventCounts, EventQuery, LineageEntry } from "../api/types.ts";
 import { applyMigrations, schemaVersion } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations.ts";
 import {

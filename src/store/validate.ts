@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnEvent, EventQuery } from "../daemon/api.ts";
+import type { ConnEvent, EventQuery } from "../api/types.ts";
 
 /** Largest `limit` a query may ask for. */
 export const MAX_QUERY_LIMIT = 10_000;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openStore } from "../../src/store/store.ts";
 import { controlSocketPath, startControlServer } from "../../src/daemon/control.ts";
 import { formatEvent, parseDuration } from "../../src/cli/events.ts";
-import type { ConnEvent } from "../../src/daemon/api.ts";
+import type { ConnEvent } from "../../src/api/types.ts";
 import { sampleEvent, StoreBackedApi } from "./control_fixture.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;

@@ -13,7 +13,7 @@ import {
   type HashwallApi,
   type LiveMessage,
   type StatusInfo,
-} from "../../src/daemon/api.ts";
+} from "../../src/api/types.ts";
 import type { Mode } from "../../src/config/model.ts";
 import type { Store } from "../../src/store/store.ts";
 

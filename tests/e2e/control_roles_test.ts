@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openStore } from "../../src/store/store.ts";
 import { controlSocketPath, startControlServer } from "../../src/daemon/control.ts";
-import { lookupGroup } from "../../src/daemon/peercred.ts";
+import { lookupGroup } from "../../src/base/users.ts";
 import { sampleEvent, StoreBackedApi } from "./control_fixture.ts";
 
 const CLIENT_URL = import.meta.resolve("../../src/daemon/client.ts");

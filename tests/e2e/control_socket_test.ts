@@ -7,7 +7,7 @@ import {
   startControlServer,
 } from "../../src/daemon/control.ts";
 import { callDaemon, DaemonError, streamDaemon } from "../../src/daemon/client.ts";
-import type { LiveMessage } from "../../src/daemon/api.ts";
+import type { LiveMessage } from "../../src/api/types.ts";
 import { sampleEvent, StoreBackedApi } from "./control_fixture.ts";
 
 interface Env {

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
-import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, StatusInfo } from "../../src/api/types.ts";
 import { until } from "../helpers/wait.ts";
 
 async function connectOnce(d: TestDaemon, client: string, port: number): Promise<string> {

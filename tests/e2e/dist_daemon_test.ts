@@ -11,7 +11,7 @@ import { v8FlagsArg } from "../../src/v8_flags.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../helpers/cgroup.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
-import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, StatusInfo } from "../../src/api/types.ts";
 
 async function dist(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const out = await new Deno.Command(DIST_PATH, { args, cwd: "/", stdin: "null" }).output();

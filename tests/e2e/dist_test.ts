@@ -100,17 +100,22 @@ Deno.test({
       assert.equal(mode(dir), 0o700, "unpacked folder mode");
       assert.equal(Deno.statSync(dir).uid, Deno.uid());
       assert.equal(await sha256File(`${dir}/deno`), header!.denoSha);
-      assert.deepEqual(
-        Object.keys(header!.jsSha).sort(),
-        ["app.js", "exec_gate_worker.js", "hash_worker.js"],
-        "the app and both worker bundles are carried",
-      );
+      const carried = Object.keys(header!.jsSha);
+      for (
+        const f of ["app.js", "src/integrity/exec_gate_worker.js", "src/integrity/hash_worker.js"]
+      ) {
+        assert.ok(carried.includes(f), `${f} is carried`);
+      }
+      assert.ok(carried.some((f) => /^chunk-\w+\.js$/.test(f)), "the bundle is code-split");
       for (const [name, sha] of Object.entries(header!.jsSha)) {
         assert.equal(await sha256File(`${dir}/${name}`), sha, name);
       }
       // No leftovers from the atomic unpack, and the older copy is gone.
       const names = [...Deno.readDirSync(base)].map((e) => e.name).sort();
-      assert.deepEqual(names, [header!.payloadSha, "keep-me"].sort());
+      assert.deepEqual(
+        names,
+        [header!.payloadSha, `.verified.${header!.payloadSha}`, "keep-me"].sort(),
+      );
     } finally {
       await cleanup();
     }
@@ -136,11 +141,12 @@ Deno.test({
       assert.equal(await sha256File(`${dir}/app.js`), header!.appSha, "app.js restored");
 
       // A worker bundle is verified like the app: it runs with the same rights.
-      await Deno.writeTextFile(`${dir}/hash_worker.js`, "// tampered worker\n");
+      const worker = "src/integrity/hash_worker.js";
+      await Deno.writeTextFile(`${dir}/${worker}`, "// tampered worker\n");
       const rw = await runDist(["--version"], { env });
       assert.equal(rw.code, 0, rw.stderr);
       assert.match(rw.stderr, /SHA-256 mismatch/);
-      assert.equal(await sha256File(`${dir}/hash_worker.js`), header!.jsSha["hash_worker.js"]);
+      assert.equal(await sha256File(`${dir}/${worker}`), header!.jsSha[worker]);
 
       // One byte appended to the runtime is caught as well.
       await Deno.writeFile(`${dir}/deno`, new Uint8Array([0]), { append: true });
@@ -160,6 +166,99 @@ Deno.test({
       const r4 = await runDist(["--version"], { env });
       assert.equal(r4.stderr, "");
     } finally {
+      await cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "self-extracting dist/hashwall hashes its files once, again only when one changed",
+  ignore: !selfExtracting,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    // openssl and sha256sum that log each call, then do the real work: the launcher's hashing
+    // is observed directly.
+    const bin = await Deno.makeTempDir({ prefix: "hw-sums-" });
+    const log = `${bin}/calls.log`;
+    for (const tool of ["openssl", "sha256sum"]) {
+      const real = new TextDecoder().decode(
+        (await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`] }).output()).stdout,
+      ).trim();
+      await Deno.writeTextFile(
+        `${bin}/${tool}`,
+        `#!/bin/sh\necho ${tool} >>${log}\nexec ${real} "$@"\n`,
+      );
+      await Deno.chmod(`${bin}/${tool}`, 0o755);
+    }
+    const env = { HASHWALL_CACHE_DIR: base, PATH: `${bin}:${Deno.env.get("PATH")}` };
+    const calls = async () => (await Deno.readTextFile(log).catch(() => "")).split("\n").length - 1;
+    try {
+      assert.equal((await runDist(["--version"], { env })).code, 0);
+      const first = await calls();
+      assert.ok(first >= 1, "the first run verifies what it unpacked");
+      for (let i = 0; i < 3; i++) {
+        const r = await runDist(["--version"], { env });
+        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.stdout, `hashwall ${VERSION}\n`);
+      }
+      assert.equal(await calls(), first, "unchanged files are not hashed again");
+
+      // Rewriting a file with its own bytes and its old mtime still moves its ctime: re-verified.
+      const dir = `${base}/${header!.payloadSha}`;
+      const chunk = Object.keys(header!.jsSha).find((f) => f.startsWith("chunk-"))!;
+      const st = Deno.statSync(`${dir}/${chunk}`);
+      await Deno.writeFile(`${dir}/${chunk}`, await Deno.readFile(`${dir}/${chunk}`));
+      await Deno.utime(`${dir}/${chunk}`, st.atime!, st.mtime!);
+      const r = await runDist(["--version"], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stderr, "", "same bytes: verified, nothing to repair");
+      assert.ok(await calls() > first, "a changed ctime means a full check");
+
+      // A tampered chunk with its mtime put back is caught and repaired.
+      const before = await calls();
+      await Deno.writeTextFile(`${dir}/${chunk}`, "export const x = 1; // tampered\n");
+      await Deno.utime(`${dir}/${chunk}`, st.atime!, st.mtime!);
+      const rt = await runDist(["--version"], { env });
+      assert.equal(rt.stdout, `hashwall ${VERSION}\n`);
+      assert.match(rt.stderr, /SHA-256 mismatch/);
+      assert.ok(await calls() > before);
+      assert.equal(await sha256File(`${dir}/${chunk}`), header!.jsSha[chunk], "chunk restored");
+    } finally {
+      await cleanup();
+      await Deno.remove(bin, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "self-extracting dist/hashwall keeps an older copy a running daemon still uses",
+  ignore: !selfExtracting,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    let child: Deno.ChildProcess | undefined;
+    try {
+      // An older build whose runtime is running (a daemon loads its workers from it later).
+      const older = `${base}/${"cd".repeat(32)}`;
+      await Deno.mkdir(older, { recursive: true, mode: 0o700 });
+      await Deno.copyFile("/bin/sleep", `${older}/deno`);
+      await Deno.chmod(`${older}/deno`, 0o700);
+      child = new Deno.Command(`${older}/deno`, { args: ["60"] }).spawn();
+      const env = { HASHWALL_CACHE_DIR: base };
+      assert.equal((await runDist(["--version"], { env })).code, 0);
+      assert.ok(Deno.statSync(`${older}/deno`).isFile, "in use: kept");
+
+      // Once nothing runs from it, the next unpack removes it.
+      child.kill("SIGKILL");
+      await child.status;
+      child = undefined;
+      await Deno.remove(`${base}/${header!.payloadSha}`, { recursive: true });
+      assert.equal((await runDist(["--version"], { env })).code, 0);
+      assert.throws(() => Deno.statSync(older), Deno.errors.NotFound);
+    } finally {
+      if (child) {
+        child.kill("SIGKILL");
+        await child.status;
+      }
       await cleanup();
     }
   },

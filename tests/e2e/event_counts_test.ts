@@ -8,7 +8,7 @@ import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { until } from "../helpers/wait.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
 import { openStore } from "../../src/store/store.ts";
-import type { ConnEvent, EventCounts } from "../../src/daemon/api.ts";
+import type { ConnEvent, EventCounts } from "../../src/api/types.ts";
 
 Deno.test("event counts stay equal to the history while events are committed", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-counts-" });

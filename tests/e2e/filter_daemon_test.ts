@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { runHashwall, sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { createNetnsLab } from "../helpers/netns.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
-import type { ConnEvent, StatusInfo } from "../../src/daemon/api.ts";
+import type { ConnEvent, StatusInfo } from "../../src/api/types.ts";
 
 Deno.test("daemon packet filter: inbound rules on a test veth, reload, broken reload, app rules", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-fd-" });

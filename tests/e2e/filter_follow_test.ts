@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { startTestDaemon } from "../helpers/daemon.ts";
 import { createNetnsLab } from "../helpers/netns.ts";
 import { instanceName, pinPaths } from "../../src/kernel/pins.ts";
-import type { StatusInfo } from "../../src/daemon/api.ts";
+import type { StatusInfo } from "../../src/api/types.ts";
 import { until } from "../helpers/wait.ts";
 
 Deno.test("packet filter follows interfaces that appear and go after start", async () => {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
-import type { AppInfo, IntegrityInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, IntegrityInfo } from "../../src/api/types.ts";
 import { until } from "../helpers/wait.ts";
 
 Deno.test("daemon integrity: live changes, exec gate, replacement by rename", async () => {

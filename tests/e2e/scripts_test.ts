@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
-import type { AppInfo, ConnEvent } from "../../src/daemon/api.ts";
+import type { AppInfo, ConnEvent } from "../../src/api/types.ts";
 
 const PY = "/usr/bin/python3"; // Debian's, a symlink to the real binary
 const CONNECT_PY = `#!/usr/bin/env python3

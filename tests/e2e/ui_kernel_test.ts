@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import type { Locator } from "playwright-core";
-import type { AppInfo } from "../../src/daemon/api.ts";
+import type { AppInfo } from "../../src/api/types.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
 import { sha256Of } from "../helpers/daemon.ts";
 import { hydrated, startUiDaemon, until } from "../helpers/ui_fixture.ts";

@@ -7,7 +7,7 @@
  * (build/test-artifacts/ui/).
  */
 import assert from "node:assert/strict";
-import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, StatusInfo } from "../../src/api/types.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
 import { startUiDaemon, type UiDaemon, until } from "../helpers/ui_fixture.ts";
 

@@ -7,7 +7,7 @@
  * kernel (a real connect from the test cgroup).
  */
 import assert from "node:assert/strict";
-import type { AppInfo, StatusInfo } from "../../src/daemon/api.ts";
+import type { AppInfo, StatusInfo } from "../../src/api/types.ts";
 import { signClaim } from "../../ui/auth/login_link.ts";
 import { readTokens } from "../../ui/auth/tokens.ts";
 import { loopbackAddress } from "../../ui/server.tsx";

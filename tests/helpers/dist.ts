@@ -75,9 +75,12 @@ export interface LauncherHeader {
   payloadSha: string;
   /** SHA-256 of the unpacked Deno runtime. */
   denoSha: string;
-  /** SHA-256 of the unpacked app bundle (app.js). */
+  /** SHA-256 of the unpacked app entry (app.js). */
   appSha: string;
-  /** SHA-256 of every unpacked JavaScript file (app.js and the worker bundles), by name. */
+  /**
+   * SHA-256 of every unpacked JavaScript file (app.js, its chunks and the workers at
+   * src/integrity/), by path relative to the unpacked folder.
+   */
   jsSha: Record<string, string>;
 }
 
@@ -87,7 +90,8 @@ export interface LauncherHeader {
  */
 export async function readLauncherHeader(path: string = DIST_PATH): Promise<LauncherHeader | null> {
   using file = await Deno.open(path);
-  const buf = new Uint8Array(8192);
+  // The header lists every file of the code-split bundle with its sum: a few KiB.
+  const buf = new Uint8Array(65536);
   const n = (await file.read(buf)) ?? 0;
   const text = new TextDecoder().decode(buf.subarray(0, n));
   if (!text.startsWith("#!/bin/sh\n")) return null;

@@ -18,6 +18,26 @@ export interface ProbeSpec {
   constPrefix: string;
   /** Extra facts: name → [C expression (unsigned long long), expected value]. */
   expressions?: Record<string, [string, number]>;
+  /**
+   * Prefixes of constants that belong to another mirror (e.g. "HW_FLT_" when checking "HW_"), so
+   * the completeness check does not ask this mirror for them.
+   */
+  otherPrefixes?: string[];
+}
+
+/** Names (without prefix) of every object-like `#define PREFIX…` in the header, in order. */
+export function headerConstants(
+  header: string,
+  prefix: string,
+  otherPrefixes: string[] = [],
+): string[] {
+  const names: string[] = [];
+  for (const m of header.matchAll(/^#define\s+([A-Z0-9_]+)\s+\S/gm)) {
+    const name = m[1];
+    if (!name.startsWith(prefix) || otherPrefixes.some((p) => name.startsWith(p))) continue;
+    names.push(name.slice(prefix.length));
+  }
+  return names;
 }
 
 const HEADER = new URL("../../bpf/hashwall.h", import.meta.url).pathname;
@@ -28,6 +48,14 @@ export async function probeLayout(
 ): Promise<{ checked: number; mismatches: string[] }> {
   const expected = new Map<string, number>();
   const lines: string[] = [];
+  // Completeness: a constant the header defines but the mirror lacks is a mismatch too, so a new
+  // #define cannot silently go unmirrored.
+  const header = await Deno.readTextFile(HEADER);
+  const missing = headerConstants(header, spec.constPrefix, spec.otherPrefixes)
+    .filter((name) => !(name in spec.constants))
+    .map((name) =>
+      `const.${spec.constPrefix}${name}: defined in the header, missing from the mirror`
+    );
   const fact = (name: string, expr: string, value: number) => {
     expected.set(name, value);
     lines.push(`  printf("${name} %llu\\n", (unsigned long long)(${expr}));`);
@@ -69,7 +97,7 @@ export async function probeLayout(
     }
     const mismatches = [...expected].filter(([k, v]) => actual.get(k) !== v)
       .map(([k, v]) => `${k}: mirror says ${v}, header says ${actual.get(k)}`);
-    return { checked: expected.size, mismatches };
+    return { checked: expected.size, mismatches: [...missing, ...mismatches] };
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -16,7 +16,7 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import type { Role } from "../../src/daemon/api.ts";
+import type { Role } from "../../src/api/types.ts";
 import { buildIslandBundle } from "./browser.ts";
 import { sha256Of, startTestDaemon, type TestDaemon, type TestDaemonOptions } from "./daemon.ts";
 import { loopbackListener, netclientCopy } from "./netclient.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { TestDaemon } from "../helpers/daemon.ts";
-import type { AppInfo, ConnEvent } from "../../src/daemon/api.ts";
+import type { AppInfo, ConnEvent } from "../../src/api/types.ts";
 import { until } from "../helpers/wait.ts";
 
 /** uid/gid of `nobody` / `nogroup` on Debian. */

@@ -19,7 +19,7 @@ import { runHashwall, sha256Of, startTestDaemon, type TestDaemon } from "../help
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { cliJson, until } from "../helpers/stress.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
-import type { StatusInfo } from "../../src/daemon/api.ts";
+import type { StatusInfo } from "../../src/api/types.ts";
 import { rng } from "../helpers/rng.ts";
 
 const SHA = "a".repeat(64);

@@ -15,7 +15,7 @@ import { dirname } from "node:path";
 import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { cliJson, hwloadCopy, until } from "../helpers/stress.ts";
-import type { StatusInfo } from "../../src/daemon/api.ts";
+import type { StatusInfo } from "../../src/api/types.ts";
 
 async function sh(cmd: string, args: string[]): Promise<string> {
   const out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();

@@ -12,8 +12,8 @@ import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { cliJson, rssKiB, uiLogin } from "../helpers/stress.ts";
 import { callDaemon } from "../../src/daemon/client.ts";
 import { controlSocketPath } from "../../src/daemon/control.ts";
-import { lookupGroup } from "../../src/daemon/peercred.ts";
-import type { StatusInfo } from "../../src/daemon/api.ts";
+import { lookupGroup } from "../../src/base/users.ts";
+import type { StatusInfo } from "../../src/api/types.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

@@ -11,7 +11,7 @@ import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener } from "../helpers/netclient.ts";
 import { cliJson, echoServer, hwloadCopy, parseSweep } from "../helpers/stress.ts";
 import { openStore } from "../../src/store/store.ts";
-import type { ConnEvent, StatusInfo } from "../../src/daemon/api.ts";
+import type { ConnEvent, StatusInfo } from "../../src/api/types.ts";
 
 /** Connect rate of each sweeping app (the "~1 000 connects/s"). */
 const RATE = 1000;

@@ -19,7 +19,7 @@ import {
   type SweepCounts,
   uiLogin,
 } from "../helpers/stress.ts";
-import type { StatusInfo } from "../../src/daemon/api.ts";
+import type { StatusInfo } from "../../src/api/types.ts";
 
 const SECONDS = stressSeconds(60);
 /** Distinct unknown apps over the run. */

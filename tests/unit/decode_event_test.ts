@@ -97,3 +97,12 @@ Deno.test("recordToConnEvent: identical ancestors share one frozen lineage; a ch
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("toConnEvent: a kind this build does not know is shown as kind_N, never as connect", () => {
+  const rec = record({ comm: new TextEncoder().encode("x"), path: "/usr/bin/x", depth: 0 });
+  rec[LAYOUT.hw_event.fields.kind] = 77;
+  const ev = recordToConnEvent(rec, new IdentityPaths(), 0);
+  assert.equal(ev.kind, "kind_77");
+  rec[LAYOUT.hw_event.fields.kind] = HW.EV_SENDMSG;
+  assert.equal(recordToConnEvent(rec, new IdentityPaths(), 0).kind, "sendmsg");
+});

@@ -4,17 +4,34 @@
  * first-match scan in file order.
  */
 import assert from "node:assert/strict";
-import { parseCidr } from "../../src/config/cidr.ts";
+import { cidrContains, parseCidr } from "../../src/config/cidr.ts";
 import type { Policy, Protocol, Rule } from "../../src/config/model.ts";
-import { CompileError, compilePolicy } from "../../src/policy/compile.ts";
-import { firstMatch } from "../../src/policy/explain.ts";
+import { CompileError, compilePolicy, ruleProtocols } from "../../src/policy/compile.ts";
 import type { Packet } from "../../src/policy/packet.ts";
 import {
   elementaryIntervals,
   intervalsWithin,
   rangeToPrefixes,
 } from "../../src/policy/port_classes.ts";
-import { lookupCompiled } from "../../src/policy/simulate.ts";
+import { lookupCompiled } from "../../src/policy/match.ts";
+
+/**
+ * The specification the compiled tables must meet: the first rule in file order whose direction,
+ * protocol, remote, service port and app all match.
+ */
+function firstMatch(rules: readonly Rule[], pkt: Packet): number {
+  return rules.findIndex((rule) => {
+    if (rule.direction !== pkt.direction) return false;
+    const keyed = [6, 17, 1, 58].includes(pkt.proto) ? pkt.proto : 255;
+    if (!ruleProtocols(rule).includes(keyed)) return false;
+    if (rule.remote && !rule.remote.some((c) => cidrContains(c, pkt.remote))) return false;
+    if (rule.ports) {
+      if (pkt.port === undefined) return false;
+      if (!rule.ports.some((r) => pkt.port! >= r.from && pkt.port! <= r.to)) return false;
+    }
+    return rule.app === undefined || rule.app === pkt.app;
+  });
+}
 
 /** Seeded PRNG so a failure can be replayed. */
 function rng(seed: number) {

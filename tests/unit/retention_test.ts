@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { openStore, type RetentionPolicy, type Store } from "../../src/store/store.ts";
-import type { ConnEvent } from "../../src/daemon/api.ts";
+import type { ConnEvent } from "../../src/api/types.ts";
 import type { Level, Logger } from "../../src/daemon/log.ts";
 import { retentionPolicyOf, startRetention } from "../../src/daemon/retention.ts";
 import { validateTexts } from "../../src/config/validate.ts";

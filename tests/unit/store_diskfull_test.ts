@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { openStore } from "../../src/store/store.ts";
 import { EventBatcher } from "../../src/store/batcher.ts";
-import type { ConnEvent } from "../../src/daemon/api.ts";
+import type { ConnEvent } from "../../src/api/types.ts";
 
 function ev(i: number): ConnEvent {
   return {

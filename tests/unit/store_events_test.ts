@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { openStore, type Store } from "../../src/store/store.ts";
-import type { Caller, ConnEvent } from "../../src/daemon/api.ts";
+import type { Caller, ConnEvent } from "../../src/api/types.ts";
 
 /** A plausible event; `i` varies the fields so filters have something to bite on. */
 function ev(i: number, over: Partial<ConnEvent> = {}): ConnEvent {

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Role } from "../../src/daemon/api.ts";
+import type { Role } from "../../src/api/types.ts";
 import { randomHex, type UiTokens } from "./tokens.ts";
 
 /** Default lifetime of a link, seconds. */

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { Role } from "../../src/daemon/api.ts";
+import type { Role } from "../../src/api/types.ts";
 import { randomHex } from "./tokens.ts";
 
 /** Session cookie name. */

@@ -7,7 +7,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { AppInfo } from "../../src/daemon/api.ts";
+import type { AppInfo } from "../../src/api/types.ts";
 import { formatTime, shortHash } from "../format.ts";
 import { postJson, subscribeLive } from "./live_client.ts";
 import { StatusBadge } from "./status_badge.tsx";

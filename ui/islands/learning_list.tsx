@@ -7,7 +7,7 @@
  */
 import { useSignal } from "@preact/signals";
 import { useEffect } from "preact/hooks";
-import type { AppInfo, LearningEntry } from "../../src/daemon/api.ts";
+import type { AppInfo, LearningEntry } from "../../src/api/types.ts";
 import type { Duration } from "../../src/config/model.ts";
 import { addLearningEvent, isLearningEvent } from "../learning_group.ts";
 import { formatDest, formatTime, protoName, shortHash } from "../format.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { LineageEntry } from "../../src/daemon/api.ts";
+import type { LineageEntry } from "../../src/api/types.ts";
 
 /** Props of {@link LineageTree}. */
 export interface LineageTreeProps {

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { LiveMessage } from "../../src/daemon/api.ts";
+import type { LiveMessage } from "../../src/api/types.ts";
 
 type Listener = (m: LiveMessage) => void;
 const listeners = new Set<Listener>();

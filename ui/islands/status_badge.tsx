@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { AppStatus } from "../../src/daemon/api.ts";
+import type { AppStatus } from "../../src/api/types.ts";
 
 const LABEL: Record<AppStatus, string> = {
   valid: "valid",

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AppInfo } from "../../src/daemon/api.ts";
+import type { AppInfo } from "../../src/api/types.ts";
 import { formatTime } from "../format.ts";
 import { AppsTable } from "../islands/apps_table.tsx";
 import { StatusBadge } from "../islands/status_badge.tsx";

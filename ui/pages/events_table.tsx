@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnEvent } from "../../src/daemon/api.ts";
+import type { ConnEvent } from "../../src/api/types.ts";
 import { formatDest, formatTime, protoName } from "../format.ts";
 import { VerdictBadge } from "../islands/status_badge.tsx";
 

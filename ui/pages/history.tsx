@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ConnEvent } from "../../src/daemon/api.ts";
+import type { ConnEvent } from "../../src/api/types.ts";
 import { EventsTable } from "./events_table.tsx";
 import { Layout, type PageContext } from "./layout.tsx";
 

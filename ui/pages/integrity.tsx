@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { IntegrityInfo } from "../../src/daemon/api.ts";
+import type { IntegrityInfo } from "../../src/api/types.ts";
 import { formatTime } from "../format.ts";
 import { Layout, type PageContext } from "./layout.tsx";
 

@@ -5,7 +5,7 @@
  * @module
  */
 import type { ComponentChildren, JSX } from "preact";
-import type { Role } from "../../src/daemon/api.ts";
+import type { Role } from "../../src/api/types.ts";
 import type { Assets } from "../assets.ts";
 import type { Flash } from "../auth/sessions.ts";
 

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { LearningEntry } from "../../src/daemon/api.ts";
+import type { LearningEntry } from "../../src/api/types.ts";
 import { LearningList } from "../islands/learning_list.tsx";
 import { Island, Layout, type PageContext } from "./layout.tsx";
 

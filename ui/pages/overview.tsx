@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ConnEvent, EventCounts, IntegrityChange, StatusInfo } from "../../src/daemon/api.ts";
+import type { ConnEvent, EventCounts, IntegrityChange, StatusInfo } from "../../src/api/types.ts";
 import type { Mode } from "../../src/config/model.ts";
 import { formatTime, shortHash } from "../format.ts";
 import { EventsTable } from "./events_table.tsx";

@@ -9,7 +9,7 @@ import type {
   ExplainResult,
   RulesProblem,
   RulesView,
-} from "../../src/daemon/api.ts";
+} from "../../src/api/types.ts";
 import { Layout, type PageContext } from "./layout.tsx";
 
 /** Data of the Rules page. */

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Context, Hono } from "hono";
-import { ForbiddenError } from "../../src/daemon/api.ts";
+import { ForbiddenError } from "../../src/api/types.ts";
 import {
   InputError,
   parseDuration,

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { AppInfo, Caller, HashwallApi } from "../../src/daemon/api.ts";
+import type { AppInfo, Caller, HashwallApi } from "../../src/api/types.ts";
 import type { Duration } from "../../src/config/model.ts";
 
 /**

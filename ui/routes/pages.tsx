@@ -7,8 +7,8 @@
 import type { Context, Hono } from "hono";
 import type { VNode } from "preact";
 import { renderToString } from "preact-render-to-string";
-import { ForbiddenError } from "../../src/daemon/api.ts";
-import type { ExplainRequest, ExplainResult } from "../../src/daemon/api.ts";
+import { ForbiddenError } from "../../src/api/types.ts";
+import type { ExplainRequest, ExplainResult } from "../../src/api/types.ts";
 import type { Flash } from "../auth/sessions.ts";
 import {
   InputError,

@@ -66,11 +66,22 @@ export interface ConnEvent {
   time: number;
   /**
    * The hook that saw it; "exec": trust refused at exec or at the interpreter's open of its
-   * script (reason "script_mismatch" or "stale"), no destination.
+   * script (reason "script_mismatch" or "stale"), no destination. `kind_N` for a kind this
+   * build does not know (a newer kernel object).
    */
-  kind: "connect" | "sendmsg" | "sock_create" | "exec";
+  kind: "connect" | "sendmsg" | "sock_create" | "exec" | `kind_${number}`;
   verdict: "allow" | "deny";
-  reason: "unknown_app" | "not_inherited" | "revoked" | "interpreter" | "rule" | string;
+  reason:
+    | "unknown_app"
+    | "not_inherited"
+    | "revoked"
+    | "interpreter"
+    | "script_unresolved"
+    | "script_pending"
+    | "script_mismatch"
+    | "stale"
+    | "rule"
+    | string;
   tgid: number;
   uid: number;
   comm: string;

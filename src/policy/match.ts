@@ -1,12 +1,15 @@
 /**
- * Evaluates compiled tables exactly as the kernel does (port-class LPM, then up to four address
- * LPMs keeping the lowest rule index). Used by tests to prove the compiler preserves first-match
- * semantics, and by `rules explain --check` style diagnostics.
+ * The one TypeScript model of the kernel's rule matching: compiled tables evaluated exactly as
+ * bpf/filter.bpf.c and bpf/rules_app.h walk them (port-class LPM, then up to four address LPMs
+ * keeping the lowest rule index). `rules explain` answers with it, so it says what the kernel
+ * does; tests/kernel/filter_explain_test.ts checks it against the kernel, and
+ * tests/unit/policy_compile_test.ts checks it against plain first-match in file order.
  *
  * @module
  */
 import { anyBit, FLT } from "../../ffi/filter_structs.ts";
-import type { CompiledAddrEntry, CompiledPolicy } from "./compile.ts";
+import type { Policy } from "../config/model.ts";
+import { type CompiledAddrEntry, type CompiledPolicy, compilePolicy } from "./compile.ts";
 import type { Packet } from "./packet.ts";
 
 function prefixHas(addr: Uint8Array, prefix: Uint8Array, bits: number): boolean {
@@ -56,4 +59,38 @@ export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): numbe
     if (m && m.rule < rule) rule = m.rule;
   }
   return rule === FLT.NO_RULE ? -1 : rule;
+}
+
+/** A policy compiled for explaining, with the app ids it was compiled with. */
+interface ExplainTables {
+  compiled: CompiledPolicy;
+  appIds: Map<string, number>;
+}
+
+const tablesOf = new WeakMap<Policy, ExplainTables>();
+
+/**
+ * Index (file order) of the rule the kernel would pick for `pkt`, or -1 when none matches. The
+ * policy is compiled once per policy object, every app named by a rule given an id (in the kernel
+ * an app's rules only compile while it has an approved identity; explaining "as app X" assumes it
+ * has one).
+ *
+ * @example
+ * ```ts
+ * const i = matchRule(policy, parsePacket(["out", "tcp", "192.0.2.1:443"], "curl"));
+ * ```
+ */
+export function matchRule(policy: Policy, pkt: Packet): number {
+  let t = tablesOf.get(policy);
+  if (!t) {
+    const appIds = new Map<string, number>();
+    for (const r of policy.rules) {
+      if (r.app !== undefined && !appIds.has(r.app)) appIds.set(r.app, appIds.size + 1);
+    }
+    t = { compiled: compilePolicy(policy, { appId: (n) => appIds.get(n) }), appIds };
+    tablesOf.set(policy, t);
+  }
+  // An app no rule names has only the general rules: id 0 looks up exactly those.
+  const appId = pkt.app === undefined ? 0 : t.appIds.get(pkt.app) ?? 0;
+  return lookupCompiled(t.compiled, pkt, appId);
 }
