@@ -17,7 +17,7 @@ import { netclientCopy } from "../tests/helpers/netclient.ts";
 import { sha256Of } from "../tests/helpers/daemon.ts";
 import { mapLookup, objGet } from "../ffi/libbpf.ts";
 import { close as closeFd } from "../ffi/libc.ts";
-import { encodeExeKey } from "../ffi/structs.ts";
+import { encodeExeKey, LAYOUT } from "../ffi/structs.ts";
 import { identityOf } from "../src/identity/running.ts";
 import { instanceName, pinPaths } from "../src/kernel/pins.ts";
 import { median, quantile, round } from "./lib/stats.ts";
@@ -39,7 +39,7 @@ const d = await startTestDaemon({
 const mapFd = objGet(`${pinPaths(instanceName(d.stateDir)).maps}/hw_approved`);
 try {
   const key = encodeExeKey(identityOf(await Deno.stat(bin)));
-  const present = () => mapLookup(mapFd, key, 8) !== null;
+  const present = () => mapLookup(mapFd, key, LAYOUT.hw_app_val.size) !== null;
   const waitFor = async (want: boolean, ms = 5000) => {
     const end = performance.now() + ms;
     while (present() !== want) {

@@ -114,7 +114,7 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
     // Dirty pages written back first: a page dirtied through a shared mapping before this hash
     // becomes read-only in that mapping, so any later write faults and moves the times this
     // approval carries into the kernel (bpf/stale.h). Clean files cost a page-cache tag lookup.
-    writeBack(fd);
+    await writeBack(fd);
     const before = fstatFd(fd);
     if ((before.mode & S_IFMT) !== S_IFREG) throw new Error(`${path}: not a regular file`);
     const sha = createHash("sha256");
