@@ -147,6 +147,13 @@ Deno.test("script trust: bind mount over an approved script in a user namespace"
     );
     assert.equal(ev.verdict, "deny");
     assert.equal(ev.uid, 65534);
+    // The connect before the open was reported as pending, under the script's name.
+    const pending = await waitForEvent(
+      d,
+      "a script_pending connect",
+      (e) => e.kind === "connect" && e.reason === "script_pending",
+    );
+    assert.equal(pending.exe, data);
   } finally {
     l.close();
     await d.stop();
