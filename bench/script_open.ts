@@ -84,7 +84,7 @@ await runBench(async (cleanup) => {
 
   const progs = new Map<string, number>();
   cleanup.defer("close program fds", () => progs.forEach((fd) => closeBpfFd(fd)));
-  for (const name of ["hw_openat_enter", "hw_openat_exit"]) {
+  for (const name of ["hw_script_openat_enter", "hw_script_openat_exit"]) {
     progs.set(name, progFdOfPinnedLink(`${pins.links}/${name}`));
   }
   const after = await nsPerOpen(inline);

@@ -523,6 +523,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		sc->info.reason = HW_REASON_STALE;
 	}
 	struct hw_proc_val v = {};
+	struct hw_script_val *script = NULL;
 	int trusted = 0;
 	if (a && !(a->flags & HW_APP_INTERPRETER)) {
 		v.trust_key = key;
@@ -544,13 +545,22 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			sc->info.flags = HW_EVF_SCRIPT;
 			sc->info.script_hash = fnv1a(sc->arg);
 			struct hw_script_val *sv = lookup_script(p, sc, &unresolved);
-			/* Not trusted yet: the interpreter's open of the script decides (script_open.h). */
-			if (sv)
-				sc->info.reason = hw_script_pending(p, sv, sc->arg);
+			if (sv) {
+				v.trust_key = sv->key;
+				v.app_id = sv->app_id;
+				v.flags = sv->flags;
+				trusted = 1;
+				script = sv;
+			}
 		}
-		if (!trusted && !sc->info.reason)
+		if (!trusted)
 			sc->info.reason = unresolved ? HW_REASON_SCRIPT_UNRESOLVED
 						     : HW_REASON_INTERPRETER;
+	}
+	if (trusted && script) {
+		/* A script: not trusted yet; the interpreter's open of it decides (script_open.h). */
+		sc->info.reason = hw_script_pending(p, script, sc->arg);
+		trusted = 0;
 	}
 	bpf_map_update_elem(&hw_exec_paths, &tgid, &sc->info, BPF_ANY);
 	if (trusted) {

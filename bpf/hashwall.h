@@ -115,9 +115,9 @@ struct hw_settings {
 #define HW_REASON_INTERPRETER 4   /* an interpreter, and no approved script decides */
 #define HW_REASON_SCRIPT_UNRESOLVED 5 /* an interpreter given a path the kernel cannot resolve */
 #define HW_REASON_RULE 6              /* an outbound [[rule]] decided (hw_event.rule: its index) */
-#define HW_REASON_SCRIPT_PENDING 16  /* the interpreter has not opened its approved script yet */
-#define HW_REASON_SCRIPT_MISMATCH 17 /* the interpreter opened another file at the script's path */
-#define HW_REASON_STALE 18 /* the file's mtime/ctime moved since it was hashed: re-hash it */
+#define HW_REASON_SCRIPT_PENDING 24  /* the interpreter has not opened its approved script yet */
+#define HW_REASON_SCRIPT_MISMATCH 25 /* the interpreter opened another file at the script's path */
+#define HW_REASON_STALE 26 /* the file's mtime/ctime moved since it was hashed: re-hash it */
 
 /* hw_event.flags */
 #define HW_EVF_SCRIPT 0x1 /* exe_path is the script an interpreter runs (maybe relative) */

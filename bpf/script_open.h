@@ -238,6 +238,13 @@ static __always_inline void hw_open_exit(long ret)
 	}
 	if (w->state == HW_SW_TRUSTED)
 		return;
+	/*
+	 * Grant only what exec left pending: anything that changed the reason since (a guard, a
+	 * tracer or writer that took the trust away) keeps it untrusted.
+	 */
+	struct hw_exec_info *xi = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
+	if (!xi || xi->reason != HW_REASON_SCRIPT_PENDING)
+		return;
 	w->state = HW_SW_TRUSTED;
 	struct hw_proc_val v = {};
 	v.trust_key = w->key;
@@ -246,49 +253,47 @@ static __always_inline void hw_open_exit(long ret)
 	v.source = HW_TRUST_OWN;
 	v.from_tgid = tgid;
 	bpf_map_update_elem(&hw_procs, &tgid, &v, BPF_ANY);
-	struct hw_exec_info *xi = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
-	if (xi)
-		xi->reason = 0;
+	xi->reason = 0;
 	count(HW_CNT_EXEC_TRUSTED);
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat")
-int hw_openat_enter(struct trace_event_raw_sys_enter *ctx)
+int hw_script_openat_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	hw_open_enter((const char *)ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
-int hw_openat_exit(struct trace_event_raw_sys_exit *ctx)
+int hw_script_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	hw_open_exit(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
-int hw_open_enter_tp(struct trace_event_raw_sys_enter *ctx)
+int hw_script_open_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	hw_open_enter((const char *)ctx->args[0]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
-int hw_open_exit_tp(struct trace_event_raw_sys_exit *ctx)
+int hw_script_open_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	hw_open_exit(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
-int hw_openat2_enter(struct trace_event_raw_sys_enter *ctx)
+int hw_script_openat2_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	hw_open_enter((const char *)ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
-int hw_openat2_exit(struct trace_event_raw_sys_exit *ctx)
+int hw_script_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	hw_open_exit(ctx->ret);
 	return 0;

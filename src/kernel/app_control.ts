@@ -70,12 +70,12 @@ const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
  * belong to lineage: without them an approved script is never trusted.
  */
 const OPEN_PROGRAMS: Record<string, string> = {
-  hw_openat_enter: "sys_enter_openat",
-  hw_openat_exit: "sys_exit_openat",
-  hw_open_enter_tp: "sys_enter_open",
-  hw_open_exit_tp: "sys_exit_open",
-  hw_openat2_enter: "sys_enter_openat2",
-  hw_openat2_exit: "sys_exit_openat2",
+  hw_script_openat_enter: "sys_enter_openat",
+  hw_script_openat_exit: "sys_exit_openat",
+  hw_script_open_enter: "sys_enter_open",
+  hw_script_open_exit: "sys_exit_open",
+  hw_script_openat2_enter: "sys_enter_openat2",
+  hw_script_openat2_exit: "sys_exit_openat2",
 };
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
 const HOOK_PROGRAMS = [

@@ -1,38 +1,33 @@
 /**
- * tracefs for classic syscall tracepoints: libbpf reads a tracepoint's event id from
- * `/sys/kernel/tracing/events/...`, and on this platform nothing mounts tracefs at boot
- * (docs: /work/shared/PLATFORM-FACTS.md). The mount is the kernel's standard one and is left in
- * place: other tracers (and a restarted daemon) expect it there.
+ * tracefs, which libbpf needs to attach classic syscall tracepoints (it reads each event's id
+ * there). Most systems mount it at boot (systemd's sys-kernel-tracing.mount); where it is absent
+ * the daemon mounts it at its standard place, as systemd would, and leaves it mounted: attached
+ * tracepoints do not depend on the mount, and a later start finds it there.
  *
  * @module
  */
 import { mount } from "../../ffi/libc.ts";
 
-/** Where libbpf 1.x looks for tracefs when debugfs is not mounted. */
+/** The standard tracefs mount point. */
 export const TRACEFS = "/sys/kernel/tracing";
 
-/**
- * Mounts tracefs at {@link TRACEFS} unless the syscall events are already visible there.
- * Throws with the mount error when it cannot (the open tracepoints then cannot attach).
- *
- * @example
- * ```ts
- * ensureTracefs();
- * ```
- */
-export function ensureTracefs(): void {
+function hasEvents(dir: string): boolean {
   try {
-    Deno.statSync(`${TRACEFS}/events/syscalls`);
-    return;
-  } catch { /* not mounted (or no syscall events): mount below */ }
+    return Deno.statSync(`${dir}/events/syscalls`).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** Makes sure libbpf finds tracefs; returns where (mounting it at {@link TRACEFS} if needed). */
+export function ensureTracefs(): string {
+  if (hasEvents(TRACEFS)) return TRACEFS;
+  if (hasEvents("/sys/kernel/debug/tracing")) return "/sys/kernel/debug/tracing";
   try {
     mount("nodev", TRACEFS, "tracefs");
   } catch (e) {
-    // Another process may have mounted it meanwhile.
-    try {
-      Deno.statSync(`${TRACEFS}/events/syscalls`);
-      return;
-    } catch { /* still absent */ }
-    throw e;
+    // Another process (a concurrent start) may have mounted it meanwhile.
+    if (!hasEvents(TRACEFS)) throw e;
   }
+  return TRACEFS;
 }
