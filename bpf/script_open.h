@@ -164,7 +164,7 @@ static __always_inline struct file *hw_fd_file(struct task_struct *t, long fd)
 	return f;
 }
 
-static __always_inline void hw_open_enter(const char *name)
+static __always_inline void hw_so_enter(const char *name)
 {
 	struct hw_script_watch *w = hw_watch_of_current();
 	if (!w || w->state == HW_SW_REFUSED)
@@ -187,7 +187,7 @@ static __always_inline void hw_script_refuse(struct task_struct *t, __u32 tgid,
 	hw_report_refusal(t, tgid, &w->key, seen_ino, times, reason, w->path, 0);
 }
 
-static __always_inline void hw_open_exit(long ret)
+static __always_inline void hw_so_exit(long ret)
 {
 	struct hw_script_watch *w = hw_watch_of_current();
 	if (!w)
@@ -260,42 +260,42 @@ static __always_inline void hw_open_exit(long ret)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int hw_script_openat_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	hw_open_enter((const char *)ctx->args[1]);
+	hw_so_enter((const char *)ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
 int hw_script_openat_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	hw_open_exit(ctx->ret);
+	hw_so_exit(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_open")
 int hw_script_open_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	hw_open_enter((const char *)ctx->args[0]);
+	hw_so_enter((const char *)ctx->args[0]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_open")
 int hw_script_open_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	hw_open_exit(ctx->ret);
+	hw_so_exit(ctx->ret);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_openat2")
 int hw_script_openat2_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	hw_open_enter((const char *)ctx->args[1]);
+	hw_so_enter((const char *)ctx->args[1]);
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat2")
 int hw_script_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
-	hw_open_exit(ctx->ret);
+	hw_so_exit(ctx->ret);
 	return 0;
 }
 
