@@ -55,6 +55,43 @@ export function libc(): LibcSymbols {
 }
 
 /**
+ * Binds more libc symbols for one module (the socket, notify and fanotify calls), lazily and once:
+ * the library path, errno and the error class stay here, each module adds only its own symbols.
+ *
+ * @example
+ * ```ts
+ * const sym = bindLibc({ getuid: { parameters: [], result: "u32" } });
+ * console.log(sym().getuid());
+ * ```
+ */
+export function bindLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): () => Deno.DynamicLibrary<S>["symbols"] {
+  let bound: Deno.DynamicLibrary<S>["symbols"] | undefined;
+  return () => {
+    if (bound === undefined) {
+      libc(); // errno's cell is resolved with the main table
+      bound = Deno.dlopen(LIBC_PATH, symbols).symbols;
+    }
+    return bound;
+  };
+}
+
+/** close(2), errors ignored (nothing useful can be done about them at the places that use it). */
+export function closeFd(fd: number): void {
+  libc().close(fd);
+}
+
+/**
+ * `"ENOENT (No such file or directory)"`: the symbolic name and libc's description of an errno
+ * value (positive or negative).
+ */
+export function errnoText(e: number): string {
+  const n = Math.abs(e);
+  return `${errnoName(n)} (${strerror(n)})`;
+}
+
+/**
  * The calling (main) thread's current errno. Read it in the statement right after the failing
  * call: any allocation or Deno op in between may overwrite it.
  */

@@ -4,30 +4,23 @@
  *
  * @module
  */
-const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
+import { bindLibc } from "./libc.ts";
+
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 
-let lib:
-  | Deno.DynamicLibrary<{
-    socket: { parameters: ["i32", "i32", "i32"]; result: "i32" };
-    sendto: {
-      parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"];
-      result: "isize";
-    };
-    close: { parameters: ["i32"]; result: "i32" };
-  }>
-  | undefined;
-
-/** The notify helpers. */
-export function libcSymbols(): { sendDatagram(path: string, msg: string): boolean } {
-  lib ??= Deno.dlopen(LIBC, {
+const lib = bindLibc(
+  {
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
     sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
     close: { parameters: ["i32"], result: "i32" },
-  });
-  const s = lib.symbols;
+  } as const,
+);
+
+/** The notify helpers. */
+export function libcSymbols(): { sendDatagram(path: string, msg: string): boolean } {
+  const s = lib();
   return {
     sendDatagram(path, msg) {
       const name = new TextEncoder().encode(path.startsWith("@") ? "\0" + path.slice(1) : path);

@@ -11,50 +11,33 @@
  * @module
  */
 
-const LIBC_PATH = "/lib/x86_64-linux-gnu/libc.so.6";
+import { bindLibc, errno, errnoText } from "./libc.ts";
 
-const SYMBOLS = {
-  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
-  bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  listen: { parameters: ["i32", "i32"], result: "i32" },
-  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
-  accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
-  getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
-  eventfd: { parameters: ["u32", "i32"], result: "i32" },
-  umask: { parameters: ["u32"], result: "u32" },
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
-  poll_wait: {
-    name: "poll",
-    parameters: ["buffer", "u64", "i32"],
-    result: "i32",
-    nonblocking: true,
-  },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
+export { closeFd, errnoText } from "./libc.ts";
 
-type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
-
-let libc: Libc | undefined;
-let errnoView: Deno.UnsafePointerView | undefined;
-
-function lib(): Libc {
-  if (!libc) {
-    libc = Deno.dlopen(LIBC_PATH, SYMBOLS).symbols;
-    const p = libc.__errno_location();
-    if (p === null) throw new Error("libc __errno_location returned NULL");
-    errnoView = new Deno.UnsafePointerView(p);
-  }
-  return libc;
-}
-
-/** errno of the calling (main) thread; read it in the statement right after the failing call. */
-function errno(): number {
-  return errnoView!.getInt32(0);
-}
+const lib = bindLibc(
+  {
+    socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+    bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    listen: { parameters: ["i32", "i32"], result: "i32" },
+    connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+    accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
+    getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+    eventfd: { parameters: ["u32", "i32"], result: "i32" },
+    umask: { parameters: ["u32"], result: "u32" },
+    poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
+    poll_wait: {
+      name: "poll",
+      parameters: ["buffer", "u64", "i32"],
+      result: "i32",
+      nonblocking: true,
+    },
+  } as const,
+);
 
 /** Turns a libc `-1 + errno` result into `-errno`. */
 function check(r: number): number {
@@ -111,24 +94,6 @@ function sockaddrUn(path: string): Uint8Array {
   new DataView(addr.buffer).setUint16(0, AF_UNIX, true);
   addr.set(bytes, 2);
   return addr;
-}
-
-/** Human text for the errno values these calls produce. */
-export function errnoText(e: number): string {
-  const n = Math.abs(e);
-  const known: Record<number, string> = {
-    2: "ENOENT (no such file)",
-    4: "EINTR",
-    11: "EAGAIN",
-    13: "EACCES (permission denied)",
-    23: "ENFILE (system file table full)",
-    24: "EMFILE (too many open files)",
-    32: "EPIPE",
-    98: "EADDRINUSE (address in use)",
-    104: "ECONNRESET",
-    111: "ECONNREFUSED",
-  };
-  return known[n] ?? `errno ${n}`;
 }
 
 /**
@@ -195,11 +160,6 @@ export function readFd(fd: number, buf: Uint8Array): number {
 /** Sends without raising SIGPIPE on a closed peer. Returns bytes sent or `-errno`. */
 export function sendFd(fd: number, buf: Uint8Array): number {
   return check(Number(lib().send(fd, buf, BigInt(buf.length), MSG_NOSIGNAL)));
-}
-
-/** Closes an fd (errors ignored: nothing useful can be done about them). */
-export function closeFd(fd: number): void {
-  lib().close(fd);
 }
 
 /** A non-blocking eventfd used to wake a thread blocked in {@link pollWait}. */

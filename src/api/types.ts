@@ -209,6 +209,8 @@ export interface IntegrityWatchInfo {
   recursive: boolean;
   /** Files covered by the baseline under this path. */
   files: number;
+  /** False while the path does not exist: "not present yet", watched for its creation. */
+  present: boolean;
 }
 
 /** One detected integrity change. */

@@ -3,6 +3,27 @@ import { DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { disableInstance } from "../kernel/app_control.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
+import { controlSocketPath, RUNTIME_DIR } from "../daemon/socket_path.ts";
+import { Errno, probeUnix } from "../../ffi/socket.ts";
+
+/**
+ * A daemon killed hard leaves its socket (and, for a non-default instance, its folder under
+ * /run/hashwall) behind; remove them when nothing listens there. A live daemon's are kept.
+ */
+function removeStaleSocket(path: string): void {
+  try {
+    if (!Deno.lstatSync(path).isSocket) return;
+  } catch {
+    return;
+  }
+  const r = probeUnix(path);
+  if (r === 0 || r === -Errno.EAGAIN) return; // a live listener (EAGAIN: busy)
+  try {
+    Deno.removeSync(path);
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    if (dir.startsWith(`${RUNTIME_DIR}/`)) Deno.removeSync(dir);
+  } catch { /* not ours to force */ }
+}
 
 /** `hashwall disable`: the emergency exit. */
 export const disableCommand: Command = {
@@ -17,9 +38,11 @@ too (systemctl stop hashwall).`,
   run(argv) {
     const a = parseArgs(argv, { boolean: ["json"], string: ["state"] });
     if (a.positionals.length) throw new UsageError(`unexpected "${a.positionals[0]}"`);
-    const instance = instanceName(stringFlag(a, "state", DEFAULT_STATE_DIR));
+    const stateDir = stringFlag(a, "state", DEFAULT_STATE_DIR);
+    const instance = instanceName(stateDir);
     const pins = pinPaths(instance);
     const removed = disableInstance(pins);
+    removeStaleSocket(controlSocketPath(stateDir));
     if (a.flags.json) console.log(JSON.stringify({ instance, removed }));
     else if (removed.length === 0) console.log(`nothing pinned for instance ${instance}`);
     else console.log(`disabled instance ${instance}: removed ${removed.length} pins`);

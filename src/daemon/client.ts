@@ -6,6 +6,7 @@
  * @module
  */
 import { controlSocketPath } from "./socket_path.ts";
+import { reachProblem } from "./reach.ts";
 
 /** Why a call failed: the server's codes plus `not_running` and `protocol` (a garbled answer). */
 export type DaemonErrorCode =
@@ -64,10 +65,7 @@ function connectError(e: unknown, path: string): DaemonError {
     return new DaemonError("not_running", `daemon not running (stale socket at ${path})`);
   }
   if (e instanceof Deno.errors.PermissionDenied) {
-    return new DaemonError(
-      "forbidden",
-      `permission denied on ${path}: read-only access needs membership of group "hashwall"`,
-    );
+    return new DaemonError("forbidden", reachProblem(path));
   }
   return new DaemonError("error", `cannot connect to ${path}: ${(e as Error).message}`);
 }

@@ -26,7 +26,7 @@ import {
 import { CONTROL_OPS, OP_NAMES } from "./control_ops.ts";
 import { RequestError } from "../api/requests.ts";
 import { resolvePeerRole, VIEWER_GROUP } from "./peercred.ts";
-import { lookupGroup } from "../base/users.ts";
+import { type GroupEntry, lookupGroup } from "../base/users.ts";
 import {
   acceptConn,
   closeFd,
@@ -45,7 +45,8 @@ import {
   signalEventFd,
 } from "../../ffi/socket.ts";
 
-export { controlSocketPath, RUNTIME_CONTROL_SOCKET } from "./socket_path.ts";
+import { RUNTIME_DIR } from "./socket_path.ts";
+export { controlSocketPath, RUNTIME_CONTROL_SOCKET, RUNTIME_DIR } from "./socket_path.ts";
 
 /** Error codes of the protocol. */
 export type ErrorCode = "forbidden" | "bad_request" | "not_found" | "error";
@@ -145,11 +146,47 @@ function concat(chunks: Uint8Array[], len: number): Uint8Array {
 }
 
 /**
+ * Makes sure `dir` is a folder of ours (root's, not a symlink, writable by nobody else), so no one
+ * else can place or swap the socket. Fixes its mode to `mode`, group to `gid` when given.
+ */
+function ownFolder(dir: string, mode: number, gid?: number): void {
+  try {
+    Deno.mkdirSync(dir, { mode });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+  }
+  const info = Deno.lstatSync(dir);
+  if (!info.isDirectory) throw new Error(`refusing to use ${dir}: not a folder (or a symlink)`);
+  if (info.uid !== Deno.uid()) {
+    throw new Error(`refusing to use ${dir}: owned by uid ${info.uid}, not by this daemon`);
+  }
+  if (gid !== undefined && info.gid !== gid) Deno.chownSync(dir, null, gid);
+  if ((info.mode! & 0o7777) !== mode) Deno.chmodSync(dir, mode);
+}
+
+/**
+ * Creates the socket's folder. Under /run/hashwall: the folder itself 0755 (the default
+ * instance's socket lives there), an instance folder `/run/hashwall/<instance>` 0750 with group
+ * `hashwall`, so viewers (and only they) can reach the socket inside. Elsewhere (tests with an
+ * explicit path): created 0755 if missing.
+ */
+function prepareSocketFolder(dir: string, group: GroupEntry | undefined): void {
+  if (dir === RUNTIME_DIR) {
+    ownFolder(RUNTIME_DIR, 0o755);
+  } else if (dirname(dir) === RUNTIME_DIR) {
+    ownFolder(RUNTIME_DIR, 0o755);
+    ownFolder(dir, 0o750, group?.gid);
+  } else {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o755 });
+  }
+}
+
+/**
  * Prepares the socket file: creates the folder, refuses to run beside a live daemon, removes a
  * stale socket, and never replaces something that is not a socket.
  */
-function prepareSocketPath(path: string): void {
-  Deno.mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+function prepareSocketPath(path: string, group: GroupEntry | undefined): void {
+  prepareSocketFolder(dirname(path), group);
   let info: Deno.FileInfo | undefined;
   try {
     info = Deno.lstatSync(path);
@@ -245,8 +282,8 @@ class Server implements ControlServer {
       );
     }
 
-    prepareSocketPath(path);
     const group = lookupGroup(this.#group);
+    prepareSocketPath(path, group);
     const mode = group ? 0o660 : 0o600;
     this.#listenFd = listenUnix(path, mode);
     try {
@@ -353,6 +390,12 @@ class Server implements ControlServer {
       try {
         Deno.removeSync(this.path);
       } catch { /* already gone */ }
+      // An instance's own folder under /run/hashwall goes with its socket (if empty).
+      if (dirname(dirname(this.path)) === RUNTIME_DIR) {
+        try {
+          Deno.removeSync(dirname(this.path));
+        } catch { /* not empty, or gone */ }
+      }
     }
   }
 

@@ -28,6 +28,7 @@ import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
+import { magicPathProblem } from "../identity/magic_path.ts";
 import { type FileHash, fileTimes, hashFile, statIdentity } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -269,7 +270,7 @@ export class DaemonCore implements HashwallApi {
     const want = this.opts.interfaces ??
       (this.#followsInterfaces(policy)
         ? presentInterfaces(this.opts.netns)
-        : resolveInterfaces(policy.defaults.interfaces));
+        : resolveInterfaces(policy.defaults.interfaces, this.opts.netns));
     const gone = this.#filterIfaces.filter((i) => !want.includes(i));
     if (want.length) this.#filter.attach(want, { netns: this.opts.netns });
     if (gone.length) this.#filter.detach(gone);
@@ -887,6 +888,7 @@ export class DaemonCore implements HashwallApi {
           path: w.path,
           recursive: w.recursive,
           files: files.filter((f) => f === w.path || f.startsWith(prefix)).length,
+          present: !this.#monitor?.pending().includes(w.path),
         };
       }),
       baseline: await this.#baselineStatus(changes.map((c) => c.time ?? 0)),
@@ -917,6 +919,8 @@ export class DaemonCore implements HashwallApi {
 
   async #allow(req: AllowRequest): Promise<AppInfo> {
     if (!req.path?.startsWith("/")) throw new Error("apps allow needs an absolute PATH");
+    const magic = magicPathProblem(req.path);
+    if (magic) throw new Error(magic);
     const h = await hashFile(req.path);
     if (req.sha256 && req.sha256.toLowerCase() !== h.sha256) {
       throw new Error(`${req.path} now hashes to ${h.sha256}, not the ${req.sha256} shown`);
@@ -1071,7 +1075,7 @@ export class DaemonCore implements HashwallApi {
     try {
       compiled = this.#compile(r.policy);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
-        resolveInterfaces(r.policy.defaults.interfaces);
+        resolveInterfaces(r.policy.defaults.interfaces, this.opts.netns);
       }
     } catch (e) {
       const msg = `reload refused: ${(e as Error).message}`;

@@ -10,9 +10,33 @@ import { disableInstance } from "../kernel/app_control.ts";
 import { pinExists, pinPaths } from "../kernel/pins.ts";
 import { createUiServer, type UiServer } from "../../ui/server.tsx";
 import { DAEMON_CALLER, DaemonCore, type DaemonOptions } from "./core.ts";
-import { createLogger, type LogFormat } from "./log.ts";
+import { createLogger, type LogFormat, type Logger } from "./log.ts";
 import { sdNotify, watchdogIntervalMs } from "./systemd.ts";
 import { optionalParts } from "./parts.ts";
+import { selfCommand } from "./self_command.ts";
+import { makeLoginUrl } from "../../ui/auth/login_link.ts";
+import { readTokens } from "../../ui/auth/tokens.ts";
+
+/** Lifetime of the login link printed on a terminal: time to read the output and click. */
+export const TERMINAL_LINK_TTL_S = 900;
+
+/**
+ * In the foreground on a terminal (stderr is a TTY), prints a ready one-time admin link, as
+ * Jupyter does, so the first visit is one click. Never into a pipe, a file or the journal: a
+ * link in a log would be a credential (one-time and short-lived, but still).
+ */
+async function printFirstLink(stateDir: string, url: string, log: Logger): Promise<void> {
+  if (!Deno.stderr.isTerminal()) return;
+  try {
+    const link = await makeLoginUrl(url, await readTokens(stateDir), "admin", TERMINAL_LINK_TTL_S);
+    log.log(
+      "notice",
+      `open the web UI (one-time admin link, expires in ${TERMINAL_LINK_TTL_S / 60} min): ${link}`,
+    );
+  } catch (e) {
+    log.log("warn", `no login link printed: ${(e as Error).message}`);
+  }
+}
 
 /** Everything `hashwall run` decides from its flags. */
 export interface RunOptions extends DaemonOptions {
@@ -58,7 +82,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
       });
       core.uiUrl = ui.url;
       cleanups.push(() => ui!.close());
-      log.log("notice", `web UI on ${ui.url} — get a login link with: hashwall ui url`);
+      const cmd = selfCommand(["ui", "url"], opts.stateDir);
+      log.log("notice", `web UI on ${ui.url} — get a login link with: ${cmd}`);
+      await printFirstLink(opts.stateDir, ui.url, log);
     }
   } catch (e) {
     log.log("error", `start failed: ${(e as Error).message}`);

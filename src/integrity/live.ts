@@ -64,6 +64,8 @@ export class IntegrityMonitor {
   /** New files whose creator may still be writing: reported at its close_write, or after a pause. */
   #pendingCreate = new Map<string, ReturnType<typeof setTimeout>>();
   #closed = false;
+  /** Configured paths not present yet. */
+  #pending = new Set<string>();
 
   constructor(opts: IntegrityMonitorOptions) {
     this.#opts = opts;
@@ -75,21 +77,7 @@ export class IntegrityMonitor {
 
   /** Places the watch, then hashes every covered file (so no change can slip in between). */
   async start(): Promise<void> {
-    for (const e of this.#opts.entries) {
-      let info: Deno.FileInfo;
-      try {
-        info = await Deno.stat(e.path);
-      } catch (err) {
-        this.#opts.onError?.(e.path, String(err));
-        continue;
-      }
-      try {
-        if (info.isDirectory) this.#watcher.addFolder(e.path, { recursive: e.recursive });
-        else this.#watcher.addFile(e.path);
-      } catch (err) {
-        this.#opts.onError?.(e.path, err instanceof Error ? err.message : String(err));
-      }
-    }
+    for (const e of this.#opts.entries) this.#place(e);
     this.#watcher.start();
     for (const p of this.#watcher.watchedFiles()) {
       try {
@@ -98,6 +86,57 @@ export class IntegrityMonitor {
         this.#opts.onError?.(p, err instanceof Error ? err.message : String(err));
       }
     }
+  }
+
+  /**
+   * Watches one entry; a path that does not exist (yet) is not an error: it is noted as pending
+   * and its nearest existing ancestor is watched, so it is picked up the moment it appears.
+   * Returns whether the path is watched now.
+   */
+  #place(e: IntegrityEntry): boolean {
+    let info: Deno.FileInfo;
+    try {
+      info = Deno.statSync(e.path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory)) {
+        this.#opts.onError?.(e.path, String(err));
+        return false;
+      }
+      try {
+        this.#pending.add(e.path);
+        this.#watcher.watchForCreation(e.path, () => this.#retry(e));
+      } catch (werr) {
+        this.#opts.onError?.(e.path, werr instanceof Error ? werr.message : String(werr));
+      }
+      return false;
+    }
+    try {
+      if (info.isDirectory) this.#watcher.addFolder(e.path, { recursive: e.recursive });
+      else this.#watcher.addFile(e.path);
+      this.#pending.delete(e.path);
+      return true;
+    } catch (err) {
+      this.#opts.onError?.(e.path, err instanceof Error ? err.message : String(err));
+      return false;
+    }
+  }
+
+  /** Something appeared on the way to a pending path: watch it, or keep waiting deeper down. */
+  #retry(e: IntegrityEntry): void {
+    if (this.#closed) return;
+    const before = new Set(this.#watcher.watchedFiles());
+    if (!this.#place(e)) return;
+    // Files that came with it (a folder moved in, or created before our mark) are new.
+    const at = performance.now();
+    for (const p of this.#watcher.watchedFiles()) {
+      // As a "created" watch event: hashed at the creator's close_write, or after a pause.
+      if (!before.has(p)) this.#onEvent({ kind: "created", path: p, at });
+    }
+  }
+
+  /** Configured paths that do not exist yet (watched for creation). */
+  pending(): string[] {
+    return [...this.#pending];
   }
 
   /** The last known hash of each watched file. */

@@ -131,6 +131,8 @@ export class FileWatcher {
   #ancestors = new Set<string>();
   /** Watched folders → recursive? */
   #folders = new Map<string, boolean>();
+  /** Paths that do not exist yet → called once something appears on the way to them. */
+  #pending = new Map<string, () => void>();
   #loop?: Promise<void>;
   #closed = false;
   #buf = new Uint8Array(64 * 1024);
@@ -181,6 +183,43 @@ export class FileWatcher {
     const info = Deno.statSync(path);
     if (!info.isDirectory) throw new Error(`${path}: not a folder`);
     this.#scanFolder(path, opts.recursive ?? false, false);
+  }
+
+  /**
+   * Waits for a path that does not exist yet: marks its nearest existing ancestor folder for
+   * names, and calls `onAppear` once (asynchronously) when an entry on the way to `path` is
+   * created or renamed in, or when it turns out to exist already. The caller then adds the path,
+   * or waits again one level deeper. Returns the folder now watched.
+   */
+  watchForCreation(path: string, onAppear: () => void): string {
+    this.#checkOpen();
+    assertAbsolute(path);
+    let dir = parentOf(path);
+    for (;;) {
+      try {
+        if (Deno.statSync(dir).isDirectory) break;
+      } catch { /* missing: go up */ }
+      dir = parentOf(dir);
+    }
+    this.#markDir(dir);
+    this.#pending.set(path, onAppear);
+    // It may have appeared between the failed stat and the mark: look once more.
+    const slash = path.indexOf("/", dir.length + 1);
+    const next = slash === -1 ? path : path.slice(0, slash); // the entry of `dir` on the way
+    let now = false;
+    try {
+      Deno.lstatSync(next);
+      now = true;
+    } catch { /* still missing: the mark reports it */ }
+    if (now) this.#appeared(path);
+    return dir;
+  }
+
+  #appeared(path: string): void {
+    const cb = this.#pending.get(path);
+    if (!cb) return;
+    this.#pending.delete(path);
+    queueMicrotask(cb);
   }
 
   /** Stops reporting `path` (the kernel mark stays until close; events for it are dropped). */
@@ -404,6 +443,11 @@ export class FileWatcher {
       this.#onAncestor(path, e.pid);
     }
     const f = this.#files.get(path);
+    if (e.mask & (FAN_CREATE | FAN_MOVED_TO) && this.#pending.size) {
+      for (const p of [...this.#pending.keys()]) {
+        if (p === path || p.startsWith(path + "/")) this.#appeared(p);
+      }
+    }
     if (e.mask & (FAN_CREATE | FAN_MOVED_TO)) {
       if (f) this.#recheck(f, e.pid);
       else if (this.#folders.has(dir)) this.#newInFolder(path, this.#folders.get(dir)!, e.pid);

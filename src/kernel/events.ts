@@ -16,6 +16,8 @@ import {
   type RawEvent,
 } from "../../ffi/structs.ts";
 import { keyString } from "../identity/running.ts";
+import { kernelDev } from "../identity/devno.ts";
+import { viaMagicLink } from "../identity/magic_path.ts";
 
 const KINDS: Record<number, ConnEvent["kind"]> = {
   [HW.EV_CONNECT]: "connect",
@@ -71,6 +73,49 @@ function procExe(tgid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The real path of the process's executable, accepted only when the file at that path is the
+ * identity the kernel reported (same device and inode): a pid reused, or a process that exec'd
+ * again since the event, gives no answer rather than a wrong one.
+ */
+export function verifiedExe(tgid: number, dev: bigint, ino: bigint): string | undefined {
+  let path: string;
+  try {
+    path = Deno.readLinkSync(`/proc/${tgid}/exe`);
+  } catch {
+    return undefined; // exited already
+  }
+  if (!path.startsWith("/") || path.endsWith(" (deleted)")) return undefined;
+  try {
+    const st = Deno.statSync(path);
+    if (kernelDev(BigInt(st.dev)) === dev && BigInt(st.ino ?? 0) === ino) return path;
+  } catch { /* renamed or removed since */ }
+  return undefined;
+}
+
+/**
+ * A process that re-execs itself through `/proc/self/exe` is most often the forked child of the
+ * same program (a zygote): when it exited before its event was read, an ancestor running the
+ * same file (same identity, checked) still names it.
+ */
+function sameFileAncestor(raw: RawEvent, lineage: ConnEvent["lineage"]): string | undefined {
+  const dev = raw.exe.dev.toString(), ino = raw.exe.ino.toString();
+  for (const a of lineage) {
+    if (a.dev !== dev || a.ino !== ino) continue;
+    const p = verifiedExe(a.tgid, raw.exe.dev, raw.exe.ino);
+    if (p) return p;
+  }
+  return undefined;
+}
+
+/**
+ * An executable whose path could not be learned, shown honestly by its identity (never as the
+ * magic link it was run through, which is not a path anyone can approve).
+ */
+function unresolved(dev: string, ino: string, via: string): string {
+  return `(unresolved: dev ${dev} inode ${ino}, exec'd as ${via})`;
 }
 
 /**
@@ -192,9 +237,15 @@ export function toConnEvent(
   const dev = raw.exe.dev.toString();
   const ino = raw.exe.ino.toString();
   const key = `${dev}:${ino}`;
+  const magic = viaMagicLink(raw.exePath);
   const binary = resolver.byIdentity(key) ??
-    (raw.exePath.startsWith("/") && !(raw.flags & HW.EVF_SCRIPT) ? raw.exePath : undefined) ??
-    seen.lookup(key, raw.tgid) ?? (raw.exePath || raw.comm);
+    (raw.exePath.startsWith("/") && !(raw.flags & HW.EVF_SCRIPT) && !magic
+      ? raw.exePath
+      : undefined) ??
+    (magic
+      ? verifiedExe(raw.tgid, raw.exe.dev, raw.exe.ino) ?? sameFileAncestor(raw, lineage) ??
+        unresolved(dev, ino, raw.exePath)
+      : seen.lookup(key, raw.tgid) ?? (raw.exePath || raw.comm));
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
   const ev: ConnEvent = {

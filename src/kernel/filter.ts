@@ -53,7 +53,15 @@ import {
   sumCounters,
 } from "../../ffi/filter_structs.ts";
 import type { CompiledPolicy } from "../policy/compile.ts";
-import { ifIndex, inNetns, interfaceNames } from "./filter_netns.ts";
+import {
+  ARPHRD_ETHER,
+  ARPHRD_LOOPBACK,
+  ifIndex,
+  inNetns,
+  listInterfaces,
+  type NetInterface,
+  netnsLabel,
+} from "./filter_netns.ts";
 import { exists } from "../base/fs.ts";
 
 /** The embedded filter object (build.sh compiles bpf/filter.bpf.c first). */
@@ -397,36 +405,33 @@ function ifnameOfPin(name: string): string {
 }
 
 /**
- * The interfaces to filter: the configured ones (`[defaults] interfaces`), or when none are
- * configured every non-loopback interface of this network namespace. Throws naming a configured
- * interface that does not exist.
+ * The interfaces to filter, from the interfaces `present` in a namespace: the configured ones
+ * (`[defaults] interfaces`), or when none are configured every non-loopback one (told by device
+ * type). Throws naming a configured interface that is not present, the namespace (`where`) and
+ * the interfaces that are.
  *
  * @example
  * ```ts
- * filter.attach(resolveInterfaces(policy.defaults.interfaces));
+ * checkInterfaces(["veth0"], [{ name: "lo", type: 772 }, { name: "veth0", type: 1 }], "ns x");
+ * // ["veth0"]
  * ```
  */
-export function resolveInterfaces(
+export function checkInterfaces(
   configured: readonly string[],
-  sysClassNet = "/sys/class/net",
+  present: readonly NetInterface[],
+  where: string,
 ): string[] {
-  const present = [...Deno.readDirSync(sysClassNet)].map((e) => e.name).sort();
+  const names = present.map((i) => i.name).sort();
   if (configured.length === 0) {
-    return present.filter((n) => {
-      try {
-        return Deno.readTextFileSync(`${sysClassNet}/${n}/type`).trim() !== "772"; // loopback
-      } catch {
-        return n !== "lo";
-      }
-    });
+    return present.filter((i) => i.type !== ARPHRD_LOOPBACK).map((i) => i.name).sort();
   }
   for (const n of configured) {
     if (n === "lo") {
       throw new Error('interface "lo" cannot be filtered: loopback is always allowed');
     }
-    if (!present.includes(n)) {
+    if (!names.includes(n)) {
       throw new Error(
-        `configured interface "${n}" does not exist (present: ${present.join(", ")})`,
+        `configured interface "${n}" does not exist in ${where} (present: ${names.join(", ")})`,
       );
     }
   }
@@ -434,14 +439,26 @@ export function resolveInterfaces(
 }
 
 /**
- * Every non-loopback interface present now: of this network namespace (loopback told by its
- * device type, as {@link resolveInterfaces} does), or of the namespace at `netns`, where the
- * loopback device is always "lo". The daemon filters these when no interfaces are configured,
+ * The interfaces to filter in the network namespace the filter attaches in: the daemon's own, or
+ * the one at `netns` (`--netns`). Asked of that namespace itself (if_nameindex, netlink), never of
+ * `/sys/class/net`, which shows the mount namespace's view. See {@link checkInterfaces}.
+ *
+ * @example
+ * ```ts
+ * filter.attach(resolveInterfaces(policy.defaults.interfaces));
+ * ```
+ */
+export function resolveInterfaces(configured: readonly string[], netns?: string): string[] {
+  return checkInterfaces(configured, inNetns(netns, listInterfaces), netnsLabel(netns));
+}
+
+/**
+ * Every non-loopback interface present now in the namespace the filter attaches in (the
+ * daemon's, or the one at `netns`). The daemon filters these when no interfaces are configured,
  * and follows them as they come and go.
  */
 export function presentInterfaces(netns?: string): string[] {
-  if (netns === undefined) return resolveInterfaces([]);
-  return inNetns(netns, interfaceNames).filter((n) => n !== "lo");
+  return resolveInterfaces([], netns);
 }
 
 /** Pin folder of the filter under an instance's pin root. */
@@ -517,7 +534,10 @@ export class PacketFilter {
           const pin = `${this.pinDir}/links/${linkPinName(tag, ifname, direction)}`;
           const prog = direction === "in" ? this.#progs.ingress : this.#progs.egress;
           const type = direction === "in" ? AttachType.TCX_INGRESS : AttachType.TCX_EGRESS;
-          const ifindex = inNetns(opts.netns, () => ifIndex(ifname));
+          const [ifindex, devType] = inNetns(opts.netns, () => [
+            ifIndex(ifname),
+            listInterfaces().find((i) => i.name === ifname)?.type ?? ARPHRD_ETHER,
+          ]);
           let fd = -1;
           if (exists(pin)) {
             const old = objGet(pin);
@@ -540,7 +560,9 @@ export class PacketFilter {
             }
             made.push(pin);
           }
-          if (!opts.netns) this.#noteL3Offset(ifname, ifindex);
+          // ifindexes are per namespace; the table is keyed by ifindex alone, so only the
+          // daemon's own namespace is noted (test namespaces carry Ethernet veths).
+          if (!opts.netns) this.#noteL3Offset(ifindex, devType);
           const point: AttachPoint = { ifname, ifindex, direction, pin };
           if (opts.netns) point.netns = opts.netns;
           this.#links.get(pin)?.fd !== undefined && closeBpfFd(this.#links.get(pin)!.fd);
@@ -556,12 +578,10 @@ export class PacketFilter {
   }
 
   // Devices without an Ethernet header (WireGuard, tun, ppp) hand tc the IP header at offset 0.
-  #noteL3Offset(ifname: string, ifindex: number): void {
-    let type = "1";
-    try {
-      type = Deno.readTextFileSync(`/sys/class/net/${ifname}/type`).trim();
-    } catch { /* assume Ethernet */ }
-    mapUpdate(this.maps.fds.hw_flt_ifl3, encodeU32(ifindex), encodeU32(type === "1" ? 14 : 0));
+  // The type comes from the namespace the device lives in (not /sys/class/net, see listInterfaces).
+  #noteL3Offset(ifindex: number, devType: number): void {
+    const l2 = devType === ARPHRD_ETHER ? 14 : 0;
+    mapUpdate(this.maps.fds.hw_flt_ifl3, encodeU32(ifindex), encodeU32(l2));
   }
 
   #dropLink(pin: string): void {

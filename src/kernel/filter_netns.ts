@@ -13,6 +13,13 @@
 const LIBC = "/lib/x86_64-linux-gnu/libc.so.6";
 const CLONE_NEWNET = 0x40000000;
 const O_RDONLY_CLOEXEC = 0o2000000;
+const AF_INET = 2;
+const SOCK_DGRAM_CLOEXEC = 2 | 0o2000000;
+const SIOCGIFHWADDR = 0x8927n;
+/** ARPHRD_LOOPBACK (linux/if_arp.h). */
+export const ARPHRD_LOOPBACK = 772;
+/** ARPHRD_ETHER: a device with an Ethernet header. */
+export const ARPHRD_ETHER = 1;
 
 const SYMBOLS = {
   setns: { parameters: ["i32", "i32"], result: "i32" },
@@ -21,6 +28,9 @@ const SYMBOLS = {
   if_nametoindex: { parameters: ["buffer"], result: "u32" },
   if_nameindex: { parameters: [], result: "pointer" },
   if_freenameindex: { parameters: ["pointer"], result: "void" },
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
+  readlink: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
   __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -117,4 +127,50 @@ export function interfaceNames(): string[] {
   } finally {
     sym().if_freenameindex(list);
   }
+}
+
+/** A network interface: its name and ARPHRD_* device type (1 Ethernet, 772 loopback, …). */
+export interface NetInterface {
+  name: string;
+  type: number;
+}
+
+/**
+ * The network interfaces of the thread's current network namespace with their device types:
+ * names from if_nameindex(3) (netlink), types from SIOCGIFHWADDR on a socket made here, which
+ * belongs to this namespace. Not `/sys/class/net`: that shows the namespace of whoever mounted
+ * sysfs, not the caller's (under `nsenter --net=…` it still lists the host's devices). Wrap in
+ * {@link inNetns} for another namespace.
+ */
+export function listInterfaces(): NetInterface[] {
+  const names = interfaceNames();
+  const fd = sym().socket(AF_INET, SOCK_DGRAM_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket(AF_INET) failed (errno ${lastErrno()})`);
+  try {
+    return names.map((name) => {
+      // struct ifreq: ifr_name[16], then the hardware address: sa_family (the ARPHRD type).
+      const req = new Uint8Array(40);
+      req.set(new TextEncoder().encode(name).subarray(0, 15));
+      const type = sym().ioctl(fd, SIOCGIFHWADDR, req) === 0
+        ? req[16] | (req[17] << 8)
+        : name === "lo"
+        ? ARPHRD_LOOPBACK
+        : ARPHRD_ETHER; // vanished in between: the caller's next look drops it
+      return { name, type };
+    });
+  } finally {
+    sym().close(fd);
+  }
+}
+
+/**
+ * How to name the network namespace the filter works in, for messages: the `--netns` path, or
+ * the daemon's own (`net:[4026531840]`, as /proc shows it).
+ */
+export function netnsLabel(nsPath: string | undefined): string {
+  if (nsPath !== undefined) return `network namespace ${nsPath}`;
+  const buf = new Uint8Array(64);
+  const n = Number(sym().readlink(cstr("/proc/thread-self/ns/net"), buf, BigInt(buf.length)));
+  const id = n > 0 ? new TextDecoder().decode(buf.subarray(0, n)) : "unknown";
+  return `the daemon's network namespace (${id})`;
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
+import { DIST_PATH } from "../helpers/dist.ts";
+import { startTestDaemon } from "../helpers/daemon.ts";
 import { openStore } from "../../src/store/store.ts";
 import { controlSocketPath, startControlServer } from "../../src/daemon/control.ts";
 import { lookupGroup } from "../../src/base/users.ts";
@@ -130,12 +133,17 @@ Deno.test("roles: root is admin, a hashwall-group member is read-only, anyone el
       ["mode", false, "viewer", uidOf(viewer).uid],
     ]);
 
-    // Outsider: the 0660 socket file already keeps them out, with a clear message.
+    // Outsider: the 0750 root:hashwall socket folder already keeps them out; the message names
+    // the folder they cannot traverse.
     const out = await runAs(outsider, "status");
     assert.equal(out.ok, false);
     assert.equal(out.code, "forbidden");
-    assert.match(out.error!, /permission denied on .*control\.sock: .*group "hashwall"/);
-    // Even if the file mode were wrong, the kernel-reported credentials still refuse them.
+    assert.match(
+      out.error!,
+      /cannot reach .*control\.sock: no search permission on the folder \/run\/hashwall\/s-\w+ \(mode 0750, owner root:hashwall\) \(EACCES\);.*membership of group "hashwall"/,
+    );
+    // Even if the modes were wrong, the kernel-reported credentials still refuse them.
+    await Deno.chmod(dirname(controlSocketPath(dir)), 0o755);
     await Deno.chmod(controlSocketPath(dir), 0o666);
     const out2 = await runAs(outsider, "status");
     assert.equal(out2.ok, false);
@@ -294,5 +302,78 @@ Deno.test("control socket: one non-root uid cannot take every slot; root keeps r
     if (createdUser) await sh("userdel", [viewer]).catch(() => {});
     if (createdGroup) await sh("groupdel", ["hashwall"]).catch(() => {});
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("roles: a viewer reaches a non-default instance (--state DIR, a private folder) with the real CLI", async () => {
+  const tag = crypto.randomUUID().slice(0, 6);
+  const viewer = `hwtest-${tag}-s`;
+  const outsider = `hwtest-${tag}-t`;
+  const createdGroup = lookupGroup("hashwall") === undefined;
+  const createdUsers: string[] = [];
+  const home = await Deno.makeTempDir({ prefix: "hw-viewer-" });
+  try {
+    if (createdGroup) await sh("groupadd", ["--system", "hashwall"]);
+    for (const u of [viewer, outsider]) {
+      await sh("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", u]);
+      createdUsers.push(u);
+    }
+    await sh("usermod", ["-aG", "hashwall", viewer]);
+    await Deno.chmod(home, 0o755);
+    await using d = await startTestDaemon({ command: [DIST_PATH] });
+    assert.equal(Deno.statSync(d.stateDir).mode! & 0o777, 0o700, "the state folder stays private");
+
+    /** `dist/hashwall ARGS` as `user` (its own cache folder for the unpacked runtime). */
+    const cliAs = async (user: string, args: string[], groups: "init" | "none" = "init") => {
+      const { uid, gid } = uidOf(user);
+      const cache = `${home}/${user}`;
+      await Deno.mkdir(cache, { recursive: true });
+      await Deno.chown(cache, uid, gid);
+      const out = await new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          groups === "init" ? "--init-groups" : "--clear-groups",
+          DIST_PATH,
+          ...args,
+        ],
+        env: {
+          HOME: cache,
+          HASHWALL_CACHE_DIR: `${cache}/c`,
+          NO_COLOR: "1",
+          PATH: "/usr/bin:/bin",
+        },
+        clearEnv: true,
+        cwd: "/",
+      }).output();
+      const dec = new TextDecoder();
+      return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+    };
+
+    const st = await cliAs(viewer, ["status", "--state", d.stateDir, "--json"]);
+    assert.equal(st.code, 0, st.stderr);
+    assert.equal(JSON.parse(st.stdout).mode, "learning");
+    // Read-only still: a write is refused by role, not by the path.
+    const w = await cliAs(viewer, ["mode", "enforcing", "--state", d.stateDir]);
+    assert.equal(w.code, 4, w.stderr);
+    assert.match(w.stderr, /changes state and needs root/);
+
+    // An outsider is told which folder it cannot traverse, with its real groups.
+    const o = await cliAs(outsider, ["status", "--state", d.stateDir]);
+    assert.equal(o.code, 4, o.stderr);
+    assert.match(
+      o.stderr,
+      new RegExp(
+        `no search permission on the folder /run/hashwall/s-\\w+ \\(mode 0750, owner root:hashwall\\) \\(EACCES\\); you are ${outsider} .*membership of group "hashwall"`,
+      ),
+    );
+    // A member whose session does not carry the group yet is told so (not "needs membership").
+    const s = await cliAs(viewer, ["status", "--state", d.stateDir], "none");
+    assert.equal(s.code, 4, s.stderr);
+    assert.match(s.stderr, /listed in group "hashwall", but this session does not carry it yet/);
+  } finally {
+    for (const u of createdUsers) await sh("userdel", [u]).catch(() => {});
+    if (createdGroup) await sh("groupdel", ["hashwall"]).catch(() => {});
+    await Deno.remove(home, { recursive: true });
   }
 });

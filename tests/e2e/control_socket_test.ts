@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { dirname } from "node:path";
+import { instanceName } from "../../src/kernel/pins.ts";
 import { openStore, type Store } from "../../src/store/store.ts";
 import {
   type ControlServer,
@@ -9,6 +11,7 @@ import {
 import { callDaemon, DaemonError, streamDaemon } from "../../src/daemon/client.ts";
 import type { LiveMessage } from "../../src/api/types.ts";
 import { sampleEvent, StoreBackedApi } from "./control_fixture.ts";
+import { startTestDaemon } from "../helpers/daemon.ts";
 
 interface Env {
   dir: string;
@@ -147,31 +150,38 @@ Deno.test("control: root is admin; ops map onto the API; writes are audited with
 
 Deno.test("control: no daemon gives a clear not_running error; stale sockets are replaced, live ones not", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-ctl-" });
+  const sock = controlSocketPath(dir);
   try {
     await assert.rejects(
       callDaemon(dir, "status"),
       (e) =>
         e instanceof DaemonError && e.code === "not_running" &&
-        e.message === `daemon not running (no socket at ${dir}/control.sock)`,
+        e.message === `daemon not running (no socket at ${sock})`,
     );
     const store = openStore(`${dir}/hashwall.db`);
     const api = new StoreBackedApi(store);
     // A stale socket (listener gone) left behind by a crash.
-    const stale = Deno.listen({ transport: "unix", path: `${dir}/control.sock` });
+    Deno.mkdirSync(dirname(sock), { recursive: true });
+    const stale = Deno.listen({ transport: "unix", path: sock });
     stale.close();
     Deno.writeFileSync(`${dir}/x`, new Uint8Array());
-    const s1 = startControlServer(api, `${dir}/control.sock`);
+    const s1 = startControlServer(api, sock);
     try {
-      assert.throws(() => startControlServer(api, `${dir}/control.sock`), /already listening/);
+      assert.throws(() => startControlServer(api, sock), /already listening/);
       assert.throws(() => startControlServer(api, `${dir}/x`), /not a socket/);
       assert.equal((await callDaemon(dir, "status") as { mode: string }).mode, "learning");
     } finally {
       await s1.close();
       store.close();
     }
-    assert.throws(() => Deno.statSync(`${dir}/control.sock`), Deno.errors.NotFound);
+    assert.throws(() => Deno.statSync(sock), Deno.errors.NotFound);
+    assert.throws(() => Deno.statSync(dirname(sock)), Deno.errors.NotFound, "its folder too");
     assert.equal(controlSocketPath("/var/lib/hashwall/"), "/run/hashwall/control.sock");
-    assert.equal(controlSocketPath("/srv/hw"), "/srv/hw/control.sock");
+    // Never inside the (private, 0700) state folder: under /run/hashwall, named like the pins.
+    assert.equal(
+      controlSocketPath("/srv/hw"),
+      `/run/hashwall/${instanceName("/srv/hw")}/control.sock`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -311,3 +321,21 @@ Deno.test("control: subscribe streams live messages until the client leaves", ()
     }
     assert.equal(api.listeners.size, 0, "the server unsubscribed when the client closed");
   }));
+
+Deno.test("control: a daemon killed hard leaves its socket under /run/hashwall; disable removes it", async () => {
+  await using d = await startTestDaemon();
+  const sock = controlSocketPath(d.stateDir);
+  assert.equal(dirname(sock), `/run/hashwall/${instanceName(d.stateDir)}`);
+  const folder = Deno.statSync(dirname(sock));
+  assert.equal(folder.mode! & 0o777, 0o750, "the instance folder: 0750");
+  d.signal("SIGKILL");
+  await d.process.status;
+  assert.ok(Deno.lstatSync(sock).isSocket, "left behind by kill -9");
+  const r = await d.cli(["disable"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.throws(
+    () => Deno.lstatSync(dirname(sock)),
+    Deno.errors.NotFound,
+    "socket and folder gone",
+  );
+});

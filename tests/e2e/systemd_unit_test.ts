@@ -11,7 +11,7 @@ import { BPFFS } from "../../src/kernel/pins.ts";
 import { startTestDaemon } from "../helpers/daemon.ts";
 
 const MAIN = new URL("../../main.ts", import.meta.url).pathname;
-const BUILD_SH = new URL("../../build.sh", import.meta.url).pathname;
+const LAUNCHER_SH = new URL("../../packaging/launcher.sh.in", import.meta.url).pathname;
 
 /** `section → key → values` (a key may repeat). */
 type Unit = Map<string, Map<string, string[]>>;
@@ -102,7 +102,7 @@ Deno.test("unit: notify, watchdog, restart, hardening and folders the code expec
   assert.equal(`/var/cache/${svc("CacheDirectory")}`, INSTALL_PATHS.cache);
   assert.equal(svc("CacheDirectoryMode"), "0700", "the launcher refuses a cache folder not 0700");
   assert.equal(svc("StateDirectoryMode"), "0700", "the daemon keeps its state folder 0700");
-  const launcher = Deno.readTextFileSync(BUILD_SH);
+  const launcher = Deno.readTextFileSync(LAUNCHER_SH);
   assert.match(launcher, /elif \[ "\$uid" = 0 \]; then\n\s+base=\/var\/cache\/hashwall\n/);
   assert.ok(unit.get("Service")!.get("Environment")!.includes(
     `HASHWALL_CACHE_DIR=${INSTALL_PATHS.cache}`,

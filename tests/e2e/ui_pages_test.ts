@@ -3,13 +3,16 @@
  * nothing changed — file, daemon, kernel; a valid edit saved, reloaded and enforced), History and
  * Overview from real kernel events (paging, verdict filter, the "why" and lineage of each row,
  * counts, integrity alarms, the mode switch with confirmation), Learning and Apps without the
- * island script (plain forms), and screenshots of every page at 1280×800 and 420×860
- * (build/test-artifacts/ui/).
+ * island script (plain forms), and every page at 1280 and 390 px wide with long paths, names and
+ * IPv6 addresses, nothing clipped (screenshots in build/test-artifacts/ui/).
  */
 import assert from "node:assert/strict";
 import type { AppInfo, StatusInfo } from "../../src/api/types.ts";
 import { launchBrowser, screenshot } from "../helpers/browser.ts";
 import { startUiDaemon, type UiDaemon, until } from "../helpers/ui_fixture.ts";
+import { createNetnsLab } from "../helpers/netns.ts";
+import { netclientCopy } from "../helpers/netclient.ts";
+import { sha256Of } from "../helpers/daemon.ts";
 
 /** Three rules the editor tests change. */
 const RULES = `
@@ -272,26 +275,129 @@ Deno.test("Learning and Apps work without the island script (plain forms)", asyn
   assert.equal((await f.connect(f.bin.backup)).verdict, "EPERM");
 });
 
-Deno.test("pages fit a narrow window (screenshots at 420×860) and the login page", async () => {
-  await using f = await startUiDaemon({ mode: "learning", binaries: ["wide"], approved: [] });
-  assert.equal((await f.connect(f.bin.wide)).verdict, "ok");
-  await using b = await launchBrowser({ viewport: { width: 420, height: 860 } });
+/** A deep install folder and a long file name, as vendors ship them. */
+const LONG_DIR =
+  "opt/vendor-with-a-rather-long-name/enterprise-application-suite-2026.11/lib/x86_64-linux-gnu/helpers";
+const LONG_FILE = "com.example.enterprise-sync-client.renderer-helper-process";
+/** Full-length IPv6 addresses (no zero group to compress), on the test namespaces' veth. */
+const V6_A = "fd00:200:beef:cafe:1234:5678:9abc:def1";
+const V6_B = "fd00:200:beef:cafe:1234:5678:9abc:def0";
+
+/**
+ * What a page shows that the reader cannot see: sideways page scroll, a table (or any scroll box
+ * other than a text editor) whose content is wider than its box, an element reaching past the
+ * window's right edge.
+ */
+async function hiddenContent(page: import("playwright-core").Page) {
+  return await page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const name = (e: Element) => `<${e.tagName.toLowerCase()} class="${e.className}">`;
+    const clipped = [...document.querySelectorAll("body *")].filter((e) => {
+      if (["TEXTAREA", "PRE", "INPUT", "SELECT", "CODE"].includes(e.tagName)) return false;
+      if (e.closest("textarea, pre, .editor")) return false;
+      const ox = getComputedStyle(e).overflowX;
+      return ox !== "visible" && e.scrollWidth > e.clientWidth + 1;
+    }).map((e) => `${name(e)} ${e.scrollWidth}>${e.clientWidth}`);
+    const past = [...document.querySelectorAll("body *")]
+      .filter((e) => e.getBoundingClientRect().right > w + 1 && !e.closest("textarea"))
+      .map(name);
+    return {
+      pageOverflow: document.documentElement.scrollWidth - w,
+      clipped: clipped.slice(0, 5),
+      past: past.slice(0, 5),
+    };
+  });
+}
+
+Deno.test("every page at 1280 and 390 px with long paths, names and IPv6 addresses: nothing clipped", async () => {
+  const long = await Deno.makeTempDir({ prefix: "hw-ui-long-" });
+  await using lab = await createNetnsLab("uw");
+  try {
+    const dir = `${long}/${LONG_DIR}`;
+    const unknown = await netclientCopy(dir, LONG_FILE);
+    const approved = await netclientCopy(dir, `${LONG_FILE}-approved`);
+    for (const [ns, addr] of [[lab.a, V6_A], [lab.b, V6_B]] as const) {
+      const r = await lab.run(ns, ["ip", "addr", "add", `${addr}/64`, "dev", "veth0", "nodad"]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await using f = await startUiDaemon({
+      mode: "learning",
+      apps: [{
+        name: "enterprise-sync-client-renderer-helper-process-x86_64",
+        path: approved,
+        sha256: await sha256Of(approved),
+      }],
+      rulesExtra: `
+[[rule]]
+id = "allow-internal-monitoring-collectors-over-ipv6"
+action = "allow"
+direction = "out"
+protocol = "tcp"
+ports = [9090, "9100-9199"]
+remote = ["${V6_B}/128", "fd00:200:beef:cafe::/64", "2001:db8:85a3:1234:5678:8a2e:370:7334"]
+comment = "Prometheus exporters on the monitoring VLAN of the second data centre (ticket OPS-123456)"
+
+[[integrity.watch]]
+path = "${dir}"
+recursive = true
+`,
+    });
+    // Learning: the long-path program, reported while allowed.
+    assert.equal((await f.connect(unknown)).verdict, "ok");
+    // Enforcing: denials, one to a full-length IPv6 address inside the test namespaces (the
+    // connect hook refuses it before any packet; the address exists only in the lab).
+    assert.equal((await f.daemon.cli(["mode", "enforcing"])).code, 0);
+    assert.equal((await f.connect(unknown, f.port)).verdict, "EPERM"); // another destination: not deduplicated
+    const v6 = await f.daemon.cg.run([
+      "nsenter",
+      `--net=${lab.a.path}`,
+      unknown,
+      "tcp6",
+      V6_B,
+      "443",
+    ]);
+    assert.equal(v6.stdout.trim(), "EPERM", v6.stderr);
+    await Deno.writeTextFile(`${dir}/${LONG_FILE}.conf`, "changed\n");
+    await until("the denials are stored", async () => {
+      const r = await f.daemon.cli(["events", "--verdict", "deny", "--json"]);
+      return r.stdout.includes(V6_B) && r.stdout.includes("127.0.0.1");
+    }).catch(async (e) => {
+      const r = await f.daemon.cli(["events", "--json"]);
+      throw new Error(`${e.message}; events:\n${r.stdout}`);
+    });
+
+    for (const viewport of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
+      await using b = await launchBrowser({ viewport });
+      const page = await b.newPage();
+      await f.login(page);
+      for (const p of ["overview", "learning", "apps", "rules", "integrity", "history"]) {
+        await page.goto(`${f.url}/${p === "overview" ? "" : p}`);
+        const main = await page.textContent("main") ?? "";
+        if (p === "overview" || p === "history") {
+          assert.ok(main.includes(V6_B), `${p}: the IPv6 destination is shown`);
+          assert.ok(main.includes(LONG_FILE), `${p}: the long path is shown`);
+        }
+        const h = await hiddenContent(page);
+        await screenshot(page, `${viewport.width}-${p}`);
+        assert.ok(
+          h.pageOverflow <= 0 && h.clipped.length === 0 && h.past.length === 0,
+          `${p} at ${viewport.width} px: page scrolls sideways by ${h.pageOverflow}px; ` +
+            `clipped: ${h.clipped.join(" ")}; past the right edge: ${h.past.join(" ")}`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(long, { recursive: true });
+  }
+});
+
+Deno.test("the login page fits a narrow window", async () => {
+  await using f = await startUiDaemon({ mode: "learning" });
+  await using b = await launchBrowser({ viewport: { width: 390, height: 844 } });
   const lp = await b.newPage();
   await lp.goto(`${f.url}/`);
   assert.equal(await lp.textContent("h1"), "Sign in");
+  const h = await hiddenContent(lp);
+  assert.equal(h.pageOverflow <= 0 && h.past.length === 0, true, JSON.stringify(h));
   await screenshot(lp, "login");
-  const page = await b.newPage();
-  await f.login(page);
-  for (const p of ["overview", "learning", "apps", "rules", "integrity", "history"]) {
-    await page.goto(`${f.url}/${p === "overview" ? "" : p}`);
-    const { overflow, wide } = await page.evaluate(() => {
-      const w = document.documentElement.clientWidth;
-      const wide = [...document.querySelectorAll("body *")]
-        .filter((e) => e.getBoundingClientRect().right > w + 1)
-        .map((e) => `<${e.tagName.toLowerCase()} class="${e.className}">`);
-      return { overflow: document.documentElement.scrollWidth - w, wide: wide.slice(0, 5) };
-    });
-    assert.ok(overflow <= 0, `${p}: the page scrolls sideways by ${overflow}px: ${wide.join(" ")}`);
-    await screenshot(page, `narrow-${p}`);
-  }
 });

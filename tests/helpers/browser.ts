@@ -72,6 +72,32 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
+/** Tracked folder of the screenshots the README shows (written by tests/e2e/ui_tour_test.ts). */
+export const DOC_IMG_DIR = new URL("../../docs/img/", import.meta.url).pathname;
+
+/**
+ * Saves what the window shows (not the full page: a README picture should read at a glance; its
+ * top `height` pixels when given) as `docs/img/<name>.png`, and a copy among the test artifacts.
+ * Returns the docs path.
+ */
+export async function docScreenshot(
+  page: Page,
+  name: string,
+  opts: { height?: number } = {},
+): Promise<string> {
+  await Deno.mkdir(DOC_IMG_DIR, { recursive: true });
+  await Deno.mkdir(ARTIFACT_DIR, { recursive: true });
+  const path = `${DOC_IMG_DIR}${name}.png`;
+  const size = page.viewportSize();
+  const clip = opts.height && size
+    ? { x: 0, y: 0, width: size.width, height: Math.min(opts.height, size.height) }
+    : undefined;
+  await page.screenshot({ path, clip });
+  await Deno.copyFile(path, `${ARTIFACT_DIR}doc-${name}.png`);
+  console.log(`screenshot: ${path}`);
+  return path;
+}
+
 /**
  * Builds build/ui/islands.js from ui/islands/main.tsx (what build.sh does), writing beside and
  * renaming so a parallel reader never sees half a file.

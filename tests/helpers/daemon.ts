@@ -30,9 +30,15 @@ export interface TestDaemonOptions {
    * to the host's interfaces; give veths of a test namespace together with `netns`. "all" omits
    * the flag (the daemon follows every interface as they come and go): only with `netns`.
    */
-  interfaces?: string[] | "all";
+  interfaces?: string[] | "all" | "config";
   /** Network namespace (a /run/netns path) the packet filter attaches in. */
   netns?: string;
+  /**
+   * Runs the daemon itself inside this network namespace (`nsenter --net=PATH`, a /run/netns
+   * path), as a container or systemd's NetworkNamespacePath= would. `interfaces: "config"` then
+   * leaves the interfaces to `[defaults] interfaces`.
+   */
+  enterNetns?: string;
   /** The hashwall command for daemon and CLI (e.g. `[DIST_PATH]`); default hashwallCommand(). */
   command?: string[];
 }
@@ -127,6 +133,11 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
 }
 
 function interfaceArgs(o: TestDaemonOptions): string[] {
+  if (o.interfaces === "config") {
+    // Never the host's interfaces: the config decides only inside a test namespace.
+    if (!o.netns && !o.enterNetns) throw new Error('startTestDaemon: "config" needs a namespace');
+    return [];
+  }
   if (o.interfaces === "all") {
     // Never the host's interfaces: following "all" is allowed only inside a test namespace.
     if (!o.netns) throw new Error('startTestDaemon: interfaces "all" needs netns');
@@ -142,7 +153,10 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
   const stateDir = `${root}/state`;
   await writeTestConfig(configDir, o);
   const cg = await createTestCgroup("daemon");
-  const [cmd, ...pre] = o.command ?? hashwallCommand();
+  const [cmd, ...pre] = [
+    ...(o.enterNetns ? ["nsenter", `--net=${o.enterNetns}`, "--"] : []),
+    ...(o.command ?? hashwallCommand()),
+  ];
   const args = [
     ...pre,
     "run",

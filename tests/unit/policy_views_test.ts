@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { validateTexts } from "../../src/config/validate.ts";
 import { explainRequest, ruleInfos } from "../../src/policy/api_views.ts";
-import { resolveInterfaces } from "../../src/kernel/filter.ts";
+import { checkInterfaces } from "../../src/kernel/filter.ts";
 
 const RULES = `
 [[rule]]
@@ -61,21 +61,16 @@ Deno.test("explainRequest answers API requests, IPv6 included, and refuses bad o
   );
 });
 
-Deno.test("resolveInterfaces: all but loopback by default, configured names checked", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hw-sysnet-" });
-  try {
-    for (const [name, type] of [["lo", "772"], ["eth0", "1"], ["wg0", "65534"]]) {
-      await Deno.mkdir(`${dir}/${name}`);
-      await Deno.writeTextFile(`${dir}/${name}/type`, `${type}\n`);
-    }
-    assert.deepEqual(resolveInterfaces([], dir), ["eth0", "wg0"]);
-    assert.deepEqual(resolveInterfaces(["wg0"], dir), ["wg0"]);
-    assert.throws(
-      () => resolveInterfaces(["eth9"], dir),
-      /"eth9" does not exist \(present: eth0, lo, wg0\)/,
-    );
-    assert.throws(() => resolveInterfaces(["lo"], dir), /loopback is always allowed/);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+Deno.test("checkInterfaces: all but loopback by default, configured names checked", () => {
+  const present = [{ name: "lo", type: 772 }, { name: "eth0", type: 1 }, {
+    name: "wg0",
+    type: 65534,
+  }];
+  assert.deepEqual(checkInterfaces([], present, "ns x"), ["eth0", "wg0"]);
+  assert.deepEqual(checkInterfaces(["wg0"], present, "ns x"), ["wg0"]);
+  assert.throws(
+    () => checkInterfaces(["eth9"], present, "ns x"),
+    /"eth9" does not exist in ns x \(present: eth0, lo, wg0\)/,
+  );
+  assert.throws(() => checkInterfaces(["lo"], present, "ns x"), /loopback is always allowed/);
 });

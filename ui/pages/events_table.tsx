@@ -35,9 +35,43 @@ export function lineageLine(e: ConnEvent): string {
     .concat(`${e.comm}(${e.tgid})`).join(" → ");
 }
 
-/** Renders events newest first as given; `compact` drops the lineage column (narrow panels). */
+/**
+ * Renders events newest first as given. `compact` (Overview's half-width panel) folds the six
+ * columns into three — when and verdict, process, destination and why — so nothing has to scroll
+ * sideways in a narrow panel; the lineage is left to History.
+ */
 export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?: boolean }) {
   if (events.length === 0) return <p class="empty">No events match.</p>;
+  if (compact) {
+    return (
+      <div class="table-wrap">
+        <table class="table stack compact" data-test="events-table">
+          <thead>
+            <tr>
+              <th>Time</th>
+              <th>Process</th>
+              <th>Destination · why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e, i) => (
+              <tr key={e.id ?? i} data-event-id={e.id}>
+                <td data-label="time">
+                  <div class="nowrap">{formatTime(e.time)}</div>
+                  <VerdictBadge verdict={e.verdict} unknown={e.reason === "unknown_app"} />
+                </td>
+                <ProcessCell e={e} />
+                <td data-label="destination">
+                  <Destination e={e} />
+                  <div class="small">{explainReason(e)}</div>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    );
+  }
   return (
     <div class="table-wrap">
       <table class="table stack" data-test="events-table">
@@ -48,7 +82,7 @@ export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?
             <th>Process</th>
             <th>Destination</th>
             <th>Why</th>
-            {!compact && <th>Lineage</th>}
+            <th>Lineage</th>
           </tr>
         </thead>
         <tbody>
@@ -58,19 +92,34 @@ export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?
               <td data-label="verdict">
                 <VerdictBadge verdict={e.verdict} unknown={e.reason === "unknown_app"} />
               </td>
-              <td data-label="process">
-                <div class="strong">{e.app ?? e.comm}</div>
-                <div class="mono small muted break">{e.exe}</div>
-              </td>
-              <td class="mono nowrap" data-label="destination">
-                {formatDest(e.daddr, e.dport)} <span class="muted">{protoName(e.proto)}</span>
+              <ProcessCell e={e} />
+              <td data-label="destination">
+                <Destination e={e} />
               </td>
               <td data-label="why">{explainReason(e)}</td>
-              {!compact && <td class="mono small" data-label="lineage">{lineageLine(e)}</td>}
+              <td class="mono small wrap-any" data-label="lineage">{lineageLine(e)}</td>
             </tr>
           ))}
         </tbody>
       </table>
     </div>
+  );
+}
+
+function ProcessCell({ e }: { e: ConnEvent }) {
+  return (
+    <td data-label="process">
+      <div class="strong wrap-any">{e.app ?? e.comm}</div>
+      <div class="mono small muted break">{e.exe}</div>
+    </td>
+  );
+}
+
+/** Address and port; a full IPv6 address may wrap (only where it must), never clip. */
+function Destination({ e }: { e: ConnEvent }) {
+  return (
+    <span class="mono wrap-any">
+      {formatDest(e.daddr, e.dport)} <span class="muted nowrap">{protoName(e.proto)}</span>
+    </span>
   );
 }

@@ -29,7 +29,7 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
           ? <p class="empty">Nothing is watched. Add [[integrity.watch]] to rules.toml.</p>
           : (
             <div class="table-wrap">
-              <table class="table">
+              <table class="table stack">
                 <thead>
                   <tr>
                     <th>Path</th>
@@ -39,10 +39,24 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
                 </thead>
                 <tbody>
                   {info.watches.map((w) => (
-                    <tr key={w.path}>
-                      <td class="mono break">{w.path}</td>
-                      <td>{w.recursive ? "yes" : "no"}</td>
-                      <td class="right mono">{w.files}</td>
+                    <tr key={w.path} data-test="watch-row">
+                      <td class="mono break" data-label="path">
+                        {w.path}
+                        {w.present === false && (
+                          <>
+                            {" "}
+                            <span
+                              class="badge badge-neutral"
+                              data-test="not-present"
+                              title="watched for its creation"
+                            >
+                              not present yet
+                            </span>
+                          </>
+                        )}
+                      </td>
+                      <td data-label="recursive">{w.recursive ? "yes" : "no"}</td>
+                      <td class="right mono" data-label="files">{w.files}</td>
                     </tr>
                   ))}
                 </tbody>
@@ -56,7 +70,7 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
           ? <p class="empty">No change since the baseline.</p>
           : (
             <div class="table-wrap">
-              <table class="table" data-test="integrity-changes">
+              <table class="table stack" data-test="integrity-changes">
                 <thead>
                   <tr>
                     <th>Time</th>
@@ -69,13 +83,17 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
                 <tbody>
                   {info.changes.map((c, i) => (
                     <tr key={i}>
-                      <td class="nowrap">{formatTime(c.time)}</td>
-                      <td>
+                      <td class="nowrap" data-label="time">{formatTime(c.time)}</td>
+                      <td data-label="change">
                         <span class="badge badge-bad">{c.change}</span>
                       </td>
-                      <td class="mono break">{c.path}</td>
-                      <td class="mono small break" title={c.oldHash}>{c.oldHash ?? "—"}</td>
-                      <td class="mono small break" title={c.newHash}>{c.newHash ?? "—"}</td>
+                      <td class="mono break" data-label="path">{c.path}</td>
+                      <td class="mono small break" data-label="before" title={c.oldHash}>
+                        {c.oldHash ?? "—"}
+                      </td>
+                      <td class="mono small break" data-label="after" title={c.newHash}>
+                        {c.newHash ?? "—"}
+                      </td>
                     </tr>
                   ))}
                 </tbody>

@@ -37,7 +37,7 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
           ? <p class="empty">No rules: only the defaults apply.</p>
           : (
             <div class="table-wrap">
-              <table class="table" data-test="rules-table">
+              <table class="table stack" data-test="rules-table">
                 <thead>
                   <tr>
                     <th>#</th>
@@ -54,22 +54,26 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
                 <tbody>
                   {view.rules.map((r, i) => (
                     <tr key={r.id} data-rule={r.id}>
-                      <td class="muted">{i + 1}</td>
-                      <td class="strong mono">
+                      <td class="muted" data-label="#">{i + 1}</td>
+                      <td class="strong mono wrap-any" data-label="id">
                         {r.id}
                         {r.comment && <div class="small muted sans">{r.comment}</div>}
                       </td>
-                      <td>
+                      <td data-label="action">
                         <span class={`badge badge-${r.action === "allow" ? "ok" : "bad"}`}>
                           {r.action}
                         </span>
                       </td>
-                      <td>{r.direction}</td>
-                      <td>{r.protocol}</td>
-                      <td class="mono small">{r.remote?.join(", ") ?? "any"}</td>
-                      <td class="mono small">{r.ports?.join(", ") ?? "any"}</td>
-                      <td>{r.app ?? "—"}</td>
-                      <td class="right mono">{r.hits}</td>
+                      <td data-label="dir">{r.direction}</td>
+                      <td data-label="proto">{r.protocol}</td>
+                      <td class="mono small wrap-any" data-label="remote">
+                        {r.remote?.join(", ") ?? "any"}
+                      </td>
+                      <td class="mono small wrap-any" data-label="ports">
+                        {r.ports?.join(", ") ?? "any"}
+                      </td>
+                      <td class="wrap-any" data-label="app">{r.app ?? "—"}</td>
+                      <td class="right mono" data-label="hits">{r.hits}</td>
                     </tr>
                   ))}
                 </tbody>
