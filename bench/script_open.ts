@@ -84,9 +84,8 @@ await runBench(async (cleanup) => {
 
   const progs = new Map<string, number>();
   cleanup.defer("close program fds", () => progs.forEach((fd) => closeBpfFd(fd)));
-  for (const name of ["hw_script_openat_enter", "hw_script_openat_exit"]) {
-    progs.set(name, progFdOfPinnedLink(`${pins.links}/${name}`));
-  }
+  progs.set("hw_script_open_enter", progFdOfPinnedLink(`${pins.links}/hw_script_sys_enter_openat`));
+  progs.set("hw_script_open_exit", progFdOfPinnedLink(`${pins.links}/hw_script_sys_exit_openat`));
   const after = await nsPerOpen(inline);
   let unwatched: ProgCost[] = [];
   let watched: ProgCost[] = [];

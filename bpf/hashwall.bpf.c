@@ -79,7 +79,7 @@ struct hw_exec_info {
 	__u32 flags;       /* HW_EVF_* */
 	__u32 reason;      /* for an untrusted interpreter: HW_REASON_INTERPRETER or _UNRESOLVED */
 	__u32 script_hash; /* dedup: one report per script, not per interpreter */
-	__u32 _pad;
+	__u32 detail;      /* with a trust-guard reason (HW_REASON_ENV, ...): its detail */
 	char path[HW_PATH_LEN];
 };
 
@@ -118,6 +118,11 @@ struct {
 	__type(key, __u32);
 	__type(value, struct hw_exec_scratch);
 } hw_exec_scratch SEC(".maps");
+
+/* Trust that cannot be borrowed: argv grammar, exec environment, tampering (own headers). */
+#include "argv_grammar.h"
+#include "exec_env.h"
+#include "tamper.h"
 
 static __always_inline void count(__u32 idx)
 {
@@ -201,8 +206,12 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 		bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), xi->path);
 		e->flags = xi->flags;
 		if (xi->reason &&
-		    (reason == HW_REASON_UNKNOWN_APP || reason == HW_REASON_INTERPRETER))
+		    (reason == HW_REASON_UNKNOWN_APP || reason == HW_REASON_INTERPRETER ||
+		     reason == HW_REASON_NOT_INHERITED)) {
 			e->reason = xi->reason;
+			if (xi->reason >= HW_REASON_ENV)
+				e->rule = xi->detail; /* the variable, the tampering vector */
+		}
 	} else {
 		e->exe_path[0] = 0;
 		e->flags = 0;
@@ -244,7 +253,7 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 	if (!s)
 		return 1;
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (tgid == s->daemon_tgid) {
+	if (hw_is_daemon(s, tgid)) {
 		count(HW_CNT_ALLOW);
 		return 1;
 	}
@@ -255,6 +264,8 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 
 	__u32 reason = HW_REASON_UNKNOWN_APP;
 	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
+	if (pv && hw_trust_borrowed(pv, tgid))
+		pv = NULL; /* traced right now by a stranger: the trust is gone */
 	if (pv) {
 		struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &pv->trust_key);
 		if (a && a->app_id == pv->app_id) {
@@ -390,7 +401,7 @@ int BPF_PROG(hw_fork, struct task_struct *parent, struct task_struct *child)
 	if (ptgid == ctgid)
 		return 0; /* a new thread shares its process's entry */
 	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &ptgid);
-	if (!pv || !(pv->flags & HW_APP_INHERIT)) {
+	if (!pv || !(pv->flags & HW_APP_INHERIT) || child->ptrace) {
 		/* A recycled tgid must not keep a dead process's trust. */
 		bpf_map_delete_elem(&hw_procs, &ctgid);
 	} else {
@@ -417,50 +428,6 @@ static __always_inline __u32 fnv1a(const char *s)
 		h = (h ^ (__u8)s[i]) * 16777619u;
 	}
 	return h ? h : 1;
-}
-
-/* Is s (NUL-terminated, in a buffer of at least 3 bytes) exactly the 2-char option "-X"? */
-static __always_inline int is_opt(const char *s, char x)
-{
-	return s[0] == '-' && s[1] == x && s[2] == 0;
-}
-
-/*
- * Finds the script an interpreter was given on its command line: the first argument after
- * argv[0] that is not an option. Options that take inline code (-c, -e, -E, -m, -p, -r) mean
- * "no script": the interpreter's own verdict applies. "-jar X" names X. Leaves the candidate in
- * sc->arg (zero-padded); returns 1 when found, 0 for none, -1 when argv cannot be read safely.
- */
-static __always_inline int script_from_argv(struct task_struct *p, struct hw_exec_scratch *sc)
-{
-	unsigned long start = BPF_CORE_READ(p, mm, arg_start);
-	unsigned long end = BPF_CORE_READ(p, mm, arg_end);
-	unsigned long ptr = start;
-	int take_next = 0;
-
-	for (int i = 0; i < 6; i++) {
-		if (ptr >= end)
-			return 0;
-		__builtin_memset(sc->arg, 0, sizeof(sc->arg));
-		long n = bpf_probe_read_user_str(sc->arg, sizeof(sc->arg), (const void *)ptr);
-		if (n <= 0 || n >= (long)sizeof(sc->arg))
-			return -1; /* unreadable or too long to compare: fail closed */
-		ptr += n;
-		if (i == 0)
-			continue; /* argv[0] */
-		if (take_next || sc->arg[0] != '-')
-			return 1;
-		if (sc->arg[1] == '-' && sc->arg[2] == 0) {
-			take_next = 1; /* "--": the next argument is the script */
-			continue;
-		}
-		if (is_opt(sc->arg, 'c') || is_opt(sc->arg, 'e') || is_opt(sc->arg, 'E') ||
-		    is_opt(sc->arg, 'm') || is_opt(sc->arg, 'p') || is_opt(sc->arg, 'r'))
-			return 0;
-		if (sc->arg[1] == 'j' && sc->arg[2] == 'a' && sc->arg[3] == 'r' && sc->arg[4] == 0)
-			take_next = 1;
-	}
-	return 0;
 }
 
 /*
@@ -511,7 +478,8 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	sc->info.flags = 0;
 	sc->info.reason = 0;
 	sc->info.script_hash = 0;
-	sc->info._pad = 0;
+	sc->info.detail = 0;
+	bpf_map_delete_elem(&hw_tainted, &tgid); /* a new image: old tampering is gone with it */
 	bpf_probe_read_kernel_str(sc->info.path, sizeof(sc->info.path), filename);
 
 	struct hw_exe_key key;
@@ -533,11 +501,12 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	} else if (a) {
 		/* An interpreter: find its script (#! path, else the command line). */
 		int found;
+		__u32 why = 0;
 		if (interp != filename) {
 			__builtin_memset(sc->arg, 0, sizeof(sc->arg));
 			found = bpf_probe_read_kernel_str(sc->arg, sizeof(sc->arg), filename) > 0;
 		} else {
-			found = script_from_argv(p, sc);
+			found = hw_argv_script(p, sc->arg, hw_app_kind(a->app_id), &why);
 		}
 		__u32 unresolved = found < 0;
 		if (found > 0) {
@@ -555,7 +524,17 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		}
 		if (!trusted)
 			sc->info.reason = unresolved ? HW_REASON_SCRIPT_UNRESOLVED
-						     : HW_REASON_INTERPRETER;
+					  : why	       ? why
+						       : HW_REASON_INTERPRETER;
+	}
+	if (trusted && a) {
+		/* Nothing may run other code inside it: injection variables, a tracer. */
+		__u32 kind = a->flags & HW_APP_INTERPRETER ? hw_app_kind(a->app_id) : HW_KIND_OTHER;
+		__u32 guard = hw_exec_guard(p, kind, hw_app_env_allow(v.app_id), &sc->info.detail);
+		if (guard) {
+			trusted = 0;
+			sc->info.reason = guard;
+		}
 	}
 	if (trusted && script) {
 		/* A script: not trusted yet; the interpreter's open of it decides (script_open.h). */
@@ -583,5 +562,6 @@ int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_exec_paths, &tgid);
+	hw_tamper_exit(tgid);
 	return 0;
 }

@@ -83,7 +83,7 @@ struct hw_settings {
 	__u32 daemon_tgid;    /* the daemon's own traffic is never denied */
 	__u32 dedup_ms;       /* an app+destination is reported at most once per this window */
 	__u32 generation;     /* bumped by userspace on every policy write (diagnostics) */
-	__u32 _pad;
+	__u32 daemon_start;   /* the daemon's start time (clock ticks since boot, low 32 bits) */
 };
 
 /* Indexes of the per-CPU counters array. */
@@ -196,6 +196,99 @@ _Static_assert(sizeof(struct hw_settings) == 24, "hw_settings layout");
 _Static_assert(sizeof(struct hw_ancestor) == 40, "hw_ancestor layout");
 _Static_assert(sizeof(struct hw_event) == 408 + HW_PATH_LEN, "hw_event layout");
 _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
+
+/* ===================================================================================== */
+/* borrowed trust (bpf/argv_grammar.h, bpf/exec_env.h, bpf/tamper.h, src/policy/interpreters.ts) */
+/* ===================================================================================== */
+
+/*
+ * Reasons of the trust guards. hw_event.rule carries the detail: for HW_REASON_ENV the bit of
+ * the variable (hw_env_val.bit, HW_ENV_TOO_LARGE when the environment could not be read whole);
+ * for HW_REASON_INJECTED the HW_TAMPER_* vector.
+ */
+#define HW_REASON_ENV 16      /* exec'd with an injection variable (LD_PRELOAD, PYTHONPATH, ...) */
+#define HW_REASON_TRACED 17   /* exec'd while being ptraced */
+#define HW_REASON_INJECTED 18 /* lost its trust: another process wrote to it or changed its exe */
+#define HW_REASON_ARGV 19     /* an interpreter command line the grammar does not understand */
+
+#define HW_ENV_TOO_LARGE 255 /* detail: too many or too long environment strings to check */
+#define HW_ENV_MAX_VARS 256  /* environment strings checked at most (more: not trusted) */
+#define HW_ENV_NAME_LEN 32   /* variable names compared (longer names are none of ours) */
+#define HW_ENV_ALL_KINDS 0x80000000u /* hw_env_val.kinds: applies to every executable */
+
+#define HW_TAMPER_PTRACE 1    /* ptrace attach/seize/traceme */
+#define HW_TAMPER_VM_WRITE 2  /* process_vm_writev */
+#define HW_TAMPER_PROC_MEM 3  /* /proc/PID/mem opened for writing */
+#define HW_TAMPER_SET_MM 4    /* prctl(PR_SET_MM, ...): exe link or memory map rewritten */
+
+/* Interpreter kinds (hw_app_exec.kind), derived in userspace from the interpreter's file name. */
+#define HW_KIND_OTHER 0 /* unknown interpreter: any option means "no script" */
+#define HW_KIND_PYTHON 1
+#define HW_KIND_SHELL 2 /* bash, sh, dash */
+#define HW_KIND_PERL 3
+#define HW_KIND_NODE 4
+#define HW_KIND_RUBY 5
+#define HW_KIND_JAVA 6
+#define HW_KIND_MAX 8
+
+/* Actions of an option in hw_argv_grammar. */
+#define HW_ARG_FLAG 1   /* an option without value */
+#define HW_ARG_VALUE 2  /* takes a value: attached (-Wx, --opt=x) or the next argument */
+#define HW_ARG_CODE 3   /* the code comes from elsewhere (-c, -e, -m, -, ...): no script */
+#define HW_ARG_END 4    /* end of options: the next argument is the script (--) */
+#define HW_ARG_SCRIPT 5 /* the next argument is the script (java -jar) */
+#define HW_ARG_PREFIX 6 /* any argument starting with this is a flag (java -Dk=v) */
+#define HW_ARG_CHECKED 7 /* takes a value that must be listed (python -X dev, not pycache_prefix) */
+#define HW_ARG_VALUES 0x100 /* kind | this: the listed values of HW_ARG_CHECKED options (FLAG) */
+
+/* Per-kind switches: the entry with an empty option (opt all zero) of each kind. */
+#define HW_ARGK_KNOWN 0x1       /* the kind has a grammar */
+#define HW_ARGK_CLUSTER 0x2     /* single-letter flags combine (-Bu) */
+#define HW_ARGK_ATTACHED 0x4    /* a short option's value may be attached (-Wignore) */
+#define HW_ARGK_PLUS 0x8        /* options may start with '+' too (bash +x) */
+#define HW_ARGK_SCRIPT_ONLY 0x10 /* only HW_ARG_SCRIPT names a script (java: else a class) */
+
+#define HW_ARG_OPT_LEN 28 /* options compared (longer ones: by prefix only) */
+#define HW_ARG_MAX 32     /* arguments examined at most; more options: no script */
+#define HW_ARG_CLUSTER_MAX 16
+
+struct hw_argv_key {
+	__u32 kind;                /* HW_KIND_* */
+	char opt[HW_ARG_OPT_LEN]; /* the option ("-W", "--rcfile"), NUL-padded; "" = kind switches */
+};
+
+struct hw_argv_val {
+	__u32 action; /* HW_ARG_*, or HW_ARGK_* for the kind entry */
+};
+
+/* Per app id: the interpreter kind (interpreters) and the variables allow_env permits. */
+struct hw_app_exec {
+	__u32 kind;      /* HW_KIND_* */
+	__u32 env_allow; /* bit hw_env_val.bit set: that variable does not cost the trust */
+};
+
+/* Injection variables by name: which executables they concern. */
+struct hw_env_key {
+	char name[HW_ENV_NAME_LEN]; /* NUL-padded */
+};
+
+struct hw_env_val {
+	__u32 bit;   /* 0..30: its bit in hw_app_exec.env_allow and the event's detail */
+	__u32 kinds; /* bit HW_KIND_*: interpreters it concerns; HW_ENV_ALL_KINDS: every executable */
+};
+
+/* Processes whose memory or exe link another process changed: never trusted again (until exec). */
+struct hw_taint {
+	__u32 vector;   /* HW_TAMPER_* */
+	__u32 by_tgid;  /* who did it */
+};
+
+_Static_assert(sizeof(struct hw_argv_key) == 32, "hw_argv_key layout");
+_Static_assert(sizeof(struct hw_argv_val) == 4, "hw_argv_val layout");
+_Static_assert(sizeof(struct hw_app_exec) == 8, "hw_app_exec layout");
+_Static_assert(sizeof(struct hw_env_key) == HW_ENV_NAME_LEN, "hw_env_key layout");
+_Static_assert(sizeof(struct hw_env_val) == 8, "hw_env_val layout");
+_Static_assert(sizeof(struct hw_taint) == 8, "hw_taint layout");
 
 /* ===================================================================================== */
 /* packet filter (bpf/filter.bpf.c, bpf/rules_app.h, src/policy, ffi/filter_structs.ts)  */

@@ -257,43 +257,23 @@ static __always_inline void hw_so_exit(long ret)
 	count(HW_CNT_EXEC_TRUSTED);
 }
 
+/* x86_64 syscall number of open(2); openat and openat2 carry the name in args[1]. */
+#define HW_NR_OPEN 2
+
+/*
+ * One program per side, attached to sys_{enter,exit}_{open,openat,openat2}. The record of a
+ * syscall tracepoint holds an int syscall number where raw_syscalls has a long id: read 32 bits.
+ */
 SEC("tracepoint/syscalls/sys_enter_openat")
-int hw_script_openat_enter(struct trace_event_raw_sys_enter *ctx)
+int hw_script_open_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	hw_so_enter((const char *)ctx->args[1]);
+	int nr = (int)ctx->id;
+	hw_so_enter((const char *)(nr == HW_NR_OPEN ? ctx->args[0] : ctx->args[1]));
 	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_exit_openat")
-int hw_script_openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	hw_so_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_open")
-int hw_script_open_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	hw_so_enter((const char *)ctx->args[0]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_open")
 int hw_script_open_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	hw_so_exit(ctx->ret);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_openat2")
-int hw_script_openat2_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	hw_so_enter((const char *)ctx->args[1]);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_openat2")
-int hw_script_openat2_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	hw_so_exit(ctx->ret);
 	return 0;

@@ -78,6 +78,10 @@ const SYMBOLS = {
   bpf_program__autoload: { parameters: ["pointer"], result: "bool" },
   bpf_program__attach: { parameters: ["pointer"], result: "pointer" },
   bpf_program__attach_cgroup: { parameters: ["pointer", "i32"], result: "pointer" },
+  bpf_program__attach_tracepoint: {
+    parameters: ["pointer", "buffer", "buffer"],
+    result: "pointer",
+  },
 
   bpf_link__fd: { parameters: ["pointer"], result: "i32" },
   bpf_link__pin: { parameters: ["pointer", "buffer"], result: "i32" },
@@ -757,6 +761,20 @@ export class BpfProgram {
     clearWarnings();
     setErrno(0);
     const link = bpf().bpf_program__attach(p);
+    const err = errno();
+    return new BpfLink(checkPtr(link, err, op));
+  }
+
+  /**
+   * Attaches to a classic tracepoint by name (`bpf_program__attach_tracepoint`), so one program
+   * can serve several tracepoints (needs tracefs, like `attach` of a `tracepoint/` section).
+   */
+  attachTracepoint(category: string, name: string): BpfLink {
+    const op = `bpf_program__attach_tracepoint(${this.name}, ${category}/${name})`;
+    const p = this.#p(op);
+    clearWarnings();
+    setErrno(0);
+    const link = bpf().bpf_program__attach_tracepoint(p, cString(category), cString(name));
     const err = errno();
     return new BpfLink(checkPtr(link, err, op));
   }

@@ -51,6 +51,43 @@ export const HW = {
   REASON_SCRIPT_MISMATCH: 25,
   REASON_STALE: 26,
   EVF_SCRIPT: 0x1,
+  // borrowed trust (bpf/argv_grammar.h, bpf/exec_env.h, bpf/tamper.h)
+  REASON_ENV: 16,
+  REASON_TRACED: 17,
+  REASON_INJECTED: 18,
+  REASON_ARGV: 19,
+  ENV_TOO_LARGE: 255,
+  ENV_MAX_VARS: 256,
+  ENV_NAME_LEN: 32,
+  ENV_ALL_KINDS: 0x80000000,
+  TAMPER_PTRACE: 1,
+  TAMPER_VM_WRITE: 2,
+  TAMPER_PROC_MEM: 3,
+  TAMPER_SET_MM: 4,
+  KIND_OTHER: 0,
+  KIND_PYTHON: 1,
+  KIND_SHELL: 2,
+  KIND_PERL: 3,
+  KIND_NODE: 4,
+  KIND_RUBY: 5,
+  KIND_JAVA: 6,
+  KIND_MAX: 8,
+  ARG_FLAG: 1,
+  ARG_VALUE: 2,
+  ARG_CODE: 3,
+  ARG_END: 4,
+  ARG_SCRIPT: 5,
+  ARG_PREFIX: 6,
+  ARG_CHECKED: 7,
+  ARG_VALUES: 0x100,
+  ARGK_KNOWN: 0x1,
+  ARGK_CLUSTER: 0x2,
+  ARGK_ATTACHED: 0x4,
+  ARGK_PLUS: 0x8,
+  ARGK_SCRIPT_ONLY: 0x10,
+  ARG_OPT_LEN: 28,
+  ARG_MAX: 32,
+  ARG_CLUSTER_MAX: 16,
 } as const;
 
 /** Names of the counters, indexed by their HW_CNT_* value. */
@@ -93,7 +130,14 @@ export const LAYOUT = {
   },
   hw_settings: {
     size: 24,
-    fields: { mode: 0, allow_loopback: 4, daemon_tgid: 8, dedup_ms: 12, generation: 16 },
+    fields: {
+      mode: 0,
+      allow_loopback: 4,
+      daemon_tgid: 8,
+      dedup_ms: 12,
+      generation: 16,
+      daemon_start: 20,
+    },
   },
   hw_ancestor: { size: 40, fields: { "exe.dev": 0, "exe.ino": 8, tgid: 16, comm: 24 } },
   hw_event: {
@@ -123,6 +167,12 @@ export const LAYOUT = {
   hw_script_key: { size: 256, fields: { path: 0 } },
   hw_script_rel_key: { size: 144, fields: { "dir.dev": 0, "dir.ino": 8, name: 16 } },
   hw_script_val: { size: 24, fields: { "key.dev": 0, "key.ino": 8, app_id: 16, flags: 20 } },
+  hw_argv_key: { size: 32, fields: { kind: 0, opt: 4 } },
+  hw_argv_val: { size: 4, fields: { action: 0 } },
+  hw_app_exec: { size: 8, fields: { kind: 0, env_allow: 4 } },
+  hw_env_key: { size: 32, fields: { name: 0 } },
+  hw_env_val: { size: 8, fields: { bit: 0, kinds: 4 } },
+  hw_taint: { size: 8, fields: { vector: 0, by_tgid: 4 } },
   hw_dedup_key: {
     size: 40,
     fields: {
@@ -263,6 +313,11 @@ export interface Settings {
   daemonTgid: number;
   dedupMs: number;
   generation: number;
+  /**
+   * Start time of `daemonTgid` (clock ticks since boot, low 32 bits, as /proc/PID/stat field 22):
+   * the exemption holds only for that very process. AppControl fills it in when absent.
+   */
+  daemonStart?: number;
 }
 
 /** Encodes a `struct hw_settings`. */
@@ -275,6 +330,7 @@ export function encodeSettings(s: Settings): Uint8Array {
   v.setUint32(f.daemon_tgid, s.daemonTgid, true);
   v.setUint32(f.dedup_ms, s.dedupMs, true);
   v.setUint32(f.generation, s.generation, true);
+  v.setUint32(f.daemon_start, (s.daemonStart ?? 0) >>> 0, true);
   return b;
 }
 
@@ -288,6 +344,7 @@ export function decodeSettings(b: Uint8Array): Settings {
     daemonTgid: v.getUint32(f.daemon_tgid, true),
     dedupMs: v.getUint32(f.dedup_ms, true),
     generation: v.getUint32(f.generation, true),
+    daemonStart: v.getUint32(f.daemon_start, true),
   };
 }
 
@@ -451,4 +508,47 @@ export function encodeScriptVal(key: ExeKey, appId: number, flags: number): Uint
   v.setUint32(f.app_id, appId, true);
   v.setUint32(f.flags, flags, true);
   return b;
+}
+
+/** Encodes a `struct hw_argv_key`; throws when the option does not fit. */
+export function encodeArgvKey(kind: number, opt: string): Uint8Array {
+  const f = LAYOUT.hw_argv_key.fields;
+  const b = new Uint8Array(LAYOUT.hw_argv_key.size);
+  new DataView(b.buffer).setUint32(f.kind, kind, true);
+  const o = encoder.encode(opt);
+  if (o.length >= HW.ARG_OPT_LEN) throw new RangeError(`option ${opt} too long for the grammar`);
+  b.set(o, f.opt);
+  return b;
+}
+
+/** Encodes a `struct hw_env_key`; throws when the name does not fit. */
+export function encodeEnvKey(name: string): Uint8Array {
+  const b = new Uint8Array(LAYOUT.hw_env_key.size);
+  const n = encoder.encode(name);
+  if (n.length >= HW.ENV_NAME_LEN - 1) throw new RangeError(`variable name ${name} too long`);
+  b.set(n, 0);
+  return b;
+}
+
+/** Encodes two u32 (hw_argv_val has one; hw_app_exec, hw_env_val, hw_taint have two). */
+export function encodeU32s(...xs: number[]): Uint8Array {
+  const b = new Uint8Array(xs.length * 4);
+  const v = new DataView(b.buffer);
+  xs.forEach((x, i) => v.setUint32(i * 4, x >>> 0, true));
+  return b;
+}
+
+/** A decoded `struct hw_taint`. */
+export interface Taint {
+  vector: number;
+  byTgid: number;
+}
+
+/** Decodes a `struct hw_taint`. */
+export function decodeTaint(b: Uint8Array): Taint {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    vector: v.getUint32(LAYOUT.hw_taint.fields.vector, true),
+    byTgid: v.getUint32(LAYOUT.hw_taint.fields.by_tgid, true),
+  };
 }

@@ -127,6 +127,11 @@ export interface App {
   inherit: boolean;
   /** An interpreter: never trusted by its own exe, only through an approved script. */
   interpreter: boolean;
+  /**
+   * Injection variables (LD_LIBRARY_PATH, PYTHONPATH, ...) this app may be started with and stay
+   * trusted; omitted = none (any of them in the exec's environment costs the trust).
+   */
+  allowEnv?: string[];
   /** How long the approval lasts; omitted = forever. */
   duration?: Duration;
   /** Where the `[[app]]` starts. */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { ENV_VAR_NAMES } from "../policy/interpreters.ts";
 import type {
   App,
   Cidr,
@@ -83,7 +84,7 @@ export const CONFIG_KEYS = {
   watch: ["path", "recursive"],
   history: ["max_age_days", "max_rows"],
   appsTop: ["app"],
-  app: ["name", "path", "sha256", "inherit", "interpreter", "duration"],
+  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env"],
 } as const;
 
 /** Built-in values for keys left out of `[defaults]` and `[ui]`. */
@@ -467,6 +468,13 @@ function validateAppsDoc(
     const inherit = field(doc, path, table, "inherit", readBool) ?? false;
     const interpreter = field(doc, path, table, "interpreter", readBool) ?? false;
     const duration = field(doc, path, table, "duration", readDuration);
+    const allowEnv = field(
+      doc,
+      path,
+      table,
+      "allow_env",
+      readArray(readEnum(ENV_VAR_NAMES), "variable names"),
+    );
     if (name !== undefined) {
       const first = seenNames.get(name);
       if (first) {
@@ -478,6 +486,7 @@ function validateAppsDoc(
     if (name === undefined || exe === undefined || sha256 === undefined) continue;
     const app: App = { name, path: exe, sha256, inherit, interpreter, loc: doc.where(path) };
     if (duration !== undefined) app.duration = duration;
+    if (allowEnv?.length) app.allowEnv = [...new Set(allowEnv)];
     firstByName.set(name, app);
     apps.push(app);
   }

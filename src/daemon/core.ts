@@ -27,8 +27,10 @@ import { explainRequest, ruleInfos } from "../policy/api_views.ts";
 import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
-import { identityOf, keyString, runningProcesses } from "../identity/running.ts";
+import { identityOf, keyString } from "../identity/running.ts";
 import { magicPathProblem } from "../identity/magic_path.ts";
+import { type ScanApproval, trustRunningProcesses } from "../identity/trust_scan.ts";
+import { envAllowMask, interpreterKind } from "../policy/interpreters.ts";
 import { type FileHash, fileTimes, hashFile, statIdentity } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -206,7 +208,9 @@ export class DaemonCore implements HashwallApi {
     this.kernel.attachLineage();
     phase("load");
     this.#syncKernelApprovals();
-    this.#trustRunning();
+    // Only at a first start: with pinned maps the tracepoints saw every exec since (and a /proc
+    // scan is never a source of trust after that; see src/identity/trust_scan.ts).
+    if (!this.kernel.reusedState) this.#trustRunning();
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
@@ -391,6 +395,7 @@ export class DaemonCore implements HashwallApi {
       });
       s.approvedInKernel = true;
     }
+    this.#syncAppExec();
     this.#syncScripts();
   }
 
@@ -418,23 +423,31 @@ export class DaemonCore implements HashwallApi {
     this.kernel.setScripts(scripts);
   }
 
-  /** Trusts running processes whose executable is an approved (non-interpreter) app. */
-  #trustRunning(only?: AppState): number {
-    const approved = new Map<string, AppState>();
-    for (const s of only ? [only] : this.#registry.list()) {
-      if (s.approvedInKernel && s.key && !s.app.interpreter) approved.set(keyString(s.key), s);
-    }
-    let n = 0;
-    if (approved.size === 0) return 0;
-    for (const p of runningProcesses()) {
-      const s = approved.get(keyString(p.key));
-      if (
-        s && this.kernel.trustProcess(p.tgid, { key: p.key, appId: s.id, flags: appFlags(s.app) })
-      ) {
-        n++;
+  /**
+   * Trusts running processes whose executable is an approved (non-interpreter) app, at a first
+   * start only, by the guarded scan of src/identity/trust_scan.ts.
+   */
+  #trustRunning(): number {
+    const approved = new Map<string, ScanApproval>();
+    for (const s of this.#registry.list()) {
+      if (s.approvedInKernel && s.key && !s.app.interpreter) {
+        approved.set(keyString(s.key), { appId: s.id, flags: appFlags(s.app) });
       }
     }
-    return n;
+    return trustRunningProcesses(this.kernel, approved).trusted;
+  }
+
+  /** Interpreter kinds and allow_env bits of the approved apps, for the exec hook. */
+  #syncAppExec(): void {
+    const m = new Map<number, { kind: number; envAllow: number }>();
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel) continue;
+      m.set(s.id, {
+        kind: s.app.interpreter ? interpreterKind(s.app.path) : HW.KIND_OTHER,
+        envAllow: envAllowMask(s.app.allowEnv ?? []),
+      });
+    }
+    this.kernel.setAppExec(m);
   }
 
   // ---------------------------------------------------------------- evidence up
@@ -651,9 +664,9 @@ export class DaemonCore implements HashwallApi {
         times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
       });
       s.approvedInKernel = true;
-      // Running processes need a /proc scan only for a new identity: a revocation removes the
-      // approval, not the processes' entries, so re-approving the same identity restores them.
-      if (!oldKey || keyString(oldKey) !== keyString(s.key)) this.#trustRunning(s);
+      // No /proc scan for a new identity: processes of it that exec'd before the approval are
+      // trusted at their next exec (the kernel did not check their environment at this one). A
+      // revocation removes the approval, not the entries, so re-approving restores those.
       if (this.#gate && s.lastHash && !s.app.interpreter) {
         await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch((err) =>
           this.log.log("error", `exec gate: could not approve ${s.app.path}: ${err}`)
@@ -663,6 +676,7 @@ export class DaemonCore implements HashwallApi {
       if (s.key) this.kernel.revoke(s.key);
       s.approvedInKernel = false;
     }
+    this.#syncAppExec();
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
@@ -1095,7 +1109,7 @@ export class DaemonCore implements HashwallApi {
     for (const s of pending) await this.#registry.verify(s.app.name);
     this.kernel.updateSettings(this.#kernelSettings());
     this.#syncKernelApprovals();
-    this.#trustRunning();
+    // No /proc scan here: a reload never grants trust from /proc (a forged exe link would pass).
     for (const s of this.#registry.list()) this.#watchApp(s);
     await this.#startIntegrity();
     await this.#syncExecGate();

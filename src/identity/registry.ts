@@ -94,7 +94,8 @@ export class AppRegistry {
     for (const app of apps) {
       const prev = this.#states.get(app.name);
       const same = prev && prev.app.path === app.path && prev.app.sha256 === app.sha256 &&
-        prev.app.inherit === app.inherit && prev.app.interpreter === app.interpreter;
+        prev.app.inherit === app.inherit && prev.app.interpreter === app.interpreter &&
+        String(prev.app.allowEnv) === String(app.allowEnv);
       next.set(
         app.name,
         same ? { ...prev, app } : {

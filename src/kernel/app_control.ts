@@ -25,19 +25,25 @@ import {
   COUNTER_NAMES,
   decodeExeKey,
   decodeSettings,
+  decodeTaint,
   encodeAppVal,
+  encodeArgvKey,
+  encodeEnvKey,
   encodeExeKey,
   encodeProcVal,
   encodeScriptKey,
   encodeScriptRelKey,
   encodeScriptVal,
   encodeSettings,
+  encodeU32s,
   type ExeKey,
   type FileTimes,
   HW,
   type Settings,
+  type Taint,
   u32Key,
 } from "../../ffi/structs.ts";
+import { envEntries, grammarEntries } from "../policy/interpreters.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
@@ -54,6 +60,10 @@ export const PERSISTENT_MAPS = [
   "hw_exec_paths",
   "hw_scripts",
   "hw_scripts_rel",
+  "hw_app_exec",
+  "hw_argv_grammar",
+  "hw_env_vars",
+  "hw_tainted",
   "hw_script_watch",
 ] as const;
 
@@ -66,17 +76,21 @@ export const DRAIN_BUDGET = 1000;
 /** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
 const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
 /**
- * The open syscall tracepoints that decide a pending script's trust (bpf/script_open.h). They
- * belong to lineage: without them an approved script is never trusted.
+ * The open syscall tracepoints that decide a pending script's trust (bpf/script_open.h): one
+ * program per side, attached to open, openat and openat2. They belong to lineage: without them an
+ * approved script is never trusted.
  */
-const OPEN_PROGRAMS: Record<string, string> = {
-  hw_script_openat_enter: "sys_enter_openat",
-  hw_script_openat_exit: "sys_exit_openat",
-  hw_script_open_enter: "sys_enter_open",
-  hw_script_open_exit: "sys_exit_open",
-  hw_script_openat2_enter: "sys_enter_openat2",
-  hw_script_openat2_exit: "sys_exit_openat2",
-};
+const SCRIPT_OPEN_PROGRAMS = {
+  hw_script_open_enter: ["sys_enter_openat", "sys_enter_open", "sys_enter_openat2"],
+  hw_script_open_exit: ["sys_exit_openat", "sys_exit_open", "sys_exit_openat2"],
+} as const;
+/**
+ * Syscall tracepoints that take trust away from a process another one writes into (bpf/tamper.h).
+ * Attached like the lineage programs, before any approval is written.
+ */
+const TAMPER_PROGRAMS = ["hw_ptrace_exit", "hw_vm_writev", "hw_openat_exit", "hw_prctl"] as const;
+/** More tracepoints served by hw_openat_exit (one program: each loaded program costs start time). */
+const OPEN_EXITS = ["sys_exit_openat2", "sys_exit_open", "sys_exit_creat"] as const;
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
 const HOOK_PROGRAMS = [
   "hw_connect4",
@@ -129,6 +143,8 @@ export class AppControl {
   #lastDrain = Date.now();
   /** Where each program is attached, for `status`. */
   readonly attachPoints: string[] = [];
+  /** True when the per-process trust map was pinned by an earlier run (not a first start). */
+  reusedState = false;
 
   private constructor(obj: BpfObject, pins: PinPaths, cgroupPath: string) {
     this.#obj = obj;
@@ -145,6 +161,7 @@ export class AppControl {
     Deno.mkdirSync(opts.pins.links, { recursive: true });
     const obj = BpfObject.openMem(HASHWALL_OBJECT, "hashwall");
     const reused: number[] = [];
+    const reusedProcs = pinExists(`${opts.pins.maps}/hw_procs`);
     try {
       for (const name of PERSISTENT_MAPS) {
         const pin = `${opts.pins.maps}/${name}`;
@@ -187,6 +204,9 @@ export class AppControl {
       for (const fd of reused) closeFd(fd);
     }
     const core = new AppControl(obj, opts.pins, opts.cgroupPath);
+    core.reusedState = reusedProcs;
+    // The grammar and the injection variables are in place before the exec hook can run.
+    core.writeExecTables();
     const prev = core.settings();
     core.writeSettings({ ...opts.settings, generation: (prev?.generation ?? 0) + 1 });
     return core;
@@ -205,9 +225,13 @@ export class AppControl {
     return s.generation === 0 && s.dedupMs === 0 ? undefined : s;
   }
 
-  /** Writes settings (one array element: readers see the old or the new value, never half). */
+  /**
+   * Writes settings (one array element: readers see the old or the new value, never half). The
+   * daemon exemption is bound to the start time of `daemonTgid` (read from /proc when absent).
+   */
   writeSettings(s: Settings): void {
-    this.map("hw_settings").update(u32Key(0), encodeSettings(s));
+    const daemonStart = s.daemonTgid ? (s.daemonStart ?? processStartTicks(s.daemonTgid) ?? 0) : 0;
+    this.map("hw_settings").update(u32Key(0), encodeSettings({ ...s, daemonStart }));
   }
 
   /** Changes some settings, bumping the generation. */
@@ -220,6 +244,9 @@ export class AppControl {
       generation: 0,
     };
     const next = { ...cur, ...patch, generation: cur.generation + 1 };
+    if (patch.daemonTgid !== undefined && patch.daemonStart === undefined) {
+      next.daemonStart = undefined;
+    }
     this.writeSettings(next);
     return next;
   }
@@ -230,8 +257,7 @@ export class AppControl {
    * link and pins the new one: lineage is never unobserved.
    */
   attachLineage(): void {
-    ensureTracefs();
-    for (const name of [...LINEAGE_PROGRAMS, ...Object.keys(OPEN_PROGRAMS)]) {
+    for (const name of LINEAGE_PROGRAMS) {
       const prog = this.#obj.program(name);
       const pin = `${this.#pins.links}/${name}`;
       const link = prog.attach();
@@ -241,9 +267,97 @@ export class AppControl {
       link.pin(pin);
       link.disconnect();
       link.destroy();
-      const tp = OPEN_PROGRAMS[name];
-      this.attachPoints.push(tp ? `tracepoint/syscalls/${tp}` : `tp_btf/${name.slice(3)}`);
+      this.attachPoints.push(`tp_btf/${name.slice(3)}`);
     }
+    this.#attachTamper();
+    this.#attachScriptOpen();
+  }
+
+  /** Attaches the script-open tracepoints (same replace-then-unpin dance as lineage). */
+  #attachScriptOpen(): void {
+    ensureTracefs();
+    for (const [name, tps] of Object.entries(SCRIPT_OPEN_PROGRAMS)) {
+      const prog = this.#obj.program(name);
+      for (const tp of tps) {
+        const pin = `${this.#pins.links}/hw_script_${tp}`;
+        const link = prog.attachTracepoint("syscalls", tp);
+        if (pinExists(pin)) Deno.removeSync(pin);
+        link.pin(pin);
+        link.disconnect();
+        link.destroy();
+        this.attachPoints.push(`tracepoint/syscalls/${tp}`);
+      }
+    }
+  }
+
+  /** Attaches the tamper tracepoints (same replace-then-unpin dance as the lineage programs). */
+  #attachTamper(): void {
+    ensureTracefs();
+    for (const name of TAMPER_PROGRAMS) {
+      const prog = this.#obj.program(name);
+      const pin = `${this.#pins.links}/${name}`;
+      const link = prog.attach();
+      if (pinExists(pin)) Deno.removeSync(pin);
+      link.pin(pin);
+      link.disconnect();
+      link.destroy();
+      this.attachPoints.push(`tracepoint/${name.slice(3)}`);
+    }
+    const open = this.#obj.program("hw_openat_exit");
+    for (const tp of OPEN_EXITS) {
+      const pin = `${this.#pins.links}/hw_${tp}`;
+      const link = open.attachTracepoint("syscalls", tp);
+      if (pinExists(pin)) Deno.removeSync(pin);
+      link.pin(pin);
+      link.disconnect();
+      link.destroy();
+      this.attachPoints.push(`tracepoint/syscalls/${tp}`);
+    }
+  }
+
+  /** Writes the interpreter grammars and the injection variables (src/policy/interpreters.ts). */
+  writeExecTables(): void {
+    const grammar = this.map("hw_argv_grammar");
+    const want = new Set<string>();
+    const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    for (const e of grammarEntries()) {
+      const k = encodeArgvKey(e.kind, e.opt);
+      grammar.update(k, encodeU32s(e.action));
+      want.add(hex(k));
+    }
+    for (const k of [...grammar.keys()]) if (!want.has(hex(k))) grammar.delete(k);
+    const env = this.map("hw_env_vars");
+    want.clear();
+    for (const e of envEntries()) {
+      const k = encodeEnvKey(e.name);
+      env.update(k, encodeU32s(e.bit, e.kinds));
+      want.add(hex(k));
+    }
+    for (const k of [...env.keys()]) if (!want.has(hex(k))) env.delete(k);
+  }
+
+  /**
+   * Makes hw_app_exec hold exactly `entries` (app id → interpreter kind, allow_env bits). Entries
+   * are written before stale ones are removed.
+   */
+  setAppExec(entries: Map<number, { kind: number; envAllow: number }>): void {
+    const m = this.map("hw_app_exec");
+    for (const [id, e] of entries) m.update(u32Key(id), encodeU32s(e.kind, e.envAllow));
+    for (const k of [...m.keys()]) {
+      const id = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
+      if (!entries.has(id)) m.delete(k);
+    }
+  }
+
+  /** Why `tgid` lost its trust for good (another process wrote into it), if it did. */
+  tainted(tgid: number): Taint | undefined {
+    const v = this.map("hw_tainted").lookup(u32Key(tgid));
+    return v ? decodeTaint(v) : undefined;
+  }
+
+  /** Removes a trust entry (a /proc scan's write that turned out wrong). */
+  untrustProcess(tgid: number): void {
+    this.map("hw_procs").delete(u32Key(tgid));
   }
 
   /**
@@ -444,4 +558,20 @@ export function disableInstance(pins: PinPaths): string[] {
     } catch { /* not empty or absent */ }
   }
   return removed;
+}
+
+/**
+ * Start time of a process in clock ticks since boot (field 22 of /proc/PID/stat), low 32 bits:
+ * what bpf/tamper.h compares to bind the daemon exemption to one process. Undefined when gone.
+ */
+export function processStartTicks(tgid: number): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${tgid}/stat`);
+    // comm (field 2) may hold spaces and parentheses: count fields after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = BigInt(rest[19]);
+    return Number(ticks & 0xffff_ffffn);
+  } catch {
+    return undefined;
+  }
 }

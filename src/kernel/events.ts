@@ -16,6 +16,7 @@ import {
   type RawEvent,
 } from "../../ffi/structs.ts";
 import { keyString } from "../identity/running.ts";
+import { envVarName, tamperVectorName } from "../policy/interpreters.ts";
 import { kernelDev } from "../identity/devno.ts";
 import { viaMagicLink } from "../identity/magic_path.ts";
 
@@ -32,10 +33,19 @@ const REASONS: Record<number, string> = {
   [HW.REASON_INTERPRETER]: "interpreter",
   [HW.REASON_SCRIPT_UNRESOLVED]: "script_unresolved",
   [HW.REASON_RULE]: "rule",
+  [HW.REASON_TRACED]: "traced",
+  [HW.REASON_ARGV]: "argv",
   [HW.REASON_SCRIPT_PENDING]: "script_pending",
   [HW.REASON_SCRIPT_MISMATCH]: "script_mismatch",
   [HW.REASON_STALE]: "stale",
 };
+
+/** The reason text; the trust guards name their detail ("env:LD_PRELOAD", "injected:ptrace"). */
+function reasonText(raw: RawEvent): string {
+  if (raw.reason === HW.REASON_ENV) return `env:${envVarName(raw.rule)}`;
+  if (raw.reason === HW.REASON_INJECTED) return `injected:${tamperVectorName(raw.rule)}`;
+  return REASONS[raw.reason] ?? `code_${raw.reason}`;
+}
 
 /** Formats a 4- or 16-byte address (network order); "" for none. */
 export function formatAddr(b: Uint8Array): string {
@@ -254,7 +264,7 @@ export function toConnEvent(
     // An unknown kind is shown as such, never passed off as a connect.
     kind: KINDS[raw.kind] ?? `kind_${raw.kind}`,
     verdict: raw.verdict === HW.VERDICT_DENY ? "deny" : "allow",
-    reason: REASONS[raw.reason] ?? `code_${raw.reason}`,
+    reason: reasonText(raw),
     tgid: raw.tgid,
     uid: raw.uid,
     comm: raw.comm,
