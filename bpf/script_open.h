@@ -267,8 +267,11 @@ static __always_inline void hw_so_exit(long ret)
 SEC("tracepoint/syscalls/sys_enter_openat")
 int hw_script_open_enter(struct trace_event_raw_sys_enter *ctx)
 {
-	int nr = (int)ctx->id;
-	hw_so_enter((const char *)(nr == HW_NR_OPEN ? ctx->args[0] : ctx->args[1]));
+	/* Two fixed-offset loads: the verifier refuses a ctx access at a computed offset. */
+	unsigned long a0 = ctx->args[0];
+	unsigned long a1 = ctx->args[1];
+	asm volatile("" : "+r"(a0), "+r"(a1));
+	hw_so_enter((const char *)((int)ctx->id == HW_NR_OPEN ? a0 : a1));
 	return 0;
 }
 
