@@ -25,9 +25,10 @@ DENO_BIN="/usr/local/bin/deno"
 # Everything the build and the tests need on top of a fresh Debian 12 (checked one by one, so a
 # machine that has them all never touches apt).
 APT_PACKAGES=(
-  clang llvm libbpf-dev libbpf1 bpftool libelf-dev gcc make
+  clang llvm libbpf-dev libbpf1 bpftool libelf-dev gcc make dnsmasq-base
   iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
   ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git shellcheck
+  ansible-core prometheus
 )
 
 # The permissions the shipped app runs with: this one list feeds both `deno compile` and the

@@ -9,7 +9,11 @@
  *   (c) same cgroup and maps, plus 100 approved scripts: the client binary is approved as an
  *       interpreter, and its trust comes from an approved script. netclient's first argument
  *       ("loop") is what the kernel takes as the script, resolved as a bare name in the working
- *       directory — so the run starts in a folder holding an approved file named `loop`.
+ *       directory — so the run starts in a folder holding an approved file named `loop`;
+ *   (d) hostnames at scale: its own cgroup and kernel core instance with the packet filter's rule
+ *       maps holding 10 000 `remote_host` rules for the client (plus one address rule allowing
+ *       it) and 100 000 cached (process, address) -> name entries; the client's connects go
+ *       through the address rules and the name lookup (a miss: it resolved nothing).
  *
  * Client and listener run on separate CPUs (taskset). The arms alternate for several rounds; the
  * medians of the per-round ratios b/a and c/a are the result (goal ≥ 0.97), computed on the
@@ -46,10 +50,20 @@ import { median, round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { type ProgCost, progFdOfPinnedLink, withBpfStats } from "./lib/bpf_stats.ts";
 import { intOptionsOrExit } from "./lib/args.ts";
+import { loadPacketFilter } from "../src/kernel/filter.ts";
+import { compilePolicy } from "../src/policy/compile.ts";
+import { validateTexts } from "../src/config/validate.ts";
+import { parseHostPattern } from "../src/config/hostname.ts";
+import type { Rule } from "../src/config/model.ts";
+import { mapUpdate } from "../ffi/libbpf.ts";
+import { DNS_LAYOUT, encodeAddrKey } from "../ffi/dns_structs.ts";
+import { nameHash } from "../src/policy/names.ts";
 
 const opts = intOptionsOrExit(Deno.args, { connects: 10_000, rounds: 15 }, "bench/connect.ts");
 const APPS = 1000;
 const SCRIPTS = 100;
+const NAME_RULES = 10_000;
+const CACHED_NAMES = 100_000;
 const GOAL = 0.97;
 /** Device numbers no real file system has, so synthetic approvals never match a real file. */
 const SYNTHETIC_APP_DEV = 0xffff_fffe_0000_0000n;
@@ -159,6 +173,71 @@ await runBench(async (cleanup) => {
   }
   core.setScripts(scripts);
   core.attachHooks();
+  // (d): its own instance with the filter's rule maps (loaded first: the core reuses them).
+  const cgNames = await createTestCgroup("bench-connect-names");
+  cleanup.defer("remove names cgroup", () => cgNames.remove());
+  const namesInstance = `bench-connect-names-${crypto.randomUUID().slice(0, 8)}`;
+  const namesPins = pinPaths(namesInstance);
+  cleanup.defer(`disable instance ${namesInstance}`, () => disableInstance(namesPins));
+  const filter = loadPacketFilter({ pinRoot: namesPins.root });
+  cleanup.defer("close names filter", () => filter.close());
+  // Built in code: 10 000 rules in TOML would pass the 1 MiB config-file limit.
+  const loaded = validateTexts({
+    rulesFile: "rules.toml",
+    rulesText:
+      `[[rule]]\nid = "client"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\napp = "client"\n`,
+    appsTexts: [{
+      file: "apps.toml",
+      text: `[[app]]\nname = "client"\npath = "${client}"\nsha256 = "${"0".repeat(64)}"\n`,
+    }],
+  });
+  if (!loaded.ok) throw new Error(loaded.errors.join("\n"));
+  const nameRules: Rule[] = Array.from({ length: NAME_RULES }, (_, i) => ({
+    id: `n${i}`,
+    action: "allow",
+    direction: "out",
+    protocol: "tcp",
+    ports: [{ from: 443, to: 443 }],
+    app: "client",
+    remoteHost: [parseHostPattern(`n${i}.bench.hw`), parseHostPattern(`*.w${i}.bench.hw`)],
+    index: i,
+    loc: loaded.policy.rules[0].loc,
+  }));
+  loaded.policy.rules = [...nameRules, ...loaded.policy.rules].map((r, index) => ({ ...r, index }));
+  filter.apply(compilePolicy(loaded.policy, { appId: () => 1 }));
+  const coreNames = AppControl.open({
+    pins: namesPins,
+    cgroupPath: cgNames.path,
+    settings: {
+      mode: HW.MODE_ENFORCING,
+      allowLoopback: false,
+      daemonTgid: Deno.pid,
+      dedupMs: 10_000,
+    },
+  });
+  cleanup.defer("close names kernel core", () => coreNames.close());
+  coreNames.attachLineage();
+  coreNames.approve({
+    key: identityOf(await Deno.stat(client)),
+    appId: 1,
+    flags: 0,
+    times: fileTimes(statIdentity(client)),
+  });
+  {
+    const fd = coreNames.map("hw_dns_addrs").fd;
+    const val = new Uint8Array(DNS_LAYOUT.hw_dns_addr_val.size);
+    const dv = new DataView(val.buffer);
+    const f = DNS_LAYOUT.hw_dns_addr_val.fields;
+    dv.setBigUint64(f.expires_ns, 0xffff_ffff_ffff_ffffn, true);
+    for (let i = 0; i < CACHED_NAMES; i++) {
+      dv.setBigUint64(f.name, nameHash(`n${i % NAME_RULES}.bench.hw`), true);
+      dv.setBigUint64(f.pats, nameHash(`n${i % NAME_RULES}.bench.hw`), true);
+      // Synthetic tgids above pid_max's default, so no real process matches them.
+      const addr = new Uint8Array([10, (i >> 16) & 255, (i >> 8) & 255, i & 255]);
+      mapUpdate(fd, encodeAddrKey(5_000_000 + (i % 1000), addr), val);
+    }
+  }
+  coreNames.attachHooks();
   const approved = core.approvedKeys().length;
   if (approved !== APPS + SCRIPTS) {
     throw new Error(`expected ${APPS + SCRIPTS} approved identities, found ${approved}`);
@@ -210,6 +289,11 @@ await runBench(async (cleanup) => {
       exe: interp,
       cwd: scriptDir,
     },
+    {
+      label: `(d) hostnames: ${fmt(NAME_RULES)} name rules, ${fmt(CACHED_NAMES)} cached names`,
+      cg: cgNames,
+      exe: client,
+    },
   ];
   const arms: Arm[] = [];
   for (const s of specs) {
@@ -225,7 +309,7 @@ await runBench(async (cleanup) => {
   }
 
   const n = opts.connects;
-  const ratios = { cpu: [[], []] as number[][], wall: [[], []] as number[][] };
+  const ratios = { cpu: [[], [], []] as number[][], wall: [[], [], []] as number[][] };
   for (let r = 0; r < opts.rounds; r++) {
     // Alternate the order so a drift over time does not favour one arm.
     const order = r % 2 === 0 ? arms : [...arms].reverse();
@@ -242,6 +326,7 @@ await runBench(async (cleanup) => {
     for (const k of ["cpu", "wall"] as const) {
       ratios[k][0].push(got.get(arms[1])![k] / got.get(arms[0])![k]);
       ratios[k][1].push(got.get(arms[2])![k] / got.get(arms[0])![k]);
+      ratios[k][2].push(got.get(arms[3])![k] / got.get(arms[0])![k]);
     }
   }
   // The result: medians of per-round ratios (a round's arms run back to back, so a load change
@@ -250,6 +335,7 @@ await runBench(async (cleanup) => {
   const ratioC = median(ratios.cpu[1]);
   const wallRatioB = median(ratios.wall[0]);
   const wallRatioC = median(ratios.wall[1]);
+  const ratioD = median(ratios.cpu[2]);
 
   // Programs' own cost, with stats on only for this pass.
   const progFds = new Map<string, number>();
@@ -260,6 +346,17 @@ await runBench(async (cleanup) => {
   const costs: ProgCost[] = await withBpfStats(progFds, async () => {
     for (let i = 0; i < 2; i++) await timed(arms[1], n);
   });
+  // (d)'s programs: connect4 with the name lookup, and the DNS programs on every packet.
+  const namesFds = new Map<string, number>();
+  cleanup.defer("close names program fds", () => namesFds.forEach((fd) => closeBpfFd(fd)));
+  for (const name of ["hw_connect4", "hw_dns_egress", "hw_dns_ingress"]) {
+    namesFds.set(`(d) ${name}`, progFdOfPinnedLink(`${namesPins.links}/${name}`));
+  }
+  costs.push(
+    ...await withBpfStats(namesFds, async () => {
+      for (let i = 0; i < 2; i++) await timed(arms[3], n);
+    }),
+  );
   const counters = core.counters();
 
   const med = (a: Arm, k: "cpu" | "wall") => median(a[k]);
@@ -292,18 +389,21 @@ await runBench(async (cleanup) => {
   console.log("");
   console.log(
     `goal ≥ ${GOAL} (CPU-time ratio): b/a ${ratioB.toFixed(3)} ${verdict(ratioB)}, ` +
-      `c/a ${ratioC.toFixed(3)} ${verdict(ratioC)}`,
+      `c/a ${ratioC.toFixed(3)} ${verdict(ratioC)}, d/a ${ratioD.toFixed(3)} ${verdict(ratioD)}`,
   );
   for (
     const [name, xs] of [
       ["b/a CPU ", ratios.cpu[0]],
       ["c/a CPU ", ratios.cpu[1]],
+      ["d/a CPU ", ratios.cpu[2]],
       ["b/a wall", ratios.wall[0]],
       ["c/a wall", ratios.wall[1]],
     ] as const
   ) console.log(`per-round ${name}: ${xs.map((x) => x.toFixed(3)).join(" ")}`);
   console.log("");
-  console.log("BPF programs' own run time (kernel.bpf_stats_enabled on for 2 extra runs of b):");
+  console.log(
+    "BPF programs' own run time (kernel.bpf_stats_enabled on for 2 extra runs of b, then of d):",
+  );
   console.log("");
   console.log(markdownTable(
     ["program", "runs", "ns per run"],
@@ -320,15 +420,22 @@ await runBench(async (cleanup) => {
     name: "connect",
     ratio: round(ratioB),
     ratioScripts: round(ratioC),
+    ratioNames: round(ratioD),
     wallRatio: round(wallRatioB),
     wallRatioScripts: round(wallRatioC),
     goal: `>= ${GOAL}`,
-    met: ratioB >= GOAL && ratioC >= GOAL,
+    met: ratioB >= GOAL && ratioC >= GOAL && ratioD >= GOAL,
     connectsPerCpuSecond: Object.fromEntries(
-      ["baseline", "hashwall", "scripts"].map((k, i) => [k, Math.round(med(arms[i], "cpu"))]),
+      ["baseline", "hashwall", "scripts", "names"].map((
+        k,
+        i,
+      ) => [k, Math.round(med(arms[i], "cpu"))]),
     ),
     connectsPerWallSecond: Object.fromEntries(
-      ["baseline", "hashwall", "scripts"].map((k, i) => [k, Math.round(med(arms[i], "wall"))]),
+      ["baseline", "hashwall", "scripts", "names"].map((
+        k,
+        i,
+      ) => [k, Math.round(med(arms[i], "wall"))]),
     ),
     nsPerRun: Object.fromEntries(costs.map((c) => [c.name, round(c.nsPerRun, 1)])),
     connectsPerRun: n,

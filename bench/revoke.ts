@@ -8,7 +8,15 @@
  * says how many write-durations the revocation trails the write; "revoked before write()
  * returned" counts trials where the identity was already gone when write() came back.
  *
- * Run: deno run -A bench/revoke.ts [trials]
+ * Then, when trust ends its connections end (issue 20): (2) in enforcing mode, an approved binary
+ * that holds an established TCP connection to this process is replaced by rename, 200 trials:
+ * rename → this process (the peer) sees the reset the kernel's bpf_sock_destroy sent, p50/p99
+ * (goal p99 ≤ 10 ms); (3) the closing iterators' own cost, ms per revocation run, with the host's
+ * sockets alone and with 10 000 more established loopback sockets (5 000 connections, no
+ * storage: every socket is visited, none closed) — a second copy of the object loaded here, not
+ * attached anywhere.
+ *
+ * Run: deno run -A bench/revoke.ts [trials] [close-trials]
  *
  * @module
  */
@@ -17,13 +25,19 @@ import { netclientCopy } from "../tests/helpers/netclient.ts";
 import { sha256Of } from "../tests/helpers/daemon.ts";
 import { mapLookup, objGet } from "../ffi/libbpf.ts";
 import { close as closeFd } from "../ffi/libc.ts";
-import { encodeExeKey, LAYOUT } from "../ffi/structs.ts";
+import { BpfObject } from "../ffi/libbpf.ts";
+import { encodeExeKey, HW, LAYOUT } from "../ffi/structs.ts";
+import { HASHWALL_OBJECT } from "../src/kernel/objects.ts";
+import { SocketCloser } from "../src/kernel/sockets.ts";
+import { sockholderCopy, spawnLines } from "../tests/helpers/sockholder.ts";
 import { identityOf } from "../src/identity/running.ts";
 import { instanceName, pinPaths } from "../src/kernel/pins.ts";
 import { median, quantile, round } from "./lib/stats.ts";
 import { markdownTable, printSummary } from "./lib/report.ts";
 
 const TRIALS = Number(Deno.args[0] ?? 1000);
+const CLOSE_TRIALS = Number(Deno.args[1] ?? 200);
+const ITER_SOCKETS = 10_000;
 // Poll the map with 20 µs sleeps: a busy loop would take one of this machine's two CPUs away
 // from the daemon whose latency is being measured.
 const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
@@ -32,9 +46,14 @@ const libc = Deno.dlopen("/lib/x86_64-linux-gnu/libc.so.6", {
 const dir = await Deno.makeTempDir({ prefix: "hw-bench-revoke-" });
 const bin = await netclientCopy(`${dir}/app`);
 const original = await Deno.readFile(bin);
+const holder = await sockholderCopy(dir, "holder");
+const holderBytes = await Deno.readFile(holder);
 const d = await startTestDaemon({
   mode: "learning",
-  apps: [{ name: "app", path: bin, sha256: await sha256Of(bin) }],
+  apps: [
+    { name: "app", path: bin, sha256: await sha256Of(bin) },
+    { name: "holder", path: holder, sha256: await sha256Of(holder) },
+  ],
 });
 const mapFd = objGet(`${pinPaths(instanceName(d.stateDir)).maps}/hw_approved`);
 try {
@@ -73,6 +92,14 @@ try {
     await waitFor(true);
   }
   const ms = (x: number) => round(x, 3);
+
+  // (2) Replacement → the app's established connection is reset.
+  const mode = await d.cli(["mode", "enforcing"]);
+  if (mode.code !== 0) throw new Error(`mode enforcing: ${mode.stderr}`);
+  const close = await closeTrials(d, holder, holderBytes, mapFd, CLOSE_TRIALS);
+  // (3) The iterators' own cost per revocation run.
+  const iter = await iteratorCost(ITER_SOCKETS);
+
   const summary = {
     name: "revoke",
     trials: TRIALS,
@@ -84,6 +111,15 @@ try {
     revoked_before_write_returned: beforeReturn,
     goal_p99_ms: 5,
     met: quantile(revoke, 0.99) <= 5,
+    close_trials: CLOSE_TRIALS,
+    close_p50_ms: ms(median(close)),
+    close_p99_ms: ms(quantile(close, 0.99)),
+    close_max_ms: ms(Math.max(...close)),
+    close_goal_p99_ms: 10,
+    close_met: quantile(close, 0.99) <= 10,
+    iter_host_ms: ms(iter.base),
+    iter_10k_ms: ms(iter.loaded),
+    iter_per_1k_sockets_ms: ms((iter.loaded - iter.base) / (ITER_SOCKETS / 1000)),
   };
   console.log(markdownTable(
     ["measure", "p50 ms", "p99 ms", "max ms"],
@@ -100,9 +136,26 @@ try {
         ms(quantile(writes, 0.99)),
         ms(Math.max(...writes)),
       ].map(String),
+      [
+        `replacement by rename → the app's TCP connection reset (${CLOSE_TRIALS} trials)`,
+        ms(median(close)),
+        ms(quantile(close, 0.99)),
+        ms(Math.max(...close)),
+      ].map(String),
     ],
   ));
   console.log(`revoked before write() returned: ${beforeReturn}/${TRIALS}`);
+  console.log(
+    `first write: goal p99 <= 5 ms: ${summary.met ? "met" : "NOT met"}; ` +
+      `replacement -> connection reset: goal p99 <= 10 ms: ${
+        summary.close_met ? "met" : "NOT met"
+      }`,
+  );
+  console.log(
+    `closing iterators (iter/tcp + iter/udp), median of ${iter.runs} runs: host sockets alone ` +
+      `${ms(iter.base)} ms, with ${ITER_SOCKETS} more established loopback sockets ` +
+      `${ms(iter.loaded)} ms per revocation`,
+  );
   printSummary(summary);
 } finally {
   closeFd(mapFd);
@@ -110,4 +163,102 @@ try {
   await Deno.writeFile(bin, original).catch(() => {});
   await d.stop();
   await Deno.remove(dir, { recursive: true });
+}
+
+/**
+ * Each trial: start the approved holder (a fresh process: the previous one's connection was
+ * closed), accept its connection here, replace its binary by rename (same bytes, new inode, as
+ * an updater would), time until the pending read on our end fails with the reset, then wait
+ * until the daemon approved the new inode before the next trial.
+ */
+async function closeTrials(
+  d: Awaited<ReturnType<typeof startTestDaemon>>,
+  path: string,
+  bytes: Uint8Array,
+  approvedFd: number,
+  trials: number,
+): Promise<number[]> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  const out: number[] = [];
+  const approved = async () => {
+    const end = performance.now() + 10_000;
+    for (;;) {
+      const key = encodeExeKey(identityOf(await Deno.stat(path)));
+      if (mapLookup(approvedFd, key, 8) !== null) return;
+      if (performance.now() > end) throw new Error("holder never re-approved");
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  };
+  try {
+    for (let i = 0; i < trials; i++) {
+      await approved();
+      const p = spawnLines(d.cg, [path, "hold", "127.0.0.1", `${port}`, "0"]);
+      const conn = await l.accept();
+      const buf = new Uint8Array(16);
+      let t0 = 0;
+      // The holder keeps its connection idle: our read ends only by the kernel's reset.
+      const reset = conn.read(buf).then((n) => {
+        throw new Error(`read returned ${n} instead of a reset`);
+      }, () => performance.now());
+      await Deno.writeFile(`${path}.new`, bytes, { mode: 0o755 });
+      t0 = performance.now();
+      await Deno.rename(`${path}.new`, path);
+      const t1 = await Promise.race([
+        reset,
+        new Promise<number>((_, rej) => setTimeout(() => rej(new Error("no reset in 5 s")), 5000)),
+      ]);
+      out.push(t1 - t0);
+      try {
+        conn.close();
+      } catch { /* reset */ }
+      await p.kill();
+    }
+  } finally {
+    l.close();
+  }
+  return out;
+}
+
+/**
+ * Median ms of one closing run (both iterators, one identity nobody's socket names), first with
+ * the host's sockets alone, then with `n` more established loopback sockets.
+ */
+async function iteratorCost(n: number): Promise<{ base: number; loaded: number; runs: number }> {
+  const obj = BpfObject.openMem(HASHWALL_OBJECT, "hwbench");
+  obj.load();
+  const closer = new SocketCloser({
+    revoke: obj.map("hw_sock_revoke"),
+    ctl: obj.map("hw_sock_ctl"),
+    iterTcp: obj.program("hw_iter_tcp"),
+    iterUdp: obj.program("hw_iter_udp"),
+  });
+  const runs = 30;
+  const target = [{ key: { dev: 1n, ino: 1n }, appId: 1, reason: HW.CLOSE_REVOKED }];
+  const timeRuns = () => {
+    const xs: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      closer.close(target, { dryRun: false });
+      xs.push(performance.now() - t0);
+    }
+    return median(xs);
+  };
+  const conns: Deno.Conn[] = [];
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const base = timeRuns();
+    const port = (l.addr as Deno.NetAddr).port;
+    for (let i = 0; i < n / 2; i++) {
+      const [c, s] = await Promise.all([Deno.connect({ hostname: "127.0.0.1", port }), l.accept()]);
+      conns.push(c, s);
+    }
+    const loaded = timeRuns();
+    return { base, loaded, runs };
+  } finally {
+    for (const c of conns) c.close();
+    l.close();
+    closer.dispose();
+    obj.close();
+  }
 }

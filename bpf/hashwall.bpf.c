@@ -8,7 +8,8 @@
  * userspace, so the first connect() of a one-shot client is decided right.
  *
  * Concerns in this object: the cgroup hooks (connect4/6, sendmsg4/6, sock_create), lineage
- * (fork/exec/exit), and reporting (ring buffer + dedup LRU). Shared structs: hashwall.h.
+ * (fork/exec/exit), reporting (ring buffer + dedup LRU), and socket trust (sockets.h: bind4/6,
+ * the socket storage and the closing iterators). Shared structs: hashwall.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,6 +18,7 @@
 #include <bpf/bpf_endian.h>
 #include "hashwall.h"
 #include "rules_app.h"
+#include "dns.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -123,6 +125,7 @@ struct {
 #include "argv_grammar.h"
 #include "exec_env.h"
 #include "tamper.h"
+#include "lineage.h"
 
 static __always_inline void count(__u32 idx)
 {
@@ -198,7 +201,7 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	e->dport = dport;
 	e->reason = reason;
 	e->rule = rule;
-	e->_pad2 = 0;
+	e->via_app = 0;
 	__builtin_memcpy(e->daddr, daddr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
@@ -211,6 +214,11 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 			e->reason = xi->reason;
 			if (xi->reason >= HW_REASON_ENV)
 				e->rule = xi->detail; /* the variable, the tampering vector */
+		}
+		if (xi->flags & HW_EVF_VIA) {
+			struct hw_proc_val *vp = bpf_map_lookup_elem(&hw_procs, &tgid);
+			if (vp && vp->source == HW_TRUST_VIA)
+				e->via_app = vp->app_id;
 		}
 	} else {
 		e->exe_path[0] = 0;
@@ -278,13 +286,17 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 			__u32 rule = 0;
 			int v = kind == HW_EV_SOCK_CREATE
 					? HW_FLT_NONE
-					: hw_flt_app_verdict(pv->app_id, proto, family, daddr, dport,
-							     &rule);
+					: hw_dns_app_verdict(tgid, pv->app_id, proto, family, daddr,
+							     dport, &rule);
 			if (v == HW_FLT_DENY) {
 				struct task_struct *task = bpf_get_current_task_btf();
 				int deny = s->mode == HW_MODE_ENFORCING;
 				count(deny ? HW_CNT_DENY : HW_CNT_ALLOW);
-				report(s, task, tgid, &pv->trust_key, kind,
+				/* Trusted via an ancestor app: the report names its own executable. */
+				struct hw_exe_key who = pv->trust_key;
+				if (pv->source == HW_TRUST_VIA)
+					exe_of(task, &who);
+				report(s, task, tgid, &who, kind,
 				       deny ? HW_VERDICT_DENY : HW_VERDICT_ALLOW, family, proto, daddr,
 				       dport, HW_REASON_RULE, rule);
 				return !deny;
@@ -329,6 +341,7 @@ static __always_inline int decide4(struct bpf_sock_addr *ctx, __u8 kind)
 	__u32 ip = ctx->user_ip4;
 	__builtin_memcpy(daddr, &ip, 4);
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	hw_dns_note_sock(bpf_get_socket_cookie(ctx), port);
 	return decide(kind, 4, proto_of(ctx->type, ctx->protocol), daddr, port,
 		      bpf_get_socket_cookie(ctx));
 }
@@ -341,6 +354,7 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	      w3 = ctx->user_ip6[3];
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
 	__u8 proto = proto_of(ctx->type, ctx->protocol);
+	hw_dns_note_sock(bpf_get_socket_cookie(ctx), port);
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
 		__builtin_memcpy(daddr, &w3, 4);
 		return decide(kind, 4, proto, daddr, port, bpf_get_socket_cookie(ctx));
@@ -352,28 +366,31 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	return decide(kind, 6, proto, daddr, port, bpf_get_socket_cookie(ctx));
 }
 
+/* Socket trust (storage written after an allowed connect/sendmsg) and the closing iterators. */
+#include "sockets.h"
+
 SEC("cgroup/connect4")
 int hw_connect4(struct bpf_sock_addr *ctx)
 {
-	return decide4(ctx, HW_EV_CONNECT);
+	return hw_sock_after4(ctx, decide4(ctx, HW_EV_CONNECT));
 }
 
 SEC("cgroup/connect6")
 int hw_connect6(struct bpf_sock_addr *ctx)
 {
-	return decide6(ctx, HW_EV_CONNECT);
+	return hw_sock_after6(ctx, decide6(ctx, HW_EV_CONNECT));
 }
 
 SEC("cgroup/sendmsg4")
 int hw_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return decide4(ctx, HW_EV_SENDMSG);
+	return hw_sock_after4(ctx, decide4(ctx, HW_EV_SENDMSG));
 }
 
 SEC("cgroup/sendmsg6")
 int hw_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return decide6(ctx, HW_EV_SENDMSG);
+	return hw_sock_after6(ctx, decide6(ctx, HW_EV_SENDMSG));
 }
 
 /*
@@ -412,6 +429,7 @@ int BPF_PROG(hw_fork, struct task_struct *parent, struct task_struct *child)
 		bpf_map_update_elem(&hw_procs, &ctgid, &cv, BPF_ANY);
 		count(HW_CNT_INHERITED);
 	}
+	hw_lineage_fork(ptgid, ctgid, pv);
 	struct hw_exec_info *pp = bpf_map_lookup_elem(&hw_exec_paths, &ptgid);
 	if (pp)
 		bpf_map_update_elem(&hw_exec_paths, &ctgid, pp, BPF_ANY);
@@ -463,8 +481,9 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 #include "script_open.h"
 
 /*
- * exec: decided again from the new binary's own identity; inherited trust does not survive. An
- * approved interpreter is never trusted by itself: the script it runs decides.
+ * exec: decided again from the new binary's own identity. An approved interpreter is never
+ * trusted by itself: the script it runs decides. A binary that is not an approved app keeps the
+ * trust of an inheriting app the process held (bpf/lineage.h); otherwise the trust ends here.
  */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
@@ -536,10 +555,29 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			sc->info.reason = guard;
 		}
 	}
+	if (trusted && !hw_via_allowed(tgid, v.app_id)) {
+		trusted = 0; /* only_via: none of its starters is among the ancestors */
+		sc->info.reason = HW_REASON_NOT_VIA;
+	}
 	if (trusted && script) {
 		/* A script: not trusted yet; the interpreter's open of it decides (script_open.h). */
 		sc->info.reason = hw_script_pending(p, script, sc->arg);
 		trusted = 0;
+	}
+	/*
+	 * Not an approved app itself (a binary nobody approved, or an interpreter whose script is not
+	 * approved), under an app with inherit: trusted via that app, guards permitting.
+	 */
+	int via = 0;
+	if (!trusted && (!a || (a->flags & HW_APP_INTERPRETER)) &&
+	    (sc->info.reason == 0 || sc->info.reason == HW_REASON_INTERPRETER ||
+	     sc->info.reason == HW_REASON_SCRIPT_UNRESOLVED)) {
+		__u32 kind = a ? hw_app_kind(a->app_id) : HW_KIND_OTHER;
+		via = hw_via_keep(p, tgid, kind, &sc->info);
+		if (via) {
+			sc->info.flags |= HW_EVF_VIA;
+			sc->info.reason = 0;
+		}
 	}
 	bpf_map_update_elem(&hw_exec_paths, &tgid, &sc->info, BPF_ANY);
 	if (trusted) {
@@ -547,7 +585,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 		v.from_tgid = tgid;
 		bpf_map_update_elem(&hw_procs, &tgid, &v, BPF_ANY);
 		count(HW_CNT_EXEC_TRUSTED);
-	} else {
+	} else if (!via) {
 		bpf_map_delete_elem(&hw_procs, &tgid);
 	}
 	return 0;
@@ -562,6 +600,7 @@ int BPF_PROG(hw_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid;
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_exec_paths, &tgid);
+	bpf_map_delete_elem(&hw_lineage, &tgid);
 	hw_tamper_exit(tgid);
 	return 0;
 }

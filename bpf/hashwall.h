@@ -115,9 +115,9 @@ struct hw_settings {
 #define HW_REASON_INTERPRETER 4   /* an interpreter, and no approved script decides */
 #define HW_REASON_SCRIPT_UNRESOLVED 5 /* an interpreter given a path the kernel cannot resolve */
 #define HW_REASON_RULE 6              /* an outbound [[rule]] decided (hw_event.rule: its index) */
-#define HW_REASON_SCRIPT_PENDING 24  /* the interpreter has not opened its approved script yet */
-#define HW_REASON_SCRIPT_MISMATCH 25 /* the interpreter opened another file at the script's path */
-#define HW_REASON_STALE 26 /* the file's mtime/ctime moved since it was hashed: re-hash it */
+#define HW_REASON_SCRIPT_PENDING 32  /* the interpreter has not opened its approved script yet */
+#define HW_REASON_SCRIPT_MISMATCH 33 /* the interpreter opened another file at the script's path */
+#define HW_REASON_STALE 34 /* the file's mtime/ctime moved since it was hashed: re-hash it */
 
 /* hw_event.flags */
 #define HW_EVF_SCRIPT 0x1 /* exe_path is the script an interpreter runs (maybe relative) */
@@ -151,7 +151,7 @@ struct hw_event {
 	char exe_path[HW_PATH_LEN]; /* path given to execve (may be relative), "" if unknown */
 	struct hw_ancestor lineage[HW_LINEAGE_DEPTH]; /* lineage[0] is the parent */
 	__u32 rule; /* with HW_REASON_RULE: index of the deciding rule in file order */
-	__u32 _pad2;
+	__u32 via_app; /* with HW_EVF_VIA: app id of the inheriting app it is trusted via */
 };
 
 /* Key of the dedup LRU: one report per app + destination + hook per window. */
@@ -289,6 +289,84 @@ _Static_assert(sizeof(struct hw_app_exec) == 8, "hw_app_exec layout");
 _Static_assert(sizeof(struct hw_env_key) == HW_ENV_NAME_LEN, "hw_env_key layout");
 _Static_assert(sizeof(struct hw_env_val) == 8, "hw_env_val layout");
 _Static_assert(sizeof(struct hw_taint) == 8, "hw_taint layout");
+
+/* ===================================================================================== */
+/* socket trust (bpf/sockets.h, src/kernel/sockets.ts)                                   */
+/* ===================================================================================== */
+
+/*
+ * Every socket a trusted process connects, sends from or binds carries, in socket-local storage
+ * (hw_sock_trust), the identity its trust rested on. Accepted TCP connections inherit the
+ * listener's storage (the map is BPF_F_CLONE). When an identity leaves hw_approved the daemon puts
+ * it in hw_sock_revoke and runs the iter/tcp and iter/udp programs, which destroy exactly the
+ * sockets whose storage names it and write one struct hw_sock_closed each to the iterator.
+ */
+#define HW_SOCK_REVOKE_MAX 4096
+
+/* hw_sock_val.flags */
+#define HW_SOCK_TRUSTED 0x1 /* trust_key/app_id: the approval the process's trust rests on */
+#define HW_SOCK_UNKNOWN 0x2 /* learning mode, an unknown app: trust_key is its own executable */
+#define HW_SOCK_BOUND 0x4   /* written at bind (a listener; accepted sockets inherit it) */
+
+/* Value of the hw_sock_trust socket storage. */
+struct hw_sock_val {
+	struct hw_exe_key trust_key;
+	__u32 app_id; /* 0 with HW_SOCK_UNKNOWN */
+	__u32 tgid;   /* the process that connected, sent or bound */
+	__u32 uid;
+	__u32 flags; /* HW_SOCK_* */
+};
+
+/* Key of hw_sock_revoke (value: __u32 HW_CLOSE_* reason): an identity whose sockets close. */
+struct hw_sock_rkey {
+	struct hw_exe_key key;
+	__u32 app_id;
+	__u32 _pad;
+};
+
+/* Element 0 of hw_sock_ctl: how the next iterator run behaves, and whether hooks record. */
+struct hw_sock_ctl {
+	__u32 dry_run;           /* 1: report "would close", destroy nothing (learning mode) */
+	__u32 unapproved;        /* 1: also every stored socket whose trust is not approved now */
+	__u32 unapproved_reason; /* HW_CLOSE_* reported for those */
+	__u32 no_record;         /* 1: hooks write no socket storage (close_on_revoke = false) */
+};
+
+/* Why sockets were closed (hw_sock_revoke values, hw_sock_closed.reason). */
+#define HW_CLOSE_CHANGED 1      /* the approved file was written, replaced or deleted */
+#define HW_CLOSE_REVOKED 2      /* revoked by an admin (CLI or UI) */
+#define HW_CLOSE_MISMATCH 3     /* a re-hash did not match the approved hash */
+#define HW_CLOSE_ENDED 4        /* a once/session approval ended */
+#define HW_CLOSE_NOT_APPROVED 5 /* switch to enforcing: the app is not approved */
+
+/* hw_sock_closed.result */
+#define HW_SOCK_RES_CLOSED 1      /* bpf_sock_destroy succeeded */
+#define HW_SOCK_RES_WOULD_CLOSE 2 /* dry run (learning mode) */
+#define HW_SOCK_RES_FAILED 3      /* bpf_sock_destroy returned an error (err) */
+
+/* One record per socket an iterator closed (or would close), read from the iterator's fd. */
+struct hw_sock_closed {
+	struct hw_exe_key trust_key;
+	__u32 app_id;
+	__u32 tgid; /* hw_sock_val.tgid */
+	__u32 uid;
+	__u32 reason; /* HW_CLOSE_* */
+	__u32 flags;  /* hw_sock_val.flags */
+	__s32 err;    /* bpf_sock_destroy's result */
+	__u8 result;  /* HW_SOCK_RES_* */
+	__u8 family;  /* 4 or 6 (v4-mapped v6 peers are reported as 4) */
+	__u8 proto;   /* 6 tcp, 17 udp */
+	__u8 state;   /* the socket's state before (TCP_* numbering) */
+	__u16 dport;  /* host order */
+	__u16 sport;
+	__u8 daddr[16]; /* network order; IPv4 in the first 4 bytes */
+	__u8 saddr[16];
+};
+
+_Static_assert(sizeof(struct hw_sock_val) == 32, "hw_sock_val layout");
+_Static_assert(sizeof(struct hw_sock_rkey) == 24, "hw_sock_rkey layout");
+_Static_assert(sizeof(struct hw_sock_ctl) == 16, "hw_sock_ctl layout");
+_Static_assert(sizeof(struct hw_sock_closed) == 80, "hw_sock_closed layout");
 
 /* ===================================================================================== */
 /* packet filter (bpf/filter.bpf.c, bpf/rules_app.h, src/policy, ffi/filter_structs.ts)  */
@@ -512,5 +590,141 @@ _Static_assert(sizeof(struct hw_flt_gen) == 24, "hw_flt_gen layout");
 _Static_assert(sizeof(struct hw_flt_flow_key) == 40, "hw_flt_flow_key layout");
 _Static_assert(sizeof(struct hw_flt_flow) == 24, "hw_flt_flow layout");
 _Static_assert(sizeof(struct hw_flt_counter) == 32, "hw_flt_counter layout");
+
+/* ===================================================================================== */
+/* lineage through exec (bpf/lineage.h)                                                  */
+/* ===================================================================================== */
+
+/*
+ * hw_proc_val.source: a descendant of an app with inherit = true that exec'd a binary which is
+ * not itself an approved app keeps that app's trust "via" it (trust_key stays the app's identity,
+ * so revoking the app revokes it too).
+ */
+#define HW_TRUST_VIA 3
+/* hw_event.flags: the reporting process is trusted via an inheriting ancestor app. */
+#define HW_EVF_VIA 0x100
+/* An approved app with only_via, started by none of those apps. */
+#define HW_REASON_NOT_VIA 24
+/* How many ancestor apps a process remembers, and how many starters only_via may name. */
+#define HW_VIA_MAX 8
+
+/*
+ * The apps trusted among a process's ancestors at the moment it was created, nearest first
+ * (0 = unused). Written at fork from the parent and never taken from the current parent, so
+ * re-parenting (double fork, a subreaper, setsid) neither grants nor removes anything.
+ */
+struct hw_lineage {
+	__u32 apps[HW_VIA_MAX];
+};
+
+/* Value of hw_only_via (key: app id): the app is trusted only when one of these started it. */
+struct hw_only_via {
+	__u32 apps[HW_VIA_MAX];
+};
+
+_Static_assert(sizeof(struct hw_lineage) == 4 * HW_VIA_MAX, "hw_lineage layout");
+_Static_assert(sizeof(struct hw_only_via) == 4 * HW_VIA_MAX, "hw_only_via layout");
+
+/* ===================================================================================== */
+/* hostnames (bpf/dns.h, bpf/rules_app.h, ffi/dns_structs.ts, src/policy/names.ts)       */
+/* ===================================================================================== */
+
+/*
+ * DNS answers are parsed in the kernel (cgroup_skb ingress) as they reach the socket that asked,
+ * and kept as (asking process, address) -> name. A query is remembered at egress by (socket
+ * cookie, DNS id) with the hash of its question; only an answer to a remembered query creates
+ * anything. Names are hashed with FNV-1a 64 over the dotted lower-case name read BACKWARDS, so
+ * while scanning a name from its end the running hash at each '.' is the hash of that suffix:
+ * the pattern "*.example.com" hashes as the reversed bytes of "*.example.com", "github.com" as
+ * those of "github.com" (src/policy/names.ts computes the same).
+ */
+#define HW_DNS_PORT 53
+#define HW_DNS_NAME_LEN 256     /* dotted lower-case name + NUL (a name is at most 253) */
+#define HW_DNS_NAME_MAX 253
+#define HW_DNS_PKT_MAX 1024     /* bytes of one DNS message the parser reads (power of 2) */
+#define HW_DNS_MAX_ANSWERS 16   /* answer records parsed per message; more count as overflow */
+#define HW_DNS_MAX_PTRS 8       /* compression pointers followed per name */
+#define HW_DNS_MAX_CHAIN 8      /* names in one CNAME chain (the question + 7 targets) */
+#define HW_DNS_PATS 4           /* rule patterns remembered per address */
+#define HW_DNS_ADDR_MAX 131072  /* (process, address) -> name entries (LRU) */
+#define HW_DNS_NAMES_MAX 16384  /* name hash -> name text (LRU, for events) */
+#define HW_DNS_QUERY_MAX 16384  /* outstanding queries (LRU) */
+#define HW_DNS_SOCK_MAX 16384   /* sockets that sent to port 53 -> owner (LRU) */
+#define HW_DNS_PAT_MAX 131072   /* distinct name patterns of rules and blocklists (both gens) */
+#define HW_DNS_RULE_MAX 262144  /* name-rule entries (both gens) */
+#define HW_DNS_TTL_MAX_S 86400  /* TTLs are clamped to a day */
+#define HW_DNS_TTL_GRACE_S 3    /* an answer stays usable TTL + this long (connect after lookup) */
+
+/* Indexes of the per-CPU hw_dns_stats array. */
+#define HW_DNS_CNT_QUERIES 0   /* queries remembered at egress */
+#define HW_DNS_CNT_ANSWERS 1   /* answers accepted (matched a remembered query) */
+#define HW_DNS_CNT_ADDRS 2     /* address -> name entries written */
+#define HW_DNS_CNT_UNMATCHED 3 /* answers matching no query of that socket: ignored */
+#define HW_DNS_CNT_MALFORMED 4 /* messages the parser refused (bad name, pointer loop, short) */
+#define HW_DNS_CNT_OVERFLOW 5  /* messages longer than the parser reads or with too many records */
+#define HW_DNS_CNT_SKIPPED 6   /* answer records outside the question's CNAME chain */
+#define HW_DNS_CNT_NAME_HITS 7 /* connects decided by a name rule */
+#define HW_DNS_CNT_MAX 8
+
+/* Owner of a socket that sent to port 53, noted by the connect/sendmsg hooks. */
+struct hw_dns_sock_val {
+	__u64 start_ns; /* start_time of the owning process (a recycled tgid is someone else) */
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* An outstanding query: (socket cookie, DNS id) -> question. */
+struct hw_dns_query_key {
+	__u64 cookie;
+	__u16 id; /* host order */
+	__u16 _pad[3];
+};
+
+struct hw_dns_query_val {
+	__u64 qhash; /* name hash (see above) of the question */
+	__u64 start_ns;
+	__u32 tgid;
+	__u32 _pad;
+};
+
+/* (asking process, address) -> name. IPv4 uses addr[0..3], the rest zero. */
+struct hw_dns_addr_key {
+	__u32 tgid;
+	__u8 family; /* 4 or 6 */
+	__u8 _pad[3];
+	__u8 addr[16];
+};
+
+struct hw_dns_addr_val {
+	__u64 expires_ns; /* bpf_ktime_get_boot_ns() after which the entry no longer matches */
+	__u64 start_ns;   /* start_time of the asking process */
+	__u64 name;       /* hash of the question's name: key of hw_dns_names */
+	__u64 pats[HW_DNS_PATS]; /* rule patterns the name matched when answered; 0 = unused */
+};
+
+/* Value of hw_dns_names (key: the name's hash). */
+struct hw_dns_name {
+	char name[HW_DNS_NAME_LEN]; /* dotted, lower-case, NUL-terminated */
+};
+
+/* Name-rule entries (bpf/rules_app.h hw_flt_names): the first rule naming a pattern. */
+struct hw_dns_rule_key {
+	__u8 gen;
+	__u8 dir; /* HW_FLT_DIR_OUT */
+	__u8 proto;
+	__u8 _zero;
+	__u32 pclass;
+	__u32 app_id;
+	__u32 _pad;
+	__u64 pat; /* pattern hash */
+};
+
+_Static_assert(sizeof(struct hw_dns_sock_val) == 16, "hw_dns_sock_val layout");
+_Static_assert(sizeof(struct hw_dns_query_key) == 16, "hw_dns_query_key layout");
+_Static_assert(sizeof(struct hw_dns_query_val) == 24, "hw_dns_query_val layout");
+_Static_assert(sizeof(struct hw_dns_addr_key) == 24, "hw_dns_addr_key layout");
+_Static_assert(sizeof(struct hw_dns_addr_val) == 24 + 8 * HW_DNS_PATS, "hw_dns_addr_val layout");
+_Static_assert(sizeof(struct hw_dns_name) == HW_DNS_NAME_LEN, "hw_dns_name layout");
+_Static_assert(sizeof(struct hw_dns_rule_key) == 24, "hw_dns_rule_key layout");
 
 #endif /* HASHWALL_H */

@@ -98,6 +98,27 @@ struct {
 	__type(value, __u32);
 } hw_flt_sockok SEC(".maps");
 
+/*
+ * Name rules (remote_host): (gen, dir, proto, port class, app, pattern hash) -> first rule, and the
+ * set of patterns any rule names (value: bit g set while generation g uses it). Only the connect
+ * hooks read them (bpf/dns.h): tc sees no process, so it cannot know which name a flow was for.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_DNS_RULE_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_dns_rule_key);
+	__type(value, struct hw_flt_match);
+} hw_flt_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_DNS_PAT_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, __u32);
+} hw_flt_pats SEC(".maps");
+
 /* Keys the filter protocols: tcp/udp/icmp/icmpv6 as themselves, the rest as "other". */
 static __always_inline __u8 hw_flt_proto_key(__u8 proto)
 {

@@ -124,7 +124,7 @@ static __always_inline void hw_report_refusal(struct task_struct *task, __u32 tg
 	e->reason = reason;
 	e->flags = evflags;
 	e->rule = 0;
-	e->_pad2 = 0;
+	e->via_app = 0;
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->exe_path, sizeof(e->exe_path), path);

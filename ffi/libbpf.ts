@@ -99,6 +99,7 @@ const SYMBOLS = {
   bpf_link_create: { parameters: ["i32", "i32", "u32", "pointer"], result: "i32" },
   bpf_link_update: { parameters: ["i32", "i32", "pointer"], result: "i32" },
   bpf_link_detach: { parameters: ["i32"], result: "i32" },
+  bpf_iter_create: { parameters: ["i32"], result: "i32" },
   bpf_enable_stats: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -988,6 +989,17 @@ export function linkUpdate(linkFd: number, progFd: number): void {
   requireFd(linkFd, op);
   requireFd(progFd, op);
   check(bpf().bpf_link_update(linkFd, progFd, null), op);
+}
+
+/**
+ * Starts one run of an iterator program (`bpf_iter_create` on the fd of a link made by
+ * {@linkcode BpfProgram.attach} on an `iter/*` program). Reading the returned fd to its end runs
+ * the program over every object; close the fd yourself.
+ */
+export function iterCreate(linkFd: number): number {
+  const op = `bpf_iter_create(link ${linkFd})`;
+  requireFd(linkFd, op);
+  return check(bpf().bpf_iter_create(linkFd), op);
 }
 
 /** Detaches a link's program from its hook (`bpf_link_detach`); the link fd becomes defunct. */

@@ -22,6 +22,7 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   strerror: { parameters: ["i32"], result: "pointer" },
   close: { parameters: ["i32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   // open(2) is variadic; on x86_64 SysV passing the mode as a third int is the same ABI.
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   getpid: { parameters: [], result: "i32" },
@@ -255,6 +256,20 @@ export function close(fd: number): void {
   if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`close: invalid fd ${fd}`);
   const rc = libc().close(fd);
   if (rc < 0) throw new ErrnoError(`close(${fd})`, errno());
+}
+
+/**
+ * read(2) into `buf`: the byte count (0 at the end). Retries EINTR; throws {@linkcode ErrnoError}
+ * on other failures.
+ */
+export function readFd(fd: number, buf: Uint8Array<ArrayBuffer>): number {
+  if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`read: invalid fd ${fd}`);
+  for (;;) {
+    const n = Number(libc().read(fd, buf, BigInt(buf.length)));
+    if (n >= 0) return n;
+    const e = errno();
+    if (e !== 4) throw new ErrnoError(`read(${fd})`, e); // 4 = EINTR
+  }
 }
 
 /**

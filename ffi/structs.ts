@@ -47,9 +47,9 @@ export const HW = {
   REASON_INTERPRETER: 4,
   REASON_SCRIPT_UNRESOLVED: 5,
   REASON_RULE: 6,
-  REASON_SCRIPT_PENDING: 24,
-  REASON_SCRIPT_MISMATCH: 25,
-  REASON_STALE: 26,
+  REASON_SCRIPT_PENDING: 32,
+  REASON_SCRIPT_MISMATCH: 33,
+  REASON_STALE: 34,
   EVF_SCRIPT: 0x1,
   // borrowed trust (bpf/argv_grammar.h, bpf/exec_env.h, bpf/tamper.h)
   REASON_ENV: 16,
@@ -72,6 +72,11 @@ export const HW = {
   KIND_RUBY: 5,
   KIND_JAVA: 6,
   KIND_MAX: 8,
+  // lineage through exec (bpf/lineage.h)
+  TRUST_VIA: 3,
+  EVF_VIA: 0x100,
+  REASON_NOT_VIA: 24,
+  VIA_MAX: 8,
   ARG_FLAG: 1,
   ARG_VALUE: 2,
   ARG_CODE: 3,
@@ -88,6 +93,18 @@ export const HW = {
   ARG_OPT_LEN: 28,
   ARG_MAX: 32,
   ARG_CLUSTER_MAX: 16,
+  SOCK_REVOKE_MAX: 4096,
+  SOCK_TRUSTED: 0x1,
+  SOCK_UNKNOWN: 0x2,
+  SOCK_BOUND: 0x4,
+  CLOSE_CHANGED: 1,
+  CLOSE_REVOKED: 2,
+  CLOSE_MISMATCH: 3,
+  CLOSE_ENDED: 4,
+  CLOSE_NOT_APPROVED: 5,
+  SOCK_RES_CLOSED: 1,
+  SOCK_RES_WOULD_CLOSE: 2,
+  SOCK_RES_FAILED: 3,
 } as const;
 
 /** Names of the counters, indexed by their HW_CNT_* value. */
@@ -162,6 +179,7 @@ export const LAYOUT = {
       lineage: 336,
       "lineage[1].tgid": 392,
       rule: 656,
+      via_app: 660,
     },
   },
   hw_script_key: { size: 256, fields: { path: 0 } },
@@ -173,6 +191,8 @@ export const LAYOUT = {
   hw_env_key: { size: 32, fields: { name: 0 } },
   hw_env_val: { size: 8, fields: { bit: 0, kinds: 4 } },
   hw_taint: { size: 8, fields: { vector: 0, by_tgid: 4 } },
+  hw_lineage: { size: 32, fields: { apps: 0 } },
+  hw_only_via: { size: 32, fields: { apps: 0 } },
   hw_dedup_key: {
     size: 40,
     fields: {
@@ -183,6 +203,36 @@ export const LAYOUT = {
       proto: 34,
       kind: 35,
       script_hash: 36,
+    },
+  },
+  hw_sock_val: {
+    size: 32,
+    fields: { "trust_key.dev": 0, "trust_key.ino": 8, app_id: 16, tgid: 20, uid: 24, flags: 28 },
+  },
+  hw_sock_rkey: { size: 24, fields: { "key.dev": 0, "key.ino": 8, app_id: 16 } },
+  hw_sock_ctl: {
+    size: 16,
+    fields: { dry_run: 0, unapproved: 4, unapproved_reason: 8, no_record: 12 },
+  },
+  hw_sock_closed: {
+    size: 80,
+    fields: {
+      "trust_key.dev": 0,
+      "trust_key.ino": 8,
+      app_id: 16,
+      tgid: 20,
+      uid: 24,
+      reason: 28,
+      flags: 32,
+      err: 36,
+      result: 40,
+      family: 41,
+      proto: 42,
+      state: 43,
+      dport: 44,
+      sport: 46,
+      daddr: 48,
+      saddr: 64,
     },
   },
 } as const;
@@ -371,6 +421,8 @@ export interface RawEvent {
   flags: number;
   /** With REASON_RULE: the deciding rule's index in file order. */
   rule: number;
+  /** With EVF_VIA: the kernel app id of the inheriting app the process is trusted via. */
+  viaApp: number;
   /** 4 bytes for family 4, 16 for family 6, empty for family 0. */
   daddr: Uint8Array;
   comm: string;
@@ -458,6 +510,7 @@ export function decodeEventHead(b: Uint8Array): RawEvent {
     reason: v.getUint32(f.reason, true),
     flags: v.getUint32(f.flags, true),
     rule: v.getUint32(f.rule, true),
+    viaApp: v.getUint32(f.via_app, true),
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
     exePath: cString(b, f.exe_path, HW.PATH_LEN),
@@ -550,5 +603,88 @@ export function decodeTaint(b: Uint8Array): Taint {
   return {
     vector: v.getUint32(LAYOUT.hw_taint.fields.vector, true),
     byTgid: v.getUint32(LAYOUT.hw_taint.fields.by_tgid, true),
+  };
+}
+
+/** Encodes a `struct hw_sock_rkey`: an identity whose sockets are to close. */
+export function encodeSockRevokeKey(key: ExeKey, appId: number): Uint8Array {
+  const L = LAYOUT.hw_sock_rkey;
+  const b = new Uint8Array(L.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(L.fields["key.dev"], key.dev, true);
+  v.setBigUint64(L.fields["key.ino"], key.ino, true);
+  v.setUint32(L.fields.app_id, appId, true);
+  return b;
+}
+
+/** Element 0 of hw_sock_ctl: how the next iterator run behaves. */
+export interface SockCtl {
+  /** Report "would close", destroy nothing. */
+  dryRun: boolean;
+  /** Also every stored socket whose trust is not approved now, with this HW_CLOSE_* reason. */
+  unapprovedReason?: number;
+  /** The hooks write no socket storage (close_on_revoke = false). */
+  noRecord?: boolean;
+}
+
+/** Encodes a `struct hw_sock_ctl`. */
+export function encodeSockCtl(c: SockCtl): Uint8Array {
+  const L = LAYOUT.hw_sock_ctl;
+  const b = new Uint8Array(L.size);
+  const v = new DataView(b.buffer);
+  v.setUint32(L.fields.dry_run, c.dryRun ? 1 : 0, true);
+  v.setUint32(L.fields.unapproved, c.unapprovedReason ? 1 : 0, true);
+  v.setUint32(L.fields.unapproved_reason, c.unapprovedReason ?? 0, true);
+  v.setUint32(L.fields.no_record, c.noRecord ? 1 : 0, true);
+  return b;
+}
+
+/** A decoded `struct hw_sock_closed`: one socket an iterator closed or would close. */
+export interface SockClosed {
+  trustKey: ExeKey;
+  appId: number;
+  tgid: number;
+  uid: number;
+  reason: number;
+  flags: number;
+  err: number;
+  result: number;
+  family: number;
+  proto: number;
+  state: number;
+  dport: number;
+  sport: number;
+  /** 4 bytes for family 4, else 16 (network order). */
+  daddr: Uint8Array;
+  saddr: Uint8Array;
+}
+
+/** Decodes a `struct hw_sock_closed` at `offset` of `b`. */
+export function decodeSockClosed(b: Uint8Array, offset = 0): SockClosed {
+  const L = LAYOUT.hw_sock_closed;
+  const v = new DataView(b.buffer, b.byteOffset + offset, L.size);
+  const f = L.fields;
+  const family = v.getUint8(f.family);
+  const n = family === 6 ? 16 : 4;
+  const at = b.byteOffset + offset;
+  return {
+    trustKey: {
+      dev: v.getBigUint64(f["trust_key.dev"], true),
+      ino: v.getBigUint64(f["trust_key.ino"], true),
+    },
+    appId: v.getUint32(f.app_id, true),
+    tgid: v.getUint32(f.tgid, true),
+    uid: v.getUint32(f.uid, true),
+    reason: v.getUint32(f.reason, true),
+    flags: v.getUint32(f.flags, true),
+    err: v.getInt32(f.err, true),
+    result: v.getUint8(f.result),
+    family,
+    proto: v.getUint8(f.proto),
+    state: v.getUint8(f.state),
+    dport: v.getUint16(f.dport, true),
+    sport: v.getUint16(f.sport, true),
+    daddr: new Uint8Array(b.buffer.slice(at + f.daddr, at + f.daddr + n)),
+    saddr: new Uint8Array(b.buffer.slice(at + f.saddr, at + f.saddr + n)),
   };
 }

@@ -28,11 +28,14 @@ export function addLearningEvent(entries: LearningEntry[], e: ConnEvent): Learni
   const i = entries.findIndex((x) => x.exe === e.exe);
   const old = i === -1 ? undefined : entries[i];
   const destinations = [...(old?.destinations ?? [])];
+  // As the daemon groups them (src/daemon/learning.ts): by name when known, else by address.
   const d = destinations.findIndex((x) =>
-    x.daddr === e.daddr && x.dport === e.dport && x.proto === e.proto
+    (e.host ? x.host === e.host : x.host === undefined && x.daddr === e.daddr) &&
+    x.dport === e.dport && x.proto === e.proto
   );
   if (d === -1) {
     destinations.push({
+      ...(e.host ? { host: e.host } : {}),
       daddr: e.daddr,
       dport: e.dport,
       proto: e.proto,
@@ -42,6 +45,7 @@ export function addLearningEvent(entries: LearningEntry[], e: ConnEvent): Learni
   } else {
     destinations[d] = {
       ...destinations[d],
+      daddr: e.time >= destinations[d].lastSeen ? e.daddr : destinations[d].daddr,
       count: destinations[d].count + 1,
       lastSeen: Math.max(destinations[d].lastSeen, e.time),
     };

@@ -142,6 +142,8 @@ export function parseAllowRequest(args: Args): AllowRequest {
   if (tgid !== undefined) req.tgid = tgid;
   const sha256 = str(args, "sha256");
   if (sha256 !== undefined) req.sha256 = parseSha256(sha256);
+  const hosts = bool(args, "hosts");
+  if (hosts !== undefined) req.hosts = hosts;
   return req;
 }
 

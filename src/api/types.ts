@@ -65,11 +65,19 @@ export interface ConnEvent {
   /** Epoch ms. */
   time: number;
   /**
-   * The hook that saw it; "exec": trust refused at exec or at the interpreter's open of its
-   * script (reason "script_mismatch" or "stale"), no destination. `kind_N` for a kind this
-   * build does not know (a newer kernel object).
+   * The hook; "close"/"would_close": a live socket whose trust ended (closed, or in learning mode
+   * reported only); "exec": trust refused at exec or at the interpreter's open of its script
+   * (reason "script_mismatch" or "stale"), no destination; `kind_N` for a kind this build does
+   * not know (a newer kernel object).
    */
-  kind: "connect" | "sendmsg" | "sock_create" | "exec" | `kind_${number}`;
+  kind:
+    | "connect"
+    | "sendmsg"
+    | "sock_create"
+    | "close"
+    | "would_close"
+    | "exec"
+    | `kind_${number}`;
   verdict: "allow" | "deny";
   reason:
     | "unknown_app"
@@ -77,6 +85,7 @@ export interface ConnEvent {
     | "revoked"
     | "interpreter"
     | "script_unresolved"
+    | "not_via"
     | "script_pending"
     | "script_mismatch"
     | "stale"
@@ -99,6 +108,10 @@ export interface ConnEvent {
   ruleId?: string;
   /** For a script's attempt: the interpreter that ran it (`exe` is then the script). */
   interpreter?: string;
+  /** Trusted via this inheriting app (an ancestor of it started it; `lineage` has the chain). */
+  via?: string;
+  /** The name the process resolved the destination from (kernel DNS view), when known. */
+  host?: string;
 }
 
 /** Status of the running instance. */
@@ -141,6 +154,11 @@ export interface AllowRequest {
   tgid?: number;
   /** Approve only if the file hashes to this (UI "approve new hash"). */
   sha256?: string;
+  /**
+   * Also write one app-scoped `remote_host` allow rule per named destination the Learning list
+   * shows for this executable ("allow curl to api.github.com:443"), appended to rules.toml.
+   */
+  hosts?: boolean;
 }
 
 /** A live notification pushed to subscribers (UI Server-Sent Events, `events --follow`). */
@@ -166,6 +184,8 @@ export interface RuleInfo {
   protocol: string;
   /** CIDRs as written; absent = any. */
   remote?: string[];
+  /** Host name patterns (`remote_host`; a blocklist shows its first 20). */
+  remoteHost?: string[];
   /** Ports/ranges as written ("443", "8000-8080"); absent = any. */
   ports?: string[];
   app?: string;
@@ -181,6 +201,25 @@ export interface RulesView {
   path: string;
   text: string;
   rules: RuleInfo[];
+  /** The `[[blocklist]]`s and the copy of each in force. */
+  blocklists?: BlocklistInfo[];
+}
+
+/** One `[[blocklist]]` as the daemon holds it. */
+export interface BlocklistInfo {
+  id: string;
+  source: string;
+  format: "hosts" | "domains" | "cidr";
+  /** Entries in force (0 when the list never loaded). */
+  entries: number;
+  /** Epoch ms of the fetch of the copy in force. */
+  fetchedAt?: number;
+  /** Why the last refresh failed (the previous copy stays in force). */
+  error?: string;
+  /** The copy in force came from the state folder. */
+  fromCache?: boolean;
+  /** Denials reported under this list since the daemon started. */
+  hits?: number;
 }
 
 /** A packet to explain ("which rule would decide this, and why"). */
@@ -233,6 +272,9 @@ export interface IntegrityInfo {
 
 /** One destination an unapproved app tried. */
 export interface LearningDestination {
+  /** The name the app resolved the destination from, when known (destinations group by it). */
+  host?: string;
+  /** The address (the latest one, for a named destination). */
   daddr: string;
   dport: number;
   proto: number;
@@ -270,7 +312,15 @@ export interface HashwallApi {
   appsRevoke(caller: Caller, name: string): Promise<void>;
   /** Rehash one app (by name or path) or all when `target` is undefined. */
   appsRehash(caller: Caller, target?: string): Promise<AppInfo[]>;
-  setMode(caller: Caller, mode: Mode): Promise<void>;
+  /**
+   * Switches mode. `opts.closeUnapproved` (switching to enforcing) also closes the live sockets
+   * of apps that are not approved; the answer says how many.
+   */
+  setMode(
+    caller: Caller,
+    mode: Mode,
+    opts?: { closeUnapproved?: boolean },
+  ): Promise<void | { closed: number }>;
   reload(caller: Caller): Promise<{ ok: boolean; errors: string[] }>;
   events(caller: Caller, q: EventQuery): Promise<ConnEvent[]>;
   /** rules.toml text and the active rules with hit counters. */

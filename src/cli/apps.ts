@@ -5,17 +5,31 @@ import { callAndPrint, exitCodeFor, table } from "./daemon_call.ts";
 import { callDaemon, streamDaemon } from "../daemon/client.ts";
 import type { AppInfo, LiveMessage } from "../api/types.ts";
 import { hashFile } from "../integrity/hash.ts";
+import { interpreterKind } from "../policy/interpreters.ts";
+import { HW } from "../../ffi/structs.ts";
+import { exportApps, renderExportJson, renderExportToml } from "./apps_export.ts";
+import { loadPolicy } from "../config/load.ts";
+import { offlineAccess } from "../config/access.ts";
+import { formatErrors } from "../config/format.ts";
 
 const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)
 
   list                      every registered app: name, status, inherit, hash, path
-  allow PATH [--name N] [--inherit] [--for once|session|forever] [--pid TGID]
+  allow PATH [--name N] [--inherit] [--for once|session|forever] [--pid TGID] [--hosts]
                             approve the file at PATH as it is now (its SHA-256 is taken now).
                             forever (default) writes apps.d/learned.toml; session lasts until
-                            the daemon stops; once trusts only process TGID (--pid)
+                            the daemon stops; once trusts only process TGID (--pid). --hosts
+                            also appends an allow rule to rules.toml for each named destination
+                            it tried ("allow curl to api.github.com:443")
   revoke NAME               revoke an app at once (kept revoked until allowed again)
   rehash NAME|PATH          re-hash one app: valid → approved again, else revoked (red)
   rehash --all              re-hash every app (progress shown on a terminal)
+  export [--format toml|json] [--config DIR]
+                            the approvals in force, sorted by path then name, without
+                            host-specific fields (status, times, kernel identity), so two
+                            hosts with the same images diff clean. From the running daemon
+                            (--state), or with --config DIR from a config folder offline
+                            (no daemon, no root). TOML loads as an apps.d/ file.
   interpreters              list interpreters found on this host with their hashes, as
                             [[app]] entries with interpreter = true, ready for apps.toml
 
@@ -96,6 +110,33 @@ async function rehashAll(state: string, json: boolean): Promise<number> {
   }
 }
 
+/** `apps export`: from the daemon (approvals in force) or, with --config, from a folder. */
+async function exportCommand(a: ParsedArgs, state: string): Promise<number> {
+  const format = a.flags.json ? "json" : stringFlag(a, "format", "toml");
+  if (format !== "toml" && format !== "json") {
+    throw new UsageError("--format must be toml or json");
+  }
+  const render = format === "json" ? renderExportJson : renderExportToml;
+  const dir = stringFlag(a, "config");
+  if (dir !== undefined) {
+    const r = await loadPolicy(dir, offlineAccess());
+    if (!r.ok) {
+      console.error(formatErrors(r.errors));
+      return 1;
+    }
+    console.log(render(exportApps(r.policy.apps)).trimEnd());
+    return 0;
+  }
+  try {
+    const apps = await callDaemon(state, "apps.list", {}) as AppInfo[];
+    console.log(render(exportApps(apps)).trimEnd());
+    return 0;
+  } catch (e) {
+    console.error(`hashwall apps export: ${e instanceof Error ? e.message : String(e)}`);
+    return exitCodeFor(e);
+  }
+}
+
 function only(a: ParsedArgs, n: number, what: string): void {
   if (a.positionals.length !== n) throw new UsageError(what);
 }
@@ -108,8 +149,8 @@ export const appsCommand: Command = {
   async run(argv) {
     const [sub = "list", ...rest] = argv;
     const a = parseArgs(rest, {
-      boolean: ["json", "inherit", "all"],
-      string: ["state", "name", "for", "pid"],
+      boolean: ["json", "inherit", "all", "hosts"],
+      string: ["state", "name", "for", "pid", "format", "config"],
     });
     const state = stringFlag(a, "state", DEFAULT_STATE_DIR);
     const json = !!a.flags.json;
@@ -136,6 +177,12 @@ export const appsCommand: Command = {
         if (duration === "once" && !(pid && Number.isInteger(pid) && pid > 0)) {
           throw new UsageError("--for once needs --pid TGID (the process to trust)");
         }
+        if (a.flags.inherit && interpreterKind(path) !== HW.KIND_OTHER) {
+          console.error(
+            `warning: --inherit on ${path} (a shell or an interpreter) trusts every program and ` +
+              `script it runs`,
+          );
+        }
         return await callAndPrint(
           "apps allow",
           state,
@@ -146,6 +193,7 @@ export const appsCommand: Command = {
             inherit: !!a.flags.inherit,
             duration,
             tgid: pid,
+            ...(a.flags.hosts ? { hosts: true } : {}),
           },
           json,
           (r) => {
@@ -182,6 +230,9 @@ export const appsCommand: Command = {
           json,
           (r) => renderApps(r as AppInfo[]),
         );
+      case "export":
+        only(a, 0, "apps export takes no arguments");
+        return await exportCommand(a, state);
       case "interpreters": {
         only(a, 0, "apps interpreters takes no arguments");
         const found = await interpreters();

@@ -2,7 +2,9 @@ import type { Command } from "./command.ts";
 import { DEFAULT_CONFIG_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { formatErrors } from "../config/format.ts";
+import { inheritWarnings } from "../config/warnings.ts";
 import { loadPolicy } from "../config/load.ts";
+import { offlineAccess } from "../config/access.ts";
 import { validateTexts } from "../config/validate.ts";
 import { DEFAULT_APPS_TOML, DEFAULT_RULES_TOML } from "../config/defaults.ts";
 import type { LoadResult } from "../config/model.ts";
@@ -12,6 +14,11 @@ const USAGE = `Usage: hashwall check [--config DIR] [--json] [--default]
 Validates rules.toml, apps.toml and apps.d/*.toml (all files must be owned by root and not
 writable by group or others). Prints a one-line summary and exits 0, or prints every error as
 FILE:LINE:COL: message (one per line, on stderr) and exits 1.
+
+Works offline: it needs no root, no kernel support and no running daemon, so a policy repo can
+be checked on a workstation or in CI before it is rolled out. Run by a user other than root,
+files owned by that user are accepted too (a git checkout); everything else is checked as the
+daemon will (not writable by group or others, size, UTF-8, every key).
 
 Options:
   --config DIR   config folder (default ${DEFAULT_CONFIG_DIR})
@@ -42,7 +49,7 @@ export const checkCommand: Command = {
         rulesText: DEFAULT_RULES_TOML,
         appsTexts: [{ file: `${EMBEDDED}/apps.toml`, text: DEFAULT_APPS_TOML }],
       })
-      : await loadPolicy(dir);
+      : await loadPolicy(dir, offlineAccess());
     if (args.flags.json) {
       console.log(JSON.stringify(jsonReport(result)));
     } else if (result.ok) {
@@ -51,6 +58,7 @@ export const checkCommand: Command = {
         `${source}: OK: ${count(p.rules.length, "rule")}, ${count(p.apps.length, "app")}, ` +
           `mode ${p.defaults.mode}`,
       );
+      for (const w of inheritWarnings(p.apps)) console.log(`warning: ${w}`);
     } else {
       // Only errors on stderr, one per line, so editors and scripts can parse every line.
       console.error(formatErrors(result.errors));
@@ -74,6 +82,7 @@ function jsonReport(r: LoadResult) {
   return {
     ok: true,
     errors: [],
+    warnings: inheritWarnings(p.apps),
     rules: p.rules.length,
     apps: p.apps.length,
     mode: p.defaults.mode,

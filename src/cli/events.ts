@@ -47,10 +47,15 @@ const PROTO: Record<number, string> = { 1: "icmp", 6: "tcp", 17: "udp", 58: "icm
 /** One readable line: time, verdict, app/comm, exe, pid, destination, reason. */
 export function formatEvent(e: ConnEvent): string {
   const time = new Date(e.time).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
-  const who = e.app ? `${e.app} (${e.comm})` : e.comm;
-  const host = e.family === 6 ? `[${e.daddr}]` : e.daddr;
+  const who = (e.app ? `${e.app} (${e.comm})` : e.comm) + (e.via ? ` via ${e.via}` : "");
+  const addr = e.family === 6 ? `[${e.daddr}]` : e.daddr;
+  const host = e.host ? `${e.host} (${addr})` : addr;
   const proto = PROTO[e.proto] ?? `proto ${e.proto}`;
-  const why = e.ruleId ? `${e.reason} ${e.ruleId}` : e.reason;
+  const why = e.ruleId
+    ? `${e.reason} ${e.ruleId}`
+    : e.kind === "close" || e.kind === "would_close"
+    ? `${e.kind.toUpperCase().replace("_", " ")} ${e.reason}` // a live socket whose trust ended
+    : e.reason;
   return `${time}  ${
     e.verdict.toUpperCase().padEnd(5)
   }  ${who}  ${e.exe}  pid ${e.tgid} uid ${e.uid}` +

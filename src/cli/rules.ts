@@ -13,6 +13,8 @@ import { loadPolicy } from "../config/load.ts";
 import { formatCidr } from "../config/cidr.ts";
 import type { Policy, Rule } from "../config/model.ts";
 import { explainPacket } from "../policy/explain.ts";
+import { blocklistRuleId } from "../policy/blocklist.ts";
+import { exists } from "../base/fs.ts";
 import { PacketSyntaxError, parsePacket } from "../policy/packet.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import type { SlotCounter } from "../../ffi/filter_structs.ts";
@@ -27,6 +29,7 @@ const USAGE = `Usage: hashwall rules <list|reload|explain> [options]
       Asks the daemon to re-read the configuration. Any error changes nothing.
 
   hashwall rules explain <in|out> <tcp|udp|icmp|icmpv6|NUMBER> <ADDRESS>[:PORT] [--app NAME]
+  hashwall rules explain out <tcp|udp> <HOST-NAME>:PORT [--app NAME]
                          [--json] [--config DIR]
       Which rule (or default) decides a packet that belongs to no allowed flow, and why.
       ADDRESS is the remote address; PORT is the service port (local for in, remote for out).
@@ -34,11 +37,18 @@ const USAGE = `Usage: hashwall rules <list|reload|explain> [options]
 
 Examples:
   hashwall rules explain in tcp 192.0.2.7:22
-  hashwall rules explain out udp [2001:db8::53]:53 --json`;
+  hashwall rules explain out udp [2001:db8::53]:53 --json
+  hashwall rules explain out tcp github.com:443 --app curl`;
 
 function describeRule(r: Rule): string {
   const parts = [`${r.action} ${r.direction} ${r.protocol}`];
-  parts.push(r.remote ? `remote ${r.remote.map(formatCidr).join(",")}` : "remote any");
+  parts.push(
+    r.remoteHost
+      ? `host ${r.remoteHost.map((h) => h.text).join(",")}`
+      : r.remote
+      ? `remote ${r.remote.map(formatCidr).join(",")}`
+      : "remote any",
+  );
   if (r.ports) {
     parts.push(
       `port ${r.ports.map((p) => p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`).join(",")}`,
@@ -93,15 +103,24 @@ async function list(argv: string[]): Promise<number> {
   if (a.positionals.length) throw new UsageError(`unexpected "${a.positionals[0]}"`);
   const policy = await loadOrReport(stringFlag(a, "config", DEFAULT_CONFIG_DIR));
   if (!policy) return 1;
-  const { view, note } = await readKernel(stringFlag(a, "state", DEFAULT_STATE_DIR));
-  const stale = view !== null && view.nrules !== policy.rules.length;
-  const rows = policy.rules.map((r, i) => ({
-    index: i + 1,
-    id: r.id,
-    line: r.loc.line,
-    rule: describeRule(r),
-    counters: view && !stale ? view.rules[i] : undefined,
-  }));
+  const stateDir = stringFlag(a, "state", DEFAULT_STATE_DIR);
+  const { view, note } = await readKernel(stateDir);
+  // The daemon puts one deny rule per blocklist in force (a last good copy exists) first.
+  const blocks: { id: string; line: number; rule: string }[] = [];
+  for (const b of policy.blocklists ?? []) {
+    if (exists(`${stateDir}/blocklists/${b.id}.list`)) {
+      blocks.push({
+        id: blocklistRuleId(b.id),
+        line: b.loc.line,
+        rule: `deny out ${b.format} list ${b.source}`,
+      });
+    }
+  }
+  const stale = view !== null && view.nrules !== blocks.length + policy.rules.length;
+  const rows = [
+    ...blocks,
+    ...policy.rules.map((r) => ({ id: r.id, line: r.loc.line, rule: describeRule(r) })),
+  ].map((r, i) => ({ index: i + 1, ...r, counters: view && !stale ? view.rules[i] : undefined }));
   if (a.flags.json) {
     console.log(JSON.stringify({
       loaded: view !== null,

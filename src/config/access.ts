@@ -11,6 +11,25 @@ import { ConfigError } from "./model.ts";
 export interface AccessOptions {
   /** Owner required of every config file and folder (default 0, root). */
   expectedUid?: number;
+  /**
+   * One more owner accepted besides `expectedUid`: `hashwall check` run by a non-root user on
+   * their own checkout (a workstation). Never set by the daemon.
+   */
+  alsoAcceptUid?: number;
+}
+
+/**
+ * Access options for an offline check (`hashwall check`, `apps export --config`): root's files
+ * always; run by another user, that user's own files too (their checkout of the policy repo).
+ * The daemon never uses this.
+ *
+ * @example
+ * ```ts
+ * await loadPolicy(dir, offlineAccess()); // as uid 1000: files owned by root or 1000
+ * ```
+ */
+export function offlineAccess(uid: number | null = Deno.uid()): AccessOptions {
+  return uid !== null && uid !== 0 ? { alsoAcceptUid: uid } : {};
 }
 
 /** What a path must be. */
@@ -67,7 +86,8 @@ export async function checkAccess(
       `refusing to load: ${what} is not a ${kind === "dir" ? "folder" : "regular file"}`,
     );
   }
-  const problems = accessProblems(stat, uid);
+  const problems = accessProblems(stat, uid)
+    .filter((p) => !(opts.alsoAcceptUid === stat.uid && p.startsWith("is owned by")));
   if (problems.length) {
     const user = uid === 0 ? "root" : `${uid}`;
     const fix = `chown ${user}:${uid === 0 ? "root" : user} ${path} && chmod go-w ${path}`;

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { HostPattern } from "./hostname.ts";
+
 /** Where a value came from, for located errors and "why" answers. Line and column are 1-based. */
 export interface SourceLoc {
   /** File name as given to the loader. */
@@ -43,6 +45,8 @@ export interface Defaults {
   interfaces: string[];
   /** Refuse to exec approved binaries whose hash changed. */
   execGate: boolean;
+  /** When an approval ends, close the live sockets that rest on it (default true). */
+  closeOnRevoke: boolean;
 }
 
 /** An IPv4 or IPv6 network. `addr` holds 4 or 16 bytes, host bits cleared. */
@@ -77,6 +81,11 @@ export interface Rule {
   protocol: Protocol;
   /** Remote networks; omitted = any. */
   remote?: Cidr[];
+  /**
+   * Remote host names ("out" only): exact names and leading "*." wildcards, matched against the
+   * name the app resolved the address from (DNS answers seen by the kernel). Never with `remote`.
+   */
+  remoteHost?: HostPattern[];
   /** Service port: local for "in", remote for "out". */
   ports?: PortRange[];
   /** App name from apps.toml; "out" rules only. */
@@ -86,6 +95,28 @@ export interface Rule {
   /** Position of the rule in file order (0-based); first match wins. */
   index: number;
   /** Where the `[[rule]]` starts. */
+  loc: SourceLoc;
+}
+
+/** What a `[[blocklist]]` file holds. */
+export type BlocklistFormat = "hosts" | "domains" | "cidr";
+
+/**
+ * One `[[blocklist]]`: a list of names or networks, fetched by the daemon, denied for every app
+ * before the `[[rule]]`s (see src/policy/blocklist.ts).
+ */
+export interface Blocklist {
+  /** Unique id (rule id syntax); its hits are counted as rule `blocklist:<id>`. */
+  id: string;
+  /** An absolute path or an http(s) URL. */
+  source: string;
+  /** hosts ("0.0.0.0 name" lines), domains (one name a line, subdomains too) or cidr. */
+  format: BlocklistFormat;
+  /** Refresh interval in milliseconds. */
+  refreshMs: number;
+  /** Only "deny". */
+  action: "deny";
+  /** Where the `[[blocklist]]` starts. */
   loc: SourceLoc;
 }
 
@@ -123,7 +154,10 @@ export interface App {
   path: string;
   /** Lower-case hex SHA-256 of the approved content. */
   sha256: string;
-  /** Children (fork) of this app are trusted too. */
+  /**
+   * Descendants of this app are trusted too: forked ones, and exec'd ones that run a binary which
+   * is not itself an approved app ("via" this app). An approved app exec'd below becomes itself.
+   */
   inherit: boolean;
   /** An interpreter: never trusted by its own exe, only through an approved script. */
   interpreter: boolean;
@@ -132,6 +166,11 @@ export interface App {
    * trusted; omitted = none (any of them in the exec's environment costs the trust).
    */
   allowEnv?: string[];
+  /**
+   * Trusted only when a process trusted as one of these apps is among its ancestors (fixed when
+   * the process was created; bpf/lineage.h); omitted = whoever starts it.
+   */
+  onlyVia?: string[];
   /** How long the approval lasts; omitted = forever. */
   duration?: Duration;
   /** Where the `[[app]]` starts. */
@@ -146,6 +185,8 @@ export interface Policy {
   ui: UiConfig;
   /** `[[rule]]`s in file order. */
   rules: Rule[];
+  /** `[[blocklist]]`s in file order (none unless configured). */
+  blocklists?: Blocklist[];
   /** `[[integrity.watch]]` entries. */
   integrity: { watch: IntegrityWatch[] };
   /**

@@ -8,6 +8,7 @@
 import { ENV_VAR_NAMES } from "../policy/interpreters.ts";
 import type {
   App,
+  Blocklist,
   Cidr,
   ConfigError,
   Defaults,
@@ -42,6 +43,7 @@ import type { PathSegment } from "./position.ts";
 import { parseAddress, parseCidr } from "./cidr.ts";
 import { parsePortSpec } from "./ports.ts";
 import { closest } from "./suggest.ts";
+import { type HostPattern, parseHostPattern } from "./hostname.ts";
 
 /** One config file's name (as shown in errors) and its text. */
 export interface ConfigText {
@@ -68,7 +70,8 @@ export interface ValidateInput {
 
 /** Every key each table accepts (also used to check that the default config shows them all). */
 export const CONFIG_KEYS = {
-  rulesTop: ["defaults", "ui", "rule", "integrity", "history"],
+  rulesTop: ["defaults", "ui", "rule", "blocklist", "integrity", "history"],
+  blocklist: ["id", "source", "format", "refresh", "action", "comment"],
   defaults: [
     "mode",
     "allow_loopback",
@@ -77,14 +80,25 @@ export const CONFIG_KEYS = {
     "untracked",
     "interfaces",
     "exec_gate",
+    "close_on_revoke",
   ],
   ui: ["listen"],
-  rule: ["id", "action", "direction", "protocol", "remote", "ports", "app", "comment"],
+  rule: [
+    "id",
+    "action",
+    "direction",
+    "protocol",
+    "remote",
+    "remote_host",
+    "ports",
+    "app",
+    "comment",
+  ],
   integrity: ["watch"],
   watch: ["path", "recursive"],
   history: ["max_age_days", "max_rows"],
   appsTop: ["app"],
-  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env"],
+  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env", "only_via"],
 } as const;
 
 /** Built-in values for keys left out of `[defaults]` and `[ui]`. */
@@ -96,6 +110,7 @@ export const DEFAULT_DEFAULTS: Readonly<Defaults> = {
   untracked: "allow",
   interfaces: [],
   execGate: false,
+  closeOnRevoke: true,
 };
 
 /** Built-in values for keys left out of `[history]` (or the whole table). */
@@ -139,9 +154,22 @@ export function validateTexts(input: ValidateInput): LoadResult {
   const apps: App[] = [];
   const firstByName = new Map<string, App>();
   const seenNames = new Map<string, SourceLoc>();
+  const starters: StarterRef[] = [];
   for (const { file, text } of input.appsTexts) {
     const doc = ConfigDocument.parse(file, text, errors);
-    if (doc) validateAppsDoc(doc, apps, firstByName, seenNames);
+    if (doc) validateAppsDoc(doc, apps, firstByName, seenNames, starters);
+  }
+  // only_via names apps that may be declared in a later file: checked once all are known.
+  if (!input.appsIncomplete) {
+    for (const ref of starters) {
+      if (!firstByName.has(ref.name)) {
+        const known = closest(ref.name, [...firstByName.keys()]);
+        ref.doc.error(
+          ref.path,
+          `only_via names no app "${ref.name}"${known ? ` (did you mean "${known}"?)` : ""}`,
+        );
+      }
+    }
   }
   const rulesDoc = ConfigDocument.parse(input.rulesFile, input.rulesText, errors);
   // App references are only checked when every app file parsed, to avoid false "unknown app"s.
@@ -222,8 +250,22 @@ function validateRulesDoc(
     }
   }
   const history = readHistory(doc, optionalTable(doc, root, "history"));
+  const blocklists: Blocklist[] = [];
+  const blockIds = new Map<string, SourceLoc>();
+  for (const { table, index } of field(doc, [], root, "blocklist", readTableArray) ?? []) {
+    const b = readBlocklist(doc, ["blocklist", index], table);
+    if (!b) continue;
+    const at = blockIds.get(b.id);
+    if (at) {
+      doc.error(
+        ["blocklist", index, "id"],
+        `duplicate blocklist id "${b.id}" (first used at ${at.file}:${at.line}:${at.col})`,
+      );
+    } else blockIds.set(b.id, b.loc);
+    blocklists.push(b);
+  }
   if (!defaults || !ui || !history) return null;
-  return { defaults, ui, rules, integrity: { watch }, history };
+  return { defaults, ui, rules, blocklists, integrity: { watch }, history };
 }
 
 /** A reader for a whole number in 1..`max`. */
@@ -268,6 +310,7 @@ function readDefaults(doc: ConfigDocument, t: TomlTable | undefined): Defaults |
     untracked: field(doc, p, t, "untracked", readVerdict) ?? d.untracked,
     interfaces: field(doc, p, t, "interfaces", readArray(readInterface, "interface names")) ?? [],
     execGate: field(doc, p, t, "exec_gate", readBool) ?? d.execGate,
+    closeOnRevoke: field(doc, p, t, "close_on_revoke", readBool) ?? d.closeOnRevoke,
   };
 }
 
@@ -326,6 +369,46 @@ function parseListen(s: string): UiConfig | string {
   return { host: bytes.length === 16 ? "::1" : host, port };
 }
 
+const REFRESH_UNITS_MS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+function readBlocklist(
+  doc: ConfigDocument,
+  path: PathSegment[],
+  t: TomlTable,
+): Blocklist | undefined {
+  checkKeys(doc, path, t, CONFIG_KEYS.blocklist);
+  const before = doc.errors.length;
+  const id = field(doc, path, t, "id", readRuleId, true);
+  const source = field(doc, path, t, "source", readString, true);
+  const format = field(
+    doc,
+    path,
+    t,
+    "format",
+    readEnum(["hosts", "domains", "cidr"] as const),
+    true,
+  );
+  const refresh = field(doc, path, t, "refresh", readString) ?? "24h";
+  const action = field(doc, path, t, "action", readEnum(["deny"] as const)) ?? "deny";
+  field(doc, path, t, "comment", readString);
+  if (source !== undefined && !source.startsWith("/") && !/^https?:\/\/[^\s/]+/.test(source)) {
+    doc.error(
+      [...path, "source"],
+      `"${source}" is neither an absolute path nor an http:// or https:// URL`,
+    );
+  }
+  const m = /^([0-9]{1,4})([mhd])$/.exec(refresh);
+  let refreshMs = 0;
+  if (!m || Number(m[1]) === 0) {
+    doc.error(
+      [...path, Object.hasOwn(t, "refresh") ? "refresh" : "id"],
+      `refresh "${refresh}" is not a duration like 30m, 24h or 7d`,
+    );
+  } else refreshMs = Number(m[1]) * REFRESH_UNITS_MS[m[2]];
+  if (doc.errors.length > before || !id || !source || !format) return undefined;
+  return { id, source, format, refreshMs, action, loc: doc.where(path) };
+}
+
 function readRuleId(doc: ConfigDocument, path: PathSegment[], v: unknown) {
   const s = readString(doc, path, v);
   if (s === undefined) return undefined;
@@ -344,6 +427,21 @@ function readCidr(doc: ConfigDocument, path: PathSegment[], v: unknown): Cidr | 
   if (s === undefined) return undefined;
   try {
     return parseCidr(s);
+  } catch (e) {
+    doc.error(path, (e as Error).message);
+    return undefined;
+  }
+}
+
+function readHost(
+  doc: ConfigDocument,
+  path: PathSegment[],
+  v: unknown,
+): HostPattern | undefined {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  try {
+    return parseHostPattern(s);
   } catch (e) {
     doc.error(path, (e as Error).message);
     return undefined;
@@ -376,8 +474,33 @@ function readRule(
   const direction = field(doc, path, t, "direction", readDirection, true);
   const protocol = field(doc, path, t, "protocol", readProtocol) ?? "any";
   const remote = field(doc, path, t, "remote", readArray(readCidr, "CIDR strings", false));
+  const remoteHost = field(
+    doc,
+    path,
+    t,
+    "remote_host",
+    readArray(readHost, "host names", false),
+  );
   const ports = field(doc, path, t, "ports", readArray(readPort, "ports", false));
   const app = field(doc, path, t, "app", readString);
+  if (remoteHost) {
+    if (direction === "in") {
+      doc.error(
+        [...path, "remote_host"],
+        'remote_host is only allowed with direction "out" (names are known for connections an app makes)',
+      );
+    } else if (remote) {
+      doc.error(
+        [...path, "remote_host"],
+        "remote and remote_host cannot be combined in one rule; write one rule for each",
+      );
+    } else if (protocol === "icmp" || protocol === "icmpv6") {
+      doc.error(
+        [...path, "remote_host"],
+        `remote_host needs protocol "tcp", "udp" or none (names are judged at connect), not "${protocol}"`,
+      );
+    }
+  }
   const comment = field(doc, path, t, "comment", readString);
   if (ports && protocol !== "tcp" && protocol !== "udp") {
     doc.error(
@@ -417,6 +540,7 @@ function readRule(
   if (id === undefined || action === undefined || direction === undefined) return undefined;
   const rule: Rule = { id, action, direction, protocol, index: 0, loc: doc.where(path) };
   if (remote) rule.remote = remote;
+  if (remoteHost) rule.remoteHost = remoteHost;
   if (ports) rule.ports = ports;
   if (app !== undefined) rule.app = app;
   if (comment !== undefined) rule.comment = comment;
@@ -450,11 +574,22 @@ function readSha256(doc: ConfigDocument, path: PathSegment[], v: unknown) {
   return undefined;
 }
 
+/** A name in an app's `only_via`, checked against every app once all files are read. */
+interface StarterRef {
+  doc: ConfigDocument;
+  path: PathSegment[];
+  name: string;
+}
+
+/** How many starters `only_via` may name (HW_VIA_MAX in bpf/hashwall.h). */
+export const MAX_ONLY_VIA = 8;
+
 function validateAppsDoc(
   doc: ConfigDocument,
   apps: App[],
   firstByName: Map<string, App>,
   seenNames: Map<string, SourceLoc>,
+  starters: StarterRef[],
 ): void {
   checkKeys(doc, [], doc.root, CONFIG_KEYS.appsTop);
   const entries = field(doc, [], doc.root, "app", readTableArray) ?? [];
@@ -475,6 +610,10 @@ function validateAppsDoc(
       "allow_env",
       readArray(readEnum(ENV_VAR_NAMES), "variable names"),
     );
+    const onlyVia = field(doc, path, table, "only_via", readArray(readAppName, "app names", false));
+    if (onlyVia && onlyVia.length > MAX_ONLY_VIA) {
+      doc.error([...path, "only_via"], `only_via names at most ${MAX_ONLY_VIA} apps`);
+    }
     if (name !== undefined) {
       const first = seenNames.get(name);
       if (first) {
@@ -487,6 +626,10 @@ function validateAppsDoc(
     const app: App = { name, path: exe, sha256, inherit, interpreter, loc: doc.where(path) };
     if (duration !== undefined) app.duration = duration;
     if (allowEnv?.length) app.allowEnv = [...new Set(allowEnv)];
+    if (onlyVia?.length) {
+      app.onlyVia = [...new Set(onlyVia)];
+      onlyVia.forEach((n, i) => starters.push({ doc, path: [...path, "only_via", i], name: n }));
+    }
     firstByName.set(name, app);
     apps.push(app);
   }

@@ -8,6 +8,7 @@
  */
 import type { Caller, HashwallApi } from "../api/types.ts";
 import {
+  bool,
   int,
   oneOf,
   parseAllowRequest,
@@ -38,6 +39,7 @@ export const CONTROL_OPS: Readonly<Record<string, ControlOp>> = {
       api.setMode(
         c,
         required(oneOf(a, "mode", ["learning", "enforcing"]), "mode", "learning|enforcing"),
+        { closeUnapproved: bool(a, "closeUnapproved") },
       ),
   },
   "reload": { write: true, run: (api, c) => api.reload(c) },

@@ -9,7 +9,7 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import type { App, Mode, Policy } from "../config/model.ts";
+import type { App, Mode, Policy, Rule } from "../config/model.ts";
 import { configPath, loadPolicy } from "../config/load.ts";
 import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
@@ -24,7 +24,11 @@ import {
 } from "../kernel/filter.ts";
 import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
-import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
+import { bootEpochMs, closedToConnEvent, recordToConnEvent } from "../kernel/events.ts";
+import type { CloseTarget } from "../kernel/sockets.ts";
+import { HostnameMaps } from "../kernel/hostnames.ts";
+import { Blocklists, type BlocklistState } from "./blocklists.ts";
+import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { identityOf, keyString } from "../identity/running.ts";
@@ -47,7 +51,7 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import { type ExeKey, HW, NO_TIMES } from "../../ffi/structs.ts";
+import { type ExeKey, HW, NO_TIMES, type SockClosed } from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -60,6 +64,7 @@ import {
   ForbiddenError,
   type HashwallApi,
   type IntegrityInfo,
+  type LearningDestination,
   type LearningEntry,
   type LiveMessage,
   type RulesProblem,
@@ -68,6 +73,15 @@ import {
 } from "../api/types.ts";
 import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
+import {
+  adminRecord,
+  appHashRecord,
+  ConnectionLogLimit,
+  connectionRecord,
+  type EventRecord,
+  integrityRecord,
+  suppressedRecord,
+} from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 
 /** How the daemon was started. */
@@ -94,6 +108,11 @@ export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: 
 /** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
+/** How often the blocklist refresh timer looks for a list whose interval passed. */
+const BLOCKLIST_POLL_MS = 60_000;
+
+/** Delay of the second closing pass after a revocation (see #closeSockets). */
+const SECOND_PASS_MS = 20;
 
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
@@ -119,6 +138,14 @@ export class DaemonCore implements HashwallApi {
   #cacheDb?: DatabaseSync;
   #cacheHits = 0;
   #filter?: PacketFilter;
+  #hostnames?: HostnameMaps;
+  /** [[blocklist]]s: their deny rules go before the [[rule]]s (src/policy/blocklist.ts). */
+  #blocklists?: Blocklists;
+  #blockRules: Rule[] = [];
+  #blockTimer?: ReturnType<typeof setInterval>;
+  #blockRefreshedAt = new Map<string, number>();
+  /** Reported blocklist denials per list since start (events: one per app + destination + window). */
+  #blockHits = new Map<string, number>();
   #filterIfaces: string[] = [];
   #filterPoints: string[] = [];
   /** Verdict counts since `since`, kept current by #countCommitted (see eventCounts). */
@@ -128,13 +155,21 @@ export class DaemonCore implements HashwallApi {
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
-  #onceApprovals = new Map<number, ExeKey>();
+  /** `--for once` approvals by tgid: they end when that process exits (see #endOnceApprovals). */
+  #onceApprovals = new Map<number, { key: ExeKey; start: string; app: string; path: string }>();
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
+  #eventCounters: Record<string, number> = {};
+  #connLogLimit = new ConnectionLogLimit();
+  /** Set by stop(): late timers (the second closing pass) must not touch closed handles. */
+  #stopping = false;
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
+  /** How long each start phase took (ms), for the ready line. */
+  #startPhases: Record<string, number> = {};
 
   constructor(opts: DaemonOptions, log: Logger) {
     this.opts = opts;
@@ -197,6 +232,9 @@ export class DaemonCore implements HashwallApi {
     this.#registry.setApps(this.#activeApps());
     await this.#verifyAll();
     phase("hash");
+    this.#blocklists = new Blocklists(this.opts.stateDir);
+    await this.#refreshBlocklists(this.policy);
+    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
     // The packet filter first: its pinned rule maps are shared with the connect hooks.
     this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
     this.#filter.apply(this.#compile(this.policy));
@@ -205,7 +243,13 @@ export class DaemonCore implements HashwallApi {
       cgroupPath: this.opts.cgroup,
       settings: this.#kernelSettings(),
     });
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.kernel.attachLineage();
+    this.#hostnames = new HostnameMaps({
+      addrs: this.kernel.map("hw_dns_addrs").fd,
+      names: this.kernel.map("hw_dns_names").fd,
+      stats: this.kernel.map("hw_dns_stats").fd,
+    });
     phase("load");
     this.#syncKernelApprovals();
     // Only at a first start: with pinned maps the tracepoints saw every exec since (and a /proc
@@ -214,24 +258,39 @@ export class DaemonCore implements HashwallApi {
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
-    this.#ifaceTimer = setInterval(() => this.#followInterfaces(), INTERFACE_POLL_MS);
+    this.#ifaceTimer = setInterval(() => {
+      this.#followInterfaces();
+      this.#endOnceApprovals();
+    }, INTERFACE_POLL_MS);
+    this.#blockTimer = setInterval(() => this.#refreshDueBlocklists(), BLOCKLIST_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
     await this.#startIntegrity();
     await this.#syncExecGate();
     phase("watch");
+    this.#startPhases = phases;
+  }
+
+  /**
+   * Logs the ready line, `hashwall <version> <mode>`. Not part of start(): the caller logs it
+   * once every part (control socket, web UI) is up, since tools and tests take this line to
+   * mean "ready" and then talk to the socket at once.
+   */
+  announceReady(): void {
     this.log.log("notice", `hashwall ${VERSION} ${this.effectiveMode()}`, {
       instance: this.instance,
       cgroup: this.opts.cgroup,
       apps: this.#registry.list().length,
-      startMs: phases,
+      startMs: this.#startPhases,
     });
   }
 
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearInterval(this.#ifaceTimer);
+    clearInterval(this.#blockTimer);
     try {
       this.kernel?.drain();
     } catch { /* best effort: stopping anyway */ }
@@ -251,11 +310,62 @@ export class DaemonCore implements HashwallApi {
   }
 
   /** Compiles the rules for the kernel, in the mode in force, with the registry's app ids. */
-  #compile(policy: Policy) {
+  #compile(policy: Policy, blockRules = this.#blockRules) {
     const mode = this.#modeFor(policy);
-    return compilePolicy({ ...policy, defaults: { ...policy.defaults, mode } }, {
+    const eff = this.#effective(policy, blockRules);
+    return compilePolicy({ ...eff, defaults: { ...policy.defaults, mode } }, {
       appId: (name) => this.#registry.idOf(name),
     });
+  }
+
+  /** The rules the kernel holds: the blocklists' deny rules, then the [[rule]]s. */
+  #effective(policy: Policy = this.policy, blockRules = this.#blockRules): Policy {
+    if (blockRules.length === 0) return policy;
+    return {
+      ...policy,
+      rules: [...blockRules, ...policy.rules].map((r, index) => ({ ...r, index })),
+    };
+  }
+
+  /** Fetches every list of `policy` (never throws); failures become status warnings. */
+  async #refreshBlocklists(policy: Policy): Promise<void> {
+    const lists = policy.blocklists ?? [];
+    await this.#blocklists!.refresh(lists);
+    const now = Date.now();
+    for (const l of lists) this.#blockRefreshedAt.set(l.id, now);
+    for (const key of [...this.#warnings.keys()]) {
+      if (key.startsWith("blocklist:")) this.#warnings.delete(key);
+    }
+    for (const st of this.#blocklists!.states()) {
+      if (st.error) {
+        this.#warn(
+          `blocklist:${st.id}`,
+          `blocklist ${st.id}: ${st.error}; ${
+            st.entries ? `the last good copy (${st.entries} entries) stays` : "not in force"
+          }`,
+        );
+      }
+    }
+  }
+
+  /** The refresh timer: lists whose interval passed are fetched again and the rules re-applied. */
+  async #refreshDueBlocklists(): Promise<void> {
+    const lists = this.policy.blocklists ?? [];
+    const now = Date.now();
+    if (!lists.some((l) => now - (this.#blockRefreshedAt.get(l.id) ?? 0) >= l.refreshMs)) return;
+    try {
+      await this.#refreshBlocklists(this.policy);
+      const rules = this.#blocklists!.rules(lists);
+      this.#filter?.apply(this.#compile(this.policy, rules));
+      this.#blockRules = rules;
+    } catch (e) {
+      this.#warn("blocklist-apply", `blocklists not applied: ${(e as Error).message}`);
+    }
+  }
+
+  /** State of every configured blocklist. */
+  blocklistStates(): BlocklistState[] {
+    return this.#blocklists?.states() ?? [];
   }
 
   #modeFor(policy: Policy): Mode {
@@ -383,7 +493,7 @@ export class DaemonCore implements HashwallApi {
       const ks = keyString(k);
       const onceTgid = k.dev === 0xffff_ffff_ffff_ffffn ? Number(k.ino) : undefined;
       if (onceTgid !== undefined && this.#onceApprovals.has(onceTgid)) continue;
-      if (!want.has(ks)) this.kernel.revoke(k);
+      if (!want.has(ks)) this.#revoke(k, this.#whyGone(k, onceTgid !== undefined));
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
     for (const s of want.values()) {
@@ -448,13 +558,125 @@ export class DaemonCore implements HashwallApi {
       });
     }
     this.kernel.setAppExec(m);
+    // only_via: starters by kernel app id; a starter without an approval yet is 0 (never matches).
+    const via = new Map<number, number[]>();
+    for (const s of this.#registry.list()) {
+      if (!s.approvedInKernel || !s.app.onlyVia?.length) continue;
+      via.set(s.id, s.app.onlyVia.map((n) => this.#registry.idOf(n) ?? 0));
+    }
+    this.kernel.setOnlyVia(via);
+  }
+
+  // ---------------------------------------------------------------- revocation
+
+  /**
+   * Takes an identity out of hw_approved — new connects of every process trusting through it are
+   * denied at once — and closes the live sockets resting on it. Every path by which an approval
+   * ends (first write, replacement, re-hash mismatch, `apps revoke`/UI, once/session ending, an
+   * app leaving the config) comes through here, so none of them leaves a connection behind.
+   */
+  #revoke(key: ExeKey, reason: number, s?: AppState): void {
+    const appId = this.kernel.approvedAppId(key);
+    this.kernel.revoke(key);
+    if (appId === undefined) return;
+    const st = s ?? this.#registry.byKey(key);
+    this.#closeSockets([{ key, appId, reason }], (r) => ({
+      app: st?.app.name,
+      // An approval of an earlier run (session, once) has no registry entry: name the process.
+      exe: st?.app.path ?? this.#resolver.byIdentity(keyString(r.trustKey)) ?? procExe(r.tgid) ??
+        "",
+    }));
+  }
+
+  /**
+   * Runs the closing iterators ([defaults] close_on_revoke): in enforcing mode the sockets are
+   * destroyed, in learning mode only reported ("would_close"). One history event per socket.
+   */
+  #closeSockets(
+    targets: CloseTarget[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    unapprovedReason?: number,
+  ): number {
+    if (!this.policy.defaults.closeOnRevoke) return 0;
+    const dryRun = this.effectiveMode() !== "enforcing";
+    let recs: SockClosed[];
+    try {
+      recs = this.kernel.sockets.close(targets, { dryRun, unapprovedReason });
+    } catch (e) {
+      this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+      return 0;
+    }
+    this.#reportClosed(recs, who, dryRun);
+    if (!dryRun && targets.length) {
+      // A connect whose hook allowed it just before the revocation may not be in the socket
+      // tables yet when the first pass ran; a second pass a moment later closes it too.
+      setTimeout(() => {
+        if (this.#stopping) return;
+        try {
+          this.#reportClosed(this.kernel.sockets.close(targets, { dryRun: false }), who, false);
+        } catch (e) {
+          this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
+        }
+      }, SECOND_PASS_MS);
+    }
+    return recs.length;
+  }
+
+  #reportClosed(
+    recs: SockClosed[],
+    who: (r: SockClosed) => { app?: string; exe: string },
+    dryRun: boolean,
+  ): void {
+    const now = Date.now();
+    for (const r of recs) this.#batcher.push(closedToConnEvent(r, who(r), now));
+    if (recs.length) {
+      this.log.log("notice", `${dryRun ? "would close" : "closed"} ${recs.length} live socket(s)`, {
+        apps: [...new Set(recs.map((r) => who(r).app ?? who(r).exe))],
+      });
+    }
+  }
+
+  /**
+   * Why an identity found in the kernel is no longer wanted (#syncKernelApprovals): a once or
+   * session approval of an earlier run ended; the file no longer hashes right (changed while no
+   * daemon watched); it changed or vanished; or it was revoked / left the config.
+   */
+  #whyGone(k: ExeKey, once: boolean): number {
+    const st = this.#registry.byKey(k);
+    if (once || !st) return HW.CLOSE_ENDED;
+    if (st.status === "invalid") return HW.CLOSE_MISMATCH;
+    if (st.status === "missing" || st.status === "pending") return HW.CLOSE_CHANGED;
+    return HW.CLOSE_REVOKED;
+  }
+
+  /** Ends the once approval of `tgid`: out of the kernel, its sockets closed. */
+  #endOnce(tgid: number, reason: number): void {
+    const o = this.#onceApprovals.get(tgid);
+    if (!o) return;
+    this.#onceApprovals.delete(tgid);
+    const appId = this.kernel.approvedAppId(o.key);
+    this.kernel.revoke(o.key);
+    if (appId === undefined) return;
+    this.#closeSockets([{ key: o.key, appId, reason }], () => ({ app: o.app, exe: o.path }));
+  }
+
+  /**
+   * A `--for once` approval lasts as long as its process: when it exits (or its pid now names
+   * another process), the approval ends, and with it the trust and the sockets of any children
+   * that inherited it.
+   */
+  #endOnceApprovals(): void {
+    for (const [tgid, o] of this.#onceApprovals) {
+      if (procStart(tgid) !== o.start) this.#endOnce(tgid, HW.CLOSE_ENDED);
+    }
   }
 
   // ---------------------------------------------------------------- evidence up
 
   #resolver = {
     byIdentity: (key: string) => this.#registry.byKeyString(key)?.app.path,
-    ruleId: (index: number) => this.policy.rules[index]?.id,
+    ruleId: (index: number) => this.#effective().rules[index]?.id,
+    appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
   #onRecord(rec: Uint8Array): void {
@@ -474,8 +696,48 @@ export class DaemonCore implements HashwallApi {
       this.#batcher.push(ev);
       return;
     }
+    this.#nameDestination(ev);
+    if (ev.ruleId?.startsWith("blocklist:")) {
+      const k = `blocklist_hits:${ev.ruleId.slice(10)}`;
+      this.#blockHits.set(k, (this.#blockHits.get(k) ?? 0) + 1);
+    }
     this.#learning.add(ev);
     this.#batcher.push(ev);
+    // Connection verdicts go to the log pipeline only in JSON (journal text stays readable).
+    if (this.log.format === "json") this.#logConnection(ev);
+  }
+
+  #logConnection(ev: ConnEvent): void {
+    const r = this.#connLogLimit.admit(Date.now());
+    if (r.suppressed) {
+      this.#logEvent(suppressedRecord(r.suppressed, this.#connLogLimit.perSecond));
+    }
+    if (r.log) this.#logEvent(connectionRecord(ev));
+    else this.#count("log_connections_suppressed");
+  }
+
+  /** One event or admin action to the log (see event_log.ts for the field names). */
+  #logEvent(r: EventRecord): void {
+    if (this.log.event) this.log.event(r.level, r.msg, r.fields);
+    else this.log.log(r.level, r.msg, r.fields);
+  }
+
+  #count(name: string): void {
+    this.#eventCounters[name] = (this.#eventCounters[name] ?? 0) + 1;
+  }
+
+  /** The name the process resolved the destination from, as the kernel saw its DNS answer. */
+  #nameDestination(ev: ConnEvent): void {
+    if (!this.#hostnames || (ev.family !== 4 && ev.family !== 6)) return;
+    try {
+      const host = this.#hostnames.nameFor(ev.tgid, parseAddress(ev.daddr));
+      if (host) ev.host = host;
+    } catch { /* no name: the event stands with its address */ }
+  }
+
+  /** The kernel DNS parser's counters (status, /metrics). */
+  dnsCounters(): Record<string, number> {
+    return this.#hostnames?.stats() ?? {};
   }
 
   /**
@@ -532,6 +794,10 @@ export class DaemonCore implements HashwallApi {
     this.#monitor = new IntegrityMonitor({
       entries: policyEntries(this.policy),
       onChange: (c) => {
+        // The config's own files are watched too: their changes (a rollout) count apart.
+        const cfg = this.opts.configDir.replace(/\/+$/, "") + "/";
+        this.#count(`integrity_changes_${c.path.startsWith(cfg) ? "config" : "watch"}_${c.change}`);
+        this.#logEvent(integrityRecord(c));
         try {
           this.store.recordIntegrityChange({
             time: c.time,
@@ -615,7 +881,7 @@ export class DaemonCore implements HashwallApi {
     }
     for (const s of apps) {
       if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
-        if (s.key && s.approvedInKernel) this.kernel.revoke(s.key);
+        if (s.key && s.approvedInKernel) this.#revoke(s.key, HW.CLOSE_CHANGED, s);
         this.#forgetCached(s);
         if (e.kind === "replaced") {
           void this.#gate?.taint(s.app.path).catch((err) =>
@@ -655,7 +921,9 @@ export class DaemonCore implements HashwallApi {
       await this.#registry.verify(name);
       if (s.lastHash && s.status !== "missing") this.#cache?.put(s.lastHash, { watched });
     }
-    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) this.kernel.revoke(oldKey);
+    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
+      this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
+    }
     if (s.status === "valid" && s.key) {
       this.kernel.approve({
         key: s.key,
@@ -673,21 +941,26 @@ export class DaemonCore implements HashwallApi {
         );
       }
     } else {
-      if (s.key) this.kernel.revoke(s.key);
+      if (s.key) {
+        this.#revoke(s.key, s.status === "invalid" ? HW.CLOSE_MISMATCH : HW.CLOSE_CHANGED, s);
+      }
       s.approvedInKernel = false;
     }
     this.#syncAppExec();
     this.#syncScripts();
     if (s.status !== "missing") this.#tryWatch(s.app.path);
     if (oldHash !== s.actualSha256 || e) {
-      this.store.recordAppHash({
+      const rec = {
         name,
         path: s.app.path,
         oldSha256: oldHash,
         newSha256: s.actualSha256,
         status: s.status,
         who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
-      });
+      };
+      this.#count(`app_hash_changes_${s.status}`);
+      this.#logEvent(appHashRecord(rec));
+      this.store.recordAppHash(rec);
     }
     this.#publish({ type: "app", app: toAppInfo(s) });
     return s;
@@ -727,6 +1000,7 @@ export class DaemonCore implements HashwallApi {
 
   #require(caller: Caller, action: string): void {
     if (caller.role !== "admin") {
+      this.#logEvent(adminRecord(caller, action, {}, false, "forbidden: viewer role"));
       try {
         this.store.audit(caller, action, {}, false, "forbidden: viewer role");
       } catch { /* audit is best effort for refusals */ }
@@ -735,6 +1009,7 @@ export class DaemonCore implements HashwallApi {
   }
 
   #audit(caller: Caller, action: string, detail: unknown, ok = true, error?: string): void {
+    this.#logEvent(adminRecord(caller, action, detail, ok, error));
     try {
       this.store.audit(caller, action, detail, ok, error);
     } catch (e) {
@@ -768,10 +1043,21 @@ export class DaemonCore implements HashwallApi {
         history_dropped: health.dropped,
         history_written: health.written,
         ...this.#filterCounters(),
+        ...Object.fromEntries(
+          Object.entries(this.dnsCounters()).map(([k, v]) => [`dns_${k}`, v]),
+        ),
+        ...Object.fromEntries(
+          this.blocklistStates().flatMap((b) => [
+            [`blocklist_entries:${b.id}`, b.entries],
+            [`blocklist_hits:${b.id}`, this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0],
+          ]),
+        ),
         watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
           (this.#monitor?.hashes().size ?? 0),
         hash_queue: this.#rehashQueue.size,
         hash_cache_hits: this.#cacheHits,
+        hooks_attached: this.kernel.attachPoints.filter((p) => p.startsWith("cgroup/")).length,
+        ...this.#eventCounters,
       },
       lostEvents: counters.lost ?? 0,
       attachPoints: [...this.kernel.attachPoints, ...this.#filterPoints, ...this.extraAttachPoints],
@@ -784,7 +1070,7 @@ export class DaemonCore implements HashwallApi {
   #filterCounters(): Record<string, number> {
     if (!this.#filter) return {};
     try {
-      const c = this.#filter.counters();
+      const c = this.#filter.counters({ rules: false }); // status shows no per-rule numbers
       const out: Record<string, number> = {
         flow_table_live: c.flows.live,
         flow_table_capacity: c.flows.capacity,
@@ -866,14 +1152,18 @@ export class DaemonCore implements HashwallApi {
     return {
       path,
       text: await Deno.readTextFile(path),
-      rules: ruleInfos(this.policy, counters),
+      rules: ruleInfos(this.#effective(), counters),
+      blocklists: this.blocklistStates().map((b) => ({
+        ...b,
+        hits: this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0,
+      })),
     };
   }
 
   /** Which rule would decide a packet. */
   rulesExplain(_caller: Caller, req: ExplainRequest): Promise<ExplainResult> {
     const app = req.exe ? this.#registry.byPath(req.exe)?.app.name : undefined;
-    return Promise.resolve(explainRequest(this.policy, req, app));
+    return Promise.resolve(explainRequest(this.#effective(), req, app));
   }
 
   /** Baseline summary: "changed" when a live change was recorded after the baseline was taken. */
@@ -922,7 +1212,15 @@ export class DaemonCore implements HashwallApi {
   async appsAllow(caller: Caller, req: AllowRequest): Promise<AppInfo> {
     this.#require(caller, "apps.allow");
     try {
+      // The named destinations, read before the approval takes the exe off the Learning list.
+      const named = req.hosts
+        ? (this.#learning.list(() => false).find((e) => e.exe === req.path)?.destinations ?? [])
+          .filter((d) => d.host && (d.proto === 6 || d.proto === 17))
+        : [];
       const info = await this.#allow(req);
+      if (named.length > 0 && req.duration !== "once") {
+        await this.#appendHostRules(caller, info.name, named);
+      }
       this.#audit(caller, "apps.allow", req);
       return info;
     } catch (e) {
@@ -963,7 +1261,12 @@ export class DaemonCore implements HashwallApi {
       const id = this.#registry.idOf(`once:${name}`);
       this.kernel.approve({ key, appId: id, flags: appFlags(app), times: NO_TIMES });
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
-      this.#onceApprovals.set(req.tgid, key);
+      this.#onceApprovals.set(req.tgid, {
+        key,
+        start: procStart(req.tgid) ?? "",
+        app: name,
+        path: req.path,
+      });
       this.#learning.remove(req.path);
       return { ...toAppInfo({ app, id, status: "valid", approvedInKernel: true }), name };
     }
@@ -1010,13 +1313,21 @@ export class DaemonCore implements HashwallApi {
   async appsRevoke(caller: Caller, name: string): Promise<void> {
     this.#require(caller, "apps.revoke");
     const s = this.#registry.get(name);
+    const once = [...this.#onceApprovals].filter(([, o]) => o.app === name);
+    if (!s && once.length) {
+      // Only `--for once` approvals under this name: they end now, with their sockets.
+      for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
+      this.#audit(caller, "apps.revoke", { name, once: once.map(([tgid]) => tgid) });
+      return;
+    }
     if (!s) {
       this.#audit(caller, "apps.revoke", { name }, false, "no such app");
       throw new Error(`no app named "${name}"`);
     }
-    if (s.key) this.kernel.revoke(s.key);
+    if (s.key) this.#revoke(s.key, HW.CLOSE_REVOKED, s);
     s.approvedInKernel = false;
     this.#sessionApps.delete(name);
+    for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
     try {
       await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
     } catch (e) {
@@ -1056,8 +1367,16 @@ export class DaemonCore implements HashwallApi {
     return out;
   }
 
-  /** Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. */
-  setMode(caller: Caller, mode: Mode): Promise<void> {
+  /**
+   * Switches learning ⇄ enforcing in the kernel at once (no reload), kept across restarts. With
+   * `closeUnapproved` a switch to enforcing also closes the live sockets that apps without an
+   * approval opened while learning (recorded by the hooks), so they cannot keep talking.
+   */
+  setMode(
+    caller: Caller,
+    mode: Mode,
+    opts: { closeUnapproved?: boolean } = {},
+  ): Promise<void | { closed: number }> {
     this.#require(caller, "mode");
     if (mode !== "learning" && mode !== "enforcing") {
       return Promise.reject(new Error(`mode must be "learning" or "enforcing"`));
@@ -1069,9 +1388,16 @@ export class DaemonCore implements HashwallApi {
       mode: mode === "enforcing" ? HW.MODE_ENFORCING : HW.MODE_LEARNING,
     });
     this.#filter?.apply(this.#compile(this.policy));
-    this.#audit(caller, "mode", { mode });
+    let closed: number | undefined;
+    if (opts.closeUnapproved && mode === "enforcing") {
+      closed = this.#closeSockets([], (r) => {
+        const st = this.#registry.byKey(r.trustKey);
+        return { app: st?.app.name, exe: st?.app.path ?? procExe(r.tgid) ?? "" };
+      }, HW.CLOSE_NOT_APPROVED);
+    }
+    this.#audit(caller, "mode", { mode, closeUnapproved: !!opts.closeUnapproved, closed });
     this.#publish({ type: "mode", mode });
-    return Promise.resolve();
+    return Promise.resolve(closed === undefined ? undefined : { closed });
   }
 
   /** Re-reads the config; a config with any error changes nothing. */
@@ -1086,8 +1412,10 @@ export class DaemonCore implements HashwallApi {
     }
     // Everything that can refuse the new policy runs before anything changes.
     let compiled;
+    await this.#refreshBlocklists(r.policy);
+    const blockRules = this.#blocklists!.rules(r.policy.blocklists ?? []);
     try {
-      compiled = this.#compile(r.policy);
+      compiled = this.#compile(r.policy, blockRules);
       if (!this.opts.interfaces && !this.#followsInterfaces(r.policy)) {
         resolveInterfaces(r.policy.defaults.interfaces, this.opts.netns);
       }
@@ -1098,6 +1426,7 @@ export class DaemonCore implements HashwallApi {
       return { ok: false, errors: [msg] };
     }
     this.#filter?.apply(compiled);
+    this.#blockRules = blockRules;
     this.policy = r.policy;
     try {
       this.#attachFilter(r.policy);
@@ -1108,6 +1437,7 @@ export class DaemonCore implements HashwallApi {
     const pending = this.#registry.list().filter((s) => s.status === "pending");
     for (const s of pending) await this.#registry.verify(s.app.name);
     this.kernel.updateSettings(this.#kernelSettings());
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.#syncKernelApprovals();
     // No /proc scan here: a reload never grants trust from /proc (a forged exe link would pass).
     for (const s of this.#registry.list()) this.#watchApp(s);
@@ -1116,6 +1446,40 @@ export class DaemonCore implements HashwallApi {
     this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
     this.log.log("notice", "configuration reloaded");
     return { ok: true, errors: [] };
+  }
+
+  /**
+   * Appends one allow rule per named destination of `app` ("allow curl to api.github.com:443")
+   * to rules.toml, validated with the whole config first (rulesSave), then reloaded.
+   */
+  async #appendHostRules(
+    caller: Caller,
+    app: string,
+    dests: LearningDestination[],
+  ): Promise<void> {
+    const rulesFile = configPath(this.opts.configDir, "rules.toml");
+    let text = await Deno.readTextFile(rulesFile);
+    const ids = new Set([...this.policy.rules.map((r) => r.id)]);
+    const day = new Date().toISOString().slice(0, 10);
+    const seen = new Set<string>();
+    for (const d of dests) {
+      const key = `${d.host}/${d.proto}/${d.dport}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const base = `${app}-${d.host}-${d.dport}`.replace(/[^A-Za-z0-9._:-]/g, "-").slice(0, 56);
+      let id = base;
+      for (let n = 2; ids.has(id); n++) id = `${base}-${n}`;
+      ids.add(id);
+      text += `${text.endsWith("\n") ? "" : "\n"}\n[[rule]]\nid = "${id}"\naction = "allow"\n` +
+        `direction = "out"\nprotocol = "${d.proto === 6 ? "tcp" : "udp"}"\nports = [${d.dport}]\n` +
+        `app = "${app}"\nremote_host = ["${d.host}"]\ncomment = "approved from Learning ${day}"\n`;
+    }
+    const r = await this.rulesSave(caller, text);
+    if (!r.ok) {
+      throw new Error(
+        `rules for ${app}'s destinations not written: ${r.errors.map((e) => e.message).join("; ")}`,
+      );
+    }
   }
 
   /** Validates rules.toml text; when valid writes it atomically and reloads. */
@@ -1154,6 +1518,25 @@ export class DaemonCore implements HashwallApi {
   /** Proof of progress for the systemd watchdog: the ring-buffer drain ran recently. */
   healthy(maxAgeMs: number): boolean {
     return Date.now() - this.kernel.lastDrain < maxAgeMs;
+  }
+}
+
+/** The executable of a live process, or undefined. */
+function procExe(tgid: number): string | undefined {
+  try {
+    return Deno.readLinkSync(`/proc/${tgid}/exe`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The start time of process `tgid` (field 22 of /proc/PID/stat), or undefined when gone. */
+function procStart(tgid: number): string | undefined {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${tgid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
   }
 }
 

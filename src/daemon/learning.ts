@@ -42,11 +42,14 @@ export class LearningTracker {
       e.tgids.unshift(ev.tgid);
       e.tgids.length = Math.min(e.tgids.length, MAX_TGIDS);
     }
+    // Grouped by name when the app resolved one (a CDN name has many addresses), else address.
     const d = e.destinations.find((x) =>
-      x.daddr === ev.daddr && x.dport === ev.dport && x.proto === ev.proto
+      (ev.host ? x.host === ev.host : x.host === undefined && x.daddr === ev.daddr) &&
+      x.dport === ev.dport && x.proto === ev.proto
     );
     if (d) {
       d.count++;
+      if (ev.time >= d.lastSeen) d.daddr = ev.daddr;
       d.lastSeen = Math.max(d.lastSeen, ev.time);
     } else if (e.destinations.length < MAX_DESTINATIONS) {
       const nd: LearningDestination = {
@@ -56,7 +59,12 @@ export class LearningTracker {
         count: 1,
         lastSeen: ev.time,
       };
+      if (ev.host) nd.host = ev.host;
       e.destinations.push(nd);
+      // Named destinations first (by name), then addresses.
+      e.destinations.sort((a, b) =>
+        a.host && b.host ? a.host.localeCompare(b.host) : a.host ? -1 : b.host ? 1 : 0
+      );
     }
   }
 

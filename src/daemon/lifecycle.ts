@@ -98,6 +98,8 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     return 1;
   }
 
+  // Only now: the ready line must not come before the control socket and UI it announces.
+  core.announceReady();
   const statusLine = () =>
     `STATUS=${core.effectiveMode()}, ${core.kernel.counters().deny ?? 0} denied, ` +
     `${core.kernel.counters().lost ?? 0} lost`;

@@ -95,7 +95,8 @@ export class AppRegistry {
       const prev = this.#states.get(app.name);
       const same = prev && prev.app.path === app.path && prev.app.sha256 === app.sha256 &&
         prev.app.inherit === app.inherit && prev.app.interpreter === app.interpreter &&
-        String(prev.app.allowEnv) === String(app.allowEnv);
+        String(prev.app.allowEnv) === String(app.allowEnv) &&
+        String(prev.app.onlyVia) === String(app.onlyVia);
       next.set(
         app.name,
         same ? { ...prev, app } : {
@@ -158,6 +159,12 @@ export class AppRegistry {
   /** One app by name. */
   get(name: string): AppState | undefined {
     return this.#states.get(name);
+  }
+
+  /** The app with kernel id `id` (a scan: asked only for "via" reports, which are rare). */
+  byId(id: number): AppState | undefined {
+    for (const st of this.#states.values()) if (st.id === id) return st;
+    return undefined;
   }
 
   /** The app whose path is `path`. */

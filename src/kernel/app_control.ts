@@ -24,6 +24,7 @@ import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "..
 import {
   COUNTER_NAMES,
   decodeExeKey,
+  decodeProcVal,
   decodeSettings,
   decodeTaint,
   encodeAppVal,
@@ -39,6 +40,8 @@ import {
   type ExeKey,
   type FileTimes,
   HW,
+  LAYOUT,
+  type ProcVal,
   type Settings,
   type Taint,
   u32Key,
@@ -47,6 +50,7 @@ import { envEntries, grammarEntries } from "../policy/interpreters.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
+import { SocketCloser } from "./sockets.ts";
 import { ensureTracefs } from "./tracefs.ts";
 
 /** Maps that persist across daemon restarts (pinned and reused). */
@@ -64,6 +68,16 @@ export const PERSISTENT_MAPS = [
   "hw_argv_grammar",
   "hw_env_vars",
   "hw_tainted",
+  "hw_lineage",
+  "hw_only_via",
+  // Socket storage: which trust each live socket rests on (bpf/sockets.h). Pinned, so a
+  // restarted daemon can still close sockets opened before it started.
+  "hw_sock_trust",
+  "hw_dns_socks",
+  "hw_dns_queries",
+  "hw_dns_addrs",
+  "hw_dns_names",
+  "hw_dns_stats",
   "hw_script_watch",
 ] as const;
 
@@ -98,6 +112,10 @@ const HOOK_PROGRAMS = [
   "hw_sendmsg4",
   "hw_sendmsg6",
   "hw_sock_create",
+  "hw_bind4",
+  "hw_bind6",
+  "hw_dns_egress",
+  "hw_dns_ingress",
 ] as const;
 
 /** Options of {@link AppControl.open}. */
@@ -145,11 +163,19 @@ export class AppControl {
   readonly attachPoints: string[] = [];
   /** True when the per-process trust map was pinned by an earlier run (not a first start). */
   reusedState = false;
+  /** Closes the live sockets resting on identities that left hw_approved. */
+  readonly sockets: SocketCloser;
 
   private constructor(obj: BpfObject, pins: PinPaths, cgroupPath: string) {
     this.#obj = obj;
     this.#pins = pins;
     this.#cgroupPath = cgroupPath;
+    this.sockets = new SocketCloser({
+      revoke: obj.map("hw_sock_revoke"),
+      ctl: obj.map("hw_sock_ctl"),
+      iterTcp: obj.program("hw_iter_tcp"),
+      iterUdp: obj.program("hw_iter_udp"),
+    });
   }
 
   /**
@@ -257,18 +283,7 @@ export class AppControl {
    * link and pins the new one: lineage is never unobserved.
    */
   attachLineage(): void {
-    for (const name of LINEAGE_PROGRAMS) {
-      const prog = this.#obj.program(name);
-      const pin = `${this.#pins.links}/${name}`;
-      const link = prog.attach();
-      // Tracing links do not support bpf_link_detach (EOPNOTSUPP): the pin is the old link's
-      // last reference, so removing it releases the old program.
-      if (pinExists(pin)) Deno.removeSync(pin);
-      link.pin(pin);
-      link.disconnect();
-      link.destroy();
-      this.attachPoints.push(`tp_btf/${name.slice(3)}`);
-    }
+    for (const name of LINEAGE_PROGRAMS) this.#attachReplacingPin(name, "tp_btf");
     this.#attachTamper();
     this.#attachScriptOpen();
   }
@@ -290,19 +305,25 @@ export class AppControl {
     }
   }
 
+  /**
+   * Attaches program `name`, then makes its link the pinned one. Tracing links do not support
+   * bpf_link_detach (EOPNOTSUPP): the pin is the old link's last reference, so removing it
+   * releases the old program, after the new one already runs.
+   */
+  #attachReplacingPin(name: string, kind: string): void {
+    const link = this.#obj.program(name).attach();
+    const pin = `${this.#pins.links}/${name}`;
+    if (pinExists(pin)) Deno.removeSync(pin);
+    link.pin(pin);
+    link.disconnect();
+    link.destroy();
+    this.attachPoints.push(`${kind}/${name.slice(3)}`);
+  }
+
   /** Attaches the tamper tracepoints (same replace-then-unpin dance as the lineage programs). */
   #attachTamper(): void {
     ensureTracefs();
-    for (const name of TAMPER_PROGRAMS) {
-      const prog = this.#obj.program(name);
-      const pin = `${this.#pins.links}/${name}`;
-      const link = prog.attach();
-      if (pinExists(pin)) Deno.removeSync(pin);
-      link.pin(pin);
-      link.disconnect();
-      link.destroy();
-      this.attachPoints.push(`tracepoint/${name.slice(3)}`);
-    }
+    for (const name of TAMPER_PROGRAMS) this.#attachReplacingPin(name, "tracepoint");
     const open = this.#obj.program("hw_openat_exit");
     for (const tp of OPEN_EXITS) {
       const pin = `${this.#pins.links}/hw_${tp}`;
@@ -347,6 +368,50 @@ export class AppControl {
       const id = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
       if (!entries.has(id)) m.delete(k);
     }
+  }
+
+  /**
+   * The `only_via` grants: app id → the app ids of which one must be among a process's ancestors
+   * (at most HW.VIA_MAX). An app absent here has no such condition. Replaces the whole set.
+   */
+  setOnlyVia(entries: Map<number, number[]>): void {
+    const m = this.map("hw_only_via");
+    for (const [id, starters] of entries) {
+      if (starters.length > HW.VIA_MAX) {
+        throw new Error(`only_via of app ${id}: at most ${HW.VIA_MAX} starters`);
+      }
+      const v = new Uint8Array(LAYOUT.hw_only_via.size);
+      const dv = new DataView(v.buffer);
+      // An unknown starter (not approved yet) is id 0 in the caller's map: left out here, and an
+      // app with no known starter keeps an entry that matches nothing.
+      starters.filter((s) => s > 0).forEach((s, i) => dv.setUint32(4 * i, s, true));
+      if (!starters.some((s) => s > 0)) dv.setUint32(0, 0xffffffff, true);
+      m.update(u32Key(id), v);
+    }
+    for (const k of [...m.keys()]) {
+      const id = new DataView(k.buffer, k.byteOffset, 4).getUint32(0, true);
+      if (!entries.has(id)) m.delete(k);
+    }
+  }
+
+  /** The kernel's trust entry of process `tgid`, if it is trusted. */
+  procEntry(tgid: number): ProcVal | undefined {
+    const v = this.map("hw_procs").lookup(u32Key(tgid));
+    return v ? decodeProcVal(v) : undefined;
+  }
+
+  /** The app ids trusted among `tgid`'s ancestors when it was created, nearest first. */
+  lineageApps(tgid: number): number[] {
+    const v = this.map("hw_lineage").lookup(u32Key(tgid));
+    if (!v) return [];
+    const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    const out: number[] = [];
+    for (let i = 0; i < HW.VIA_MAX; i++) {
+      const app = dv.getUint32(4 * i, true);
+      if (!app) break;
+      out.push(app);
+    }
+    return out;
   }
 
   /** Why `tgid` lost its trust for good (another process wrote into it), if it did. */
@@ -401,6 +466,12 @@ export class AppControl {
   /** Removes an identity from hw_approved: every process trusting through it is denied at once. */
   revoke(key: ExeKey): boolean {
     return this.map("hw_approved").delete(encodeExeKey(key));
+  }
+
+  /** The app id an identity is approved under in the kernel, or undefined. */
+  approvedAppId(key: ExeKey): number | undefined {
+    const v = this.map("hw_approved").lookup(encodeExeKey(key));
+    return v ? new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(0, true) : undefined;
   }
 
   /** Every identity currently approved in the kernel. */
@@ -515,6 +586,7 @@ export class AppControl {
     this.#drainTimer = undefined;
     this.#ring?.free();
     this.#ring = undefined;
+    this.sockets.dispose();
     this.#obj.close();
   }
 }

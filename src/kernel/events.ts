@@ -14,6 +14,7 @@ import {
   LAYOUT,
   lineageSpan,
   type RawEvent,
+  type SockClosed,
 } from "../../ffi/structs.ts";
 import { keyString } from "../identity/running.ts";
 import { envVarName, tamperVectorName } from "../policy/interpreters.ts";
@@ -35,6 +36,7 @@ const REASONS: Record<number, string> = {
   [HW.REASON_RULE]: "rule",
   [HW.REASON_TRACED]: "traced",
   [HW.REASON_ARGV]: "argv",
+  [HW.REASON_NOT_VIA]: "not_via",
   [HW.REASON_SCRIPT_PENDING]: "script_pending",
   [HW.REASON_SCRIPT_MISMATCH]: "script_mismatch",
   [HW.REASON_STALE]: "stale",
@@ -45,6 +47,48 @@ function reasonText(raw: RawEvent): string {
   if (raw.reason === HW.REASON_ENV) return `env:${envVarName(raw.rule)}`;
   if (raw.reason === HW.REASON_INJECTED) return `injected:${tamperVectorName(raw.rule)}`;
   return REASONS[raw.reason] ?? `code_${raw.reason}`;
+}
+
+/** Why sockets were closed (HW_CLOSE_*), as history shows it. */
+export const CLOSE_REASONS: Record<number, string> = {
+  [HW.CLOSE_CHANGED]: "file_changed",
+  [HW.CLOSE_REVOKED]: "app_revoked", // not "revoked": that names a denied attempt (learning list)
+  [HW.CLOSE_MISMATCH]: "hash_mismatch",
+  [HW.CLOSE_ENDED]: "approval_ended",
+  [HW.CLOSE_NOT_APPROVED]: "not_approved",
+};
+
+/**
+ * One socket the closing iterators closed (kind "close", verdict "deny") or, in learning mode,
+ * would have closed (kind "would_close", verdict "allow": nothing was done). `who` names the app
+ * the socket's trust rested on; the destination is the socket's peer.
+ */
+export function closedToConnEvent(
+  r: SockClosed,
+  who: { exe: string; app?: string },
+  time = Date.now(),
+): ConnEvent {
+  const closed = r.result !== HW.SOCK_RES_WOULD_CLOSE;
+  const ev: ConnEvent = {
+    time,
+    kind: closed ? "close" : "would_close",
+    verdict: closed ? "deny" : "allow",
+    reason: (CLOSE_REASONS[r.reason] ?? `code_${r.reason}`) +
+      (r.result === HW.SOCK_RES_FAILED ? `_failed_${-r.err}` : ""),
+    tgid: r.tgid,
+    uid: r.uid,
+    comm: "",
+    exe: who.exe,
+    dev: r.trustKey.dev.toString(),
+    ino: r.trustKey.ino.toString(),
+    family: r.family as 4 | 6,
+    daddr: formatAddr(r.daddr),
+    dport: r.dport,
+    proto: r.proto,
+    lineage: [],
+  };
+  if (who.app) ev.app = who.app;
+  return ev;
 }
 
 /** Formats a 4- or 16-byte address (network order); "" for none. */
@@ -75,6 +119,8 @@ export interface PathResolver {
   byIdentity(key: string): string | undefined;
   /** The id of the rule at `index` in file order (for reason "rule"). */
   ruleId?(index: number): string | undefined;
+  /** The name of the app with kernel id `id` (for "via NAME"). */
+  appName?(id: number): string | undefined;
 }
 
 function procExe(tgid: number): string | undefined {
@@ -278,6 +324,10 @@ export function toConnEvent(
     lineage,
   };
   if (isScript) ev.interpreter = binary;
+  if (raw.viaApp && (raw.flags & HW.EVF_VIA)) {
+    const via = resolver.appName?.(raw.viaApp);
+    if (via !== undefined) ev.via = via;
+  }
   if (raw.reason === HW.REASON_RULE) {
     const ruleId = resolver.ruleId?.(raw.rule);
     if (ruleId !== undefined) ev.ruleId = ruleId;

@@ -31,7 +31,8 @@ export function ruleInfos(policy: Policy, counters: readonly SlotCounter[] = [])
       hits: c ? c.packets + c.dropped + c.wouldDrop : 0,
       line: r.loc.line,
     };
-    if (r.remote) info.remote = r.remote.map((x) => x.text);
+    if (r.remote) info.remote = r.remote.slice(0, 20).map((x) => x.text);
+    if (r.remoteHost) info.remoteHost = r.remoteHost.slice(0, 20).map((x) => x.text);
     if (r.ports) {
       info.ports = r.ports.map((p) => p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
     }

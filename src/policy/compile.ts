@@ -12,6 +12,8 @@ import type { Policy, Protocol, Rule } from "../config/model.ts";
 import { anyBit, FLT } from "../../ffi/filter_structs.ts";
 import { elementaryIntervals, intervalsWithin, rangeToPrefixes } from "./port_classes.ts";
 import { propagateFirstMatch } from "./prefix_first.ts";
+import { nameHash } from "./names.ts";
+import { DNS } from "../../ffi/dns_structs.ts";
 
 /** A port-trie entry: ports `port`..(+2^(16-bits)-1) of (dir, proto) belong to `pclass`. */
 export interface CompiledPortEntry {
@@ -35,6 +37,19 @@ export interface CompiledAddrEntry {
   action: number;
 }
 
+/** A name-rule entry: the first rule naming `pat` for (proto, port class, app). */
+export interface CompiledNameEntry {
+  proto: number;
+  pclass: number;
+  appId: number;
+  /** Pattern hash (src/policy/names.ts). */
+  pat: bigint;
+  /** The pattern as written, for explain and views. */
+  text: string;
+  rule: number;
+  action: number;
+}
+
 /** Defaults as the kernel reads them (HW_FLT_ALLOW/DENY, HW_MODE_*). */
 export interface CompiledDefaults {
   mode: number;
@@ -53,6 +68,10 @@ export interface SkippedRule {
 export interface CompiledPolicy {
   ports: CompiledPortEntry[];
   addrs: CompiledAddrEntry[];
+  /** Name rules (remote_host), outbound only. */
+  names: CompiledNameEntry[];
+  /** Every pattern hash some name rule names (the kernel remembers only these per answer). */
+  patterns: bigint[];
   defaults: CompiledDefaults;
   /** Rule ids by rule index (file order). */
   ruleIds: string[];
@@ -76,6 +95,10 @@ export class CompileError extends Error {
 export const MAX_ADDR_ENTRIES_PER_FAMILY = FLT.LPM_MAX / 2;
 /** Per-generation capacity of the host (/32, /128) hash maps, per family. */
 export const MAX_HOST_ENTRIES_PER_FAMILY = FLT.HOST_MAX / 2;
+/** Per-generation capacity of the name-rule map. */
+export const MAX_NAME_ENTRIES = DNS.RULE_MAX / 2;
+/** Per-generation capacity of the pattern set. */
+export const MAX_PATTERNS = DNS.PAT_MAX / 2;
 /** Per-generation capacity of the port trie. */
 export const MAX_PORT_ENTRIES = FLT.PORT_MAX / 2;
 
@@ -196,8 +219,55 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
       raw: { addr: Uint8Array; bits: number; rule: number }[];
     }
   >();
+  const names: CompiledNameEntry[] = [];
+  const nameSeen = new Set<string>();
+  const patterns = new Map<bigint, string>();
+  const classesOf = (r: Rule, dir: number, proto: number): number[] => {
+    if (!r.ports) return [FLT.PCLASS_ANY];
+    const cg = classesByGroup.get(`${dir}/${proto}`)!;
+    const set = new Set<number>();
+    for (const range of r.ports) {
+      for (const k of intervalsWithin(cg.intervals, range)) set.add(cg.base + k);
+    }
+    return [...set];
+  };
   rules.forEach((r, i) => {
-    if (appIds[i] < 0) return;
+    if (appIds[i] < 0 || !r.remoteHost) return;
+    // Names are judged in the connect hooks, which see TCP and UDP.
+    const protos = ruleProtocols(r).filter((p) => p === FLT.PROTO_TCP || p === FLT.PROTO_UDP);
+    for (const host of r.remoteHost) {
+      const pat = nameHash(host.text);
+      patterns.set(pat, host.text);
+      for (const proto of protos) {
+        for (const pclass of classesOf(r, FLT.DIR_OUT, proto)) {
+          const key = `${proto}/${pclass}/${appIds[i]}/${pat}`;
+          if (nameSeen.has(key)) continue; // an earlier rule already decides this key
+          nameSeen.add(key);
+          names.push({
+            proto,
+            pclass,
+            appId: appIds[i],
+            pat,
+            text: host.text,
+            rule: i,
+            action: verdictCode(r.action),
+          });
+        }
+      }
+    }
+  });
+  if (names.length > MAX_NAME_ENTRIES) {
+    throw new CompileError(
+      `the rules need ${names.length} name entries; at most ${MAX_NAME_ENTRIES} fit`,
+    );
+  }
+  if (patterns.size > MAX_PATTERNS) {
+    throw new CompileError(
+      `the rules name ${patterns.size} host patterns; at most ${MAX_PATTERNS} fit`,
+    );
+  }
+  rules.forEach((r, i) => {
+    if (appIds[i] < 0 || r.remoteHost) return;
     const dir = dirCode(r.direction);
     const nets = r.remote ?? [ANY_V4, ANY_V6];
     for (const proto of ruleProtocols(r)) {
@@ -264,6 +334,8 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
   return {
     ports,
     addrs,
+    names,
+    patterns: [...patterns.keys()],
     defaults: {
       mode: d.mode === "enforcing" ? 1 : 0,
       inbound: verdictCode(d.inbound),

@@ -44,7 +44,8 @@ export function explainPacket(policy: Policy, pkt: Packet): Explanation {
     const r = policy.rules[i];
     why.push(
       `rule "${r.id}" (${r.loc.file}:${r.loc.line}, rule #${i + 1}) ${r.action}s it: the first ` +
-        `rule in file order whose direction, protocol, remote${r.ports ? ", port" : ""}` +
+        `rule in file order whose direction, protocol, ${r.remoteHost ? "remote_host" : "remote"}` +
+        `${r.ports ? ", port" : ""}` +
         `${r.app ? ", app" : ""} all match`,
     );
     out = {
@@ -80,6 +81,13 @@ export function explainPacket(policy: Policy, pkt: Packet): Explanation {
   }
   if (pkt.direction === "in") {
     why.push("replies to an allowed outbound flow pass by state without being judged by rules");
+  }
+  if (pkt.host !== undefined) {
+    why.push(
+      `judged by name in the connect hook: a remote_host rule matches only an address the app ` +
+        `itself resolved from "${pkt.host}" (DNS answer seen by the kernel, TTL still valid); ` +
+        `rules naming networks (remote) need an address and were not considered`,
+    );
   }
   if (pkt.app !== undefined) {
     why.push(`judged in the connect hook for app "${pkt.app}"; tc egress admits the socket's flow`);

@@ -11,6 +11,7 @@ import { anyBit, FLT } from "../../ffi/filter_structs.ts";
 import type { Policy } from "../config/model.ts";
 import { type CompiledAddrEntry, type CompiledPolicy, compilePolicy } from "./compile.ts";
 import type { Packet } from "./packet.ts";
+import { patternsOf } from "./names.ts";
 
 function prefixHas(addr: Uint8Array, prefix: Uint8Array, bits: number): boolean {
   for (let i = 0; i < bits; i++) {
@@ -42,6 +43,8 @@ export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): numbe
       if (e.family !== pkt.family || e.dir !== dir || e.proto !== proto) continue;
       if (e.pclass !== cls || e.appId !== app) continue;
       if (hit && hit.bits >= e.bits) continue;
+      // By name: the address is unknown, so only the "any address" entries can cover it.
+      if (pkt.host !== undefined && e.bits !== 0) continue;
       if (prefixHas(pkt.remote, e.addr, e.bits)) hit = e;
     }
     return hit;
@@ -57,6 +60,26 @@ export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): numbe
   for (const [cls, app] of keys) {
     const m = lpm(cls, app);
     if (m && m.rule < rule) rule = m.rule;
+  }
+  // Name rules (bpf/dns.h): the patterns the kernel remembers for the name, each looked up under
+  // (any port, app 0), (class, 0), (any, app), (class, app) — the connect hooks only, never tc.
+  if (pkt.host !== undefined && dir === FLT.DIR_OUT) {
+    const known = new Set(c.patterns);
+    const pats = patternsOf(pkt.host, (p) => known.has(p));
+    const nameKeys: Array<[number, number]> = [[FLT.PCLASS_ANY, 0]];
+    if (pclass !== FLT.PCLASS_NONE) nameKeys.push([pclass, 0]);
+    if (appId) {
+      nameKeys.push([FLT.PCLASS_ANY, appId]);
+      if (pclass !== FLT.PCLASS_NONE) nameKeys.push([pclass, appId]);
+    }
+    for (const pat of pats) {
+      for (const [cls, app] of nameKeys) {
+        const e = c.names.find((n) =>
+          n.pat === pat && n.proto === proto && n.pclass === cls && n.appId === app
+        );
+        if (e && e.rule < rule) rule = e.rule;
+      }
+    }
   }
   return rule === FLT.NO_RULE ? -1 : rule;
 }

@@ -2,6 +2,7 @@
  * The packet description used by `hashwall rules explain`, and its text syntax:
  *
  *     <in|out> <tcp|udp|icmp|icmpv6|PROTO-NUMBER> <remote-address>[:<port>]
+ *     out <tcp|udp> <host-name>:<port>
  *
  * IPv6 addresses with a port go in brackets (`[2001:db8::1]:443`). The port is the service
  * port: the local port for `in`, the remote port for `out`; TCP and UDP need one, ICMP takes
@@ -11,6 +12,7 @@
  */
 import { formatAddress, parseAddress } from "../config/cidr.ts";
 import type { Direction } from "../config/model.ts";
+import { parseHostPattern } from "../config/hostname.ts";
 
 /** One packet to judge. */
 export interface Packet {
@@ -18,8 +20,13 @@ export interface Packet {
   /** IP protocol number (6 tcp, 17 udp, 1 icmp, 58 icmpv6, ...). */
   proto: number;
   family: 4 | 6;
-  /** Remote address, 4 or 16 bytes. */
+  /** Remote address, 4 or 16 bytes (all zero for a packet given by host name). */
   remote: Uint8Array;
+  /**
+   * Remote host name the app resolved the address from (`out tcp github.com:443`): judged by the
+   * `remote_host` rules and by rules without `remote`; rules naming networks need an address.
+   */
+  host?: string;
   /** Service port (TCP/UDP only). */
   port?: number;
   /** App name of the local process (outbound only). */
@@ -70,10 +77,26 @@ export function parsePacket(words: string[] | string, app?: string): Packet {
   }
   const { addrText, portText } = splitTarget(target);
   let remote: Uint8Array;
+  let host: string | undefined;
   try {
     remote = parseAddress(addrText);
   } catch (e) {
-    throw new PacketSyntaxError(`bad remote address: ${(e as Error).message}`);
+    if (!/^[A-Za-z0-9_.*-]+$/.test(addrText) || /^[0-9.]+$/.test(addrText)) {
+      throw new PacketSyntaxError(`bad remote address: ${(e as Error).message}`);
+    }
+    if (dirText !== "out") {
+      throw new PacketSyntaxError(
+        `bad remote address: ${(e as Error).message} (a host name only goes with "out")`,
+      );
+    }
+    try {
+      const h = parseHostPattern(addrText.toLowerCase());
+      if (h.wildcard) throw new Error(`give one name, not a pattern: "${addrText}"`);
+      host = h.name;
+    } catch (e2) {
+      throw new PacketSyntaxError(`bad remote host: ${(e2 as Error).message}`);
+    }
+    remote = new Uint8Array(4);
   }
   const family: 4 | 6 = remote.length === 4 ? 4 : 6;
   const hasPorts = proto === 6 || proto === 17;
@@ -99,6 +122,7 @@ export function parsePacket(words: string[] | string, app?: string): Packet {
     throw new PacketSyntaxError("an app can only be given for outbound packets");
   }
   const pkt: Packet = { direction: dirText, proto, family, remote };
+  if (host !== undefined) pkt.host = host;
   if (port !== undefined) pkt.port = port;
   if (app !== undefined) pkt.app = app;
   return pkt;
@@ -125,10 +149,10 @@ function splitTarget(target: string): { addrText: string; portText?: string } {
 
 /** Formats a packet back into the explain syntax. */
 export function formatPacket(p: Packet): string {
-  const addr = formatAddress(p.remote);
+  const addr = p.host ?? formatAddress(p.remote);
   const target = p.port === undefined
     ? addr
-    : p.family === 6
+    : p.family === 6 && p.host === undefined
     ? `[${addr}]:${p.port}`
     : `${addr}:${p.port}`;
   return `${p.direction} ${protoName(p.proto)} ${target}`;

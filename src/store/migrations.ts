@@ -130,4 +130,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE conn_events ADD COLUMN interpreter TEXT;
     `,
   },
+  {
+    version: 4,
+    name: "conn-events-via",
+    sql: `
+      -- Lineage through exec (issue 21): the inheriting app a process was trusted via.
+      ALTER TABLE conn_events ADD COLUMN via TEXT;
+    `,
+  },
+  {
+    version: 5,
+    name: "conn-events-host",
+    sql: `
+      -- Hostnames: the name the app resolved the destination from (kernel DNS view), when known.
+      ALTER TABLE conn_events ADD COLUMN host TEXT;
+    `,
+  },
 ];

@@ -190,6 +190,8 @@ interface EventRow {
   app: string | null;
   lineage: string;
   interpreter: string | null;
+  via: string | null;
+  host: string | null;
 }
 
 function rowToEvent(r: EventRow): ConnEvent {
@@ -218,6 +220,8 @@ function rowToEvent(r: EventRow): ConnEvent {
   if (r.app !== null) ev.app = r.app;
   if (r.rule_id !== null) ev.ruleId = r.rule_id;
   if (r.interpreter !== null) ev.interpreter = r.interpreter;
+  if (r.via !== null) ev.via = r.via;
+  if (r.host !== null && r.host !== undefined) ev.host = r.host;
   return ev;
 }
 
@@ -354,8 +358,8 @@ class SqliteStore implements Store {
     if (rows.length === 0) return 0;
     const ins = this.#stmt(
       `INSERT INTO conn_events (time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
-         family, daddr, dport, proto, app, lineage, interpreter)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         family, daddr, dport, proto, app, lineage, interpreter, via, host)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     return this.#tx(() => {
       for (const e of rows) {
@@ -378,6 +382,8 @@ class SqliteStore implements Store {
           e.app ?? null,
           lineageJson(e.lineage),
           e.interpreter ?? null,
+          e.via ?? null,
+          e.host ?? null,
         );
       }
       return rows.length;

@@ -50,6 +50,12 @@ export function validateConnEvent(ev: ConnEvent, index: number): void {
   if (ev.app !== undefined && ev.app !== null && typeof ev.app !== "string") {
     fail(where, "app", "a string when present", ev.app);
   }
+  if (
+    ev.host !== undefined && ev.host !== null &&
+    (typeof ev.host !== "string" || !/^[a-z0-9_.-]{1,253}$/.test(ev.host))
+  ) {
+    fail(where, "host", "a lower-case host name when present", ev.host);
+  }
   if (ev.ruleId !== undefined && ev.ruleId !== null && typeof ev.ruleId !== "string") {
     fail(where, "ruleId", "a string when present", ev.ruleId);
   }

@@ -339,3 +339,16 @@ Deno.test("control: a daemon killed hard leaves its socket under /run/hashwall; 
     "socket and folder gone",
   );
 });
+
+Deno.test("control: the ready line comes only once the control socket and web UI are up", async () => {
+  // Tools and tests take `hashwall <version> <mode>` to mean "ready" and talk to the socket at
+  // once; logged before the parts started, they raced the socket's creation (NotFound).
+  await using d = await startTestDaemon({ ui: true });
+  await d.waitForLog(/"msg":"hashwall \d/);
+  const logs = d.logs();
+  const ready = logs.findIndex((l) => /"msg":"hashwall \d/.test(l));
+  const ui = logs.findIndex((l) => /web UI on/.test(l));
+  assert.ok(ui >= 0 && ready > ui, `ready line after the UI's:\n${logs.join("\n")}`);
+  assert.ok(Deno.lstatSync(controlSocketPath(d.stateDir)).isSocket);
+  assert.equal((await callDaemon(d.stateDir, "status") as { mode: string }).mode, "learning");
+});

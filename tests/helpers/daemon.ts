@@ -21,7 +21,14 @@ export interface TestDaemonOptions {
   /** Extra keys for rules.toml's [defaults] table (e.g. `inbound = "deny"`). */
   defaultsExtra?: string;
   /** `[[app]]` entries. */
-  apps?: { name: string; path: string; sha256: string; inherit?: boolean; interpreter?: boolean }[];
+  apps?: {
+    name: string;
+    path: string;
+    sha256: string;
+    inherit?: boolean;
+    interpreter?: boolean;
+    onlyVia?: string[];
+  }[];
   /** Start the web UI on a free loopback port. */
   ui?: boolean;
   allowLoopback?: boolean;
@@ -41,6 +48,13 @@ export interface TestDaemonOptions {
   enterNetns?: string;
   /** The hashwall command for daemon and CLI (e.g. `[DIST_PATH]`); default hashwallCommand(). */
   command?: string[];
+  /**
+   * Run on this existing config folder (kept at stop) instead of writing one from the options
+   * above (e.g. a folder an Ansible role put in place).
+   */
+  configDir?: string;
+  /** Extra environment for the daemon and CLI runs (e.g. HASHWALL_CACHE_DIR). */
+  env?: Record<string, string>;
 }
 
 /** A running test daemon. */
@@ -81,7 +95,7 @@ export function hashwallCommand(): string[] {
 /** Runs the hashwall CLI. */
 export async function runHashwall(
   args: string[],
-  opts: { stdin?: string; command?: string[] } = {},
+  opts: { stdin?: string; command?: string[]; env?: Record<string, string> } = {},
 ): Promise<CliResult> {
   const [cmd, ...pre] = opts.command ?? hashwallCommand();
   const child = new Deno.Command(cmd, {
@@ -89,7 +103,7 @@ export async function runHashwall(
     stdin: opts.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...opts.env },
   }).spawn();
   if (opts.stdin !== undefined) {
     const w = child.stdin.getWriter();
@@ -126,7 +140,9 @@ export async function writeTestConfig(dir: string, o: TestDaemonOptions): Promis
   const apps = (o.apps ?? []).map((a) =>
     `[[app]]\nname = "${a.name}"\npath = "${a.path}"\nsha256 = "${a.sha256}"\ninherit = ${
       a.inherit ?? false
-    }\ninterpreter = ${a.interpreter ?? false}\n`
+    }\ninterpreter = ${a.interpreter ?? false}\n${
+      a.onlyVia ? `only_via = ${JSON.stringify(a.onlyVia)}\n` : ""
+    }`
   ).join("\n");
   await Deno.writeTextFile(`${dir}/rules.toml`, rules, { mode: 0o600 });
   await Deno.writeTextFile(`${dir}/apps.toml`, apps, { mode: 0o600 });
@@ -149,9 +165,9 @@ function interfaceArgs(o: TestDaemonOptions): string[] {
 /** Starts a daemon and waits until it is ready. */
 export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDaemon> {
   const root = await Deno.makeTempDir({ prefix: "hw-daemon-" });
-  const configDir = `${root}/config`;
+  const configDir = o.configDir ?? `${root}/config`;
   const stateDir = `${root}/state`;
-  await writeTestConfig(configDir, o);
+  if (!o.configDir) await writeTestConfig(configDir, o);
   const cg = await createTestCgroup("daemon");
   const [cmd, ...pre] = [
     ...(o.enterNetns ? ["nsenter", `--net=${o.enterNetns}`, "--"] : []),
@@ -205,7 +221,7 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", ...o.env },
     }).spawn();
     pumps = Promise.all([pump(process.stdout), pump(process.stderr)]);
     status = process.status.then((s) => {
@@ -269,7 +285,8 @@ export async function startTestDaemon(o: TestDaemonOptions = {}): Promise<TestDa
       return process;
     },
     logs: () => [...lines],
-    cli: (a, opts) => runHashwall([...a, "--state", stateDir], { command: o.command, ...opts }),
+    cli: (a, opts) =>
+      runHashwall([...a, "--state", stateDir], { command: o.command, env: o.env, ...opts }),
     signal: (sig) => process.kill(sig),
     stop,
     waitForLog,

@@ -130,7 +130,7 @@ Deno.test("enforcing: approved client connects on its first attempt, unapproved 
   }
 });
 
-Deno.test("lineage: inherit passes trust to fork children; exec re-decides by identity", async () => {
+Deno.test("lineage: inherit passes trust to fork children and to what they exec; without it exec re-decides by identity", async () => {
   const f = await setup(HW.MODE_ENFORCING, "lineage");
   const l = loopbackListener();
   const tcp = ["tcp4", "127.0.0.1", `${l.port}`];
@@ -142,9 +142,12 @@ Deno.test("lineage: inherit passes trust to fork children; exec re-decides by id
     assert.equal(await attempt(f, [f.plain, "fork", ...tcp]), "EPERM");
     // ...while an exec is decided by the binary's own identity (approved → trusted).
     assert.equal(await attempt(f, [f.plain, "forkexec", ...tcp]), "ok");
-    // exec of another (unapproved) binary re-decides even under an inheriting parent.
-    assert.equal(await attempt(f, [f.inh, "exec", f.unknown, ...tcp]), "EPERM");
-    assert.equal(await attempt(f, [f.inh, "fork", "exec", f.unknown, ...tcp]), "EPERM");
+    // exec of another (unapproved) binary under an inheriting parent: trusted via it (issue 21);
+    // under a parent without inherit it is on its own.
+    assert.equal(await attempt(f, [f.inh, "exec", f.unknown, ...tcp]), "ok");
+    assert.equal(await attempt(f, [f.inh, "fork", "exec", f.unknown, ...tcp]), "ok");
+    assert.equal(await attempt(f, [f.plain, "exec", f.unknown, ...tcp]), "EPERM");
+    assert.equal(await attempt(f, [f.plain, "fork", "exec", f.unknown, ...tcp]), "EPERM");
     // exec of an approved binary from an unknown one is trusted by its own identity.
     assert.equal(await attempt(f, [f.unknown, "exec", f.plain, ...tcp]), "ok");
     // Exit removes the entry: after the clients exited no trusted entry of theirs is left.

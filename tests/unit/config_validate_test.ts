@@ -54,6 +54,7 @@ Deno.test("full fixture: every key parses into the typed policy", () => {
     untracked: "deny",
     interfaces: ["eth0", "wlan0"],
     execGate: true,
+    closeOnRevoke: false,
   });
   assert.deepEqual(p.ui, { host: "::1", port: 8443 });
   assert.equal(p.rules.length, 3);
@@ -109,6 +110,7 @@ Deno.test("empty files: built-in defaults, learning mode, UI on 127.0.0.1:7447",
   assert.equal(p.defaults.untracked, "allow");
   assert.deepEqual(p.defaults.interfaces, []);
   assert.equal(p.defaults.execGate, false);
+  assert.equal(p.defaults.closeOnRevoke, true);
   assert.deepEqual(p.ui, { host: "127.0.0.1", port: 7447 });
   assert.deepEqual(p.rules, []);
   assert.deepEqual(p.apps, []);

@@ -51,6 +51,7 @@ function policyOf(rules: Rule[]): Policy {
       untracked: "allow",
       interfaces: [],
       execGate: false,
+      closeOnRevoke: true,
     },
     ui: { host: null, port: 0 },
     rules,

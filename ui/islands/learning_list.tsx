@@ -62,6 +62,7 @@ export function LearningList(props: LearningListProps) {
           exes,
           inherit: data.get("inherit") === "on",
           duration: data.get("duration") as Duration,
+          hosts: data.get("hosts") === "on",
         }, props.csrf);
         message.value = { kind: "ok", text: `Approved ${apps.map((a) => a.name).join(", ")}.` };
       }
@@ -81,8 +82,17 @@ export function LearningList(props: LearningListProps) {
       {props.canWrite && (
         <div class="toolbar" role="group" aria-label="approve or deny selected apps">
           <span class="count" aria-live="polite">{selected.value.length} selected</span>
-          <label class="check">
+          <label
+            class="check"
+            title="Everything it starts runs with its trust, whatever that program is. Never tick this for a shell or an interpreter (bash, python3, node…): that would trust every program and script they run."
+          >
             <input type="checkbox" name="inherit" /> trust its children (inherit)
+            <span class="muted small" data-test="inherit-warning">
+              — not for shells or interpreters: they would pass it to anything they run
+            </span>
+          </label>
+          <label class="check">
+            <input type="checkbox" name="hosts" /> allow its named destinations as rules
           </label>
           <label>
             duration{" "}
@@ -164,8 +174,11 @@ export function LearningList(props: LearningListProps) {
                     <h4>Destinations</h4>
                     <ul class="dests">
                       {e.destinations.map((d) => (
-                        <li key={`${d.daddr}-${d.dport}-${d.proto}`}>
-                          <span class="mono">{formatDest(d.daddr, d.dport)}</span>{" "}
+                        <li key={`${d.host ?? d.daddr}-${d.dport}-${d.proto}`}>
+                          {d.host && <span class="mono strong">{d.host}:{d.dport}</span>}{" "}
+                          <span class="mono">
+                            {d.host ? `(${d.daddr})` : formatDest(d.daddr, d.dport)}
+                          </span>{" "}
                           <span class="muted">{protoName(d.proto)} × {d.count}</span>
                         </li>
                       ))}

@@ -8,8 +8,23 @@ import type { ConnEvent } from "../../src/api/types.ts";
 import { formatDest, formatTime, protoName } from "../format.ts";
 import { VerdictBadge } from "../islands/status_badge.tsx";
 
+/** Why a live socket was closed (kind "close" / "would_close"), in words. */
+const CLOSE_WHY: Record<string, string> = {
+  file_changed: "the app's file changed",
+  app_revoked: "the app was revoked",
+  hash_mismatch: "the app's hash no longer matches",
+  approval_ended: "its once/session approval ended",
+  not_approved: "the app is not approved (switch to enforcing)",
+};
+
 /** Human "why" of a verdict. */
 export function explainReason(e: ConnEvent): string {
+  if (e.kind === "close" || e.kind === "would_close") {
+    const why = CLOSE_WHY[e.reason.replace(/_failed_\d+$/, "")] ?? e.reason;
+    if (e.kind === "would_close") return `would close live connection: ${why} (learning mode)`;
+    if (/_failed_\d+$/.test(e.reason)) return `closing the live connection failed: ${why}`;
+    return `live connection closed: ${why}`;
+  }
   switch (e.reason) {
     case "rule":
       return e.ruleId ? `rule "${e.ruleId}"` : "a rule";
@@ -23,6 +38,8 @@ export function explainReason(e: ConnEvent): string {
       return "approval revoked (hash changed or removed)";
     case "interpreter":
       return "interpreter without an approved script";
+    case "not_via":
+      return "started by none of the apps its only_via names";
     default:
       if (e.verdict === "allow" && e.app) return `approved app "${e.app}"`;
       return e.reason;
@@ -109,7 +126,10 @@ export function EventsTable({ events, compact }: { events: ConnEvent[]; compact?
 function ProcessCell({ e }: { e: ConnEvent }) {
   return (
     <td data-label="process">
-      <div class="strong wrap-any">{e.app ?? e.comm}</div>
+      <div class="strong wrap-any">
+        {e.app ?? e.comm}
+        {e.via && <span class="muted small" data-test="via">&#32;via {e.via}</span>}
+      </div>
       <div class="mono small muted break">{e.exe}</div>
     </td>
   );
@@ -119,6 +139,8 @@ function ProcessCell({ e }: { e: ConnEvent }) {
 function Destination({ e }: { e: ConnEvent }) {
   return (
     <span class="mono wrap-any">
+      {e.host && <span class="strong">{e.host}</span>}
+      {e.host && " "}
       {formatDest(e.daddr, e.dport)} <span class="muted nowrap">{protoName(e.proto)}</span>
     </span>
   );

@@ -144,6 +144,17 @@ export function ModeConfirmPage(
         <form method="post" action="/mode" class="row">
           <input type="hidden" name="_csrf" value={ctx.csrf} />
           <input type="hidden" name="mode" value={to} />
+          {to === "enforcing" && (
+            <label class="check">
+              <input
+                type="checkbox"
+                name="close_unapproved"
+                value="1"
+                data-test="close-unapproved"
+              />{" "}
+              Also close the live connections of apps that are not approved
+            </label>
+          )}
           <button
             type="submit"
             class={`btn ${to === "enforcing" ? "btn-danger" : "btn-primary"}`}

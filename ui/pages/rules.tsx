@@ -5,6 +5,7 @@
  * @module
  */
 import type {
+  BlocklistInfo,
   ExplainRequest,
   ExplainResult,
   RulesProblem,
@@ -67,7 +68,7 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
                       <td data-label="dir">{r.direction}</td>
                       <td data-label="proto">{r.protocol}</td>
                       <td class="mono small wrap-any" data-label="remote">
-                        {r.remote?.join(", ") ?? "any"}
+                        {r.remoteHost?.join(", ") ?? r.remote?.join(", ") ?? "any"}
                       </td>
                       <td class="mono small wrap-any" data-label="ports">
                         {r.ports?.join(", ") ?? "any"}
@@ -81,9 +82,54 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
             </div>
           )}
       </section>
+      {view.blocklists && view.blocklists.length > 0 && <Blocklists lists={view.blocklists} />}
       <ExplainBox data={data} />
       {ctx.role === "admin" && <Editor ctx={ctx} data={data} />}
     </Layout>
+  );
+}
+
+/** The [[blocklist]]s: what is in force, since when, and why a refresh failed. */
+function Blocklists({ lists }: { lists: BlocklistInfo[] }) {
+  return (
+    <section class="panel">
+      <h2>Blocklists</h2>
+      <p class="muted small">
+        Denied before the rules above, for every app. A list that fails to refresh keeps its last
+        good copy.
+      </p>
+      <div class="table-wrap">
+        <table class="table" data-test="blocklists-table">
+          <thead>
+            <tr>
+              <th>Id</th>
+              <th>Format</th>
+              <th>Source</th>
+              <th class="right">Entries</th>
+              <th class="right">Hits</th>
+              <th>Fetched</th>
+              <th>Problem</th>
+            </tr>
+          </thead>
+          <tbody>
+            {lists.map((b) => (
+              <tr key={b.id} data-blocklist={b.id}>
+                <td class="strong mono">{b.id}</td>
+                <td>{b.format}</td>
+                <td class="mono small break">{b.source}</td>
+                <td class="right mono">{b.entries}</td>
+                <td class="right mono">{b.hits ?? 0}</td>
+                <td class="small nowrap">
+                  {b.fetchedAt ? new Date(b.fetchedAt).toISOString().slice(0, 16) : "never"}
+                  {b.fromCache && <div class="muted">last good copy</div>}
+                </td>
+                <td class="small">{b.error ?? "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
   );
 }
 

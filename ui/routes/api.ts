@@ -65,7 +65,10 @@ export function apiRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
 
   app.post("/api/mode", (c) =>
     answer(c, async () => {
-      await api.setMode(c.var.caller, parseMode((await jsonBody(c)).mode));
+      const b = await jsonBody(c);
+      return await api.setMode(c.var.caller, parseMode(b.mode), {
+        closeUnapproved: b.closeUnapproved === true,
+      });
     }));
   app.post("/api/learning/approve", (c) =>
     answer(c, async () => {
@@ -73,6 +76,7 @@ export function apiRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
       return await approveFromLearning(api, c.var.caller, parseExeList(b.exes), {
         inherit: b.inherit === true,
         duration: parseDuration(b.duration),
+        hosts: b.hosts === true,
       });
     }));
   app.post("/api/learning/deny", (c) =>

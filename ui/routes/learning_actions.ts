@@ -14,7 +14,7 @@ export async function approveFromLearning(
   api: HashwallApi,
   caller: Caller,
   exes: string[],
-  opts: { inherit: boolean; duration: Duration },
+  opts: { inherit: boolean; duration: Duration; hosts?: boolean },
 ): Promise<AppInfo[]> {
   const pending = await api.learningList(caller);
   const approved: AppInfo[] = [];
@@ -25,6 +25,7 @@ export async function approveFromLearning(
         path: exe,
         inherit: opts.inherit,
         duration: opts.duration,
+        ...(opts.hosts ? { hosts: true } : {}),
         ...(opts.duration === "once" && entry?.tgids[0] ? { tgid: entry.tgids[0] } : {}),
       }),
     );

@@ -101,8 +101,12 @@ export function pageRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
     const f = await c.req.parseBody();
     return await formAction(c, "/", async () => {
       const mode = parseMode(f.mode);
-      await api.setMode(c.var.caller, mode);
-      return `Mode is now ${mode}.`;
+      const r = await api.setMode(c.var.caller, mode, {
+        closeUnapproved: f.close_unapproved === "1",
+      });
+      return r
+        ? `Mode is now ${mode}; ${r.closed} live connection(s) closed.`
+        : `Mode is now ${mode}.`;
     });
   });
 

@@ -1,0 +1,283 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sockets.h — which trust each socket rests on, and closing the sockets whose trust ended.
+ *
+ * Included by hashwall.bpf.c after its maps and helpers (hw_settings, hw_procs, hw_approved,
+ * exe_of, is_loopback): the programs here share the object's pinned maps.
+ *
+ *  - After a connect/sendmsg the hook allowed, hw_sock_note_addr() writes into the socket's
+ *    local storage the approved identity the process was trusted through (the trust key and app
+ *    id of its hw_procs entry, still present in hw_approved). bind() does the same for listeners;
+ *    the storage map is BPF_F_CLONE, so every connection a trusted server accepts inherits its
+ *    listener's record in the kernel, with no per-accept hook (passive-established sock_ops runs
+ *    in softirq context, where the accepting process is not current anyway).
+ *  - In learning mode an unknown app's sockets are recorded too (HW_SOCK_UNKNOWN, its own
+ *    executable), so a switch to enforcing can offer to close the live sockets of unapproved apps.
+ *  - hw_iter_tcp / hw_iter_udp, run by the daemon after it filled hw_sock_revoke, destroy
+ *    (bpf_sock_destroy) exactly the sockets whose storage names a listed identity and write one
+ *    struct hw_sock_closed per socket to the iterator's output. The socket's storage decides, not
+ *    whoever holds the fd now: passing it to another process (SCM_RIGHTS) does not save it.
+ *
+ * Shared structs: hashwall.h ("socket trust"). Userspace: src/kernel/sockets.ts.
+ */
+#ifndef HASHWALL_SOCKETS_H
+#define HASHWALL_SOCKETS_H
+
+#define HW_TCP_LISTEN_ 10
+
+extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
+
+/* Socket-local storage: the trust each socket rests on. Cloned into accepted connections. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct hw_sock_val);
+} hw_sock_trust SEC(".maps");
+
+/* Identities whose sockets the next iterator run closes → HW_CLOSE_* reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_SOCK_REVOKE_MAX);
+	__type(key, struct hw_sock_rkey);
+	__type(value, __u32);
+} hw_sock_revoke SEC(".maps");
+
+/* Element 0: struct hw_sock_ctl for the next iterator run. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_sock_ctl);
+} hw_sock_ctl SEC(".maps");
+
+/*
+ * Records on `sk` the trust of the current process. `daddr` NULL (bind): no loopback exemption
+ * applies. An unknown app is recorded only in learning mode (in enforcing its connect was
+ * denied).
+ */
+static __always_inline void hw_sock_note(struct bpf_sock *sk, __u8 family, const __u8 *daddr,
+					 __u32 extra)
+{
+	__u32 zero = 0;
+	struct hw_sock_ctl *c = bpf_map_lookup_elem(&hw_sock_ctl, &zero);
+	if (!c || c->no_record || !sk)
+		return;
+	struct hw_settings *s = bpf_map_lookup_elem(&hw_settings, &zero);
+	if (!s)
+		return;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32;
+	if (tgid == s->daemon_tgid)
+		return;
+	/*
+	 * An exempt loopback destination: anyone may connect there again at once, revoked or not,
+	 * so closing it on revocation would protect nothing (and the record costs an allocation).
+	 */
+	if (daddr && s->allow_loopback && is_loopback(family, daddr))
+		return;
+	struct hw_sock_val v = {};
+	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
+	if (pv) {
+		/*
+		 * The identity the process rests on, whether or not it is still approved this instant:
+		 * a revocation landing between the hook's verdict and this write must still find the
+		 * socket (the daemon's second pass does), so the record never depends on that race.
+		 */
+		v.trust_key = pv->trust_key;
+		v.app_id = pv->app_id;
+		v.flags = HW_SOCK_TRUSTED;
+	}
+	if (!v.flags) {
+		if (s->mode != HW_MODE_LEARNING)
+			return;
+		exe_of(bpf_get_current_task_btf(), &v.trust_key);
+		v.flags = HW_SOCK_UNKNOWN;
+	}
+	struct hw_sock_val *cur =
+		bpf_sk_storage_get(&hw_sock_trust, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!cur)
+		return;
+	/* An unknown process using a trusted socket (a passed fd) does not wash its record. */
+	if ((v.flags & HW_SOCK_UNKNOWN) && (cur->flags & HW_SOCK_TRUSTED))
+		return;
+	v.tgid = tgid;
+	v.uid = (__u32)bpf_get_current_uid_gid();
+	v.flags |= extra;
+	*cur = v;
+}
+
+/* After an allowed IPv4 connect/sendmsg: note the socket's trust. Returns `allowed`. */
+static __always_inline int hw_sock_after4(struct bpf_sock_addr *ctx, int allowed)
+{
+	if (!allowed)
+		return allowed;
+	__u8 daddr[16] = {};
+	__u32 ip = ctx->user_ip4;
+	__builtin_memcpy(daddr, &ip, 4);
+	hw_sock_note(ctx->sk, 4, daddr, 0);
+	return allowed;
+}
+
+/* The same for IPv6 (a v4-mapped destination counts as IPv4, as decide6 sees it). */
+static __always_inline int hw_sock_after6(struct bpf_sock_addr *ctx, int allowed)
+{
+	if (!allowed)
+		return allowed;
+	__u8 daddr[16] = {};
+	__u8 family = 6;
+	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
+	      w3 = ctx->user_ip6[3];
+	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
+		family = 4;
+		__builtin_memcpy(daddr, &w3, 4);
+	} else {
+		__builtin_memcpy(daddr, &w0, 4);
+		__builtin_memcpy(daddr + 4, &w1, 4);
+		__builtin_memcpy(daddr + 8, &w2, 4);
+		__builtin_memcpy(daddr + 12, &w3, 4);
+	}
+	hw_sock_note(ctx->sk, family, daddr, 0);
+	return allowed;
+}
+
+/* bind: never denies; records a trusted (or, learning, unknown) server's listener. */
+SEC("cgroup/bind4")
+int hw_bind4(struct bpf_sock_addr *ctx)
+{
+	hw_sock_note(ctx->sk, 0, 0, HW_SOCK_BOUND);
+	return 1;
+}
+
+SEC("cgroup/bind6")
+int hw_bind6(struct bpf_sock_addr *ctx)
+{
+	hw_sock_note(ctx->sk, 0, 0, HW_SOCK_BOUND);
+	return 1;
+}
+
+/* Whether a socket's record is to close in this run, and why. */
+static __always_inline int hw_sock_doomed(struct hw_sock_val *v, struct hw_sock_ctl *c,
+					  __u32 *reason)
+{
+	struct hw_sock_rkey rk = {};
+	rk.key = v->trust_key;
+	rk.app_id = v->app_id;
+	__u32 *r = bpf_map_lookup_elem(&hw_sock_revoke, &rk);
+	if (r) {
+		*reason = *r;
+		return 1;
+	}
+	if (!c->unapproved)
+		return 0;
+	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &v->trust_key);
+	if (v->flags & HW_SOCK_UNKNOWN) {
+		/* approved since (learning → approve → enforcing): its sockets stay */
+		if (a && !(a->flags & HW_APP_INTERPRETER))
+			return 0;
+	} else if (a && a->app_id == v->app_id) {
+		return 0;
+	}
+	*reason = c->unapproved_reason;
+	return 1;
+}
+
+/*
+ * Closes (or, dry run, reports) one socket whose record is doomed; one output record each. A
+ * closed socket's record is removed: an aborted UDP socket stays in the tables (unconnected), and
+ * must neither be reported again by the next run nor keep a trust it lost; if its owner connects
+ * it again, the connect hook judges and records it afresh.
+ */
+static __always_inline int hw_sock_close(struct seq_file *seq, struct sock_common *skc,
+					 void *sk, struct hw_sock_val *v, __u8 proto)
+{
+	__u32 zero = 0, reason = 0;
+	struct hw_sock_ctl *c = bpf_map_lookup_elem(&hw_sock_ctl, &zero);
+	if (!c || !hw_sock_doomed(v, c, &reason))
+		return 0;
+	struct hw_sock_closed r = {};
+	r.trust_key = v->trust_key;
+	r.app_id = v->app_id;
+	r.tgid = v->tgid;
+	r.uid = v->uid;
+	r.flags = v->flags;
+	r.reason = reason;
+	r.proto = proto;
+	r.state = skc->skc_state;
+	r.dport = bpf_ntohs(skc->skc_dport);
+	r.sport = skc->skc_num;
+	if (skc->skc_family == AF_INET6_) {
+		__u32 d0 = skc->skc_v6_daddr.in6_u.u6_addr32[0];
+		__u32 d1 = skc->skc_v6_daddr.in6_u.u6_addr32[1];
+		__u32 d2 = skc->skc_v6_daddr.in6_u.u6_addr32[2];
+		__u32 d3 = skc->skc_v6_daddr.in6_u.u6_addr32[3];
+		__u32 s0 = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[0];
+		__u32 s1 = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[1];
+		__u32 s2 = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[2];
+		__u32 s3 = skc->skc_v6_rcv_saddr.in6_u.u6_addr32[3];
+		if (d0 == 0 && d1 == 0 && d2 == bpf_htonl(0xffff)) {
+			r.family = 4;
+			__builtin_memcpy(r.daddr, &d3, 4);
+			__builtin_memcpy(r.saddr, &s3, 4);
+		} else {
+			r.family = 6;
+			__builtin_memcpy(r.daddr, &d0, 4);
+			__builtin_memcpy(r.daddr + 4, &d1, 4);
+			__builtin_memcpy(r.daddr + 8, &d2, 4);
+			__builtin_memcpy(r.daddr + 12, &d3, 4);
+			__builtin_memcpy(r.saddr, &s0, 4);
+			__builtin_memcpy(r.saddr + 4, &s1, 4);
+			__builtin_memcpy(r.saddr + 8, &s2, 4);
+			__builtin_memcpy(r.saddr + 12, &s3, 4);
+		}
+	} else {
+		__u32 d = skc->skc_daddr, sa = skc->skc_rcv_saddr;
+		r.family = 4;
+		__builtin_memcpy(r.daddr, &d, 4);
+		__builtin_memcpy(r.saddr, &sa, 4);
+	}
+	if (c->dry_run) {
+		r.result = HW_SOCK_RES_WOULD_CLOSE;
+	} else {
+		r.err = bpf_sock_destroy(skc);
+		r.result = r.err ? HW_SOCK_RES_FAILED : HW_SOCK_RES_CLOSED;
+		if (!r.err)
+			bpf_sk_storage_delete(&hw_sock_trust, sk);
+	}
+	bpf_seq_write(seq, &r, sizeof(r));
+	return 0;
+}
+
+/* Every TCP socket of the daemon's network namespace; listeners stay (they hold no peer). */
+SEC("iter/tcp")
+int hw_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	if (!skc)
+		return 0;
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0; /* request and time-wait minisocks: no storage, nothing to abort */
+	if (skc->skc_state == HW_TCP_LISTEN_)
+		return 0;
+	struct hw_sock_val *v = bpf_sk_storage_get(&hw_sock_trust, tp, 0, 0);
+	if (!v)
+		return 0;
+	return hw_sock_close(ctx->meta->seq, skc, tp, v, IPPROTO_TCP);
+}
+
+/* Every UDP socket (connected or not) of the daemon's network namespace. */
+SEC("iter/udp")
+int hw_iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *up = ctx->udp_sk;
+	if (!up)
+		return 0;
+	struct sock *sk = (struct sock *)up;
+	struct hw_sock_val *v = bpf_sk_storage_get(&hw_sock_trust, sk, 0, 0);
+	if (!v)
+		return 0;
+	return hw_sock_close(ctx->meta->seq, &sk->__sk_common, sk, v, IPPROTO_UDP);
+}
+
+#endif /* HASHWALL_SOCKETS_H */
