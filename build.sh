@@ -29,6 +29,7 @@ APT_PACKAGES=(
   iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
   ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git shellcheck
   ansible-core prometheus
+  apt-utils gnupg dpkg-dev
 )
 
 # The permissions the shipped app runs with: this one list feeds both `deno compile` and the

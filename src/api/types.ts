@@ -47,6 +47,16 @@ export interface AppInfo {
   ino?: string;
   /** Whether the identity is currently in the kernel's approved map. */
   approvedInKernel: boolean;
+  /** `package`: the approval follows signed updates of the owning package; else hash only. */
+  trust?: "hash" | "package";
+  /**
+   * The package the file belongs to, its version, and what the current hash rests on: `admin`
+   * (approved by hand), `deb` (SHA-256 from the package archive apt verified), `md5sums` (dpkg's
+   * recorded MD5, weaker).
+   */
+  package?: { name: string; version?: string; level: "admin" | "deb" | "md5sums" };
+  /** Why a package-backed app's new hash was not approved automatically (while invalid). */
+  packageRefusal?: { reason: string; detail: string };
 }
 
 /** A peer in an event's lineage. */
@@ -131,6 +141,8 @@ export interface StatusInfo {
   ui: string | null;
   /** Problems the daemon wants an admin to see (disk full, etc.). */
   warnings: string[];
+  /** Package-backed approvals: updates since local midnight, a dpkg run in progress, waiting apps. */
+  packages?: { updatedToday: number; dpkgRunning: boolean; waiting: number };
 }
 
 /** Query for `events`. */
@@ -257,9 +269,11 @@ export interface IntegrityChange {
   /** Epoch ms. */
   time: number;
   path: string;
-  change: "modified" | "created" | "deleted" | "metadata" | string;
+  change: "modified" | "created" | "deleted" | "metadata" | "package-update" | string;
   oldHash?: string;
   newHash?: string;
+  /** For a package update: app, package, oldVersion, newVersion, level, approvedBy. */
+  details?: Record<string, unknown>;
 }
 
 /** Integrity watch and baseline state. */
@@ -295,6 +309,12 @@ export interface LearningEntry {
   /** Recent process ids that tried. */
   tgids: number[];
   destinations: LearningDestination[];
+  /**
+   * Set when `exe` is an approved app whose file changed to a hash nobody approved, e.g. a
+   * package installed with `dpkg -i` (not from a signed source): the app and, when known, the
+   * package and version that brought the new hash.
+   */
+  newHash?: { app: string; package?: string; version?: string; reason?: string };
 }
 
 /** Verdict counts over a time window (Overview tiles). `unknown` counts unknown-app attempts. */
@@ -340,6 +360,14 @@ export interface HashwallApi {
   learningDeny(caller: Caller, exe: string): Promise<void>;
   /** Verdict counts of events with `time >= since` (epoch ms). */
   eventCounts(caller: Caller, since: number): Promise<EventCounts>;
+  /**
+   * The dpkg hook: `pre` when an upgrade starts, `post` when it ended; `post` resolves after
+   * every changed package-backed app was re-checked (approved again or left revoked).
+   */
+  packagesHook(
+    caller: Caller,
+    phase: "pre" | "post",
+  ): Promise<{ phase: string; updated: unknown[]; refused: unknown[] }>;
   /** Subscribe to live messages; returns the unsubscribe function. */
   subscribe(caller: Caller, listener: (m: LiveMessage) => void): () => void;
 }

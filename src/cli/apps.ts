@@ -35,21 +35,35 @@ const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --js
 
 Status: valid (hash matches; approved in the kernel), invalid (hash differs: revoked),
 missing (no file), pending (changed; being re-hashed).
+PACKAGE: for trust = "package" apps, the owning package, its version, and what the approved hash
+rests on: admin (approved by hand), deb (the file's SHA-256 in the package archive, checked
+against a signed apt index), md5sums (dpkg's recorded MD5: weaker).
 Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 daemon not running, 4 forbidden.`;
 
 /** One line per app for a terminal. */
 export function renderApps(apps: AppInfo[]): string {
   if (apps.length === 0) return "no apps registered";
   return table([
-    ["NAME", "STATUS", "INHERIT", "SHA256", "PATH"],
+    ["NAME", "STATUS", "INHERIT", "SHA256", "PACKAGE", "PATH"],
     ...apps.map((a) => [
       a.name,
       a.status + (a.interpreter ? " (interpreter)" : ""),
       a.inherit ? "yes" : "no",
       (a.status === "invalid" ? a.actualSha256 ?? a.sha256 : a.sha256).slice(0, 16),
+      packageLabel(a),
       a.path,
     ]),
   ]);
+}
+
+/**
+ * "curl 7.88.1-10 (deb)": the owning package, its version and what the approved hash rests on
+ * (admin: approved by hand; deb: the package archive apt verified; md5sums: dpkg's MD5, weaker).
+ * "-" for apps without package trust.
+ */
+export function packageLabel(a: AppInfo): string {
+  if (!a.package) return a.trust === "package" ? "(no package)" : "-";
+  return `${a.package.name} ${a.package.version ?? "?"} (${a.package.level})`;
 }
 
 const INTERPRETERS = ["python3", "perl", "node", "ruby", "sh", "bash", "dash", "java"];

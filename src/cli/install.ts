@@ -12,6 +12,7 @@ import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import { configPath } from "../config/load.ts";
 import { writeDefaultConfig } from "../config/defaults.ts";
+import { APT_HOOK_PATH, aptHookText } from "../packages/apt_hook.ts";
 import { exists } from "../base/fs.ts";
 
 /** The systemd unit carried by this binary (config/hashwall.service, byte for byte). */
@@ -29,6 +30,8 @@ export const INSTALL_PATHS = {
   state: DEFAULT_STATE_DIR,
   /** Where the self-extracting launcher unpacks (systemd CacheDirectory=). */
   cache: "/var/cache/hashwall",
+  /** The dpkg hook (Debian family: written when /etc/apt exists). */
+  aptHook: APT_HOOK_PATH,
 } as const;
 
 /** The commands that start the service once installed. */
@@ -137,6 +140,8 @@ Installs hashwall as a systemd service:
   ${INSTALL_PATHS.unit}  the unit carried by this binary (mode 0644)
   ${INSTALL_PATHS.config}/                        the default config (rules.toml, apps.toml, apps.d/),
                                         only the files that do not exist yet
+  ${INSTALL_PATHS.aptHook}       apt's DPkg::Pre-/Post-Invoke hook (when /etc/apt exists), so
+                                        approvals of package files follow signed upgrades
 then prints the systemctl commands that start it. Running it again upgrades the binary and the
 unit and keeps the config.
 
@@ -174,6 +179,18 @@ export const installCommand: Command = {
 
     if (!dry) await installUnit(unit);
     console.log(`${would}install ${unit} (0644)`);
+
+    if (exists(root + "/etc/apt/apt.conf.d")) {
+      if (!dry) {
+        await writeFileAtomic(
+          root + INSTALL_PATHS.aptHook,
+          aptHookText(INSTALL_PATHS.binary),
+          0o644,
+        );
+        await Deno.chmod(root + INSTALL_PATHS.aptHook, 0o644);
+      }
+      console.log(`${would}install ${root + INSTALL_PATHS.aptHook} (0644)`);
+    }
 
     const files = ["rules.toml", "apps.toml"].map((f) => configPath(config, f));
     const written = dry ? files.filter((f) => !exists(f)) : await writeDefaultConfig(config);

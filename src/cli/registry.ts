@@ -83,6 +83,11 @@ export const COMMANDS: readonly CommandEntry[] = [
     load: async () => (await import("./uninstall.ts")).uninstallCommand,
   },
   {
+    name: "packages",
+    summary: "dpkg hook: follow signed package updates of approved apps",
+    load: async () => (await import("./packages.ts")).packagesCommand,
+  },
+  {
     name: "version",
     summary: "print the hashwall version",
     load: async () => (await import("./version.ts")).versionCommand,

@@ -54,7 +54,12 @@ function enableLinks(unitDir: string): string[] {
  */
 export function uninstallPlan(root: string, purge: boolean, stateDir?: string): UninstallPlan {
   const unitDir = root + INSTALL_PATHS.unit.slice(0, INSTALL_PATHS.unit.lastIndexOf("/"));
-  const files = [root + INSTALL_PATHS.binary, root + INSTALL_PATHS.unit, ...enableLinks(unitDir)]
+  const files = [
+    root + INSTALL_PATHS.binary,
+    root + INSTALL_PATHS.unit,
+    root + INSTALL_PATHS.aptHook,
+    ...enableLinks(unitDir),
+  ]
     .filter(exists);
   const keepOrPurge = [root + INSTALL_PATHS.config, root + INSTALL_PATHS.state].filter(exists);
   const folders = [root + INSTALL_PATHS.cache].filter(exists);
@@ -84,6 +89,7 @@ Reverses hashwall install:
   - detaches and unpins the kernel programs of the default instance (like hashwall disable), so
     traffic is no longer filtered by hashwall
   - removes ${INSTALL_PATHS.binary}, ${INSTALL_PATHS.unit} and its enable links
+  - removes ${INSTALL_PATHS.aptHook} (the dpkg hook)
   - removes ${INSTALL_PATHS.cache} (the unpacked runtime of the self-extracting binary)
   - keeps ${INSTALL_PATHS.config} (config) and ${INSTALL_PATHS.state} (history) unless --purge
 then prints the systemctl commands that stop the running service.

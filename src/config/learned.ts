@@ -164,6 +164,11 @@ export function renderLearned(apps: readonly LearnedApp[]): string {
     lines.push(`inherit = ${a.inherit === true}`);
     lines.push(`interpreter = ${a.interpreter === true}`);
     if (a.duration !== undefined) lines.push(`duration = ${tomlString(a.duration)}`);
+    if (a.trust !== undefined) lines.push(`trust = ${tomlString(a.trust)}`);
+    if (a.package !== undefined) lines.push(`package = ${tomlString(a.package)}`);
+    if (a.packageVersion !== undefined) {
+      lines.push(`package_version = ${tomlString(a.packageVersion)}`);
+    }
   }
   return lines.join("\n") + "\n";
 }

@@ -28,6 +28,8 @@ export type Direction = "in" | "out";
 export type Protocol = "tcp" | "udp" | "icmp" | "icmpv6" | "any";
 /** How long an approval lasts (apps.toml `duration`). */
 export type Duration = "once" | "session" | "forever";
+/** What keeps an app approved: its hash only, or also updates of the package that owns it. */
+export type Trust = "hash" | "package";
 
 /** `[defaults]` of rules.toml. */
 export interface Defaults {
@@ -47,6 +49,11 @@ export interface Defaults {
   execGate: boolean;
   /** When an approval ends, close the live sockets that rest on it (default true). */
   closeOnRevoke: boolean;
+  /**
+   * Apps approved from now on that a package owns get `trust = "package"` (their approval
+   * follows signed package updates). Absent = true on hosts with a dpkg database.
+   */
+  packageTrust?: boolean;
 }
 
 /** An IPv4 or IPv6 network. `addr` holds 4 or 16 bytes, host bits cleared. */
@@ -173,6 +180,14 @@ export interface App {
   onlyVia?: string[];
   /** How long the approval lasts; omitted = forever. */
   duration?: Duration;
+  /** `package`: a new hash the owning package's signed update ships is approved too. */
+  trust?: Trust;
+  /** The dpkg package that owned the file when approved (`trust = "package"`). */
+  package?: string;
+  /** That package's version at approval (or at its last update). */
+  packageVersion?: string;
+  /** What the current hash rests on, when not an admin's approval (set by the daemon). */
+  packageLevel?: "deb" | "md5sums";
   /** Where the `[[app]]` starts. */
   loc: SourceLoc;
 }

@@ -23,6 +23,7 @@ import type {
   Protocol,
   Rule,
   SourceLoc,
+  Trust,
   UiConfig,
   Verdict,
 } from "./model.ts";
@@ -81,6 +82,7 @@ export const CONFIG_KEYS = {
     "interfaces",
     "exec_gate",
     "close_on_revoke",
+    "package_trust",
   ],
   ui: ["listen"],
   rule: [
@@ -98,7 +100,19 @@ export const CONFIG_KEYS = {
   watch: ["path", "recursive"],
   history: ["max_age_days", "max_rows"],
   appsTop: ["app"],
-  app: ["name", "path", "sha256", "inherit", "interpreter", "duration", "allow_env", "only_via"],
+  app: [
+    "name",
+    "path",
+    "sha256",
+    "inherit",
+    "interpreter",
+    "duration",
+    "allow_env",
+    "only_via",
+    "trust",
+    "package",
+    "package_version",
+  ],
 } as const;
 
 /** Built-in values for keys left out of `[defaults]` and `[ui]`. */
@@ -133,6 +147,25 @@ const readVerdict = readEnum<Verdict>(["allow", "deny"]);
 const readDirection = readEnum<Direction>(["in", "out"]);
 const readProtocol = readEnum<Protocol>(["tcp", "udp", "icmp", "icmpv6", "any"]);
 const readDuration = readEnum<Duration>(["once", "session", "forever"]);
+const readTrust = readEnum<Trust>(["hash", "package"]);
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]{0,99}(:[a-z0-9-]{1,32})?$/;
+const PACKAGE_VERSION = /^[A-Za-z0-9.+~:-]{1,128}$/;
+
+function readPackageName(doc: ConfigDocument, path: PathSegment[], v: unknown) {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  if (PACKAGE_NAME.test(s)) return s;
+  doc.error(path, `"${s}" is not a Debian package name; expected e.g. "curl" or "libc6:amd64"`);
+  return undefined;
+}
+
+function readPackageVersion(doc: ConfigDocument, path: PathSegment[], v: unknown) {
+  const s = readString(doc, path, v);
+  if (s === undefined) return undefined;
+  if (PACKAGE_VERSION.test(s)) return s;
+  doc.error(path, `"${s}" is not a Debian package version; expected e.g. "7.88.1-10+deb12u5"`);
+  return undefined;
+}
 
 /**
  * Validates rules.toml and the app files together. Pure: the same texts always give the same
@@ -311,7 +344,13 @@ function readDefaults(doc: ConfigDocument, t: TomlTable | undefined): Defaults |
     interfaces: field(doc, p, t, "interfaces", readArray(readInterface, "interface names")) ?? [],
     execGate: field(doc, p, t, "exec_gate", readBool) ?? d.execGate,
     closeOnRevoke: field(doc, p, t, "close_on_revoke", readBool) ?? d.closeOnRevoke,
+    ...withPackageTrust(field(doc, p, t, "package_trust", readBool)),
   };
+}
+
+/** `packageTrust` only when written: absent means "decide by the host" (see Defaults). */
+function withPackageTrust(v: boolean | undefined): { packageTrust?: boolean } {
+  return v === undefined ? {} : { packageTrust: v };
 }
 
 function readInterface(doc: ConfigDocument, path: PathSegment[], v: unknown) {
@@ -603,6 +642,14 @@ function validateAppsDoc(
     const inherit = field(doc, path, table, "inherit", readBool) ?? false;
     const interpreter = field(doc, path, table, "interpreter", readBool) ?? false;
     const duration = field(doc, path, table, "duration", readDuration);
+    const trust = field(doc, path, table, "trust", readTrust);
+    const pkg = field(doc, path, table, "package", readPackageName);
+    const pkgVersion = field(doc, path, table, "package_version", readPackageVersion);
+    if (
+      pkgVersion !== undefined && pkg === undefined && Object.hasOwn(table, "package") === false
+    ) {
+      doc.error([...path, "package_version"], `package_version needs package`);
+    }
     const allowEnv = field(
       doc,
       path,
@@ -625,6 +672,9 @@ function validateAppsDoc(
     if (name === undefined || exe === undefined || sha256 === undefined) continue;
     const app: App = { name, path: exe, sha256, inherit, interpreter, loc: doc.where(path) };
     if (duration !== undefined) app.duration = duration;
+    if (trust !== undefined) app.trust = trust;
+    if (pkg !== undefined) app.package = pkg;
+    if (pkgVersion !== undefined) app.packageVersion = pkgVersion;
     if (allowEnv?.length) app.allowEnv = [...new Set(allowEnv)];
     if (onlyVia?.length) {
       app.onlyVia = [...new Set(onlyVia)];

@@ -68,6 +68,11 @@ export const CONTROL_OPS: Readonly<Record<string, ControlOp>> = {
   },
   "integrity.status": { write: false, run: (api, c) => api.integrityStatus(c) },
   "learning.list": { write: false, run: (api, c) => api.learningList(c) },
+  "packages.hook": {
+    write: true,
+    run: (api, c, a) =>
+      api.packagesHook(c, required(oneOf(a, "phase", ["pre", "post"]), "phase", "pre|post")),
+  },
   "learning.deny": { write: true, run: (api, c, a) => api.learningDeny(c, str(a, "exe", true)) },
 };
 

@@ -83,6 +83,7 @@ import {
   suppressedRecord,
 } from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
+import { type HookResult, PackageApprovals } from "./package_approvals.ts";
 
 /** How the daemon was started. */
 export interface DaemonOptions {
@@ -160,6 +161,7 @@ export class DaemonCore implements HashwallApi {
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
   #warnings = new Map<string, string>();
+  #packages: PackageApprovals;
   /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
   #eventCounters: Record<string, number> = {};
   #connLogLimit = new ConnectionLogLimit();
@@ -177,6 +179,17 @@ export class DaemonCore implements HashwallApi {
     this.instance = instanceName(opts.stateDir);
     this.#registry = new AppRegistry(new AppIds(opts.stateDir), hashFile);
     this.#runtime = new RuntimeState(opts.stateDir);
+    this.#packages = new PackageApprovals({
+      apps: () => this.#registry.list(),
+      app: (name) => this.#registry.get(name),
+      declaredSha256: (name) =>
+        (this.policy.apps.find((a) => a.name === name) ?? this.#sessionApps.get(name))?.sha256,
+      recheck: (name) => this.#queueRecheck(name),
+      runtime: this.#runtime,
+      store: () => this.store,
+      warn: (key, msg) => this.#warn(key, msg),
+      notice: (msg) => this.log.log("notice", `package trust: ${msg}`),
+    });
   }
 
   // ---------------------------------------------------------------- start and stop
@@ -266,6 +279,7 @@ export class DaemonCore implements HashwallApi {
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startWatch();
+    this.#packages.start();
     await this.#startIntegrity();
     await this.#syncExecGate();
     phase("watch");
@@ -290,6 +304,7 @@ export class DaemonCore implements HashwallApi {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearInterval(this.#ifaceTimer);
+    this.#packages.stop();
     clearInterval(this.#blockTimer);
     try {
       this.kernel?.drain();
@@ -453,13 +468,26 @@ export class DaemonCore implements HashwallApi {
     const revoked = new Set(this.#runtime.data.revoked);
     const overrides = this.#runtime.data.hashOverrides;
     const byName = new Map<string, App>();
+    const withOverride = (a: App): App => {
+      const o = overrides[a.name];
+      if (!o || o.path !== a.path || o.declared !== a.sha256) return a;
+      return o.package
+        ? {
+          ...a,
+          sha256: o.sha256,
+          package: o.package,
+          packageVersion: o.version,
+          packageLevel: o.level,
+        }
+        : { ...a, sha256: o.sha256 };
+    };
     for (const a of this.policy.apps) {
       if (revoked.has(a.name)) continue;
-      const o = overrides[a.name];
-      const applies = o && o.path === a.path && o.declared === a.sha256;
-      byName.set(a.name, applies ? { ...a, sha256: o.sha256 } : a);
+      byName.set(a.name, withOverride(a));
     }
-    for (const a of this.#sessionApps.values()) if (!byName.has(a.name)) byName.set(a.name, a);
+    for (const a of this.#sessionApps.values()) {
+      if (!byName.has(a.name)) byName.set(a.name, withOverride(a));
+    }
     return [...byName.values()];
   }
 
@@ -892,16 +920,17 @@ export class DaemonCore implements HashwallApi {
         s.status = e.kind === "deleted" ? "missing" : "pending";
         this.#publish({ type: "app", app: toAppInfo(s) });
       }
-      if (e.kind !== "modify") this.#queueRecheck(s.app.name, e);
+      if (e.kind !== "modify") void this.#queueRecheck(s.app.name, e);
     }
   }
 
-  #queueRecheck(name: string, e: WatchEvent): void {
+  #queueRecheck(name: string, e?: WatchEvent): Promise<void> {
     const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
     const next = prev.then(async () => {
       await this.#recheck(name, e);
     }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
     this.#rehashQueue.set(name, next);
+    return next;
   }
 
   async #recheck(
@@ -921,6 +950,9 @@ export class DaemonCore implements HashwallApi {
       await this.#registry.verify(name);
       if (s.lastHash && s.status !== "missing") this.#cache?.put(s.lastHash, { watched });
     }
+    // A package-backed app whose new content its signed package update ships: approved again.
+    const version = s.app.packageVersion;
+    if (s.status === "invalid") await this.#packages.reconsider(s);
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
       this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
     }
@@ -956,7 +988,11 @@ export class DaemonCore implements HashwallApi {
         oldSha256: oldHash,
         newSha256: s.actualSha256,
         status: s.status,
-        who: e?.pid ? `pid ${e.pid} ${e.exe ?? ""}`.trim() : who,
+        who: s.app.packageLevel && s.app.packageVersion !== version
+          ? `approved by package ${s.app.package} ${version ?? "?"} → ${s.app.packageVersion}`
+          : e?.pid
+          ? `pid ${e.pid} ${e.exe ?? ""}`.trim()
+          : who,
       };
       this.#count(`app_hash_changes_${s.status}`);
       this.#logEvent(appHashRecord(rec));
@@ -1064,6 +1100,11 @@ export class DaemonCore implements HashwallApi {
       apps,
       ui: this.uiUrl,
       warnings,
+      packages: {
+        updatedToday: this.#packages.countUpdates(new Date().setHours(0, 0, 0, 0)),
+        dpkgRunning: this.#packages.updates.running(Date.now()),
+        waiting: this.#packages.updates.pending().length,
+      },
     });
   }
 
@@ -1085,7 +1126,13 @@ export class DaemonCore implements HashwallApi {
 
   /** Every registered app. */
   appsList(_caller: Caller): Promise<AppInfo[]> {
-    return Promise.resolve(this.#registry.list().map(toAppInfo));
+    return Promise.resolve(
+      this.#registry.list().map((s) => {
+        const info = toAppInfo(s);
+        const r = s.status === "invalid" ? this.#packages.updates.refusal(s.app.name) : undefined;
+        return r ? { ...info, packageRefusal: { reason: r.reason, detail: r.detail } } : info;
+      }),
+    );
   }
 
   /** History, newest first. */
@@ -1129,11 +1176,43 @@ export class DaemonCore implements HashwallApi {
   /** The learning list, without approved or dismissed executables. */
   learningList(_caller: Caller): Promise<LearningEntry[]> {
     const dismissed = new Set(this.#runtime.data.dismissed);
-    return Promise.resolve(this.#learning.list((exe) => {
+    const list = this.#learning.list((exe) => {
       if (dismissed.has(exe)) return true;
       const s = this.#registry.byPath(exe);
       return !!s && s.status === "valid";
-    }));
+    });
+    return Promise.resolve(this.#withNewHashes(list, dismissed));
+  }
+
+  /**
+   * Package-backed apps whose new hash was not taken from a signed source (e.g. `dpkg -i` of a
+   * local .deb) appear in Learning as "new hash", with the package named, even before they try
+   * to connect.
+   */
+  #withNewHashes(list: LearningEntry[], dismissed: Set<string>): LearningEntry[] {
+    for (const s of this.#registry.list()) {
+      const r = s.status === "invalid" ? this.#packages.updates.refusal(s.app.name) : undefined;
+      if (!r || dismissed.has(s.app.path)) continue;
+      const newHash = { app: s.app.name, package: r.package, version: r.version, reason: r.reason };
+      const i = list.findIndex((x) => x.exe === s.app.path);
+      if (i !== -1) {
+        list[i] = { ...list[i], newHash }; // a copy: the tracker's entry stays as it was
+        continue;
+      }
+      const t = s.lastVerified ?? Date.now();
+      list.push({
+        exe: s.app.path,
+        sha256: s.actualSha256,
+        attempts: 0,
+        firstSeen: t,
+        lastSeen: t,
+        lineage: [],
+        tgids: [],
+        destinations: [],
+        newHash,
+      });
+    }
+    return list;
   }
 
   /** Live messages. */
@@ -1202,6 +1281,7 @@ export class DaemonCore implements HashwallApi {
         change: c.change,
         oldHash: c.oldHash,
         newHash: c.newHash,
+        ...(c.details && Object.keys(c.details).length ? { details: c.details } : {}),
       })),
     };
   }
@@ -1250,6 +1330,7 @@ export class DaemonCore implements HashwallApi {
       inherit: req.inherit ?? existing?.app.inherit ?? false,
       interpreter: existing?.app.interpreter ?? false,
       duration,
+      ...this.#packageFields(req.path, existing?.app),
       loc: { file: "(runtime)", line: 1, col: 1 },
     };
     this.#runtime.data.revoked = this.#runtime.data.revoked.filter((n) => n !== name);
@@ -1297,6 +1378,9 @@ export class DaemonCore implements HashwallApi {
         sha256: app.sha256,
         inherit: app.inherit,
         duration: "forever",
+        trust: app.trust,
+        package: app.package,
+        packageVersion: app.packageVersion,
       }, { expectedUid: this.opts.expectedUid });
       this.policy = await this.loadConfig();
     } else {
@@ -1307,6 +1391,30 @@ export class DaemonCore implements HashwallApi {
     this.#learning.remove(req.path);
     if (!s) throw new Error(`approval of ${name} did not register`);
     return toAppInfo(s);
+  }
+
+  /**
+   * `trust`, `package` and `package_version` of an app approved now: package trust when the
+   * app already has it or `[defaults] package_trust` says so, and a package owns the file.
+   */
+  #packageFields(path: string, existing?: App): Pick<App, "trust" | "package" | "packageVersion"> {
+    const trust = existing?.trust ??
+      (this.#packages.defaultTrust(this.policy.defaults.packageTrust) ? "package" : undefined);
+    const owner = trust === "package" ? this.#packages.owner(path) : undefined;
+    if (!owner) return existing?.trust ? { trust: existing.trust } : {};
+    return {
+      trust: "package",
+      package: owner.multiArchSame ? `${owner.name}:${owner.arch}` : owner.name,
+      packageVersion: owner.version,
+    };
+  }
+
+  /** The dpkg hook: an upgrade begins (`pre`) or ended (`post`: reconciled before this returns). */
+  async packagesHook(caller: Caller, phase: "pre" | "post"): Promise<HookResult> {
+    this.#require(caller, "packages.hook");
+    const r = await this.#packages.hook(phase);
+    if (phase === "post") this.#audit(caller, "packages.hook", r);
+    return r;
   }
 
   /** Revokes an app by name: out of the kernel now, and kept out until allowed again. */

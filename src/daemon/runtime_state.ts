@@ -21,7 +21,19 @@ export interface RuntimeData {
    * New hashes an admin approved for apps declared in hand-written files (which hashwall never
    * rewrites). Applies while the file still declares `declared`; editing the file ends it.
    */
-  hashOverrides: Record<string, { path: string; sha256: string; declared: string }>;
+  hashOverrides: Record<string, HashOverride>;
+}
+
+/** A new approved hash for an app whose declaring file hashwall does not rewrite. */
+export interface HashOverride {
+  path: string;
+  sha256: string;
+  /** The hash the file declared when this was made (editing the file ends the override). */
+  declared: string;
+  /** Set when a signed package update, not an admin, approved the hash. */
+  package?: string;
+  version?: string;
+  level?: "deb" | "md5sums";
 }
 
 /** Loads and saves runtime.json. */

@@ -219,6 +219,16 @@ export function toAppInfo(s: AppState): AppInfo {
     dev: s.key?.dev.toString(),
     ino: s.key?.ino.toString(),
     approvedInKernel: s.approvedInKernel,
+    ...(s.app.trust ? { trust: s.app.trust } : {}),
+    ...(s.app.package
+      ? {
+        package: {
+          name: s.app.package,
+          version: s.app.packageVersion,
+          level: s.app.packageLevel ?? "admin",
+        },
+      }
+      : {}),
   };
 }
 

@@ -127,6 +127,9 @@ export class StoreBackedApi implements HashwallApi {
   learningList(): never {
     throw new Error("learningList is not part of the test API");
   }
+  packagesHook(): never {
+    throw new Error("packagesHook is not part of the test API");
+  }
   learningDeny(): never {
     throw new Error("learningDeny is not part of the test API");
   }

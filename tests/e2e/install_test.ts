@@ -310,3 +310,33 @@ Deno.test("uninstall --state: detaches and unpins a running instance (hashwall d
     await daemon.stop();
   }
 });
+
+Deno.test("install --root on a Debian-family root adds the dpkg hook; uninstall removes it", async () => {
+  await using t = await tempRoot();
+  await Deno.mkdir(`${t.root}/etc/apt/apt.conf.d`, { recursive: true });
+  const before = await snapshot(t.root, false);
+  const r = await hw(["install", "--root", t.root, "--binary", t.fakeBin]);
+  assert.equal(r.code, 0, r.stderr);
+  const hook = `${t.root}/etc/apt/apt.conf.d/20hashwall`;
+  assert.equal(modeOf(await Deno.stat(hook)), 0o644);
+  assert.match(r.stdout, /install .*\/etc\/apt\/apt\.conf\.d\/20hashwall \(0644\)/);
+  // apt itself reads the snippet: its Pre- and Post-Invoke lists carry the hashwall calls.
+  const dump = await new Deno.Command("apt-config", {
+    args: ["dump", "DPkg"],
+    env: { APT_CONFIG: hook },
+    stdout: "piped",
+  }).output();
+  const text = new TextDecoder().decode(dump.stdout);
+  assert.match(
+    text,
+    /DPkg::Pre-Invoke:: ".*\/usr\/local\/sbin\/hashwall packages hook pre \|\| true; fi";/,
+  );
+  assert.match(
+    text,
+    /DPkg::Post-Invoke:: ".*\/usr\/local\/sbin\/hashwall packages hook post \|\| true; fi";/,
+  );
+  const u = await hw(["uninstall", "--root", t.root, "--purge"]);
+  assert.equal(u.code, 0, u.stderr);
+  assert.match(u.stdout, /remove .*20hashwall/);
+  assert.deepEqual(await snapshot(t.root, false), before);
+});

@@ -48,7 +48,8 @@ Deno.test("embedded default config shows every key (active or in a commented exa
   });
   assert.ok(r.ok, r.ok ? "" : formatErrors(r.errors));
   assert.ok(r.policy.rules.some((x) => x.app === "firefox"));
-  assert.equal(r.policy.apps.length, 1);
+  assert.deepEqual(r.policy.apps.map((a) => a.name), ["firefox", "curl-from-firefox"]);
+  assert.deepEqual(r.policy.apps[1].onlyVia, ["firefox"]);
 });
 
 Deno.test("writeDefaultConfig: writes a loadable folder and never overwrites", async () => {

@@ -167,7 +167,7 @@ Deno.test("unknown keys: located at the key, with a did-you-mean hint", () => {
     'rules.toml:3:1: integrity.watch[0].recursiv: unknown key in integrity.watch[0]; did you mean "recursive"?',
   ]);
   assert.deepEqual(errors("", `[[app]]\nname = "a"\npath = "/a"\nsha256 = "${SHA}"\nhash = 1\n`), [
-    "apps.toml:5:1: app[0].hash: unknown key in app[0]; expected one of: name, path, sha256, inherit, interpreter, duration",
+    "apps.toml:5:1: app[0].hash: unknown key in app[0]; expected one of: name, path, sha256, inherit, interpreter, duration, allow_env, only_via, trust, package, package_version",
   ]);
   assert.match(errors("", "[apps]\n")[0], /^apps\.toml:1:1: apps: .*did you mean "app"\?/);
 });

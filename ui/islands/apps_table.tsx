@@ -19,6 +19,19 @@ export interface AppsTableProps {
   canWrite: boolean;
 }
 
+/** What an approval rests on, as the Apps page says it. */
+const LEVEL_LABEL = {
+  admin: "approved by hand",
+  deb: "approved by package (archive SHA-256)",
+  md5sums: "approved by package (dpkg MD5, weaker)",
+};
+const LEVEL_HELP = {
+  admin: "An admin approved this hash; signed updates of the package will be followed.",
+  deb: "The file's SHA-256 in the package archive, whose hash a signed apt index lists.",
+  md5sums: "dpkg's recorded MD5 of the file: weaker than the archive check (the .deb was not " +
+    "in apt's cache).",
+};
+
 function upsert(apps: AppInfo[], a: AppInfo): AppInfo[] {
   const i = apps.findIndex((x) => x.name === a.name);
   if (i === -1) return [...apps, a];
@@ -96,6 +109,7 @@ export function AppsTable(props: AppsTableProps) {
                   <th>Name</th>
                   <th>Path</th>
                   <th>SHA-256</th>
+                  <th>Package</th>
                   <th>Last verified</th>
                   <th>Flags</th>
                   {props.canWrite && <th class="right">Actions</th>}
@@ -113,6 +127,21 @@ export function AppsTable(props: AppsTableProps) {
                       {shortHash(a.sha256)}
                       {a.status === "invalid" && a.actualSha256 && (
                         <div class="small bad-text">now {shortHash(a.actualSha256)}</div>
+                      )}
+                    </td>
+                    <td class="small" data-label="package" data-test="package">
+                      {a.package
+                        ? (
+                          <>
+                            {a.package.name} {a.package.version ?? ""}
+                            <div class="muted" title={LEVEL_HELP[a.package.level]}>
+                              {LEVEL_LABEL[a.package.level]}
+                            </div>
+                          </>
+                        )
+                        : "—"}
+                      {a.packageRefusal && (
+                        <div class="bad-text">not from the package: {a.packageRefusal.detail}</div>
                       )}
                     </td>
                     <td data-label="verified">{formatTime(a.lastVerified)}</td>

@@ -151,6 +151,14 @@ export function LearningList(props: LearningListProps) {
                   )}
                   <span class="mono strong">{e.exe}</span>
                   <span class="pill">{e.attempts} attempt{e.attempts === 1 ? "" : "s"}</span>
+                  {e.newHash && (
+                    <span class="pill pill-warn" data-test="new-hash">
+                      new hash of {e.newHash.app}
+                      {e.newHash.package &&
+                        ` · package ${e.newHash.package} ${e.newHash.version ?? ""}`}
+                      {e.newHash.reason === "unsigned" && " (not from a signed source)"}
+                    </span>
+                  )}
                 </div>
                 <dl class="facts">
                   <dt>sha-256</dt>

@@ -85,7 +85,14 @@ export function IntegrityPage({ ctx, info }: { ctx: PageContext; info: Integrity
                     <tr key={i}>
                       <td class="nowrap" data-label="time">{formatTime(c.time)}</td>
                       <td data-label="change">
-                        <span class="badge badge-bad">{c.change}</span>
+                        {c.change === "package-update"
+                          ? (
+                            <span class="badge badge-ok" data-test="package-update">
+                              package update {String(c.details?.oldVersion ?? "?")} →{" "}
+                              {String(c.details?.newVersion ?? "?")} (approved by package)
+                            </span>
+                          )
+                          : <span class="badge badge-bad">{c.change}</span>}
                       </td>
                       <td class="mono break" data-label="path">{c.path}</td>
                       <td class="mono small break" data-label="before" title={c.oldHash}>

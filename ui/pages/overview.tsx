@@ -58,6 +58,11 @@ export function OverviewPage({ ctx, data }: { ctx: PageContext; data: OverviewDa
           tone={s.lostEvents > 0 ? "bad" : "neutral"}
         />
         <Tile
+          label="updated by packages today"
+          value={s.packages?.updatedToday ?? 0}
+          tone="neutral"
+        />
+        <Tile
           label="apps valid / total"
           value={`${s.apps.valid} / ${s.apps.total}`}
           tone={s.apps.invalid > 0 ? "bad" : "ok"}

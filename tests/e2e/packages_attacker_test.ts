@@ -1,0 +1,134 @@
+/**
+ * Attacker test for package trust (a new way for a file to become trusted): an unprivileged user
+ * (uid nobody, inside the test cgroup) holds the bytes a signed package version ships — the very
+ * content dpkg's md5sums and the verified .deb vouch for — and tries to get them approved without
+ * the package manager installing them:
+ *
+ * 1. a copy at a path of their own (not an approved app);
+ * 2. a forged `.dpkg-new` renamed over an approved path in a folder they can write, both for an
+ *    app approved with `trust = "package"` whose file no package owns, and for a hand-written app
+ *    that claims the package (`package = "<pkg>"`) at a path the package does not ship — with a
+ *    dpkg hook run (as apt would) afterwards;
+ * 3. a .deb of their own, which they cannot install (`dpkg -i` needs root).
+ *
+ * Every attempt stays denied (EPERM) and the approved paths stay invalid.
+ */
+import assert from "node:assert/strict";
+import { hashwallCommand, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
+import { loopbackListener } from "../helpers/netclient.ts";
+import { TestAptRepo } from "../helpers/apt_repo.ts";
+import { callDaemon } from "../../src/daemon/client.ts";
+import type { AppInfo } from "../../src/api/types.ts";
+import { aptHookOptions } from "../../src/packages/apt_hook.ts";
+import { until } from "../helpers/wait.ts";
+
+const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+
+async function app(d: TestDaemon, name: string): Promise<AppInfo | undefined> {
+  return (await callDaemon(d.stateDir, "apps.list") as AppInfo[]).find((a) => a.name === name);
+}
+
+Deno.test("package trust attacker: uid nobody cannot get signed package bytes approved", async () => {
+  await using repo = await TestAptRepo.create("attack");
+  const l = loopbackListener();
+  const port = `${l.port}`;
+  try {
+    await repo.build({ version: "1.0" });
+    await repo.build({ version: "1.1" });
+    await repo.publish();
+    await using d = await startTestDaemon({ mode: "enforcing" });
+    const hook = aptHookOptions(hashwallCommand().join(" "), d.stateDir);
+    await repo.install("1.0", hook);
+
+    // A folder nobody can write, with two approved copies of the 1.0 client in it.
+    const w = `${repo.dir}/userdir`;
+    await Deno.mkdir(w, { mode: 0o777 });
+    await Deno.chmod(w, 0o777);
+    for (const n of ["netclient", "claimed"]) {
+      await Deno.copyFile(repo.binPath, `${w}/${n}`);
+      await Deno.chmod(`${w}/${n}`, 0o755);
+    }
+    assert.equal((await d.cli(["apps", "allow", repo.binPath, "--name", "client"])).code, 0);
+    // Hand-written apps with package trust in that folder: one naming no package (no package
+    // owns the file), one claiming the package for a path the package does not ship.
+    const sha = (await callDaemon(d.stateDir, "apps.list") as AppInfo[])[0].sha256;
+    await Deno.writeTextFile(
+      `${d.configDir}/apps.toml`,
+      `\n[[app]]\nname = "usercopy"\npath = "${w}/netclient"\nsha256 = "${sha}"\n` +
+        `trust = "package"\n` +
+        `\n[[app]]\nname = "claimed"\npath = "${w}/claimed"\nsha256 = "${sha}"\n` +
+        `trust = "package"\npackage = "${repo.pkg}"\npackage_version = "1.0"\n`,
+      { append: true },
+    );
+    assert.equal((await d.cli(["reload"])).code, 0);
+    for (const n of ["usercopy", "claimed"]) {
+      await until(`${n} approved`, async () => (await app(d, n))?.status === "valid");
+    }
+    for (const n of ["netclient", "claimed"]) {
+      const r = await d.cg.run([...NOBODY, `${w}/${n}`, "tcp4", "127.0.0.1", port]);
+      assert.equal(r.stdout.trim(), "ok", `${n} approved before the attack: ${r.stderr}`);
+    }
+
+    // The system upgrade to the signed 1.1: dpkg's md5sums and apt's cache now vouch for the
+    // 1.1 bytes — the most favourable moment for the attacker.
+    await repo.install("1.1", hook);
+    assert.equal((await app(d, "client"))?.package?.version, "1.1");
+    const signed = await Deno.readFile(repo.binPath);
+    const bytes = `${repo.dir}/signed-1.1`;
+    await Deno.writeFile(bytes, signed, { mode: 0o644 });
+
+    // 1. A copy of the signed bytes at the user's own path: an unknown app.
+    const own = await d.cg.run([
+      ...NOBODY,
+      "/bin/sh",
+      "-c",
+      `cp ${bytes} ${w}/mine && chmod 755 ${w}/mine && ${w}/mine tcp4 127.0.0.1 ${port}`,
+    ]);
+    assert.equal(own.stdout.trim(), "EPERM", `own copy: ${own.stdout} ${own.stderr}`);
+
+    // 2. A forged .dpkg-new renamed over each approved path in the user's folder.
+    for (const n of ["netclient", "claimed"]) {
+      const r = await d.cg.run([
+        ...NOBODY,
+        "/bin/sh",
+        "-c",
+        `cp ${bytes} ${w}/${n}.dpkg-new && chmod 755 ${w}/${n}.dpkg-new && ` +
+        `mv -f ${w}/${n}.dpkg-new ${w}/${n} && echo renamed`,
+      ]);
+      assert.equal(r.stdout.trim(), "renamed", r.stderr);
+    }
+    const name = (n: string) => n === "netclient" ? "usercopy" : "claimed";
+    for (const n of ["netclient", "claimed"]) {
+      await until(`${n} revoked`, async () => (await app(d, name(n)))?.status === "invalid");
+    }
+    // An apt run happens meanwhile (the hook's end decides every waiting app, for good).
+    const again = await repo.apt(["install", "--reinstall", `${repo.pkg}=1.1`], hook);
+    assert.equal(again.code, 0, again.stderr);
+    await new Promise((r) => setTimeout(r, 1000)); // retry ticks without the hook
+    for (const n of ["netclient", "claimed"]) {
+      const a = await app(d, name(n));
+      assert.equal(a?.status, "invalid", `${n} stays revoked`);
+      const r = await d.cg.run([...NOBODY, `${w}/${n}`, "tcp4", "127.0.0.1", port]);
+      assert.equal(r.stdout.trim(), "EPERM", `${n} after the forged rename`);
+    }
+    assert.equal((await app(d, "claimed"))?.packageRefusal?.reason, "not-listed");
+
+    // 3. A .deb of their own: nobody can build it but not install it.
+    const mk = await d.cg.run([
+      ...NOBODY,
+      "/bin/sh",
+      "-c",
+      `mkdir -p ${w}/deb/DEBIAN ${w}/deb/usr/lib/${repo.pkg} && ` +
+      `cp ${bytes} ${w}/deb/usr/lib/${repo.pkg}/netclient && printf '%s\\n' ` +
+      `'Package: ${repo.pkg}' 'Version: 9.9' 'Architecture: all' 'Maintainer: x <x@x>' ` +
+      `'Description: x' > ${w}/deb/DEBIAN/control && ` +
+      `dpkg-deb --root-owner-group --build ${w}/deb ${w}/evil.deb >/dev/null && ` +
+      `dpkg -i ${w}/evil.deb; echo rc=$?`,
+    ]);
+    assert.match(mk.stdout, /rc=[12]/, `dpkg -i as nobody refused: ${mk.stdout} ${mk.stderr}`);
+    assert.match(mk.stderr, /superuser|root|Permission denied/i);
+    assert.equal(await repo.installedVersion(), "1.1");
+  } finally {
+    l.close();
+  }
+});
