@@ -36,7 +36,8 @@ import { AppControl, disableInstance, type ScriptEntry } from "../src/kernel/app
 import { pinPaths } from "../src/kernel/pins.ts";
 import { identityOf } from "../src/identity/running.ts";
 import { closeBpfFd } from "../ffi/libbpf.ts";
-import { HW } from "../ffi/structs.ts";
+import { HW, NO_TIMES } from "../ffi/structs.ts";
+import { fileTimes, statIdentity } from "../src/integrity/hash.ts";
 import {
   createTestCgroup,
   removeTestParentIfEmpty,
@@ -125,14 +126,26 @@ await runBench(async (cleanup) => {
   cleanup.defer("close kernel core", () => core.close());
   core.attachLineage();
   // 1 000 apps: the client, the interpreter, and synthetic identities.
-  core.approve({ key: identityOf(await Deno.stat(client)), appId: 1, flags: 0 });
+  const timesOf = (p: string) => fileTimes(statIdentity(p));
+  core.approve({
+    key: identityOf(await Deno.stat(client)),
+    appId: 1,
+    flags: 0,
+    times: timesOf(client),
+  });
   core.approve({
     key: identityOf(await Deno.stat(interp)),
     appId: 2,
     flags: HW.APP_INTERPRETER,
+    times: timesOf(interp),
   });
   for (let i = 0; i < APPS - 2; i++) {
-    core.approve({ key: { dev: SYNTHETIC_APP_DEV, ino: BigInt(i + 1) }, appId: i + 3, flags: 0 });
+    core.approve({
+      key: { dev: SYNTHETIC_APP_DEV, ino: BigInt(i + 1) },
+      appId: i + 3,
+      flags: 0,
+      times: NO_TIMES,
+    });
   }
   // 100 scripts, each also approved by its identity (the kernel checks trust against hw_approved).
   const dirKey = identityOf(await Deno.stat(scriptDir));
@@ -153,7 +166,11 @@ await runBench(async (cleanup) => {
       flags: 0,
     });
   }
-  for (const s of scripts) core.approve({ key: s.key, appId: s.appId, flags: s.flags });
+  const loopTimes = timesOf(`${scriptDir}/loop`);
+  for (const s of scripts) {
+    const times = s.appId === 5001 ? loopTimes : NO_TIMES;
+    core.approve({ key: s.key, appId: s.appId, flags: s.flags, times });
+  }
   core.setScripts(scripts);
   core.attachHooks();
   // (d): its own instance with the filter's rule maps (loaded first: the core reuses them).
@@ -200,7 +217,12 @@ await runBench(async (cleanup) => {
   });
   cleanup.defer("close names kernel core", () => coreNames.close());
   coreNames.attachLineage();
-  coreNames.approve({ key: identityOf(await Deno.stat(client)), appId: 1, flags: 0 });
+  coreNames.approve({
+    key: identityOf(await Deno.stat(client)),
+    appId: 1,
+    flags: 0,
+    times: fileTimes(statIdentity(client)),
+  });
   {
     const fd = coreNames.map("hw_dns_addrs").fd;
     const val = new Uint8Array(DNS_LAYOUT.hw_dns_addr_val.size);

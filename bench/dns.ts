@@ -20,6 +20,7 @@ import { pinPaths } from "../src/kernel/pins.ts";
 import { identityOf } from "../src/identity/running.ts";
 import { closeBpfFd } from "../ffi/libbpf.ts";
 import { HW } from "../ffi/structs.ts";
+import { fileTimes, statIdentity } from "../src/integrity/hash.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../tests/helpers/cgroup.ts";
 import { dnsclientCopy, uniqueLoopback } from "../tests/helpers/dns.ts";
 import { runBench } from "./lib/cleanup.ts";
@@ -79,7 +80,12 @@ await runBench(async (cleanup) => {
   });
   cleanup.defer("close kernel core", () => core.close());
   core.attachLineage();
-  core.approve({ key: identityOf(await Deno.stat(client)), appId: 1, flags: 0 });
+  core.approve({
+    key: identityOf(await Deno.stat(client)),
+    appId: 1,
+    flags: 0,
+    times: fileTimes(statIdentity(client)),
+  });
   core.attachHooks();
   const names = new HostnameMaps({
     addrs: core.map("hw_dns_addrs").fd,

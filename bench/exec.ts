@@ -19,7 +19,8 @@ import { AppControl, disableInstance, type ScriptEntry } from "../src/kernel/app
 import { pinPaths } from "../src/kernel/pins.ts";
 import { identityOf } from "../src/identity/running.ts";
 import { closeBpfFd } from "../ffi/libbpf.ts";
-import { HW } from "../ffi/structs.ts";
+import { HW, NO_TIMES } from "../ffi/structs.ts";
+import { fileTimes, statIdentity } from "../src/integrity/hash.ts";
 import { interpreterKind } from "../src/policy/interpreters.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../tests/helpers/cgroup.ts";
 import { runBench } from "./lib/cleanup.ts";
@@ -89,10 +90,25 @@ await runBench(async (cleanup) => {
     });
     core.attachLineage();
     for (let i = 1; i <= 1000; i++) {
-      core.approve({ key: { dev: SYNTHETIC_DEV, ino: BigInt(i) }, appId: 1000 + i, flags: 0 });
+      core.approve({
+        key: { dev: SYNTHETIC_DEV, ino: BigInt(i) },
+        appId: 1000 + i,
+        flags: 0,
+        times: NO_TIMES,
+      });
     }
-    core.approve({ key: identityOf(await Deno.stat(PYTHON)), appId: 1, flags: HW.APP_INTERPRETER });
-    core.approve({ key: identityOf(await Deno.stat(script)), appId: 2, flags: 0 });
+    core.approve({
+      key: identityOf(await Deno.stat(PYTHON)),
+      appId: 1,
+      flags: HW.APP_INTERPRETER,
+      times: fileTimes(statIdentity(PYTHON)),
+    });
+    core.approve({
+      key: identityOf(await Deno.stat(script)),
+      appId: 2,
+      flags: 0,
+      times: fileTimes(statIdentity(script)),
+    });
     const scripts: ScriptEntry[] = [];
     for (let i = 1; i < 100; i++) {
       scripts.push({

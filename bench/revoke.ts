@@ -30,7 +30,7 @@ import { sha256Of } from "../tests/helpers/daemon.ts";
 import { mapLookup, objGet } from "../ffi/libbpf.ts";
 import { close as closeFd } from "../ffi/libc.ts";
 import { BpfObject } from "../ffi/libbpf.ts";
-import { encodeExeKey, HW } from "../ffi/structs.ts";
+import { encodeExeKey, HW, LAYOUT } from "../ffi/structs.ts";
 import { HASHWALL_OBJECT } from "../src/kernel/objects.ts";
 import { SocketCloser } from "../src/kernel/sockets.ts";
 import { sockholderCopy, spawnLines } from "../tests/helpers/sockholder.ts";
@@ -63,7 +63,7 @@ const d = await startTestDaemon({
 const mapFd = objGet(`${pinPaths(instanceName(d.stateDir)).maps}/hw_approved`);
 try {
   const key = encodeExeKey(identityOf(await Deno.stat(bin)));
-  const present = () => mapLookup(mapFd, key, 8) !== null;
+  const present = () => mapLookup(mapFd, key, LAYOUT.hw_app_val.size) !== null;
   const waitFor = async (want: boolean, ms = 5000) => {
     const end = performance.now() + ms;
     while (present() !== want) {

@@ -478,6 +478,9 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 	return bpf_map_lookup_elem(&hw_scripts_rel, &sc->rel);
 }
 
+#include "stale.h"
+#include "script_open.h"
+
 /*
  * exec: decided again from the new binary's own identity. An approved interpreter is never
  * trusted by itself: the script it runs decides. A binary that is not an approved app keeps the
@@ -502,7 +505,13 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	struct hw_exe_key key;
 	exe_of(p, &key);
 	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &key);
+	hw_script_forget(p);
+	if (a && hw_exec_stale(p, bprm, a, &key, sc->info.path)) {
+		a = NULL; /* changed since hashed (stale.h): unapproved until the daemon re-hashed */
+		sc->info.reason = HW_REASON_STALE;
+	}
 	struct hw_proc_val v = {};
+	struct hw_script_val *script = NULL;
 	int trusted = 0;
 	if (a && !(a->flags & HW_APP_INTERPRETER)) {
 		v.trust_key = key;
@@ -530,6 +539,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 				v.app_id = sv->app_id;
 				v.flags = sv->flags;
 				trusted = 1;
+				script = sv;
 			}
 		}
 		if (!trusted)
@@ -549,6 +559,11 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (trusted && !hw_via_allowed(tgid, v.app_id)) {
 		trusted = 0; /* only_via: none of its starters is among the ancestors */
 		sc->info.reason = HW_REASON_NOT_VIA;
+	}
+	if (trusted && script) {
+		/* A script: not trusted yet; the interpreter's open of it decides (script_open.h). */
+		sc->info.reason = hw_script_pending(p, script, sc->arg);
+		trusted = 0;
 	}
 	/*
 	 * Not an approved app itself (a binary nobody approved, or an interpreter whose script is not

@@ -39,10 +39,19 @@ struct hw_exe_key {
 #define HW_APP_INHERIT 0x1     /* children (fork) of this app are trusted too */
 #define HW_APP_INTERPRETER 0x2 /* never trusted by its own exe: the script decides */
 
-/* Value of the approved-executables map: present only while the file's SHA-256 matched. */
+/*
+ * Value of the approved-executables map: present only while the file's SHA-256 matched. The
+ * times are the file's mtime/ctime from the same fstat of the fd that was hashed: a write the
+ * watch cannot see (through a shared mapping) still moves them, so the exec hook and the script
+ * open check compare them with the inode's and refuse trust on any difference (bpf/stale.h).
+ */
 struct hw_app_val {
 	__u32 app_id; /* userspace registry id, never 0 */
 	__u32 flags;  /* HW_APP_* */
+	__s64 mtime_sec;
+	__s64 ctime_sec;
+	__u32 mtime_nsec;
+	__u32 ctime_nsec;
 };
 
 /* hw_proc_val.source: how a process got its trust */
@@ -93,6 +102,7 @@ struct hw_settings {
 #define HW_EV_CONNECT 1
 #define HW_EV_SENDMSG 2
 #define HW_EV_SOCK_CREATE 3
+#define HW_EV_EXEC 4 /* trust refused at exec or at the interpreter's open of its script */
 
 /* hw_event.verdict */
 #define HW_VERDICT_ALLOW 0 /* allowed (learning mode: unknown app let through) */
@@ -105,6 +115,9 @@ struct hw_settings {
 #define HW_REASON_INTERPRETER 4   /* an interpreter, and no approved script decides */
 #define HW_REASON_SCRIPT_UNRESOLVED 5 /* an interpreter given a path the kernel cannot resolve */
 #define HW_REASON_RULE 6              /* an outbound [[rule]] decided (hw_event.rule: its index) */
+#define HW_REASON_SCRIPT_PENDING 32  /* the interpreter has not opened its approved script yet */
+#define HW_REASON_SCRIPT_MISMATCH 33 /* the interpreter opened another file at the script's path */
+#define HW_REASON_STALE 34 /* the file's mtime/ctime moved since it was hashed: re-hash it */
 
 /* hw_event.flags */
 #define HW_EVF_SCRIPT 0x1 /* exe_path is the script an interpreter runs (maybe relative) */
@@ -177,7 +190,7 @@ _Static_assert(sizeof(struct hw_exe_key) == 16, "hw_exe_key layout");
 _Static_assert(sizeof(struct hw_script_key) == HW_PATH_LEN, "hw_script_key layout");
 _Static_assert(sizeof(struct hw_script_rel_key) == 16 + HW_SCRIPT_NAME_LEN, "hw_script_rel_key");
 _Static_assert(sizeof(struct hw_script_val) == 24, "hw_script_val layout");
-_Static_assert(sizeof(struct hw_app_val) == 8, "hw_app_val layout");
+_Static_assert(sizeof(struct hw_app_val) == 32, "hw_app_val layout");
 _Static_assert(sizeof(struct hw_proc_val) == 32, "hw_proc_val layout");
 _Static_assert(sizeof(struct hw_settings) == 24, "hw_settings layout");
 _Static_assert(sizeof(struct hw_ancestor) == 40, "hw_ancestor layout");

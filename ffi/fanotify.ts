@@ -105,6 +105,13 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
+  /** sync_file_range(2) off the event loop: it may wait for a disk write. */
+  sync_file_range_async: {
+    name: "sync_file_range",
+    parameters: ["i32", "i64", "i64", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** poll(2) off the event loop: the thread waits, the event loop stays free. */
   poll_async: {
     name: "poll",
@@ -125,6 +132,20 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
 let errnoView: Deno.UnsafePointerView | undefined;
+
+/** sync_file_range(2) flags: wait for, start, and wait for the end of writeback. */
+export const SYNC_FILE_RANGE_ALL = 1 | 2 | 4;
+
+/**
+ * Writes a file's dirty pages back (sync_file_range, the whole file), on an FFI thread: it may
+ * wait for the disk. Writeback write-protects every shared mapping of those pages, so the next
+ * write through a mapping faults and moves the file's mtime/ctime again; without it, a page
+ * dirtied before a hash stays writable and later writes to it change no time. Best effort:
+ * resolves to sync_file_range's result (0 on success; errno is another thread's, not read).
+ */
+export async function writeBack(fd: number): Promise<number> {
+  return await libc().sync_file_range_async(fd, 0n, 0n, SYNC_FILE_RANGE_ALL);
+}
 
 /** Opens glibc once per thread and returns its symbols. */
 export function libc(): Libc {

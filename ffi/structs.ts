@@ -38,6 +38,7 @@ export const HW = {
   EV_CONNECT: 1,
   EV_SENDMSG: 2,
   EV_SOCK_CREATE: 3,
+  EV_EXEC: 4,
   VERDICT_ALLOW: 0,
   VERDICT_DENY: 1,
   REASON_UNKNOWN_APP: 1,
@@ -46,6 +47,9 @@ export const HW = {
   REASON_INTERPRETER: 4,
   REASON_SCRIPT_UNRESOLVED: 5,
   REASON_RULE: 6,
+  REASON_SCRIPT_PENDING: 32,
+  REASON_SCRIPT_MISMATCH: 33,
+  REASON_STALE: 34,
   EVF_SCRIPT: 0x1,
   // borrowed trust (bpf/argv_grammar.h, bpf/exec_env.h, bpf/tamper.h)
   REASON_ENV: 16,
@@ -119,7 +123,17 @@ export const COUNTER_NAMES: readonly string[] = [
 /** Size and field offsets of each shared struct (nested fields as `a.b`, arrays as `a[i].b`). */
 export const LAYOUT = {
   hw_exe_key: { size: 16, fields: { dev: 0, ino: 8 } },
-  hw_app_val: { size: 8, fields: { app_id: 0, flags: 4 } },
+  hw_app_val: {
+    size: 32,
+    fields: {
+      app_id: 0,
+      flags: 4,
+      mtime_sec: 8,
+      ctime_sec: 16,
+      mtime_nsec: 24,
+      ctime_nsec: 28,
+    },
+  },
   hw_proc_val: {
     size: 32,
     fields: {
@@ -249,27 +263,60 @@ function exeKeyAt(v: DataView, offset: number): ExeKey {
   return { dev: v.getBigUint64(offset + f.dev, true), ino: v.getBigUint64(offset + f.ino, true) };
 }
 
+/**
+ * A file's mtime and ctime in nanoseconds since the epoch, from the fstat that preceded its hash
+ * (userspace `st_mtim`/`st_ctim`: the kernel masks its multigrain flag there too).
+ */
+export interface FileTimes {
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** Times of an approval that is not a file (never compared: no inode has that identity). */
+export const NO_TIMES: FileTimes = { mtimeNs: 0n, ctimeNs: 0n };
+
 /** `struct hw_app_val`. */
 export interface AppVal {
   appId: number;
   flags: number;
+  /** Times the kernel requires the inode to still have (bpf/stale.h). */
+  times: FileTimes;
 }
+
+const NS = 1_000_000_000n;
 
 /** Encodes a `struct hw_app_val`. */
 export function encodeAppVal(a: AppVal): Uint8Array {
+  const f = LAYOUT.hw_app_val.fields;
   const b = new Uint8Array(LAYOUT.hw_app_val.size);
   const v = new DataView(b.buffer);
-  v.setUint32(LAYOUT.hw_app_val.fields.app_id, a.appId, true);
-  v.setUint32(LAYOUT.hw_app_val.fields.flags, a.flags, true);
+  v.setUint32(f.app_id, a.appId, true);
+  v.setUint32(f.flags, a.flags, true);
+  // Floor division, so times before 1970 split like the kernel's (sec < 0, 0 <= nsec < 1e9).
+  const split = (ns: bigint): [bigint, number] => {
+    const r = ((ns % NS) + NS) % NS;
+    return [(ns - r) / NS, Number(r)];
+  };
+  const [ms, mn] = split(a.times.mtimeNs);
+  const [cs, cn] = split(a.times.ctimeNs);
+  v.setBigInt64(f.mtime_sec, ms, true);
+  v.setBigInt64(f.ctime_sec, cs, true);
+  v.setUint32(f.mtime_nsec, mn, true);
+  v.setUint32(f.ctime_nsec, cn, true);
   return b;
 }
 
 /** Decodes a `struct hw_app_val`. */
 export function decodeAppVal(b: Uint8Array): AppVal {
+  const f = LAYOUT.hw_app_val.fields;
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   return {
-    appId: v.getUint32(LAYOUT.hw_app_val.fields.app_id, true),
-    flags: v.getUint32(LAYOUT.hw_app_val.fields.flags, true),
+    appId: v.getUint32(f.app_id, true),
+    flags: v.getUint32(f.flags, true),
+    times: {
+      mtimeNs: v.getBigInt64(f.mtime_sec, true) * NS + BigInt(v.getUint32(f.mtime_nsec, true)),
+      ctimeNs: v.getBigInt64(f.ctime_sec, true) * NS + BigInt(v.getUint32(f.ctime_nsec, true)),
+    },
   };
 }
 

@@ -76,9 +76,18 @@ export interface ConnEvent {
   time: number;
   /**
    * The hook; "close"/"would_close": a live socket whose trust ended (closed, or in learning mode
-   * reported only); `kind_N` for a kind this build does not know (a newer kernel object).
+   * reported only); "exec": trust refused at exec or at the interpreter's open of its script
+   * (reason "script_mismatch" or "stale"), no destination; `kind_N` for a kind this build does
+   * not know (a newer kernel object).
    */
-  kind: "connect" | "sendmsg" | "sock_create" | "close" | "would_close" | `kind_${number}`;
+  kind:
+    | "connect"
+    | "sendmsg"
+    | "sock_create"
+    | "close"
+    | "would_close"
+    | "exec"
+    | `kind_${number}`;
   verdict: "allow" | "deny";
   reason:
     | "unknown_app"
@@ -87,6 +96,9 @@ export interface ConnEvent {
     | "interpreter"
     | "script_unresolved"
     | "not_via"
+    | "script_pending"
+    | "script_mismatch"
+    | "stale"
     | "rule"
     | string;
   tgid: number;

@@ -37,6 +37,7 @@ import { IdentityIterators } from "../kernel/identity_iter.ts";
 import { magicPathProblem } from "../identity/magic_path.ts";
 import { type ScanApproval, trustRunningProcesses } from "../identity/trust_scan.ts";
 import { envAllowMask, interpreterKind } from "../policy/interpreters.ts";
+import { fileTimes } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
 import { HashPool } from "../integrity/hash_pool.ts";
@@ -52,7 +53,14 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import { decodeAppVal, encodeExeKey, type ExeKey, HW, type SockClosed } from "../../ffi/structs.ts";
+import {
+  decodeAppVal,
+  encodeExeKey,
+  type ExeKey,
+  HW,
+  NO_TIMES,
+  type SockClosed,
+} from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -613,7 +621,12 @@ export class DaemonCore implements HashwallApi {
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
     for (const s of want.values()) {
-      this.kernel.approve({ key: s.key!, appId: s.id, flags: appFlags(s.app) });
+      this.kernel.approve({
+        key: s.key!,
+        appId: s.id,
+        flags: appFlags(s.app),
+        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
+      });
       s.approvedInKernel = true;
     }
     this.#syncAppExec();
@@ -800,6 +813,13 @@ export class DaemonCore implements HashwallApi {
     }
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
+    if (ev.kind === "exec") {
+      // Not a connection: the kernel refused trust to an approved file (bpf/stale.h,
+      // bpf/script_open.h). History keeps it; the learning list has nothing to learn from it.
+      if (ev.reason === "stale") this.#onStale(ev);
+      this.#batcher.push(ev);
+      return;
+    }
     this.#nameDestination(ev);
     if (ev.ruleId?.startsWith("blocklist:")) {
       const k = `blocklist_hits:${ev.ruleId.slice(10)}`;
@@ -842,6 +862,22 @@ export class DaemonCore implements HashwallApi {
   /** The kernel DNS parser's counters (status, /metrics). */
   dnsCounters(): Record<string, number> {
     return this.#hostnames?.stats() ?? {};
+  }
+
+  /**
+   * The kernel saw an approved file whose mtime/ctime moved since it was hashed (a write the
+   * watch cannot see, e.g. through a shared mapping) and refused trust: re-hash it now. Same
+   * content → re-approved with the new times; other content → revoked, as for any change.
+   */
+  #onStale(ev: ConnEvent): void {
+    const s = this.#registry.byKeyString(`${ev.dev}:${ev.ino}`);
+    if (!s) return;
+    const name = s.app.name;
+    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      await this.#recheck(name, undefined, `kernel: changed since hashed (pid ${ev.tgid})`);
+    }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
+    this.#rehashQueue.set(name, next);
   }
 
   #seedLearning(): void {
@@ -1026,7 +1062,12 @@ export class DaemonCore implements HashwallApi {
       this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
     }
     if (s.status === "valid" && s.key) {
-      this.kernel.approve({ key: s.key, appId: s.id, flags: appFlags(s.app) });
+      this.kernel.approve({
+        key: s.key,
+        appId: s.id,
+        flags: appFlags(s.app),
+        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
+      });
       s.approvedInKernel = true;
       // No /proc scan for a new identity: processes of it that exec'd before the approval are
       // trusted at their next exec (the kernel did not check their environment at this one). A
@@ -1408,7 +1449,7 @@ export class DaemonCore implements HashwallApi {
       this.#assertRuns(req.tgid, req.path, h.key);
       const key = onceKey(req.tgid);
       const id = this.#registry.idOf(`once:${name}`);
-      this.kernel.approve({ key, appId: id, flags: appFlags(app) });
+      this.kernel.approve({ key, appId: id, flags: appFlags(app), times: NO_TIMES });
       this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
       try {
         this.#assertRuns(req.tgid, req.path, h.key);

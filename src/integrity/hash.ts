@@ -18,7 +18,9 @@ import {
   openRead,
   type RawStat,
   SysError,
+  writeBack,
 } from "../../ffi/fanotify.ts";
+import type { FileTimes } from "../../ffi/structs.ts";
 
 /** The identity and content hash of one regular file. 64-bit numbers are decimal strings. */
 export interface FileHash {
@@ -68,6 +70,20 @@ export const DEFAULT_CHUNK_SIZE = 4 << 20;
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
 
+/**
+ * The times an approval carries into the kernel (bpf/stale.h), from a hash result or a stat
+ * identity: the kernel refuses trust once the inode's times differ.
+ *
+ * @example
+ * ```ts
+ * const h = await hashFile("/usr/bin/true");
+ * const t = fileTimes(h); // { mtimeNs, ctimeNs } as bigints
+ * ```
+ */
+export function fileTimes(h: { mtimeNs: string; ctimeNs: string }): FileTimes {
+  return { mtimeNs: BigInt(h.mtimeNs), ctimeNs: BigInt(h.ctimeNs) };
+}
+
 /** Builds the identity part of a {@link FileHash} from a raw stat. */
 export function identityOf(
   path: string,
@@ -112,6 +128,10 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
   const fd = openRead(path);
   let keep = false;
   try {
+    // Dirty pages written back first: a page dirtied through a shared mapping before this hash
+    // becomes read-only in that mapping, so any later write faults and moves the times this
+    // approval carries into the kernel (bpf/stale.h). Clean files cost a page-cache tag lookup.
+    await writeBack(fd);
     const before = fstatFd(fd);
     if ((before.mode & S_IFMT) !== S_IFREG) throw new Error(`${path}: not a regular file`);
     const sha = createHash("sha256");

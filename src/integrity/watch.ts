@@ -8,6 +8,10 @@
  * - names: FID mode (`FAN_REPORT_DFID_NAME`) marks on the PARENT folders (and watched folders) for
  *   create / delete / move, which is how a rename over a path (new inode) or a deletion shows.
  *   FID mode cannot share a group with content-class events, hence two groups.
+ * - ancestors: every folder above a watched file, up to `/`, is marked in the names group for
+ *   moves and deletions of sub-folders: renaming any folder on the path (and putting other files
+ *   at the same path) re-checks every watched file under it, which then reports `replaced` or
+ *   `deleted` like a change of the file itself.
  *
  * The fds are non-blocking; one `poll(2)` on both (plus a wake-up pipe for `close()`) runs on an
  * FFI worker thread (`nonblocking: true`), so the event loop stays free and an event wakes it at
@@ -99,6 +103,8 @@ interface WatchedFile {
 
 const CONTENT_MASK = FAN_MODIFY | FAN_CLOSE_WRITE;
 const NAME_MASK = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
+/** Folders above a watched file: a sub-folder moved away, moved in, or removed. */
+const ANCESTOR_MASK = FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO;
 
 /**
  * Watches files and folders for modification, replacement, deletion and creation.
@@ -122,7 +128,10 @@ export class FileWatcher {
   #files = new Map<string, WatchedFile>();
   #byKey = new Map<string, WatchedFile>();
   #dirsByHandle = new Map<string, string>();
-  #markedDirs = new Set<string>();
+  /** Marked folders → the name events their mark has. */
+  #markedDirs = new Map<string, number>();
+  /** Every folder on the path of a watched file (parents included): a move of one re-checks. */
+  #ancestors = new Set<string>();
   /** Watched folders → recursive? */
   #folders = new Map<string, boolean>();
   /** Paths that do not exist yet → called once something appears on the way to them. */
@@ -169,6 +178,7 @@ export class FileWatcher {
       // and that brings a new inode, which no approval names (it fails closed).
       if (!(e instanceof SysError) || !NO_FID_ERRNOS.has(e.errno)) throw e;
     }
+    this.#markAncestors(path);
     const f: WatchedFile = { path, key: keyOf(st), armed: true, viaFolder: false };
     this.#track(f);
     return { dev: st.dev.toString(), ino: st.ino.toString() };
@@ -282,14 +292,15 @@ export class FileWatcher {
     }
   }
 
-  #markDir(dir: string): void {
-    if (this.#markedDirs.has(dir)) return;
+  #markDir(dir: string, mask = NAME_MASK): void {
+    const have = this.#markedDirs.get(dir) ?? 0;
+    if ((have & mask) === mask) return;
     const fd = openRead(dir);
     try {
       const err = fanotifyMarkFd(
         this.#nameFd,
         FAN_MARK_ADD | FAN_MARK_ONLYDIR,
-        NAME_MASK | FAN_ONDIR,
+        mask | FAN_ONDIR,
         fd,
       );
       if (err) throw new SysError("fanotify_mark", err, dir);
@@ -297,7 +308,61 @@ export class FileWatcher {
       closeFd(fd);
     }
     this.#dirsByHandle.set(fileHandleKey(dir), dir);
-    this.#markedDirs.add(dir);
+    this.#markedDirs.set(dir, have | mask);
+  }
+
+  /**
+   * Marks every folder above `path`'s parent up to `/` for sub-folder moves, and remembers the
+   * whole chain (parent included) as ancestors. A folder that cannot be marked now (missing,
+   * unreadable) is skipped: its own parent still reports it being moved in.
+   */
+  #markAncestors(path: string): void {
+    let dir = parentOf(path);
+    for (;;) {
+      this.#ancestors.add(dir);
+      if (dir === "/") break;
+      dir = parentOf(dir);
+      try {
+        this.#markDir(dir, ANCESTOR_MASK);
+      } catch { /* gone or unreadable: nothing to mark */ }
+    }
+  }
+
+  /**
+   * A folder on the path of watched files was moved, replaced, removed or created: marks held by
+   * path are stale (the old inodes moved with the name), so forget them, mark what is at those
+   * paths now, then re-check every watched file under it (reports replaced/deleted/created).
+   * Marks come first, so a file created meanwhile is either seen by the re-check or reported.
+   */
+  #onAncestor(dir: string, pid: number): void {
+    const under = (p: string) => p === dir || p.startsWith(`${dir}/`);
+    for (const d of [...this.#markedDirs.keys()]) if (under(d)) this.#markedDirs.delete(d);
+    for (const [h, d] of [...this.#dirsByHandle]) if (under(d)) this.#dirsByHandle.delete(h);
+    for (const f of [...this.#files.values()]) {
+      if (!f.path.startsWith(`${dir}/`)) continue;
+      try {
+        this.#markDir(parentOf(f.path));
+      } catch {
+        this.#markDeepestExisting(f.path);
+      }
+      this.#markAncestors(f.path);
+      this.#recheck(f, pid);
+    }
+  }
+
+  /**
+   * The folder of `path` is missing: the deepest folder above it that exists also reports
+   * creations, so rebuilding the path is followed folder by folder down to the file.
+   */
+  #markDeepestExisting(path: string): void {
+    for (let d = parentOf(parentOf(path));; d = parentOf(d)) {
+      try {
+        this.#markDir(d, ANCESTOR_MASK | FAN_CREATE);
+        return;
+      } catch {
+        if (d === "/") return;
+      }
+    }
   }
 
   /** Marks a folder and its files; `report` emits `created` for each file found (new subfolder). */
@@ -384,7 +449,10 @@ export class FileWatcher {
     if (e.dirHandle === undefined || e.name === undefined) return;
     const dir = this.#dirsByHandle.get(e.dirHandle);
     if (dir === undefined) return;
-    const path = `${dir}/${e.name}`;
+    const path = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
+    if (this.#ancestors.has(path) && e.mask & (ANCESTOR_MASK | FAN_CREATE)) {
+      this.#onAncestor(path, e.pid);
+    }
     const f = this.#files.get(path);
     if (e.mask & (FAN_CREATE | FAN_MOVED_TO) && this.#pending.size) {
       for (const p of [...this.#pending.keys()]) {

@@ -16,6 +16,7 @@ import {
   type BpfProgram,
   linkDetach,
   linkUpdate,
+  mapInfo,
   mapLookupPerCpu,
   objGet,
 } from "../../ffi/libbpf.ts";
@@ -37,6 +38,7 @@ import {
   encodeSettings,
   encodeU32s,
   type ExeKey,
+  type FileTimes,
   HW,
   LAYOUT,
   type ProcVal,
@@ -45,11 +47,11 @@ import {
   u32Key,
 } from "../../ffi/structs.ts";
 import { envEntries, grammarEntries } from "../policy/interpreters.ts";
-import { ensureTracefs } from "./tracefs.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
 import { SocketCloser } from "./sockets.ts";
+import { ensureTracefs } from "./tracefs.ts";
 
 /** Maps that persist across daemon restarts (pinned and reused). */
 export const PERSISTENT_MAPS = [
@@ -76,6 +78,7 @@ export const PERSISTENT_MAPS = [
   "hw_dns_addrs",
   "hw_dns_names",
   "hw_dns_stats",
+  "hw_script_watch",
 ] as const;
 
 /**
@@ -86,6 +89,15 @@ export const DRAIN_BUDGET = 1000;
 
 /** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
 const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
+/**
+ * The open syscall tracepoints that decide a pending script's trust (bpf/script_open.h): one
+ * program per side, attached to open, openat and openat2. They belong to lineage: without them an
+ * approved script is never trusted.
+ */
+const SCRIPT_OPEN_PROGRAMS = {
+  hw_script_open_enter: ["sys_enter_openat", "sys_enter_open", "sys_enter_openat2"],
+  hw_script_open_exit: ["sys_exit_openat", "sys_exit_open", "sys_exit_openat2"],
+} as const;
 /**
  * Syscall tracepoints that take trust away from a process another one writes into (bpf/tamper.h).
  * Attached like the lineage programs, before any approval is written.
@@ -119,6 +131,12 @@ export interface Approval {
   key: ExeKey;
   appId: number;
   flags: number;
+  /**
+   * mtime/ctime from the fstat of the fd that was hashed (see `fileTimes`): the kernel refuses
+   * trust once the inode's differ (a write through a shared mapping). {@link NO_TIMES} for
+   * identities that are not files.
+   */
+  times: FileTimes;
 }
 
 /** An approved script as the kernel's script maps hold it. */
@@ -176,7 +194,18 @@ export class AppControl {
         if (pinExists(pin)) {
           const fd = objGet(pin);
           reused.push(fd);
-          obj.map(name).reuseFd(fd);
+          const info = mapInfo(fd);
+          const m = obj.map(name);
+          if (
+            info.type !== m.type || info.keySize !== m.keySize || info.valueSize !== m.valueSize
+          ) {
+            // Pinned by a build with another layout (e.g. hw_app_val before it carried the
+            // file times): this build cannot use it. Start it afresh; the daemon refills
+            // approvals and scripts at start, and the old programs keep the old map until swapped.
+            Deno.removeSync(pin);
+            continue;
+          }
+          m.reuseFd(fd);
         }
       }
       // The compiled [[rule]]s live in the packet filter's maps (bpf/rules_app.h): the connect
@@ -261,6 +290,24 @@ export class AppControl {
   attachLineage(): void {
     for (const name of LINEAGE_PROGRAMS) this.#attachReplacingPin(name, "tp_btf");
     this.#attachTamper();
+    this.#attachScriptOpen();
+  }
+
+  /** Attaches the script-open tracepoints (same replace-then-unpin dance as lineage). */
+  #attachScriptOpen(): void {
+    ensureTracefs();
+    for (const [name, tps] of Object.entries(SCRIPT_OPEN_PROGRAMS)) {
+      const prog = this.#obj.program(name);
+      for (const tp of tps) {
+        const pin = `${this.#pins.links}/hw_script_${tp}`;
+        const link = prog.attachTracepoint("syscalls", tp);
+        if (pinExists(pin)) Deno.removeSync(pin);
+        link.pin(pin);
+        link.disconnect();
+        link.destroy();
+        this.attachPoints.push(`tracepoint/syscalls/${tp}`);
+      }
+    }
   }
 
   /**
@@ -417,7 +464,7 @@ export class AppControl {
   approve(a: Approval): void {
     this.map("hw_approved").update(
       encodeExeKey(a.key),
-      encodeAppVal({ appId: a.appId, flags: a.flags }),
+      encodeAppVal({ appId: a.appId, flags: a.flags, times: a.times }),
     );
   }
 
@@ -467,7 +514,7 @@ export class AppControl {
   }
 
   /** Trusts a running process by its own executable (BPF_NOEXIST: never overwrites lineage). */
-  trustProcess(tgid: number, a: Approval): boolean {
+  trustProcess(tgid: number, a: Omit<Approval, "times">): boolean {
     try {
       this.map("hw_procs").update(
         u32Key(tgid),

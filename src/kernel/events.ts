@@ -25,6 +25,7 @@ const KINDS: Record<number, ConnEvent["kind"]> = {
   [HW.EV_CONNECT]: "connect",
   [HW.EV_SENDMSG]: "sendmsg",
   [HW.EV_SOCK_CREATE]: "sock_create",
+  [HW.EV_EXEC]: "exec",
 };
 const REASONS: Record<number, string> = {
   [HW.REASON_UNKNOWN_APP]: "unknown_app",
@@ -36,6 +37,9 @@ const REASONS: Record<number, string> = {
   [HW.REASON_TRACED]: "traced",
   [HW.REASON_ARGV]: "argv",
   [HW.REASON_NOT_VIA]: "not_via",
+  [HW.REASON_SCRIPT_PENDING]: "script_pending",
+  [HW.REASON_SCRIPT_MISMATCH]: "script_mismatch",
+  [HW.REASON_STALE]: "stale",
 };
 
 /** The reason text; the trust guards name their detail ("env:LD_PRELOAD", "injected:ptrace"). */

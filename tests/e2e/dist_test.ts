@@ -90,6 +90,9 @@ Deno.test({
       const older = `${base}/${"ab".repeat(32)}`;
       await Deno.mkdir(older, { recursive: true, mode: 0o700 });
       await Deno.writeTextFile(`${older}/app.js`, "// older build\n");
+      // Unpacked two hours ago: a copy younger than an hour is left to its own first run.
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await Deno.utime(older, twoHoursAgo, twoHoursAgo);
       await Deno.mkdir(`${base}/keep-me`);
       const r = await runDist(["--version"], { env: { HASHWALL_CACHE_DIR: base } });
       assert.equal(r.code, 0, r.stderr);
@@ -242,6 +245,8 @@ Deno.test({
       await Deno.mkdir(older, { recursive: true, mode: 0o700 });
       await Deno.copyFile("/bin/sleep", `${older}/deno`);
       await Deno.chmod(`${older}/deno`, 0o700);
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await Deno.utime(older, twoHoursAgo, twoHoursAgo);
       child = new Deno.Command(`${older}/deno`, { args: ["60"] }).spawn();
       const env = { HASHWALL_CACHE_DIR: base };
       assert.equal((await runDist(["--version"], { env })).code, 0);

@@ -184,7 +184,7 @@ Deno.test("--log-format json: events and admin actions read back from journald a
     assert.equal(admin.role, "admin");
     assert.equal(admin.channel, "cli");
     assert.equal(admin.actor_uid, 0);
-    assert.deepEqual(admin.detail, { mode: "enforcing" });
+    assert.deepEqual(admin.detail, { mode: "enforcing", closeUnapproved: false });
 
     const hash = of("app_hash").find((r) => r.status === "invalid");
     assert.ok(hash, "no app_hash record");

@@ -15,6 +15,7 @@ import { compilePolicy } from "../../src/policy/compile.ts";
 import { validateTexts } from "../../src/config/validate.ts";
 import type { Policy } from "../../src/config/model.ts";
 import { HW } from "../../ffi/structs.ts";
+import { fileTimes, statIdentity } from "../../src/integrity/hash.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "./cgroup.ts";
 import { loopbackListener } from "./netclient.ts";
 import { dnsclientCopy, type DnsServer, startDnsmasq } from "./dns.ts";
@@ -129,7 +130,12 @@ export async function setupNames(
       },
     });
     core.attachLineage();
-    core.approve({ key: identityOf(await Deno.stat(app)), appId: 1, flags: 0 });
+    core.approve({
+      key: identityOf(await Deno.stat(app)),
+      appId: 1,
+      flags: 0,
+      times: fileTimes(statIdentity(app)),
+    });
     core.attachHooks();
     const names = new HostnameMaps({
       addrs: core.map("hw_dns_addrs").fd,

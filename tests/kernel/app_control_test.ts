@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { AppControl, disableInstance } from "../../src/kernel/app_control.ts";
 import { pinExists, pinPaths } from "../../src/kernel/pins.ts";
 import { identityOf } from "../../src/identity/running.ts";
+import { fileTimes, statIdentity } from "../../src/integrity/hash.ts";
 import { decodeEvent, HW } from "../../ffi/structs.ts";
 import { BpfObject, mapInfo } from "../../ffi/libbpf.ts";
 import { HASHWALL_OBJECT } from "../../src/kernel/objects.ts";
@@ -45,8 +46,14 @@ async function setup(mode: number, name: string): Promise<Fixture> {
       key: identityOf(await Deno.stat(inh)),
       appId: 1,
       flags: HW.APP_INHERIT,
+      times: fileTimes(statIdentity(inh)),
     });
-    core.approve({ key: identityOf(await Deno.stat(plain)), appId: 2, flags: 0 });
+    core.approve({
+      key: identityOf(await Deno.stat(plain)),
+      appId: 2,
+      flags: 0,
+      times: fileTimes(statIdentity(plain)),
+    });
     core.attachHooks();
     return { cg, core, dir, inh, plain, unknown, instance };
   } catch (e) {

@@ -8,6 +8,7 @@
 import { AppControl, disableInstance, type ScriptEntry } from "../../src/kernel/app_control.ts";
 import { pinPaths } from "../../src/kernel/pins.ts";
 import { identityOf } from "../../src/identity/running.ts";
+import { fileTimes, statIdentity } from "../../src/integrity/hash.ts";
 import { decodeEvent, HW, type RawEvent } from "../../ffi/structs.ts";
 import { envAllowMask, interpreterKind } from "../../src/policy/interpreters.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "../helpers/cgroup.ts";
@@ -140,7 +141,12 @@ export async function secSetup(name: string): Promise<SecFixture> {
   const appExec = new Map<number, { kind: number; envAllow: number }>();
   const scripts: ScriptEntry[] = [];
   const approve = async (path: string, appId: number, flags: number) => {
-    core.approve({ key: identityOf(await Deno.stat(path)), appId, flags });
+    core.approve({
+      key: identityOf(await Deno.stat(path)),
+      appId,
+      flags,
+      times: fileTimes(statIdentity(path)),
+    });
   };
   const f: SecFixture = {
     cg,
