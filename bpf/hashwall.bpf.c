@@ -17,6 +17,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "hashwall.h"
+#include "inode_key.h"
 #include "rules_app.h"
 #include "dns.h"
 #include "identity_iter.h"
@@ -143,8 +144,7 @@ static __always_inline void exe_of(struct task_struct *task, struct hw_exe_key *
 	key->ino = 0;
 	if (!f)
 		return;
-	key->ino = BPF_CORE_READ(f, f_inode, i_ino);
-	key->dev = BPF_CORE_READ(f, f_inode, i_sb, s_dev);
+	hw_file_key(f, key);
 }
 
 /* 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104 (daddr is 16 bytes, v4 in the first 4). */
@@ -473,8 +473,7 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 		sc->rel.name[i] = c;
 	}
 	struct dentry *cwd = BPF_CORE_READ(p, fs, pwd.dentry);
-	sc->rel.dir.ino = BPF_CORE_READ(cwd, d_inode, i_ino);
-	sc->rel.dir.dev = BPF_CORE_READ(cwd, d_sb, s_dev);
+	hw_dentry_key(cwd, &sc->rel.dir);
 	return bpf_map_lookup_elem(&hw_scripts_rel, &sc->rel);
 }
 

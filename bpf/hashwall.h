@@ -27,7 +27,8 @@
 #define HW_SCRIPT_NAME_LEN 128
 
 /*
- * Identity of an executable file as the kernel sees it. `dev` uses the kernel's s_dev encoding
+ * Identity of an executable file as the kernel sees it. `dev` is hw_inode_dev (bpf/inode_key.h:
+ * s_dev, or a btrfs subvolume's anonymous device) in the kernel's dev_t encoding
  * (major << 20 | minor), which differs from userspace st_dev (see src/identity/devno.ts).
  */
 struct hw_exe_key {

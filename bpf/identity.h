@@ -4,10 +4,10 @@
  *
  * The daemon asks the kernel for the identity of the very file it hashed: an `iter/task_file`
  * pass over its own open fds reports, per fd, the key the hooks compute for an executable
- * (`f_inode->i_ino`, `f_inode->i_sb->s_dev`) and for a working directory (`d_inode->i_ino`,
- * `d_sb->s_dev`). `stat` cannot give these: on a btrfs subvolume it reports an anonymous device
- * that no hook ever sees. An `iter/task` pass reports the same key for every process's
- * executable (`mm->exe_file`).
+ * (`f_inode`: i_ino + hw_inode_dev, bpf/inode_key.h) and for a working directory (`d_inode`: the
+ * same). The daemon never derives a key from `stat`: the kernel computing it through the same
+ * helper as the hooks is what makes them agree. An `iter/task` pass reports the same key for
+ * every process's executable (`mm->exe_file`).
  *
  * Mirrored once in ffi/identity_structs.ts; tests/unit/structs_layout_test.ts checks the mirror.
  * Same rules as hashwall.h: fixed-width types, explicit padding, sizes a multiple of 8.
@@ -21,15 +21,15 @@
 struct hw_fd_ident {
 	__u32 fd;
 	__u32 _pad;
-	struct hw_exe_key file; /* f_inode->i_ino, f_inode->i_sb->s_dev: what exec hooks read */
-	struct hw_exe_key dir;  /* f_path.dentry: d_inode->i_ino, d_sb->s_dev: what the cwd lookup reads */
+	struct hw_exe_key file; /* hw_file_key(file): what exec hooks read */
+	struct hw_exe_key dir;  /* hw_dentry_key(f_path.dentry): what the cwd lookup reads */
 };
 
 /* One process (thread-group leader) and its executable's kernel key. */
 struct hw_task_exe {
 	__u32 tgid;
 	__u32 _pad;
-	struct hw_exe_key exe; /* mm->exe_file->f_inode: i_ino, i_sb->s_dev */
+	struct hw_exe_key exe; /* hw_file_key(mm->exe_file) */
 };
 
 _Static_assert(sizeof(struct hw_fd_ident) == 40, "hw_fd_ident layout");

@@ -20,6 +20,7 @@
 #define HASHWALL_IDENTITY_ITER_H
 
 #include "identity.h"
+#include "inode_key.h"
 
 SEC("iter/task_file")
 int hw_fd_idents(struct bpf_iter__task_file *ctx)
@@ -30,11 +31,8 @@ int hw_fd_idents(struct bpf_iter__task_file *ctx)
 		return 0;
 	struct hw_fd_ident r = {};
 	r.fd = ctx->fd;
-	r.file.ino = BPF_CORE_READ(file, f_inode, i_ino);
-	r.file.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-	struct dentry *d = BPF_CORE_READ(file, f_path.dentry);
-	r.dir.ino = BPF_CORE_READ(d, d_inode, i_ino);
-	r.dir.dev = BPF_CORE_READ(d, d_sb, s_dev);
+	hw_file_key(file, &r.file);
+	hw_dentry_key(BPF_CORE_READ(file, f_path.dentry), &r.dir);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }
@@ -50,8 +48,7 @@ int hw_task_exes(struct bpf_iter__task *ctx)
 		return 0; /* kernel thread, or exiting */
 	struct hw_task_exe r = {};
 	r.tgid = task->tgid;
-	r.exe.ino = BPF_CORE_READ(exe, f_inode, i_ino);
-	r.exe.dev = BPF_CORE_READ(exe, f_inode, i_sb, s_dev);
+	hw_file_key(exe, &r.exe);
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
 	return 0;
 }

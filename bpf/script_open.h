@@ -220,7 +220,7 @@ static __always_inline void hw_so_exit(long ret)
 	}
 	struct hw_exe_key got = {};
 	got.ino = BPF_CORE_READ(ino, i_ino);
-	got.dev = BPF_CORE_READ(ino, i_sb, s_dev);
+	got.dev = hw_inode_dev(ino);
 	if (got.ino != w->key.ino || got.dev != w->key.dev) {
 		hw_inode_times(ino, &times);
 		hw_script_refuse(t, tgid, w, got.ino, &times, HW_REASON_SCRIPT_MISMATCH);

@@ -1,7 +1,8 @@
 /**
  * Device numbers in the two encodings hashwall meets: userspace `st_dev` (glibc's
  * `makedev` layout, what `stat` and Deno report) and the kernel's internal `s_dev`
- * (`major << 20 | minor`, what BPF programs read from `inode->i_sb->s_dev`). The kernel's
+ * (`major << 20 | minor`, what BPF programs read from `inode->i_sb->s_dev`, or a btrfs
+ * subvolume's anonymous device: bpf/inode_key.h). The kernel's
  * approved-executables map is keyed by the kernel encoding, so every identity crosses here.
  *
  * @module

@@ -4,9 +4,10 @@
  * running processes) takes its key from here, and here the key comes from the kernel itself:
  * the file is hashed through an fd that stays open until one iterator pass
  * (src/kernel/identity_iter.ts) has read the key the hooks compute for that very open file
- * (`f_inode->i_ino`, `f_inode->i_sb->s_dev`). Nothing is derived from `stat`, whose `st_dev`
- * differs from the hooks' on btrfs subvolumes (an anonymous device per subvolume) and could
- * differ on any filesystem that reports a device of its own.
+ * (`f_inode->i_ino` + `hw_inode_dev`, bpf/inode_key.h: `i_sb->s_dev`, or on btrfs the
+ * subvolume's anonymous device, since inode numbers repeat across subvolumes of one superblock).
+ * Nothing is derived from `stat`: the kernel computing the key through the hooks' own helper is
+ * what makes them agree, on any filesystem that reports a device of its own.
  *
  * Batches share one pass (up to {@link KEY_BATCH} open fds at a time), so 1 000 apps at start
  * cost a handful of iterator runs, not 1 000.
