@@ -593,7 +593,15 @@ export class DaemonCore implements HashwallApi {
         keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256;
       }
       if (keep) this.#pinnedByPath.set(p.st!.app.path, p.key);
-      else {
+      else if (!p.st) {
+        // No app of this run holds it: a session approval that ended with the previous run, or
+        // an app removed from the config. Its approval ended; its file need not have changed.
+        this.#revoke(p.key, HW.CLOSE_ENDED);
+        this.log.log(
+          "notice",
+          `pinned approval ${keyString(p.key)} revoked: no configured app holds it any more`,
+        );
+      } else {
         this.#revoke(p.key, HW.CLOSE_CHANGED, p.st);
         this.log.log(
           "notice",
