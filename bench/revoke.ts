@@ -249,7 +249,7 @@ async function closeTrials(
     const end = performance.now() + 10_000;
     for (;;) {
       const key = encodeExeKey(identityOf(await Deno.stat(path)));
-      if (mapLookup(approvedFd, key, 8) !== null) return;
+      if (mapLookup(approvedFd, key, LAYOUT.hw_app_val.size) !== null) return;
       if (performance.now() > end) throw new Error("holder never re-approved");
       await new Promise((r) => setTimeout(r, 2));
     }
