@@ -161,6 +161,29 @@ static __always_inline int is_loopback(__u8 family, const __u8 *daddr)
 	return 0;
 }
 
+/* Ancestors of `task` into a report: lineage[0] is the parent; unused slots stay as reserved. */
+static __always_inline void fill_lineage(struct hw_event *e, struct task_struct *task)
+{
+	struct task_struct *t = task;
+	__u16 depth = 0;
+	for (int i = 0; i < HW_LINEAGE_DEPTH; i++) {
+		t = BPF_CORE_READ(t, real_parent);
+		if (!t)
+			break;
+		__u32 ptgid = BPF_CORE_READ(t, tgid);
+		if (ptgid == 0)
+			break;
+		e->lineage[i].tgid = ptgid;
+		e->lineage[i]._pad = 0;
+		exe_of(t, &e->lineage[i].exe);
+		BPF_CORE_READ_STR_INTO(&e->lineage[i].comm, t, comm);
+		depth = i + 1;
+		if (ptgid == 1)
+			break;
+	}
+	e->depth = depth;
+}
+
 /* Writes one report to the ring buffer unless the dedup window suppresses it. */
 static __always_inline void report(struct hw_settings *s, struct task_struct *task, __u32 tgid,
 				   const struct hw_exe_key *exe, __u8 kind, __u8 verdict,
@@ -226,25 +249,7 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 		e->flags = 0;
 	}
 
-	/* Ancestors: lineage[0] is the parent. Unused slots are left as reserved: depth says. */
-	struct task_struct *t = task;
-	__u16 depth = 0;
-	for (int i = 0; i < HW_LINEAGE_DEPTH; i++) {
-		t = BPF_CORE_READ(t, real_parent);
-		if (!t)
-			break;
-		__u32 ptgid = BPF_CORE_READ(t, tgid);
-		if (ptgid == 0)
-			break;
-		e->lineage[i].tgid = ptgid;
-		e->lineage[i]._pad = 0;
-		exe_of(t, &e->lineage[i].exe);
-		BPF_CORE_READ_STR_INTO(&e->lineage[i].comm, t, comm);
-		depth = i + 1;
-		if (ptgid == 1)
-			break;
-	}
-	e->depth = depth;
+	fill_lineage(e, task);
 	count(HW_CNT_EVENTS);
 	/* No consumer wakeup: it costs ~11 us per event here; userspace drains on a timer. */
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);

@@ -129,24 +129,7 @@ static __always_inline void hw_report_refusal(struct task_struct *task, __u32 tg
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_probe_read_kernel_str(e->exe_path, sizeof(e->exe_path), path);
 
-	struct task_struct *p = task;
-	__u16 depth = 0;
-	for (int i = 0; i < HW_LINEAGE_DEPTH; i++) {
-		p = BPF_CORE_READ(p, real_parent);
-		if (!p)
-			break;
-		__u32 ptgid = BPF_CORE_READ(p, tgid);
-		if (ptgid == 0)
-			break;
-		e->lineage[i].tgid = ptgid;
-		e->lineage[i]._pad = 0;
-		exe_of(p, &e->lineage[i].exe);
-		BPF_CORE_READ_STR_INTO(&e->lineage[i].comm, p, comm);
-		depth = i + 1;
-		if (ptgid == 1)
-			break;
-	}
-	e->depth = depth;
+	fill_lineage(e, task);
 	count(HW_CNT_EVENTS);
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
