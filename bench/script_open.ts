@@ -30,10 +30,10 @@ import { createTestCgroup, removeTestParentIfEmpty } from "../tests/helpers/cgro
 
 const opts = intOptionsOrExit(Deno.args, { opens: 200_000 }, "bench/script_open.ts");
 const PY = "/usr/bin/python3";
-const LOOP = (n: number, target: string) =>
+const LOOP = (n: number, target: string, flags = "os.O_RDONLY") =>
   `import os, time\nt = time.perf_counter()\nfor _ in range(${n}):\n    os.close(os.open(${
     JSON.stringify(target)
-  }, os.O_RDONLY))\nprint((time.perf_counter() - t) * 1e9 / ${n})\n`;
+  }, ${flags}))\nprint((time.perf_counter() - t) * 1e9 / ${n})\n`;
 
 await runBench(async (cleanup) => {
   const dir = await Deno.makeTempDir({ prefix: "hw-bench-open-" });
@@ -86,11 +86,16 @@ await runBench(async (cleanup) => {
   cleanup.defer("close program fds", () => progs.forEach((fd) => closeBpfFd(fd)));
   progs.set("hw_script_open_enter", progFdOfPinnedLink(`${pins.links}/hw_script_sys_enter_openat`));
   progs.set("hw_script_open_exit", progFdOfPinnedLink(`${pins.links}/hw_script_sys_exit_openat`));
+  // The tamper/write-revoke exit program (bpf/write_revoke.h): same tracepoints, global.
+  progs.set("hw_openat_exit", progFdOfPinnedLink(`${pins.links}/hw_openat_exit`));
   const after = await nsPerOpen(inline);
   let unwatched: ProgCost[] = [];
   let watched: ProgCost[] = [];
   unwatched = await withBpfStats(progs, async () => void (await nsPerOpen(inline)));
   watched = await withBpfStats(progs, async () => void (await nsPerOpen([PY, script])));
+  // Writable opens of a file nobody approved: the write-revoke path's common case (one lookup).
+  const writeInline = [PY, "-c", LOOP(opts.opens, target, "os.O_WRONLY")];
+  const writable = await withBpfStats(progs, async () => void (await nsPerOpen(writeInline)));
   const trusted = core.counters().exec_trusted;
 
   console.log(
@@ -107,6 +112,9 @@ await runBench(async (cleanup) => {
       ...watched.map((
         c,
       ) => ["watched (approved script)", c.name, fmt(c.runs), c.nsPerRun.toFixed(1)]),
+      ...writable.map((
+        c,
+      ) => ["O_WRONLY opens, unapproved file", c.name, fmt(c.runs), c.nsPerRun.toFixed(1)]),
     ],
   ));
   console.log("");
@@ -119,6 +127,12 @@ await runBench(async (cleanup) => {
     opens: opts.opens,
     unwatched_ns_per_open: round1(unwatched.reduce((s, c) => s + c.nsPerRun, 0)),
     watched_ns_per_open: round1(watched.reduce((s, c) => s + c.nsPerRun, 0)),
+    openat_exit_ns_readonly: round1(
+      unwatched.find((c) => c.name === "hw_openat_exit")?.nsPerRun ?? 0,
+    ),
+    openat_exit_ns_writable: round1(
+      writable.find((c) => c.name === "hw_openat_exit")?.nsPerRun ?? 0,
+    ),
     wall_ns_before: Math.round(before),
     wall_ns_after: Math.round(after),
     scripts_trusted_at_open: trusted,

@@ -484,6 +484,8 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 
 #include "stale.h"
 #include "script_open.h"
+/* Revocation at a writable open, and the /proc/PID/mem check (tamper.h), in one open-exit program. */
+#include "write_revoke.h"
 
 /*
  * exec: decided again from the new binary's own identity. An approved interpreter is never

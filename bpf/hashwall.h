@@ -370,6 +370,31 @@ _Static_assert(sizeof(struct hw_sock_ctl) == 16, "hw_sock_ctl layout");
 _Static_assert(sizeof(struct hw_sock_closed) == 80, "hw_sock_closed layout");
 
 /* ===================================================================================== */
+/* revocation at the writable open (bpf/write_revoke.h, src/kernel/app_control.ts)       */
+/* ===================================================================================== */
+
+/*
+ * An fd opened with FMODE_WRITE on an approved file takes the file's identity out of hw_approved
+ * in the open's own syscall-exit tracepoint, before the open returns. hw_write_watch holds every
+ * identity the daemon approved (written beside hw_approved, never deleted by the kernel); a
+ * writable open of one records a fresh sequence number there (taken from hw_write_gen) BEFORE
+ * deleting the approval, so a daemon that hashed the file since sequence S and then approves it
+ * sees seq > S and takes the approval back (a writer opened the file while it was being hashed).
+ */
+#define HW_EV_WRITE_OPEN 5       /* hw_event.kind: an approved file was opened for writing */
+#define HW_REASON_WRITE_OPEN 35  /* ... and its approval was revoked in the kernel */
+#define HW_MAX_WRITE_WATCH (2 * HW_MAX_APPS)
+
+/* Value of hw_write_watch (key: struct hw_exe_key). */
+struct hw_write_watch {
+	__u64 seq;   /* hw_write_gen at the newest writable open; 0: none since the daemon wrote it */
+	__u32 tgid;  /* the process of that open */
+	__u32 count; /* writable opens seen (diagnostics; wraps) */
+};
+
+_Static_assert(sizeof(struct hw_write_watch) == 16, "hw_write_watch layout");
+
+/* ===================================================================================== */
 /* packet filter (bpf/filter.bpf.c, bpf/rules_app.h, src/policy, ffi/filter_structs.ts)  */
 /* ===================================================================================== */
 

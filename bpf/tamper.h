@@ -7,9 +7,9 @@
  *               (traceme); the connect hooks also refuse a process traced right now
  *   process_vm_writev   sys_enter_process_vm_writev: the target, resolved in the caller's pid
  *               namespace
- *   /proc/PID/mem       sys_exit_openat/openat2/open/creat (one program): an fd on a procfs
- *               "mem" file opened for writing (whatever path, symlink or dirfd led there); the
- *               target is the file's mm owner
+ *   /proc/PID/mem       sys_exit_openat/openat2/open/creat (one program, hw_openat_exit in
+ *               write_revoke.h): an fd on a procfs "mem" file opened for writing (whatever path,
+ *               symlink or dirfd led there); the target is the file's mm owner
  *   prctl(PR_SET_MM)    sys_enter_prctl: the caller (its exe link may now point anywhere)
  *
  * A tracer or writer trusted as the same app keeps the target's trust (an app debugging its own
@@ -101,18 +101,12 @@ int hw_vm_writev(struct trace_event_raw_sys_enter *ctx)
 	return 0;
 }
 
-/* An fd just opened: a procfs "mem" file opened for writing taints its mm's owner. */
-static __always_inline void hw_mem_open(long fd)
+/*
+ * An fd just opened for writing (the caller, hw_openat_exit in write_revoke.h, already tested
+ * FMODE_WRITE): a procfs "mem" file taints its mm's owner.
+ */
+static __always_inline void hw_mem_open(struct file *f, struct task_struct *cur)
 {
-	if (fd < 0)
-		return;
-	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(cur, files, fdt, fd);
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
-		return;
-	if (!(BPF_CORE_READ(f, f_mode) & HW_FMODE_WRITE))
-		return;
 	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != HW_PROC_SUPER_MAGIC)
 		return;
 	char name[4] = {};
@@ -122,14 +116,6 @@ static __always_inline void hw_mem_open(long fd)
 	struct mm_struct *mm = BPF_CORE_READ(f, private_data);
 	__u32 target = BPF_CORE_READ(mm, owner, tgid);
 	hw_taint_from(target, HW_TAMPER_PROC_MEM, BPF_CORE_READ(cur, tgid));
-}
-
-/* Also attached to sys_exit_openat2, sys_exit_open and sys_exit_creat (src/kernel). */
-SEC("tracepoint/syscalls/sys_exit_openat")
-int hw_openat_exit(struct trace_event_raw_sys_exit *ctx)
-{
-	hw_mem_open(ctx->ret);
-	return 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_prctl")

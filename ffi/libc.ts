@@ -35,6 +35,7 @@ const SYMBOLS = {
   mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
   munmap: { parameters: ["pointer", "usize"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
+  clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 type LibcSymbols = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -373,4 +374,24 @@ export function formatVaList(
   const n = libc().vsnprintf(buf, BigInt(max), fmt, vaList);
   if (n < 0) return "";
   return new TextDecoder().decode(buf.subarray(0, Math.min(n, max - 1)));
+}
+
+const CLOCK_BOOTTIME = 7;
+const timespecBuf = new BigInt64Array(2);
+
+/**
+ * CLOCK_BOOTTIME in ns: the clock of the kernel's `bpf_ktime_get_boot_ns()` (event times, the
+ * write-open marks of bpf/write_revoke.h), so the two compare directly.
+ *
+ * @example
+ * ```ts
+ * const before = bootNs();
+ * ```
+ */
+export function bootNs(): bigint {
+  const buf = new Uint8Array(timespecBuf.buffer);
+  if (libc().clock_gettime(CLOCK_BOOTTIME, buf) !== 0) {
+    throw new Error(`clock_gettime(CLOCK_BOOTTIME): ${strerror(errno())}`);
+  }
+  return timespecBuf[0] * 1_000_000_000n + timespecBuf[1];
 }

@@ -50,6 +50,10 @@ export const HW = {
   REASON_SCRIPT_PENDING: 32,
   REASON_SCRIPT_MISMATCH: 33,
   REASON_STALE: 34,
+  // revocation at the writable open (bpf/write_revoke.h)
+  EV_WRITE_OPEN: 5,
+  REASON_WRITE_OPEN: 35,
+  MAX_WRITE_WATCH: 131072,
   EVF_SCRIPT: 0x1,
   // borrowed trust (bpf/argv_grammar.h, bpf/exec_env.h, bpf/tamper.h)
   REASON_ENV: 16,
@@ -191,6 +195,7 @@ export const LAYOUT = {
   hw_env_key: { size: 32, fields: { name: 0 } },
   hw_env_val: { size: 8, fields: { bit: 0, kinds: 4 } },
   hw_taint: { size: 8, fields: { vector: 0, by_tgid: 4 } },
+  hw_write_watch: { size: 16, fields: { seq: 0, tgid: 8, count: 12 } },
   hw_lineage: { size: 32, fields: { apps: 0 } },
   hw_only_via: { size: 32, fields: { apps: 0 } },
   hw_dedup_key: {
@@ -589,6 +594,36 @@ export function encodeU32s(...xs: number[]): Uint8Array {
   const v = new DataView(b.buffer);
   xs.forEach((x, i) => v.setUint32(i * 4, x >>> 0, true));
   return b;
+}
+
+/** A decoded `struct hw_write_watch` (bpf/write_revoke.h). */
+export interface WriteWatch {
+  /** Boot-clock ns of the newest writable open since the daemon wrote the entry; 0: none. */
+  seq: bigint;
+  /** The process of that open. */
+  tgid: number;
+  /** Writable opens seen (wraps). */
+  count: number;
+}
+
+/** Encodes a `struct hw_write_watch`. */
+export function encodeWriteWatch(w: WriteWatch): Uint8Array {
+  const b = new Uint8Array(LAYOUT.hw_write_watch.size);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(LAYOUT.hw_write_watch.fields.seq, w.seq, true);
+  v.setUint32(LAYOUT.hw_write_watch.fields.tgid, w.tgid >>> 0, true);
+  v.setUint32(LAYOUT.hw_write_watch.fields.count, w.count >>> 0, true);
+  return b;
+}
+
+/** Decodes a `struct hw_write_watch`. */
+export function decodeWriteWatch(b: Uint8Array): WriteWatch {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return {
+    seq: v.getBigUint64(LAYOUT.hw_write_watch.fields.seq, true),
+    tgid: v.getUint32(LAYOUT.hw_write_watch.fields.tgid, true),
+    count: v.getUint32(LAYOUT.hw_write_watch.fields.count, true),
+  };
 }
 
 /** A decoded `struct hw_taint`. */

@@ -77,7 +77,9 @@ export interface ConnEvent {
   /**
    * The hook; "close"/"would_close": a live socket whose trust ended (closed, or in learning mode
    * reported only); "exec": trust refused at exec or at the interpreter's open of its script
-   * (reason "script_mismatch" or "stale"), no destination; `kind_N` for a kind this build does
+   * (reason "script_mismatch" or "stale"), no destination; "write_open": the kernel revoked an
+   * approved file (`exe`) at an open for writing by `tgid`/`comm` (bpf/write_revoke.h), no
+   * destination; `kind_N` for a kind this build does
    * not know (a newer kernel object).
    */
   kind:
@@ -87,6 +89,7 @@ export interface ConnEvent {
     | "close"
     | "would_close"
     | "exec"
+    | "write_open"
     | `kind_${number}`;
   verdict: "allow" | "deny";
   reason:
@@ -99,6 +102,7 @@ export interface ConnEvent {
     | "script_pending"
     | "script_mismatch"
     | "stale"
+    | "write_open"
     | "rule"
     | string;
   tgid: number;

@@ -38,6 +38,7 @@ import { magicPathProblem } from "../identity/magic_path.ts";
 import { type ScanApproval, trustRunningProcesses } from "../identity/trust_scan.ts";
 import { envAllowMask, interpreterKind } from "../policy/interpreters.ts";
 import { fileTimes } from "../integrity/hash.ts";
+import { bootNs } from "../../ffi/libc.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
 import { HashPool } from "../integrity/hash_pool.ts";
@@ -58,6 +59,7 @@ import {
   encodeExeKey,
   type ExeKey,
   HW,
+  LAYOUT,
   NO_TIMES,
   type SockClosed,
 } from "../../ffi/structs.ts";
@@ -169,6 +171,13 @@ export class DaemonCore implements HashwallApi {
   #onceApprovals = new Map<number, { key: ExeKey; start: string; app: string; path: string }>();
   #sessionApps = new Map<string, App>();
   #rehashQueue = new Map<string, Promise<void>>();
+  /**
+   * kernel-revoke: per app name, the boot-clock ns read just before its latest hash began. The
+   * kernel approval written from that hash is refused when the kernel saw a writable open of the
+   * file after it (AppControl.approve, bpf/write_revoke.h). Set wherever a hash starts
+   * (#verifyAll, #recheck, reload); read by #approveInKernel. (core-split: state machine.)
+   */
+  #hashedSince = new Map<string, bigint>();
   #warnings = new Map<string, string>();
   #packages: PackageApprovals;
   /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
@@ -534,6 +543,8 @@ export class DaemonCore implements HashwallApi {
     const states = this.#registry.list();
     // Each app's change counter before its hash starts: a watch event meanwhile voids the result.
     const since = states.map((s) => s.changeSeq);
+    const started = bootNs(); // kernel-revoke: see #hashedSince
+    for (const s of states) this.#hashedSince.set(s.app.name, started);
     const watched = new Set(this.#watcher?.watchedFiles() ?? []);
     const results = await this.#identity().hashMany(
       this.#pool,
@@ -628,17 +639,40 @@ export class DaemonCore implements HashwallApi {
       if (!want.has(ks)) this.#revoke(k, this.#whyGone(k, onceTgid !== undefined));
     }
     for (const s of this.#registry.list()) s.approvedInKernel = false;
-    for (const s of want.values()) {
-      this.kernel.approve({
-        key: s.key!,
-        appId: s.id,
-        flags: appFlags(s.app),
-        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
-      });
-      s.approvedInKernel = true;
+    for (const s of want.values()) this.#approveInKernel(s);
+    // kernel-revoke: the write watch keeps the identities of every app (approved or awaiting a
+    // re-hash), nothing else.
+    const keep = new Set<string>();
+    for (const s of this.#registry.list()) if (s.key) keep.add(keyString(s.key));
+    try {
+      this.kernel.pruneWriteWatch(keep);
+    } catch (e) {
+      this.#warn("write-watch", `write watch not pruned: ${(e as Error).message}`);
     }
     this.#syncAppExec();
     this.#syncScripts();
+  }
+
+  /**
+   * kernel-revoke: writes the approval of a valid app to the kernel — unless the kernel saw a
+   * writable open of its file after the hash began (#hashedSince): then the bytes hashed prove
+   * nothing about what the writer leaves, the app stays pending (red) and the writer's close
+   * (FAN_CLOSE_WRITE) queues the next re-hash. Returns whether it is approved now.
+   * (core-split: belongs with the approval state machine.)
+   */
+  #approveInKernel(s: AppState): boolean {
+    const ok = this.kernel.approve({
+      key: s.key!,
+      appId: s.id,
+      flags: appFlags(s.app),
+      times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
+    }, this.#hashedSince.get(s.app.name));
+    s.approvedInKernel = ok;
+    if (!ok) {
+      s.status = "pending";
+      s.pendingReason = "opened for writing while it was hashed";
+    }
+    return ok;
   }
 
   /**
@@ -708,10 +742,13 @@ export class DaemonCore implements HashwallApi {
    * app leaving the config) comes through here, so none of them leaves a connection behind.
    */
   #revoke(key: ExeKey, reason: number, s?: AppState): void {
-    const appId = this.kernel.approvedAppId(key);
+    const st = s ?? this.#registry.byKey(key);
+    // kernel-revoke: the kernel may have taken the approval out itself (a writable open,
+    // bpf/write_revoke.h) before this daemon heard of it; the sockets resting on it still close.
+    const appId = this.kernel.approvedAppId(key) ??
+      (st?.approvedInKernel && st.key && keyString(st.key) === keyString(key) ? st.id : undefined);
     this.kernel.revoke(key);
     if (appId === undefined) return;
-    const st = s ?? this.#registry.byKey(key);
     this.#closeSockets([{ key, appId, reason }], (r) => ({
       app: st?.app.name,
       // An approval of an earlier run (session, once) has no registry entry: name the process.
@@ -821,6 +858,11 @@ export class DaemonCore implements HashwallApi {
     }
     const app = this.#registry.byPath(ev.exe);
     if (app) ev.app = app.app.name;
+    if (ev.kind === "write_open") {
+      this.#onWriteOpen(ev, rec);
+      this.#batcher.push(ev);
+      return;
+    }
     if (ev.kind === "exec") {
       // Not a connection: the kernel refused trust to an approved file (bpf/stale.h,
       // bpf/script_open.h). History keeps it; the learning list has nothing to learn from it.
@@ -870,6 +912,40 @@ export class DaemonCore implements HashwallApi {
   /** The kernel DNS parser's counters (status, /metrics). */
   dnsCounters(): Record<string, number> {
     return this.#hostnames?.stats() ?? {};
+  }
+
+  /**
+   * kernel-revoke: the kernel revoked an approved file at an open for writing, before the open
+   * returned (bpf/write_revoke.h). The daemon's state follows: the app turns pending (red) and the
+   * live sockets resting on the identity close. No re-hash here and no noteChange: the open came
+   * before the writer's close, whose FAN_CLOSE_WRITE re-hashes (same bytes → approved again); a
+   * hash running now started after this open only if that close queued it. Handled at the ring
+   * drain, so the close's re-hash may already have approved the file again: then nothing changes.
+   * (core-split: belongs with the approval state machine.)
+   */
+  #onWriteOpen(ev: ConnEvent, rec: Uint8Array): void {
+    const key = { dev: BigInt(ev.dev), ino: BigInt(ev.ino) };
+    if (this.kernel.approvedAppId(key) !== undefined) return; // approved again since
+    const ks = keyString(key);
+    for (const [path, k] of this.#pinnedByPath) {
+      if (keyString(k) === ks) this.#pinnedByPath.delete(path);
+    }
+    const s = this.#registry.byKeyString(ks);
+    if (s && s.approvedInKernel) {
+      s.approvedInKernel = false;
+      s.status = "pending";
+      s.pendingReason = `opened for writing by pid ${ev.tgid} (${ev.comm})`;
+      this.#forgetCached(s);
+      this.#publish({ type: "app", app: toAppInfo(s) });
+    }
+    // The app id the kernel held (hw_event.rule): an approval of an earlier run has no state.
+    const appId = s?.id ?? new DataView(rec.buffer, rec.byteOffset, rec.byteLength)
+      .getUint32(LAYOUT.hw_event.fields.rule, true);
+    if (!appId) return;
+    this.#closeSockets([{ key, appId, reason: HW.CLOSE_CHANGED }], (r) => ({
+      app: s?.app.name,
+      exe: s?.app.path ?? procExe(r.tgid) ?? "",
+    }));
   }
 
   /**
@@ -1057,6 +1133,7 @@ export class DaemonCore implements HashwallApi {
     const oldKey = s.key;
     const oldHash = s.actualSha256;
     const cached = useCache ? this.#cachedHash(s.app.path) : undefined;
+    this.#hashedSince.set(name, bootNs()); // kernel-revoke: before the bytes are read
     if (cached) this.#registry.applyHash(name, cached);
     else {
       const watched = this.#watcher?.watchedFiles().includes(s.app.path) ?? false;
@@ -1069,14 +1146,8 @@ export class DaemonCore implements HashwallApi {
     if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
       this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
     }
-    if (s.status === "valid" && s.key) {
-      this.kernel.approve({
-        key: s.key,
-        appId: s.id,
-        flags: appFlags(s.app),
-        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
-      });
-      s.approvedInKernel = true;
+    // kernel-revoke: refused (pending) when opened for writing since the hash began.
+    if (s.status === "valid" && s.key && this.#approveInKernel(s)) {
       // No /proc scan for a new identity: processes of it that exec'd before the approval are
       // trusted at their next exec (the kernel did not check their environment at this one). A
       // revocation removes the approval, not the entries, so re-approving restores those.
@@ -1680,7 +1751,10 @@ export class DaemonCore implements HashwallApi {
     }
     this.#registry.setApps(this.#activeApps());
     const pending = this.#registry.list().filter((s) => s.status === "pending");
-    for (const s of pending) await this.#registry.verify(s.app.name);
+    for (const s of pending) {
+      this.#hashedSince.set(s.app.name, bootNs()); // kernel-revoke: see #hashedSince
+      await this.#registry.verify(s.app.name);
+    }
     this.kernel.updateSettings(this.#kernelSettings());
     this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
     this.#syncKernelApprovals();

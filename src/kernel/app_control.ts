@@ -11,6 +11,7 @@
  */
 import { RingReader } from "../../ffi/ringbuf.ts";
 import {
+  BPF_NOEXIST,
   type BpfMap,
   BpfObject,
   type BpfProgram,
@@ -27,6 +28,7 @@ import {
   decodeProcVal,
   decodeSettings,
   decodeTaint,
+  decodeWriteWatch,
   encodeAppVal,
   encodeArgvKey,
   encodeEnvKey,
@@ -37,6 +39,7 @@ import {
   encodeScriptVal,
   encodeSettings,
   encodeU32s,
+  encodeWriteWatch,
   type ExeKey,
   type FileTimes,
   HW,
@@ -45,6 +48,7 @@ import {
   type Settings,
   type Taint,
   u32Key,
+  type WriteWatch,
 } from "../../ffi/structs.ts";
 import { envEntries, grammarEntries } from "../policy/interpreters.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
@@ -79,6 +83,9 @@ export const PERSISTENT_MAPS = [
   "hw_dns_names",
   "hw_dns_stats",
   "hw_script_watch",
+  // Identities the daemon approved → the newest writable open of each (bpf/write_revoke.h):
+  // pinned, so the re-approval guard holds across a restart over pins.
+  "hw_write_watch",
 ] as const;
 
 /**
@@ -460,12 +467,58 @@ export class AppControl {
     }
   }
 
-  /** Puts an identity in hw_approved: from now on its processes' connects pass. */
-  approve(a: Approval): void {
+  /**
+   * Puts an identity in hw_approved: from now on its processes' connects pass. A file identity
+   * also enters hw_write_watch, so the kernel revokes it at its next writable open
+   * (bpf/write_revoke.h).
+   *
+   * `hashedSince` (boot-clock ns, `bootNs()` of ffi/libc.ts read before the hash began): the approval
+   * is taken back at once, and false returned, when the kernel saw a writable open of the file
+   * after that moment (the bytes just hashed may not be the bytes the writer leaves; its close
+   * triggers the next re-hash). The kernel marks hw_write_watch before it deletes, and this reads
+   * the mark after writing, so an open racing the approval is caught by one side or the other.
+   */
+  approve(a: Approval, hashedSince?: bigint): boolean {
+    const key = encodeExeKey(a.key);
+    const watch = this.map("hw_write_watch");
+    // A --for once approval (dev all ones) names a process, not a file: nothing to open.
+    const isFile = a.key.dev !== 0xffff_ffff_ffff_ffffn;
+    if (isFile) {
+      // Added, never reset: resetting seq could wipe the mark of an open racing this call.
+      try {
+        watch.update(key, encodeWriteWatch({ seq: 0n, tgid: 0, count: 0 }), BPF_NOEXIST);
+      } catch { /* there already (EEXIST); full (E2BIG): fanotify stays the backstop */ }
+    }
     this.map("hw_approved").update(
-      encodeExeKey(a.key),
+      key,
       encodeAppVal({ appId: a.appId, flags: a.flags, times: a.times }),
     );
+    if (!isFile || hashedSince === undefined) return true;
+    const w = this.writeWatch(a.key);
+    if (w && w.seq > hashedSince) {
+      this.map("hw_approved").delete(key);
+      return false;
+    }
+    return true;
+  }
+
+  /** The newest writable open of an approved identity the kernel saw (hw_write_watch). */
+  writeWatch(key: ExeKey): WriteWatch | undefined {
+    const v = this.map("hw_write_watch").lookup(encodeExeKey(key));
+    return v ? decodeWriteWatch(v) : undefined;
+  }
+
+  /**
+   * Keeps in hw_write_watch only the identities in `keep` ("dev:ino"): the daemon calls it
+   * with every identity its apps hold, approved or awaiting a re-hash, so the watch does not grow
+   * with every replaced file.
+   */
+  pruneWriteWatch(keep: Set<string>): void {
+    const watch = this.map("hw_write_watch");
+    for (const k of [...watch.keys()]) {
+      const { dev, ino } = decodeExeKey(k);
+      if (!keep.has(`${dev}:${ino}`)) watch.delete(k);
+    }
   }
 
   /** Removes an identity from hw_approved: every process trusting through it is denied at once. */

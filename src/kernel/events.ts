@@ -26,6 +26,7 @@ const KINDS: Record<number, ConnEvent["kind"]> = {
   [HW.EV_SENDMSG]: "sendmsg",
   [HW.EV_SOCK_CREATE]: "sock_create",
   [HW.EV_EXEC]: "exec",
+  [HW.EV_WRITE_OPEN]: "write_open",
 };
 const REASONS: Record<number, string> = {
   [HW.REASON_UNKNOWN_APP]: "unknown_app",
@@ -40,6 +41,7 @@ const REASONS: Record<number, string> = {
   [HW.REASON_SCRIPT_PENDING]: "script_pending",
   [HW.REASON_SCRIPT_MISMATCH]: "script_mismatch",
   [HW.REASON_STALE]: "stale",
+  [HW.REASON_WRITE_OPEN]: "write_open",
 };
 
 /** The reason text; the trust guards name their detail ("env:LD_PRELOAD", "injected:ptrace"). */

@@ -40,6 +40,8 @@ export function explainReason(e: ConnEvent): string {
       return "interpreter without an approved script";
     case "not_via":
       return "started by none of the apps its only_via names";
+    case "write_open":
+      return `approval revoked: opened for writing by pid ${e.tgid} (${e.comm})`;
     default:
       if (e.verdict === "allow" && e.app) return `approved app "${e.app}"`;
       return e.reason;

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * write_revoke.h — an approved file opened for writing loses its approval in the kernel, at the
+ * open, before the open returns (issues 14, 20, 22: first write → revoked p99 ≤ 1 ms).
+ *
+ * hw_openat_exit runs at the exit of every openat/openat2/open/creat on the host (one program,
+ * attached to the four tracepoints). It looks at the new fd's f_mode: a read-only open (the
+ * common case) returns after that test, as it did when this program served only /proc/PID/mem
+ * (tamper.h). A writable fd costs one hash lookup of its key (inode_key.h: the key the exec hook
+ * computes, btrfs subvolume device included) in hw_write_watch, the identities the daemon
+ * approved. On a hit:
+ *   1. hw_write_watch[key].seq = now (boot ns), tgid = the opener — FIRST, so a daemon that
+ *      hashed since before this moment and approves after sees it (AppControl.approve's guard);
+ *   2. the hw_approved entry is deleted: every process trusting through it is denied from its
+ *      next connect on, whatever it was doing before;
+ *   3. if this open was the one that deleted it, one HW_EV_WRITE_OPEN report goes to the ring:
+ *      the daemon turns the app red, closes its live sockets (sockets.h) and re-hashes it at the
+ *      close (fanotify FAN_CLOSE_WRITE): same bytes → approved again.
+ *
+ * The kernel sees every fd opened for writing after the approval, through any name (another
+ * hard link, a bind mount, /proc/self/fd, openat2, creat, O_TRUNC). It does not see writes
+ * through an fd opened BEFORE the approval, through a writable shared mapping made from such an
+ * fd, or truncate(2) by path (no fd: resolving a path is not cheap in a tracepoint): fanotify
+ * (src/integrity/watch.ts, FAN_MODIFY) stays the backstop for those, and bpf/stale.h refuses
+ * trust at exec to a file whose times moved. Only a process allowed to open the file for
+ * writing can trigger this, i.e. one that could already change it (and so revoke it) before.
+ */
+#ifndef HW_WRITE_REVOKE_H
+#define HW_WRITE_REVOKE_H
+
+/* Every identity the daemon approved → the newest writable open of it (hashwall.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_MAX_WRITE_WATCH);
+	__type(key, struct hw_exe_key);
+	__type(value, struct hw_write_watch);
+} hw_write_watch SEC(".maps");
+
+/* One report of a revocation at a writable open (kind HW_EV_WRITE_OPEN; rule = the app id). */
+static __always_inline void hw_report_write_open(struct task_struct *cur, __u32 tgid,
+						 const struct hw_exe_key *key, __u32 app_id,
+						 __u64 now)
+{
+	struct hw_event *e = bpf_ringbuf_reserve(&hw_events, sizeof(*e), 0);
+	if (!e) {
+		count(HW_CNT_LOST);
+		return;
+	}
+	e->ts_ns = now;
+	e->exe = *key;
+	e->tgid = tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->kind = HW_EV_WRITE_OPEN;
+	e->verdict = HW_VERDICT_DENY;
+	e->family = 0;
+	e->proto = 0;
+	e->dport = 0;
+	e->reason = HW_REASON_WRITE_OPEN;
+	e->flags = 0;
+	e->rule = app_id;
+	e->via_app = 0;
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->exe_path[0] = 0; /* the daemon names the file by its identity */
+	fill_lineage(e, cur);
+	count(HW_CNT_EVENTS);
+	/* The daemon drains on a timer (as for every report): no wakeup, whose cost is ~11 us. */
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+}
+
+/* A writable fd on `f`: revoke its identity if the daemon approved it (see above). */
+static __always_inline void hw_write_revoke(struct file *f, struct task_struct *cur)
+{
+	struct hw_exe_key key;
+	hw_file_key(f, &key);
+	struct hw_write_watch *w = bpf_map_lookup_elem(&hw_write_watch, &key);
+	if (!w)
+		return;
+	__u64 now = bpf_ktime_get_boot_ns();
+	__u32 tgid = BPF_CORE_READ(cur, tgid);
+	/* 1: the guard's mark first (AppControl.approve reads it after writing the approval). */
+	w->seq = now;
+	w->tgid = tgid;
+	w->count += 1;
+	struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &key);
+	if (!a)
+		return; /* revoked already (an earlier open, the daemon): the mark is what counts */
+	__u32 app_id = a->app_id;
+	/* 2: gone. Only the open whose delete removed it reports (concurrent opens race here). */
+	if (bpf_map_delete_elem(&hw_approved, &key) == 0)
+		hw_report_write_open(cur, tgid, &key, app_id, now);
+}
+
+/*
+ * Also attached to sys_exit_openat2, sys_exit_open and sys_exit_creat (src/kernel): one program
+ * for every way to open, so the host pays one program per open, not four.
+ */
+SEC("tracepoint/syscalls/sys_exit_openat")
+int hw_openat_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	long fd = ctx->ret;
+	if (fd < 0)
+		return 0;
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(cur, files, fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	/* The common case, a read-only open, ends here. */
+	if (!(BPF_CORE_READ(f, f_mode) & HW_FMODE_WRITE))
+		return 0;
+	hw_write_revoke(f, cur);
+	hw_mem_open(f, cur);
+	return 0;
+}
+
+#endif /* HW_WRITE_REVOKE_H */
