@@ -4,6 +4,11 @@
  * trust on a difference (bpf/stale.h). Real kernel, real daemon, enforcing, allow_loopback =
  * false; the attacker is `nobody` (owner of the approved files) in the test cgroup. ext4 (the
  * root fs): the first write fault on a clean page moves mtime and ctime (page_mkwrite).
+ *
+ * Since the kernel revokes at the writable open (bpf/write_revoke.h), the O_RDWR open that makes
+ * the mapping revokes at once; the times check matters for a mapping made from an fd opened
+ * BEFORE the approval. So each attack maps first, then the app is re-hashed and approved while
+ * the mapping exists (`apps rehash`), and only then writes through it.
  */
 import assert from "node:assert/strict";
 import { sha256Of, startTestDaemon, type TestDaemon } from "../helpers/daemon.ts";
@@ -69,6 +74,23 @@ int main(int argc, char **argv) {
 }
 `;
 
+/**
+ * After the attacker's O_RDWR open: the kernel revoked `name` at that open (its write_open
+ * event), then `apps rehash` approves it again while the mapping lives: the mapping now predates
+ * the approval, as one made before it would.
+ */
+async function approveAfterMapping(d: TestDaemon, name: string, path: string): Promise<void> {
+  await waitForEvent(
+    d,
+    `the write_open revocation of ${name}`,
+    (e) => e.kind === "write_open" && e.exe === path,
+  );
+  await until(`${name} pending`, async () => (await appInfo(d, name)).status === "pending");
+  const r = await d.cli(["apps", "rehash", name]);
+  assert.equal(r.code, 0, r.stderr);
+  await until(`${name} approved again`, async () => (await appInfo(d, name)).status === "valid");
+}
+
 /** Runs the attacker as nobody in the cgroup; step(k) lets it do write k and waits for it. */
 async function mapAttack(d: TestDaemon, path: string, pairs: string[]) {
   const go = `${path}.go`;
@@ -124,6 +146,8 @@ Deno.test("mmap write: a script changed through a shared mapping is not trusted"
     // restore the bytes, unmap. Fails before: printed "evil:ok" (the changed file ran approved,
     // and after the restore no trace remained).
     const atk = await mapAttack(d, a, ['"good"', '"evil"', '"evil"', '"good"']);
+    await approveAfterMapping(d, "a", a);
+    assert.equal(await runNobody(d, [PY, a, port]), "good:ok", "approved with the mapping alive");
     await atk.step(0);
     assert.equal(await runNobody(d, [PY, a, port]), "evil:EPERM", "changed through the mapping");
     // The kernel told the daemon, which re-hashed: other content, revoked and shown invalid.
@@ -145,6 +169,7 @@ Deno.test("mmap write: a script changed through a shared mapping is not trusted"
     // mapping (its page was dirty and writable) must move the times again: the daemon's hash
     // wrote the page back first, which made it read-only in the mapping.
     const atk2 = await mapAttack(d, b, ['"good"', '"good"', '"good"', '"evil"']);
+    await approveAfterMapping(d, "b", b);
     const verified = (await appInfo(d, "b")).lastVerified ?? 0;
     await atk2.step(0);
     assert.equal(
@@ -188,6 +213,8 @@ Deno.test("mmap write: a binary changed through a shared mapping is not trusted"
     // The daemon is frozen during the attack, so only the kernel can notice: the unmap's
     // CLOSE_WRITE re-hash cannot win the race. Fails before: printed "evil:ok".
     const atk = await mapAttack(d, bin, ["TAG=good", "TAG=evil"]);
+    // (Not run while mapped: the mapping holds a writable reference, exec would get ETXTBSY.)
+    await approveAfterMapping(d, "tagged", bin);
     d.signal("SIGSTOP");
     let out: string;
     try {
