@@ -931,7 +931,10 @@ export class DaemonCore implements HashwallApi {
       if (keyString(k) === ks) this.#pinnedByPath.delete(path);
     }
     const s = this.#registry.byKeyString(ks);
-    if (s && s.approvedInKernel) {
+    // Already handled: a FAN_MODIFY of the first write revoked it through #revoke (sockets
+    // closed there) before this drain.
+    if (s && !s.approvedInKernel) return;
+    if (s) {
       s.approvedInKernel = false;
       s.status = "pending";
       s.pendingReason = `opened for writing by pid ${ev.tgid} (${ev.comm})`;

@@ -106,3 +106,20 @@ Deno.test("toConnEvent: a kind this build does not know is shown as kind_N, neve
   rec[LAYOUT.hw_event.fields.kind] = HW.EV_SENDMSG;
   assert.equal(recordToConnEvent(rec, new IdentityPaths(), 0).kind, "sendmsg");
 });
+
+Deno.test("toConnEvent: a revocation at a writable open names the approved file by its identity", () => {
+  const rec = record({ comm: new TextEncoder().encode("vim"), path: "", depth: 0 });
+  const v = new DataView(rec.buffer);
+  rec[LAYOUT.hw_event.fields.kind] = HW.EV_WRITE_OPEN;
+  rec[LAYOUT.hw_event.fields.verdict] = HW.VERDICT_DENY;
+  v.setUint32(LAYOUT.hw_event.fields.reason, HW.REASON_WRITE_OPEN, true);
+  const paths = new IdentityPaths();
+  paths.set({ dev: 0x1_0000_0003n, ino: 2n ** 63n + 5n }, "/opt/app/bin/app");
+  const ev = recordToConnEvent(rec, paths, 0);
+  assert.equal(ev.kind, "write_open");
+  assert.equal(ev.reason, "write_open");
+  assert.equal(ev.verdict, "deny");
+  assert.equal(ev.exe, "/opt/app/bin/app", "the approved file, not the opener");
+  assert.equal(ev.comm, "vim");
+  assert.equal(ev.tgid, 4242, "the opener");
+});
