@@ -931,19 +931,21 @@ export class DaemonCore implements HashwallApi {
       if (keyString(k) === ks) this.#pinnedByPath.delete(path);
     }
     const s = this.#registry.byKeyString(ks);
-    // Already handled: a FAN_MODIFY of the first write revoked it through #revoke (sockets
-    // closed there) before this drain.
-    if (s && !s.approvedInKernel) return;
-    if (s) {
+    // The state turns pending only if this daemon still thought it approved (a FAN_MODIFY or a
+    // re-hash may have been first; an `invalid` stays invalid). The sockets close either way:
+    // the report may come from before this daemon started (written while no daemon ran, the
+    // kernel revoked it alone), and a second run after FAN_MODIFY's costs one iterator pass.
+    if (s?.approvedInKernel) {
       s.approvedInKernel = false;
       s.status = "pending";
       s.pendingReason = `opened for writing by pid ${ev.tgid} (${ev.comm})`;
       this.#forgetCached(s);
       this.#publish({ type: "app", app: toAppInfo(s) });
     }
-    // The app id the kernel held (hw_event.rule): an approval of an earlier run has no state.
-    const appId = s?.id ?? new DataView(rec.buffer, rec.byteOffset, rec.byteLength)
-      .getUint32(LAYOUT.hw_event.fields.rule, true);
+    // The app id the kernel held at the open (hw_event.rule): the one the sockets' records carry,
+    // also for an approval of an earlier run.
+    const appId = new DataView(rec.buffer, rec.byteOffset, rec.byteLength)
+      .getUint32(LAYOUT.hw_event.fields.rule, true) || s?.id;
     if (!appId) return;
     this.#closeSockets([{ key, appId, reason: HW.CLOSE_CHANGED }], (r) => ({
       app: s?.app.name,
