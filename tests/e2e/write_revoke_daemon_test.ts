@@ -113,7 +113,7 @@ Deno.test("daemon: a writable open revokes at once; close without change re-appr
     // 2. Closed without a change: the close's re-hash approves it again.
     const t0 = performance.now();
     w.close();
-    await until("approved again", async () => approved(), 5000, 5);
+    await until("approved again", () => Promise.resolve(approved()), 5000, 5);
     const reapproveMs = performance.now() - t0;
     assert.equal(await status(), "valid");
     assert.ok(reapproveMs < 5000, `re-approved in ${reapproveMs.toFixed(0)} ms`);
