@@ -4,10 +4,13 @@
  * pinned hw_approved map until the identity is gone. The clock starts before the open (the first
  * step of any write): the kernel revokes at the writable open itself (bpf/write_revoke.h), so
  * "revoked before open() returned" counts trials where the identity was gone when open() came
- * back. 1 000 trials; p50/p99/max, goal p99 ≤ 1 ms (issue 22). After each trial the bytes are
- * restored and the daemon re-approves the file (re-hash on close_write) before the next one.
+ * back. The time is taken at the first look that finds the identity gone (right after the open
+ * when the kernel revoked in it, else polled every 20 µs after the write). 1 000 trials;
+ * p50/p99/max, goal p99 ≤ 1 ms (issue 22). After each trial the bytes are restored and the daemon
+ * re-approves the file (re-hash on close_write) before the next one.
  *
- * Baseline measured in the same run: the open()+write() calls themselves. Also the backstop
+ * Baseline measured in the same run: the open() call alone (on a loaded machine its own tail is
+ * the revocation's: the identity is gone when it returns). Also the backstop
  * (fanotify, the daemon): a write through an fd opened BEFORE the approval, which the open-time
  * revocation cannot see — `backstop` trials (default 200).
  *
@@ -92,10 +95,13 @@ try {
   } => {
     const t0 = performance.now();
     const f = Deno.openSync(bin, { write: true });
+    const t1 = performance.now();
+    // Looked at right after the open, before the write: the kernel revokes at the open itself.
     const atOpen = !present();
+    const seen = performance.now();
     f.seekSync(0, Deno.SeekMode.End);
     f.writeSync(new Uint8Array([0]));
-    const t1 = performance.now();
+    if (atOpen) return { t0, revoked: seen - t0, call: t1 - t0, atOpen, f };
     // Poll every 20 µs (usleep, not a timer: a timer's granularity would dominate).
     while (present()) {
       if (performance.now() - t0 > 5000) throw new Error("no revocation within 5 s");
@@ -192,7 +198,8 @@ try {
     revoke_p50_ms: ms(median(revoke)),
     revoke_p99_ms: ms(p99(revoke)),
     revoke_max_ms: ms(Math.max(...revoke)),
-    open_write_p50_ms: ms(median(writes)),
+    open_call_p50_ms: ms(median(writes)),
+    open_call_p99_ms: ms(p99(writes)),
     revoked_before_open_returned: beforeReturn,
     goal_p99_ms: GOAL_WRITE_MS,
     met: warmMet,
@@ -223,7 +230,7 @@ try {
     ["measure", "p50 ms", "p99 ms", "max ms"],
     [
       row(`warm: open for writing + first write → identity gone from hw_approved`, revoke),
-      row("open() + write() calls (baseline)", writes),
+      row("the open() call alone (baseline: revoked inside it)", writes),
       ...(BACKSTOP
         ? [row(`backstop: write through an fd opened before the approval → gone`, backstop)]
         : []),
