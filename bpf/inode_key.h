@@ -19,14 +19,14 @@
 
 #define HW_BTRFS_SUPER_MAGIC 0x9123683E
 
-/* The device of `inode`'s key: the subvolume's anonymous device on btrfs, else i_sb->s_dev. */
-static __always_inline __u64 hw_inode_dev(struct inode *inode)
+/*
+ * The device of `inode`'s key, given its superblock `sb` and that superblock's `magic` (a caller
+ * that already read them, the open-exit tracepoint, saves the loads).
+ */
+static __always_inline __u64 hw_inode_dev_sb(struct inode *inode, struct super_block *sb,
+					     __u64 magic)
 {
-	if (!inode)
-		return 0;
-	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
-	if (bpf_core_type_exists(struct btrfs_inode) &&
-	    BPF_CORE_READ(sb, s_magic) == HW_BTRFS_SUPER_MAGIC) {
+	if (bpf_core_type_exists(struct btrfs_inode) && magic == HW_BTRFS_SUPER_MAGIC) {
 		/* container_of(inode, struct btrfs_inode, vfs_inode), offset relocated by CO-RE. */
 		struct btrfs_inode *bi =
 			(void *)((char *)inode - bpf_core_field_offset(struct btrfs_inode, vfs_inode));
@@ -35,6 +35,15 @@ static __always_inline __u64 hw_inode_dev(struct inode *inode)
 			return anon;
 	}
 	return BPF_CORE_READ(sb, s_dev);
+}
+
+/* The device of `inode`'s key: the subvolume's anonymous device on btrfs, else i_sb->s_dev. */
+static __always_inline __u64 hw_inode_dev(struct inode *inode)
+{
+	if (!inode)
+		return 0;
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	return hw_inode_dev_sb(inode, sb, BPF_CORE_READ(sb, s_magic));
 }
 
 /* A file's key: what exec, lineage and the fd iterator compute. */

@@ -102,13 +102,11 @@ int hw_vm_writev(struct trace_event_raw_sys_enter *ctx)
 }
 
 /*
- * An fd just opened for writing (the caller, hw_openat_exit in write_revoke.h, already tested
- * FMODE_WRITE): a procfs "mem" file taints its mm's owner.
+ * An fd just opened for writing on procfs (the caller, hw_openat_exit in write_revoke.h, already
+ * tested FMODE_WRITE and the superblock's magic): a "mem" file taints its mm's owner.
  */
 static __always_inline void hw_mem_open(struct file *f, struct task_struct *cur)
 {
-	if (BPF_CORE_READ(f, f_inode, i_sb, s_magic) != HW_PROC_SUPER_MAGIC)
-		return;
 	char name[4] = {};
 	bpf_probe_read_kernel(name, sizeof(name), BPF_CORE_READ(f, f_path.dentry, d_name.name));
 	if (name[0] != 'm' || name[1] != 'e' || name[2] != 'm' || name[3] != 0)

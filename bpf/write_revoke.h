@@ -68,11 +68,16 @@ static __always_inline void hw_report_write_open(struct task_struct *cur, __u32 
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
-/* A writable fd on `f`: revoke its identity if the daemon approved it (see above). */
-static __always_inline void hw_write_revoke(struct file *f, struct task_struct *cur)
+/*
+ * A writable fd on `inode` (superblock `sb`, its `magic`): revoke its identity if the daemon
+ * approved it (see above). The key is hw_file_key's, from loads the caller already made.
+ */
+static __always_inline void hw_write_revoke(struct inode *inode, struct super_block *sb,
+					    __u64 magic, struct task_struct *cur)
 {
 	struct hw_exe_key key;
-	hw_file_key(f, &key);
+	key.ino = BPF_CORE_READ(inode, i_ino);
+	key.dev = hw_inode_dev_sb(inode, sb, magic);
 	struct hw_write_watch *w = bpf_map_lookup_elem(&hw_write_watch, &key);
 	if (!w)
 		return;
@@ -109,8 +114,14 @@ int hw_openat_exit(struct trace_event_raw_sys_exit *ctx)
 	/* The common case, a read-only open, ends here. */
 	if (!(BPF_CORE_READ(f, f_mode) & HW_FMODE_WRITE))
 		return 0;
-	hw_write_revoke(f, cur);
-	hw_mem_open(f, cur);
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	__u64 magic = BPF_CORE_READ(sb, s_magic);
+	/* procfs files are never approved; /proc/PID/mem is tamper.h's. */
+	if (magic == HW_PROC_SUPER_MAGIC)
+		hw_mem_open(f, cur);
+	else
+		hw_write_revoke(inode, sb, magic, cur);
 	return 0;
 }
 
