@@ -163,6 +163,11 @@ export interface Store {
  * the same ancestors (src/kernel/events.ts), so a flood serializes it once, not per row.
  */
 const lineageJsonCache = new WeakMap<object, string>();
+/** Lineage ids remembered by JSON per store. */
+const LINEAGE_CACHE = 4096;
+/** The event columns, with the lineage's JSON from the lineages table (see rowToEvent). */
+const EVENT_SELECT = `SELECT e.*, l.json AS lineage_json
+  FROM conn_events e LEFT JOIN lineages l ON l.id = e.lineage_id`;
 function lineageJson(lineage: ConnEvent["lineage"]): string {
   if (!Object.isFrozen(lineage)) return JSON.stringify(lineage);
   let json = lineageJsonCache.get(lineage);
@@ -188,7 +193,10 @@ interface EventRow {
   dport: number;
   proto: number;
   app: string | null;
+  /** The row's own lineage JSON (rows before schema 6; '[]' for rows with a lineage_id). */
   lineage: string;
+  /** The shared lineage's JSON (lineages table), when the row has a lineage_id. */
+  lineage_json: string | null;
   interpreter: string | null;
   via: string | null;
   host: string | null;
@@ -197,7 +205,7 @@ interface EventRow {
 function rowToEvent(r: EventRow): ConnEvent {
   let lineage: LineageEntry[] = [];
   try {
-    lineage = JSON.parse(r.lineage);
+    lineage = JSON.parse(r.lineage_json ?? r.lineage);
   } catch { /* a damaged lineage cell must not hide the event */ }
   const ev: ConnEvent = {
     id: r.id,
@@ -318,6 +326,11 @@ export function openStore(path: string, opts: OpenStoreOptions = {}): Store {
 class SqliteStore implements Store {
   readonly #db: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
+  /** Ids of lineages written already: by shared array, and by JSON (bounded). */
+  #lineageByArray = new WeakMap<object, number>();
+  readonly #lineageByJson = new Map<string, number>();
+  /** Cache entries added by the transaction in progress (undone if it rolls back). */
+  readonly #newLineages: (string | object)[] = [];
   readonly path: string;
 
   constructor(db: DatabaseSync, path: string) {
@@ -358,36 +371,80 @@ class SqliteStore implements Store {
     if (rows.length === 0) return 0;
     const ins = this.#stmt(
       `INSERT INTO conn_events (time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
-         family, daddr, dport, proto, app, lineage, interpreter, via, host)
+         family, daddr, dport, proto, app, lineage_id, interpreter, via, host)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    return this.#tx(() => {
-      for (const e of rows) {
-        ins.run(
-          e.time,
-          e.kind,
-          e.verdict,
-          e.reason,
-          e.ruleId ?? null,
-          e.tgid,
-          e.uid,
-          e.comm,
-          e.exe,
-          e.dev,
-          e.ino,
-          e.family,
-          e.daddr,
-          e.dport,
-          e.proto,
-          e.app ?? null,
-          lineageJson(e.lineage),
-          e.interpreter ?? null,
-          e.via ?? null,
-          e.host ?? null,
-        );
+    try {
+      return this.#tx(() => {
+        for (const e of rows) {
+          ins.run(
+            e.time,
+            e.kind,
+            e.verdict,
+            e.reason,
+            e.ruleId ?? null,
+            e.tgid,
+            e.uid,
+            e.comm,
+            e.exe,
+            e.dev,
+            e.ino,
+            e.family,
+            e.daddr,
+            e.dport,
+            e.proto,
+            e.app ?? null,
+            this.#lineageId(e.lineage),
+            e.interpreter ?? null,
+            e.via ?? null,
+            e.host ?? null,
+          );
+        }
+        this.#newLineages.length = 0;
+        return rows.length;
+      });
+    } catch (e) {
+      // The lineages written in the rolled-back transaction are gone: forget their ids.
+      for (const k of this.#newLineages) {
+        if (typeof k === "string") this.#lineageByJson.delete(k);
+        else this.#lineageByArray.delete(k);
       }
-      return rows.length;
-    });
+      this.#newLineages.length = 0;
+      throw e;
+    }
+  }
+
+  /**
+   * The id of `lineage` in the lineages table (null for none), written there on first sight.
+   * Called inside insertEvents' transaction. Shared frozen arrays (src/kernel/events.ts) are
+   * looked up by identity, others by their JSON.
+   */
+  #lineageId(lineage: ConnEvent["lineage"]): number | null {
+    if (lineage.length === 0) return null;
+    const frozen = Object.isFrozen(lineage);
+    if (frozen) {
+      const id = this.#lineageByArray.get(lineage);
+      if (id !== undefined) return id;
+    }
+    const json = lineageJson(lineage);
+    let id = this.#lineageByJson.get(json);
+    if (id === undefined) {
+      const row = this.#stmt(
+        `INSERT INTO lineages (json) VALUES (?)
+         ON CONFLICT (json) DO UPDATE SET json = excluded.json RETURNING id`,
+      ).get(json) as { id: number };
+      id = row.id;
+      if (this.#lineageByJson.size >= LINEAGE_CACHE) {
+        this.#lineageByJson.delete(this.#lineageByJson.keys().next().value!);
+      }
+      this.#lineageByJson.set(json, id);
+      this.#newLineages.push(json);
+    }
+    if (frozen) {
+      this.#lineageByArray.set(lineage, id);
+      this.#newLineages.push(lineage);
+    }
+    return id;
   }
 
   queryEvents(query: EventQuery = {}): ConnEvent[] {
@@ -395,24 +452,24 @@ class SqliteStore implements Store {
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (q.since !== undefined) {
-      where.push("time >= ?");
+      where.push("e.time >= ?");
       params.push(q.since);
     }
     if (q.app !== undefined) {
-      where.push("app = ?");
+      where.push("e.app = ?");
       params.push(q.app);
     }
     if (q.verdict !== undefined) {
-      where.push("verdict = ?");
+      where.push("e.verdict = ?");
       params.push(q.verdict);
     }
     if (q.before !== undefined) {
-      where.push("id < ?");
+      where.push("e.id < ?");
       params.push(q.before);
     }
-    const sql = `SELECT * FROM conn_events${
+    const sql = `${EVENT_SELECT}${
       where.length ? ` WHERE ${where.join(" AND ")}` : ""
-    } ORDER BY id DESC LIMIT ?`;
+    } ORDER BY e.id DESC LIMIT ?`;
     params.push(q.limit);
     return (this.#stmt(sql).all(...params) as unknown as EventRow[]).map(rowToEvent);
   }
@@ -449,7 +506,7 @@ class SqliteStore implements Store {
       last_seen: number;
       last_id: number;
     }[];
-    const byId = this.#stmt("SELECT * FROM conn_events WHERE id = ?");
+    const byId = this.#stmt(`${EVENT_SELECT} WHERE e.id = ?`);
     return rows.map((r) => ({
       exe: r.exe,
       attempts: r.attempts,
@@ -674,10 +731,22 @@ class SqliteStore implements Store {
     }
     if (p.maxRows !== undefined) checkPositiveInt("retention", "max_rows", p.maxRows);
     const now = p.now ?? Date.now();
-    return {
-      events: this.#trimTable("conn_events", p, now),
-      integrity: this.#trimTable("integrity_changes", p, now),
-    };
+    const events = this.#trimTable("conn_events", p, now);
+    if (events > 0) this.#trimLineages();
+    return { events, integrity: this.#trimTable("integrity_changes", p, now) };
+  }
+
+  /** Deletes the lineages no event points at any more (after retention deleted events). */
+  #trimLineages(): void {
+    this.#tx(() =>
+      this.#stmt(
+        `DELETE FROM lineages WHERE id NOT IN
+           (SELECT lineage_id FROM conn_events WHERE lineage_id IS NOT NULL)`,
+      ).run()
+    );
+    // Some remembered ids may be gone: look them up again.
+    this.#lineageByArray = new WeakMap();
+    this.#lineageByJson.clear();
   }
 
   checkpoint(): boolean {
