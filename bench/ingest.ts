@@ -290,7 +290,7 @@ await runBench(async (cleanup) => {
     [
       "consumer CPU per event over the paced steps (µs)",
       cpuPerEvent.toFixed(2),
-      `at most ${fmt(1e6 / cpuPerEvent)} events/s on one idle CPU`,
+      `one CPU at this cost: ${fmt(1e6 / cpuPerEvent)} events/s`,
     ],
     [
       "peak RSS of the consumer (VmHWM)",
