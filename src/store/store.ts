@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import type { Caller, ConnEvent, EventCounts, EventQuery, LineageEntry } from "../api/types.ts";
 import { applyMigrations, schemaVersion } from "./migrate.ts";
 import { MIGRATIONS } from "./migrations.ts";
@@ -163,6 +163,18 @@ export interface Store {
  * the same ancestors (src/kernel/events.ts), so a flood serializes it once, not per row.
  */
 const lineageJsonCache = new WeakMap<object, string>();
+/** Columns insertEvents writes, in the order #eventArgs binds them. */
+const EVENT_COLUMNS = `time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
+  family, daddr, dport, proto, app, lineage_id, interpreter, via, host`;
+const EVENT_COLS = 20;
+/** Rows per INSERT statement in insertEvents (20 values each, far below SQLite's limit). */
+const ROWS_PER_INSERT = 100;
+function eventInsertSql(rows: number): string {
+  const one = `(${new Array(EVENT_COLS).fill("?").join(", ")})`;
+  return `INSERT INTO conn_events (${EVENT_COLUMNS}) VALUES ${
+    new Array(rows).fill(one).join(", ")
+  }`;
+}
 /** Lineage ids remembered by JSON per store. */
 const LINEAGE_CACHE = 4096;
 /** The event columns, with the lineage's JSON from the lineages table (see rowToEvent). */
@@ -331,6 +343,8 @@ class SqliteStore implements Store {
   readonly #lineageByJson = new Map<string, number>();
   /** Cache entries added by the transaction in progress (undone if it rolls back). */
   readonly #newLineages: (string | object)[] = [];
+  /** Bound values of one multi-row insert, reused. */
+  readonly #insertArgs: SQLInputValue[] = new Array(ROWS_PER_INSERT * EVENT_COLS).fill(null);
   readonly path: string;
 
   constructor(db: DatabaseSync, path: string) {
@@ -369,36 +383,24 @@ class SqliteStore implements Store {
     if (!Array.isArray(rows)) throw new StoreInputError("insertEvents: rows must be an array");
     rows.forEach(validateConnEvent);
     if (rows.length === 0) return 0;
-    const ins = this.#stmt(
-      `INSERT INTO conn_events (time, kind, verdict, reason, rule_id, tgid, uid, comm, exe, dev, ino,
-         family, daddr, dport, proto, app, lineage_id, interpreter, via, host)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    );
+    // Many rows per statement: each run() has a fixed cost (binding, stepping, a result object)
+    // that 100 rows share — a third less CPU per row than one row per run (bench/ingest.ts).
+    const many = this.#stmt(eventInsertSql(ROWS_PER_INSERT));
+    const one = this.#stmt(eventInsertSql(1));
+    const args = this.#insertArgs;
     try {
       return this.#tx(() => {
-        for (const e of rows) {
-          ins.run(
-            e.time,
-            e.kind,
-            e.verdict,
-            e.reason,
-            e.ruleId ?? null,
-            e.tgid,
-            e.uid,
-            e.comm,
-            e.exe,
-            e.dev,
-            e.ino,
-            e.family,
-            e.daddr,
-            e.dport,
-            e.proto,
-            e.app ?? null,
-            this.#lineageId(e.lineage),
-            e.interpreter ?? null,
-            e.via ?? null,
-            e.host ?? null,
-          );
+        let i = 0;
+        for (; i + ROWS_PER_INSERT <= rows.length; i += ROWS_PER_INSERT) {
+          for (let k = 0; k < ROWS_PER_INSERT; k++) {
+            this.#eventArgs(rows[i + k], args, k * EVENT_COLS);
+          }
+          many.run(...args);
+        }
+        const single = args.slice(0, EVENT_COLS);
+        for (; i < rows.length; i++) {
+          this.#eventArgs(rows[i], single, 0);
+          one.run(...single);
         }
         this.#newLineages.length = 0;
         return rows.length;
@@ -412,6 +414,30 @@ class SqliteStore implements Store {
       this.#newLineages.length = 0;
       throw e;
     }
+  }
+
+  /** Writes the bound values of `e` (EVENT_COLUMNS order) into `out` from `at`. */
+  #eventArgs(e: ConnEvent, out: SQLInputValue[], at: number): void {
+    out[at] = e.time;
+    out[at + 1] = e.kind;
+    out[at + 2] = e.verdict;
+    out[at + 3] = e.reason;
+    out[at + 4] = e.ruleId ?? null;
+    out[at + 5] = e.tgid;
+    out[at + 6] = e.uid;
+    out[at + 7] = e.comm;
+    out[at + 8] = e.exe;
+    out[at + 9] = e.dev;
+    out[at + 10] = e.ino;
+    out[at + 11] = e.family;
+    out[at + 12] = e.daddr;
+    out[at + 13] = e.dport;
+    out[at + 14] = e.proto;
+    out[at + 15] = e.app ?? null;
+    out[at + 16] = this.#lineageId(e.lineage);
+    out[at + 17] = e.interpreter ?? null;
+    out[at + 18] = e.via ?? null;
+    out[at + 19] = e.host ?? null;
   }
 
   /**
