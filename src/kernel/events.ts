@@ -177,7 +177,7 @@ function verifiedMagic(
   lineage: ConnEvent["lineage"],
 ): string | undefined {
   const p = verifiedExe(raw.tgid, raw.exe.dev, raw.exe.ino) ?? sameFileAncestor(raw, lineage);
-  if (p !== undefined) seen.remember(key, p);
+  if (p !== undefined) verified.remember(key, p);
   return p;
 }
 
@@ -233,6 +233,8 @@ class SeenPaths {
 }
 
 const seen = new SeenPaths();
+/** Paths of magic-link executables, only as verified against the identity (verifiedExe). */
+const verified = new SeenPaths(1024);
 /** Relative script paths made absolute, by pid and path: one /proc lookup per process. */
 const scripts = new SeenPaths(1024);
 
@@ -338,7 +340,7 @@ export function toConnEvent(
       ? raw.exePath
       : undefined) ??
     (magic
-      ? seen.peek(key) ?? verifiedMagic(raw, key, lineage) ?? unresolved(dev, ino, raw.exePath)
+      ? verified.peek(key) ?? verifiedMagic(raw, key, lineage) ?? unresolved(dev, ino, raw.exePath)
       : seen.lookup(key, raw.tgid) ?? (raw.exePath || raw.comm));
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";
