@@ -180,6 +180,11 @@ const LINEAGE_CACHE = 4096;
 /** The event columns, with the lineage's JSON from the lineages table (see rowToEvent). */
 const EVENT_SELECT = `SELECT e.*, l.json AS lineage_json
   FROM conn_events e LEFT JOIN lineages l ON l.id = e.lineage_id`;
+/**
+ * The same for a database not migrated to schema 6 yet (a read-only open, e.g. `hashwall events`
+ * of this build while an older daemon still runs): every row holds its own lineage.
+ */
+const EVENT_SELECT_V5 = "SELECT e.*, NULL AS lineage_json FROM conn_events e";
 function lineageJson(lineage: ConnEvent["lineage"]): string {
   if (!Object.isFrozen(lineage)) return JSON.stringify(lineage);
   let json = lineageJsonCache.get(lineage);
@@ -347,9 +352,16 @@ class SqliteStore implements Store {
   readonly #insertArgs: SQLInputValue[] = new Array(ROWS_PER_INSERT * EVENT_COLS).fill(null);
   readonly path: string;
 
+  /** EVENT_SELECT, or EVENT_SELECT_V5 for a database without the lineages table. */
+  readonly #eventSelect: string;
+
   constructor(db: DatabaseSync, path: string) {
     this.#db = db;
     this.path = path;
+    const hasLineages = db.prepare(
+      "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'lineages'",
+    ).get() !== undefined;
+    this.#eventSelect = hasLineages ? EVENT_SELECT : EVENT_SELECT_V5;
   }
 
   /** Prepared statements are cached by their SQL text: each is compiled once per store. */
@@ -493,7 +505,7 @@ class SqliteStore implements Store {
       where.push("e.id < ?");
       params.push(q.before);
     }
-    const sql = `${EVENT_SELECT}${
+    const sql = `${this.#eventSelect}${
       where.length ? ` WHERE ${where.join(" AND ")}` : ""
     } ORDER BY e.id DESC LIMIT ?`;
     params.push(q.limit);
@@ -532,7 +544,7 @@ class SqliteStore implements Store {
       last_seen: number;
       last_id: number;
     }[];
-    const byId = this.#stmt(`${EVENT_SELECT} WHERE e.id = ?`);
+    const byId = this.#stmt(`${this.#eventSelect} WHERE e.id = ?`);
     return rows.map((r) => ({
       exe: r.exe,
       attempts: r.attempts,
