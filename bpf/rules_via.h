@@ -11,7 +11,8 @@
  * fork, a subreaper, setsid) changes nothing, and a process that was not started under the app
  * (a copy of its binary, a name in argv[0], an untrusted run of it) is not in anyone's lineage.
  *
- * Per distinct app A of the lineage: one hash lookup of (gen, 0, A) and one of (gen, caller's
+ * The lineage is walked under bpf_loop (one step per ancestor app), so the program's size and the
+ * verifier's work do not grow with HW_VIA_MAX. Per distinct app A of the lineage: one hash lookup of (gen, 0, A) and one of (gen, caller's
  * app, A) in hw_flt_via; each group found costs the same address (and name) lookups as an app's
  * own rules, under its key id. First match in file order still holds: every group's tables carry
  * rule indexes and the lowest over all keys wins, as for the app and general keys.
@@ -21,29 +22,79 @@
 #ifndef HASHWALL_RULES_VIA_H
 #define HASHWALL_RULES_VIA_H
 
-/* The address rules (and, with `na`, the name rules) of one via group, into `best`. */
-static __always_inline void hw_via_group(__u8 family, struct hw_flt_lpm4_key *k4,
-					 struct hw_flt_host4_key *h4, struct hw_flt_lpm6_key *k6,
-					 struct hw_flt_host6_key *h6, struct hw_dns_rule_key *nk,
-					 struct hw_dns_addr_val *na, int any, __u32 pclass, __u32 vid,
-					 struct hw_flt_match *best)
+/* Working state of one via lookup (per CPU: the keys do not fit beside decide()'s stack). */
+struct hw_via_scratch {
+	struct hw_flt_lpm4_key k4;
+	struct hw_flt_host4_key h4;
+	struct hw_flt_lpm6_key k6;
+	struct hw_flt_host6_key h6;
+	struct hw_dns_rule_key nk;
+	struct hw_flt_via_key vk;
+	struct hw_dns_addr_val na; /* the patterns of the name the caller resolved, when valid */
+	struct hw_flt_match best;
+	__u32 apps[HW_VIA_MAX]; /* the caller's lineage */
+	__u32 app_id;
+	__u32 pclass;
+	__u32 prev;
+	__u32 any;
+	__u32 names; /* na holds valid patterns */
+	__u32 family;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_via_scratch);
+} hw_via_scratch SEC(".maps");
+
+struct hw_via_loop_ctx {
+	struct hw_via_scratch *s;
+};
+
+/* The address rules (and the name rules) of one via group, into s->best. */
+static __always_inline void hw_via_group(struct hw_via_scratch *s, __u32 vid)
 {
-	if (family == 4) {
-		if (any)
-			hw_flt_lookup4(k4, h4, HW_FLT_PCLASS_ANY, vid, best);
-		if (pclass != HW_FLT_PCLASS_NONE)
-			hw_flt_lookup4(k4, h4, pclass, vid, best);
+	if (s->family == 4) {
+		if (s->any)
+			hw_flt_lookup4(&s->k4, &s->h4, HW_FLT_PCLASS_ANY, vid, &s->best);
+		if (s->pclass != HW_FLT_PCLASS_NONE)
+			hw_flt_lookup4(&s->k4, &s->h4, s->pclass, vid, &s->best);
 	} else {
-		if (any)
-			hw_flt_lookup6(k6, h6, HW_FLT_PCLASS_ANY, vid, best);
-		if (pclass != HW_FLT_PCLASS_NONE)
-			hw_flt_lookup6(k6, h6, pclass, vid, best);
+		if (s->any)
+			hw_flt_lookup6(&s->k6, &s->h6, HW_FLT_PCLASS_ANY, vid, &s->best);
+		if (s->pclass != HW_FLT_PCLASS_NONE)
+			hw_flt_lookup6(&s->k6, &s->h6, s->pclass, vid, &s->best);
 	}
-	if (na) {
-		hw_dns_lookup_pats(nk, na, HW_FLT_PCLASS_ANY, vid, best);
-		if (pclass != HW_FLT_PCLASS_NONE)
-			hw_dns_lookup_pats(nk, na, pclass, vid, best);
+	if (s->names) {
+		hw_dns_lookup_pats(&s->nk, &s->na, HW_FLT_PCLASS_ANY, vid, &s->best);
+		if (s->pclass != HW_FLT_PCLASS_NONE)
+			hw_dns_lookup_pats(&s->nk, &s->na, s->pclass, vid, &s->best);
 	}
+}
+
+/* One app of the lineage (bpf_loop step): its groups (0, A) and (caller's app, A). */
+static long hw_via_step(__u32 i, struct hw_via_loop_ctx *c)
+{
+	struct hw_via_scratch *s = c->s;
+	__u32 via = s->apps[i & (HW_VIA_MAX - 1)];
+	if (!via)
+		return 1; /* end of the lineage */
+	if (via == s->prev)
+		return 0; /* a chain under one inheriting app repeats it */
+	s->prev = via;
+	s->vk.via_app = via;
+	s->vk.app_id = 0;
+	__u32 *vid = bpf_map_lookup_elem(&hw_flt_via, &s->vk);
+	if (vid)
+		hw_via_group(s, *vid);
+	if (s->app_id) {
+		s->vk.app_id = s->app_id;
+		vid = bpf_map_lookup_elem(&hw_flt_via, &s->vk);
+		if (vid)
+			hw_via_group(s, *vid);
+	}
+	return 0;
 }
 
 /*
@@ -65,76 +116,62 @@ static __always_inline int hw_via_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	struct hw_lineage *l = bpf_map_lookup_elem(&hw_lineage, &tgid);
 	if (!l || !l->apps[0])
 		return v; /* started by no trusted app */
+	struct hw_via_scratch *s = bpf_map_lookup_elem(&hw_via_scratch, &zero);
+	if (!s)
+		return v;
 
 	__u8 pk = hw_flt_proto_key(proto);
-	__u32 pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
-	int any = g->any_mask & HW_FLT_ANY_BIT(HW_FLT_DIR_OUT, pk);
-	struct hw_flt_match best = {
-		.rule = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule,
-		.action = v == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY,
-	};
-	__u32 before = best.rule;
-
-	struct hw_flt_lpm4_key k4 = {};
-	struct hw_flt_host4_key h4 = {};
-	struct hw_flt_lpm6_key k6 = {};
-	struct hw_flt_host6_key h6 = {};
+	__builtin_memcpy(s->apps, l->apps, sizeof(s->apps));
+	s->app_id = app_id;
+	s->prev = 0;
+	s->family = family;
+	s->pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
+	s->any = (g->any_mask & HW_FLT_ANY_BIT(HW_FLT_DIR_OUT, pk)) != 0;
+	s->best.rule = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
+	s->best.action = v == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
+	__u32 before = s->best.rule;
+	__builtin_memset(&s->k4, 0, sizeof(s->k4));
+	__builtin_memset(&s->h4, 0, sizeof(s->h4));
+	__builtin_memset(&s->k6, 0, sizeof(s->k6));
+	__builtin_memset(&s->h6, 0, sizeof(s->h6));
+	__builtin_memset(&s->nk, 0, sizeof(s->nk));
+	__builtin_memset(&s->vk, 0, sizeof(s->vk));
 	if (family == 4) {
-		k4.prefixlen = HW_FLT_LPM_META_BITS + 32;
-		k4.gen = h4.gen = gen;
-		k4.dir = h4.dir = HW_FLT_DIR_OUT;
-		k4.proto = h4.proto = pk;
-		__builtin_memcpy(k4.addr, daddr, 4);
-		__builtin_memcpy(h4.addr, daddr, 4);
+		s->k4.prefixlen = HW_FLT_LPM_META_BITS + 32;
+		s->k4.gen = s->h4.gen = gen;
+		s->k4.dir = s->h4.dir = HW_FLT_DIR_OUT;
+		s->k4.proto = s->h4.proto = pk;
+		__builtin_memcpy(s->k4.addr, daddr, 4);
+		__builtin_memcpy(s->h4.addr, daddr, 4);
 	} else {
-		k6.prefixlen = HW_FLT_LPM_META_BITS + 128;
-		k6.gen = h6.gen = gen;
-		k6.dir = h6.dir = HW_FLT_DIR_OUT;
-		k6.proto = h6.proto = pk;
-		__builtin_memcpy(k6.addr, daddr, 16);
-		__builtin_memcpy(h6.addr, daddr, 16);
+		s->k6.prefixlen = HW_FLT_LPM_META_BITS + 128;
+		s->k6.gen = s->h6.gen = gen;
+		s->k6.dir = s->h6.dir = HW_FLT_DIR_OUT;
+		s->k6.proto = s->h6.proto = pk;
+		__builtin_memcpy(s->k6.addr, daddr, 16);
+		__builtin_memcpy(s->h6.addr, daddr, 16);
 	}
+	s->nk.gen = gen;
+	s->nk.dir = HW_FLT_DIR_OUT;
+	s->nk.proto = pk;
+	s->vk.gen = gen;
 	/* The name the caller resolved this address from, while its answer is valid (as dns.h). */
-	struct hw_dns_rule_key nk = {};
-	nk.gen = gen;
-	nk.dir = HW_FLT_DIR_OUT;
-	nk.proto = pk;
 	struct hw_dns_addr_key ak = {};
 	ak.tgid = tgid;
 	ak.family = family;
 	__builtin_memcpy(ak.addr, daddr, 16);
 	struct hw_dns_addr_val *na = bpf_map_lookup_elem(&hw_dns_addrs, &ak);
-	if (na && (!na->pats[0] || bpf_ktime_get_boot_ns() > na->expires_ns ||
-		   na->start_ns != hw_dns_start_ns()))
-		na = NULL;
+	s->names = na && na->pats[0] && bpf_ktime_get_boot_ns() <= na->expires_ns &&
+		   na->start_ns == hw_dns_start_ns();
+	if (s->names)
+		__builtin_memcpy(s->na.pats, na->pats, sizeof(s->na.pats));
 
-	struct hw_flt_via_key vk = {};
-	vk.gen = gen;
-	__u32 prev = 0;
-	for (int i = 0; i < HW_VIA_MAX; i++) {
-		__u32 via = l->apps[i];
-		if (!via)
-			break;
-		if (via == prev)
-			continue; /* a chain under one inheriting app repeats it */
-		prev = via;
-		vk.via_app = via;
-		vk.app_id = 0;
-		__u32 *vid = bpf_map_lookup_elem(&hw_flt_via, &vk);
-		if (vid)
-			hw_via_group(family, &k4, &h4, &k6, &h6, &nk, na, any, pclass, *vid, &best);
-		if (app_id) {
-			vk.app_id = app_id;
-			vid = bpf_map_lookup_elem(&hw_flt_via, &vk);
-			if (vid)
-				hw_via_group(family, &k4, &h4, &k6, &h6, &nk, na, any, pclass, *vid,
-					     &best);
-		}
-	}
-	if (best.rule == before)
+	struct hw_via_loop_ctx c = {.s = s};
+	bpf_loop(HW_VIA_MAX, hw_via_step, &c, 0);
+	if (s->best.rule == before)
 		return v;
-	*rule = best.rule;
-	return best.action == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
+	*rule = s->best.rule;
+	return s->best.action == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
 }
 
 #endif /* HASHWALL_RULES_VIA_H */
