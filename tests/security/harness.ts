@@ -16,6 +16,7 @@ import { loopbackListener } from "../helpers/netclient.ts";
 import { loadPacketFilter, type PacketFilter } from "../../src/kernel/filter.ts";
 import { validateTexts } from "../../src/config/validate.ts";
 import { compilePolicy } from "../../src/policy/compile.ts";
+import type { Policy } from "../../src/config/model.ts";
 
 /** Reasons of the trust guards (bpf/hashwall.h), named for the assertions. */
 export const HW_REASON = {
@@ -98,7 +99,7 @@ export interface SecFixture {
    * With `secSetup(name, { rules: true })`: compiles the `[[rule]]`s of `rulesText` (app names
    * resolved through `appIds`) into the packet filter's maps the connect hooks read.
    */
-  rules(rulesText: string, appIds: Record<string, number>): void;
+  rules(rulesText: string, appIds: Record<string, number>): Policy;
   close(): Promise<void>;
 }
 
@@ -240,6 +241,7 @@ export async function secSetup(
       const compiled = compilePolicy(r.policy, { appId: (n) => appIds[n] });
       if (compiled.skipped.length) throw new Error(JSON.stringify(compiled.skipped));
       filter.apply(compiled);
+      return r.policy;
     },
     async close() {
       listener.close();

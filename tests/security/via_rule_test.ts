@@ -11,6 +11,8 @@ import assert from "node:assert/strict";
 import { netclientCopy } from "../helpers/netclient.ts";
 import { HW } from "../../ffi/structs.ts";
 import { buildFixture, type SecFixture, secSetup } from "./harness.ts";
+import { explainPacket } from "../../src/policy/explain.ts";
+import { parsePacket } from "../../src/policy/packet.ts";
 
 const LAUNCHER = 80, CLIENT = 81, OTHER = 82;
 const IDS = { launcher: LAUNCHER, client: CLIENT, other: OTHER };
@@ -179,6 +181,83 @@ Deno.test("attacker: a via rule is not satisfied without the approved launcher a
       ["EPERM"],
       "the launcher started under the attacker's tracer",
     );
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("rules explain --via agrees with the kernel for each starter and port", async () => {
+  const { f, launcher, client, other } = await world("via-explain");
+  try {
+    // Ports with no listener: allowed shows as a refused connection, denied as EPERM.
+    const [a, b, c] = [f.port, 1 + (f.port % 60000) + 1000, 1 + (f.port % 60000) + 2000];
+    const policy = f.rules(
+      `
+[[rule]]
+id = "a-via-launcher"
+action = "allow"
+direction = "out"
+protocol = "tcp"
+ports = [${a}]
+app = "client"
+via = "launcher"
+
+[[rule]]
+id = "a-no"
+action = "deny"
+direction = "out"
+protocol = "tcp"
+ports = [${a}]
+app = "client"
+
+[[rule]]
+id = "b-not-under-launcher"
+action = "deny"
+direction = "out"
+protocol = "tcp"
+ports = [${b}]
+via = "launcher"
+
+[[rule]]
+id = "c-via-other"
+action = "allow"
+direction = "out"
+protocol = "tcp"
+remote = ["127.0.0.0/8"]
+ports = [${c}]
+via = "other"
+
+[[rule]]
+id = "c-no"
+action = "deny"
+direction = "out"
+protocol = "tcp"
+ports = [${c}]
+`,
+      IDS,
+    );
+    const starters: Record<string, string[]> = {
+      none: [],
+      launcher: [launcher, "fork", "exec"],
+      other: [other, "fork", "exec"],
+    };
+    let denied = 0;
+    for (const [who, prefix] of Object.entries(starters)) {
+      for (const port of [a, b, c]) {
+        const [got] = await f.run([...prefix, client, "tcp4", "127.0.0.1", String(port)]);
+        const kernel = got === "EPERM" ? "deny" : "allow";
+        const pkt = parsePacket(
+          ["out", "tcp", `127.0.0.1:${port}`],
+          "client",
+          who === "none" ? undefined : who,
+        );
+        const e = explainPacket(policy, pkt);
+        assert.equal(e.verdict, kernel, `${who} port ${port}: explain ${e.why[0]} / kernel ${got}`);
+        if (kernel === "deny") denied++;
+      }
+    }
+    // a-no (none, other), c-no (none, launcher), b-not-under-launcher (launcher).
+    assert.equal(denied, 5, "the table covers denials by app, via and general rules");
   } finally {
     await f.close();
   }
