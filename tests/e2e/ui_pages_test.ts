@@ -346,6 +346,7 @@ direction = "out"
 protocol = "tcp"
 ports = [9090, "9100-9199"]
 remote = ["${V6_B}/128", "fd00:200:beef:cafe::/64", "2001:db8:85a3:1234:5678:8a2e:370:7334"]
+via = "enterprise-sync-client-renderer-helper-process-x86_64"
 comment = "Prometheus exporters on the monitoring VLAN of the second data centre (ticket OPS-123456)"
 
 [[integrity.watch]]
