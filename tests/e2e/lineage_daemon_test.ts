@@ -118,7 +118,14 @@ Deno.test("daemon: a [[rule]] via reaches the kernel, rules explain --via names 
     const alone = await explain();
     assert.equal(alone.ruleId, "client-no");
     assert.ok(alone.why.some((w) => /give --via NAME/.test(w)));
-    const list = await runHashwall(["rules", "list", "--config", d.configDir, "--state", d.stateDir]);
+    const list = await runHashwall([
+      "rules",
+      "list",
+      "--config",
+      d.configDir,
+      "--state",
+      d.stateDir,
+    ]);
     assert.match(list.stdout, /client-via-launcher .*app client {2}via launcher/);
 
     // A via naming no app: a located error, and the policy in force stays.
@@ -127,7 +134,10 @@ Deno.test("daemon: a [[rule]] via reaches the kernel, rules explain --via names 
     await Deno.writeTextFile(rulesPath, before.replace('via = "launcher"', 'via = "lancher"'));
     const bad = await d.cli(["reload"]);
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /rules\.toml:\d+:7: rule\[0\]\.via: unknown app "lancher"; did you mean "launcher"\?/);
+    assert.match(
+      bad.stderr,
+      /rules\.toml:\d+:7: rule\[0\]\.via: unknown app "lancher"; did you mean "launcher"\?/,
+    );
     assert.equal(await run([launcher, "fork", "exec", client, ...tcp]), "ok", "unchanged");
     assert.equal(await run([client, ...tcp]), "EPERM", "unchanged");
   } finally {

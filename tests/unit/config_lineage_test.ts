@@ -96,7 +96,10 @@ Deno.test("[[rule]] via: an unknown app, a wrong type, an inbound rule are locat
   ]);
   const none = loadRules(viaRule(`via = "zzz"`));
   assert.ok(!none.ok);
-  assert.match(String(none.errors[0]), /^rules\.toml:6:7: rule\[0\]\.via: unknown app "zzz"; define it/);
+  assert.match(
+    String(none.errors[0]),
+    /^rules\.toml:6:7: rule\[0\]\.via: unknown app "zzz"; define it/,
+  );
   const wrong = loadRules(viaRule(`via = ["backup"]`), app("backup"));
   assert.ok(!wrong.ok);
   assert.match(String(wrong.errors[0]), /^rules\.toml:6:7: rule\[0\]\.via: /);

@@ -110,7 +110,9 @@ Deno.test("explainPacket with --via: a via rule decides only for a process that 
   assert.equal(via.ruleId, "api-via-backup");
   assert.equal(via.verdict, "allow");
   assert.match(via.why[0], /via "backup" \(started by it\) all match/);
-  assert.ok(via.why.some((w) => /started \(at any depth\) by a process trusted as "backup"/.test(w)));
+  assert.ok(
+    via.why.some((w) => /started \(at any depth\) by a process trusted as "backup"/.test(w)),
+  );
   const own = explainPacket(r.policy, parsePacket("out tcp 192.0.2.1:443", "curl"));
   assert.equal(own.ruleId, "api-no");
   assert.ok(own.why.some((w) => /via rules were skipped: give --via NAME/.test(w)));
