@@ -212,8 +212,12 @@ await runBench(async (cleanup) => {
   const costs = await withBpfStats(fds, async () => {
     await rate(Math.min(opts.spawns, 1000), noopArgv);
     await rate(Math.min(opts.pyspawns, 20), pyArgv);
+  });
+  // The chain on its own: every exec and fork below the launcher takes the via/lineage paths.
+  const chainCosts = await withBpfStats(fds, async () => {
     await rate(Math.min(opts.spawns, 1000), noopArgv, true);
   });
+  for (const c of chainCosts) costs.push({ ...c, name: `${c.name} (3-level chain)` });
   for (const fd of fds.values()) closeBpfFd(fd);
   unload();
   console.log(markdownTable(
