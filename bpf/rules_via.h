@@ -33,12 +33,20 @@ struct hw_via_scratch {
 	struct hw_dns_addr_val na; /* the patterns of the name the caller resolved, when valid */
 	struct hw_flt_match best;
 	__u32 apps[HW_VIA_MAX]; /* the caller's lineage */
+	__u8 daddr[16];
+	__u32 tgid;
 	__u32 app_id;
+	__u32 gen;
+	__u32 any_mask;
 	__u32 pclass;
 	__u32 prev;
 	__u32 any;
 	__u32 names; /* na holds valid patterns */
 	__u32 family;
+	__u32 ready; /* the keys below the first group found are filled in */
+	__u16 dport;
+	__u8 proto;
+	__u8 _pad;
 };
 
 struct {
@@ -52,9 +60,56 @@ struct hw_via_loop_ctx {
 	struct hw_via_scratch *s;
 };
 
+/*
+ * Fills the lookup keys, the port class and the caller's resolved name: only once a via group of
+ * its lineage exists, so a lineage that no via rule names costs its hw_flt_via lookups and no more.
+ */
+static __always_inline void hw_via_prepare(struct hw_via_scratch *s)
+{
+	__u8 pk = hw_flt_proto_key(s->proto);
+	s->ready = 1;
+	s->pclass = hw_flt_pclass(s->gen, HW_FLT_DIR_OUT, pk, s->dport);
+	s->any = (s->any_mask & HW_FLT_ANY_BIT(HW_FLT_DIR_OUT, pk)) != 0;
+	if (s->family == 4) {
+		__builtin_memset(&s->k4, 0, sizeof(s->k4));
+		__builtin_memset(&s->h4, 0, sizeof(s->h4));
+		s->k4.prefixlen = HW_FLT_LPM_META_BITS + 32;
+		s->k4.gen = s->h4.gen = s->gen;
+		s->k4.dir = s->h4.dir = HW_FLT_DIR_OUT;
+		s->k4.proto = s->h4.proto = pk;
+		__builtin_memcpy(s->k4.addr, s->daddr, 4);
+		__builtin_memcpy(s->h4.addr, s->daddr, 4);
+	} else {
+		__builtin_memset(&s->k6, 0, sizeof(s->k6));
+		__builtin_memset(&s->h6, 0, sizeof(s->h6));
+		s->k6.prefixlen = HW_FLT_LPM_META_BITS + 128;
+		s->k6.gen = s->h6.gen = s->gen;
+		s->k6.dir = s->h6.dir = HW_FLT_DIR_OUT;
+		s->k6.proto = s->h6.proto = pk;
+		__builtin_memcpy(s->k6.addr, s->daddr, 16);
+		__builtin_memcpy(s->h6.addr, s->daddr, 16);
+	}
+	__builtin_memset(&s->nk, 0, sizeof(s->nk));
+	s->nk.gen = s->gen;
+	s->nk.dir = HW_FLT_DIR_OUT;
+	s->nk.proto = pk;
+	/* The name the caller resolved this address from, while its answer is valid (as dns.h). */
+	struct hw_dns_addr_key ak = {};
+	ak.tgid = s->tgid;
+	ak.family = s->family;
+	__builtin_memcpy(ak.addr, s->daddr, 16);
+	struct hw_dns_addr_val *na = bpf_map_lookup_elem(&hw_dns_addrs, &ak);
+	s->names = na && na->pats[0] && bpf_ktime_get_boot_ns() <= na->expires_ns &&
+		   na->start_ns == hw_dns_start_ns();
+	if (s->names)
+		__builtin_memcpy(s->na.pats, na->pats, sizeof(s->na.pats));
+}
+
 /* The address rules (and the name rules) of one via group, into s->best. */
 static __always_inline void hw_via_group(struct hw_via_scratch *s, __u32 vid)
 {
+	if (!s->ready)
+		hw_via_prepare(s);
 	if (s->family == 4) {
 		if (s->any)
 			hw_flt_lookup4(&s->k4, &s->h4, HW_FLT_PCLASS_ANY, vid, &s->best);
@@ -120,51 +175,22 @@ static __always_inline int hw_via_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	if (!s)
 		return v;
 
-	__u8 pk = hw_flt_proto_key(proto);
 	__builtin_memcpy(s->apps, l->apps, sizeof(s->apps));
+	__builtin_memcpy(s->daddr, daddr, 16);
+	s->tgid = tgid;
 	s->app_id = app_id;
-	s->prev = 0;
+	s->gen = gen;
+	s->any_mask = g->any_mask;
 	s->family = family;
-	s->pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
-	s->any = (g->any_mask & HW_FLT_ANY_BIT(HW_FLT_DIR_OUT, pk)) != 0;
+	s->proto = proto;
+	s->dport = dport;
+	s->prev = 0;
+	s->ready = 0;
 	s->best.rule = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
 	s->best.action = v == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
 	__u32 before = s->best.rule;
-	__builtin_memset(&s->k4, 0, sizeof(s->k4));
-	__builtin_memset(&s->h4, 0, sizeof(s->h4));
-	__builtin_memset(&s->k6, 0, sizeof(s->k6));
-	__builtin_memset(&s->h6, 0, sizeof(s->h6));
-	__builtin_memset(&s->nk, 0, sizeof(s->nk));
-	__builtin_memset(&s->vk, 0, sizeof(s->vk));
-	if (family == 4) {
-		s->k4.prefixlen = HW_FLT_LPM_META_BITS + 32;
-		s->k4.gen = s->h4.gen = gen;
-		s->k4.dir = s->h4.dir = HW_FLT_DIR_OUT;
-		s->k4.proto = s->h4.proto = pk;
-		__builtin_memcpy(s->k4.addr, daddr, 4);
-		__builtin_memcpy(s->h4.addr, daddr, 4);
-	} else {
-		s->k6.prefixlen = HW_FLT_LPM_META_BITS + 128;
-		s->k6.gen = s->h6.gen = gen;
-		s->k6.dir = s->h6.dir = HW_FLT_DIR_OUT;
-		s->k6.proto = s->h6.proto = pk;
-		__builtin_memcpy(s->k6.addr, daddr, 16);
-		__builtin_memcpy(s->h6.addr, daddr, 16);
-	}
-	s->nk.gen = gen;
-	s->nk.dir = HW_FLT_DIR_OUT;
-	s->nk.proto = pk;
 	s->vk.gen = gen;
-	/* The name the caller resolved this address from, while its answer is valid (as dns.h). */
-	struct hw_dns_addr_key ak = {};
-	ak.tgid = tgid;
-	ak.family = family;
-	__builtin_memcpy(ak.addr, daddr, 16);
-	struct hw_dns_addr_val *na = bpf_map_lookup_elem(&hw_dns_addrs, &ak);
-	s->names = na && na->pats[0] && bpf_ktime_get_boot_ns() <= na->expires_ns &&
-		   na->start_ns == hw_dns_start_ns();
-	if (s->names)
-		__builtin_memcpy(s->na.pats, na->pats, sizeof(s->na.pats));
+	s->vk._pad[0] = s->vk._pad[1] = s->vk._pad[2] = 0;
 
 	struct hw_via_loop_ctx c = {.s = s};
 	bpf_loop(HW_VIA_MAX, hw_via_step, &c, 0);

@@ -13,6 +13,11 @@ import { HW } from "../../ffi/structs.ts";
 import { buildFixture, type SecFixture, secSetup } from "./harness.ts";
 import { explainPacket } from "../../src/policy/explain.ts";
 import { parsePacket } from "../../src/policy/packet.ts";
+import { lastLine, setupNames, teardownNames } from "../helpers/names_fixture.ts";
+import { identityOf } from "../../src/identity/running.ts";
+import { fileTimes, statIdentity } from "../../src/integrity/hash.ts";
+import { validateTexts } from "../../src/config/validate.ts";
+import { compilePolicy } from "../../src/policy/compile.ts";
 
 const LAUNCHER = 80, CLIENT = 81, OTHER = 82;
 const IDS = { launcher: LAUNCHER, client: CLIENT, other: OTHER };
@@ -260,5 +265,84 @@ ports = [${c}]
     assert.equal(denied, 5, "the table covers denials by app, via and general rules");
   } finally {
     await f.close();
+  }
+});
+
+Deno.test("via on a remote_host rule: the name an app resolved decides only when the launcher started it", async () => {
+  const f = await setupNames("via-names");
+  try {
+    const launcher = await netclientCopy(f.dir, "launcher");
+    f.core.approve({
+      key: identityOf(await Deno.stat(launcher)),
+      appId: 2,
+      flags: 0,
+      times: fileTimes(statIdentity(launcher)),
+    });
+    const rules = `
+[defaults]
+mode = "enforcing"
+outbound = "allow"
+
+[[rule]]
+id = "dns"
+action = "allow"
+direction = "out"
+protocol = "udp"
+ports = [53]
+
+[[rule]]
+id = "api-via-launcher"
+action = "allow"
+direction = "out"
+protocol = "tcp"
+remote_host = ["allowed.hw"]
+app = "dnsapp"
+via = "launcher"
+
+[[rule]]
+id = "api-no"
+action = "deny"
+direction = "out"
+protocol = "tcp"
+remote_host = ["allowed.hw"]
+app = "dnsapp"
+`;
+    const loaded = validateTexts({
+      rulesFile: "rules.toml",
+      rulesText: rules,
+      appsTexts: [{
+        file: "apps.toml",
+        text: ["dnsapp", "launcher"].map((n) =>
+          `[[app]]\nname = "${n}"\npath = "/bin/${n}"\nsha256 = "${"ab".repeat(32)}"\n`
+        ).join("\n"),
+      }],
+    });
+    if (!loaded.ok) throw new Error(loaded.errors.join("\n"));
+    const ids: Record<string, number> = { dnsapp: 1, launcher: 2 };
+    f.filter.apply(compilePolicy(loaded.policy, { appId: (n) => ids[n] }));
+    const raw = ["raw", f.dns.addr, "allowed.hw", "A", String(f.v4.port)];
+    assert.equal(await lastLine(f, [f.app, ...raw]), "EPERM", "resolved and connected alone");
+    assert.equal(
+      await lastLine(f, [launcher, "fork", "exec", f.app, ...raw]),
+      "ok",
+      "the same, started by the launcher",
+    );
+    assert.equal(
+      await lastLine(f, [
+        launcher,
+        "fork",
+        "exec",
+        f.app,
+        "raw",
+        f.dns.addr,
+        "other.hw",
+        "A",
+        String(f.v4.port),
+      ]),
+      "ok",
+      "another name for the same address matches neither rule",
+    );
+  } finally {
+    await teardownNames(f);
   }
 });
