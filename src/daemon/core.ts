@@ -534,12 +534,28 @@ export class DaemonCore implements HashwallApi {
     appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
+  #undecodable = 0;
+  #undecodableLoggedAt = -Infinity;
+
   #onRecord(rec: Uint8Array): void {
     let ev: ConnEvent;
     try {
       ev = recordToConnEvent(rec, this.#resolver, this.#bootEpoch);
     } catch (e) {
-      this.log.log("warn", `undecodable ring-buffer record: ${(e as Error).message}`);
+      // A ring pinned by an older build may hold thousands of old-format records after an
+      // upgrade: one line per second with the count, not one per record.
+      this.#undecodable++;
+      const now = performance.now();
+      if (now - this.#undecodableLoggedAt >= 1000) {
+        this.log.log(
+          "warn",
+          `undecodable ring-buffer record (${this.#undecodable} since the last warning): ${
+            (e as Error).message
+          }`,
+        );
+        this.#undecodable = 0;
+        this.#undecodableLoggedAt = now;
+      }
       return;
     }
     const app = this.#registry.byPath(ev.exe);
