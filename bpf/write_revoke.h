@@ -41,11 +41,12 @@ static __always_inline void hw_report_write_open(struct task_struct *cur, __u32 
 						 const struct hw_exe_key *key, __u32 app_id,
 						 __u64 now)
 {
-	struct hw_event *e = bpf_ringbuf_reserve(&hw_events, sizeof(*e), 0);
-	if (!e) {
+	struct hw_event_buf *b = event_begin();
+	if (!b) {
 		count(HW_CNT_LOST);
 		return;
 	}
+	struct hw_event *e = &b->head;
 	e->ts_ns = now;
 	e->exe = *key;
 	e->tgid = tgid;
@@ -61,11 +62,8 @@ static __always_inline void hw_report_write_open(struct task_struct *cur, __u32 
 	e->via_app = 0;
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	e->exe_path[0] = 0; /* the daemon names the file by its identity */
-	fill_lineage(e, cur);
-	count(HW_CNT_EVENTS);
-	/* The daemon drains on a timer (as for every report): no wakeup, whose cost is ~11 us. */
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	/* No path: the daemon names the file by its identity. Drained on a timer (no wakeup). */
+	event_submit(b, cur, NULL);
 }
 
 /*

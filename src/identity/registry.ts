@@ -39,6 +39,12 @@ export interface AppState {
   changeSeq: number;
   /** Why the app is pending, when a hash raced a write. */
   pendingReason?: string;
+  /**
+   * Boot-clock ns read just before the latest hash of the file began (set by the daemon). The
+   * kernel approval written from that hash is refused when the kernel saw a writable open of the
+   * file after it (AppControl.approve, bpf/write_revoke.h).
+   */
+  hashStartNs?: bigint;
 }
 
 /** Kernel flags for an app. */
