@@ -122,6 +122,7 @@ function parseStanzas(text: string): DpkgPackage[] {
 export class DpkgDb {
   readonly admindir: string;
   #statusKey?: string;
+  #baseCache?: { key: FileKey; list: DpkgPackage[] };
   #packages = new Map<string, DpkgPackage[]>();
   #ownersKey?: FileKey;
   #owners?: Map<string, string>;
@@ -200,13 +201,13 @@ export class DpkgDb {
       const stamp = this.statusStamp();
       if (stamp === this.#statusKey) return;
       const m = new Map<string, DpkgPackage>();
-      const apply = (text: string) => {
-        for (const p of parseStanzas(text)) m.set(`${p.name}:${p.arch}`, p);
+      const apply = (list: DpkgPackage[]) => {
+        for (const p of list) m.set(`${p.name}:${p.arch}`, p);
       };
       try {
-        apply(Deno.readTextFileSync(`${this.admindir}/status`));
+        apply(this.#base());
         for (const n of this.#journal()) {
-          apply(Deno.readTextFileSync(`${this.admindir}/updates/${n}`));
+          apply(parseStanzas(Deno.readTextFileSync(`${this.admindir}/updates/${n}`)));
         }
       } catch (e) {
         if (tries < 5) continue; // an entry folded away while read
@@ -224,6 +225,20 @@ export class DpkgDb {
       this.#statusKey = stamp;
       return;
     }
+  }
+
+  /**
+   * The stanzas of the status file itself, parsed again only when it was replaced (while dpkg
+   * runs it changes rarely; the journal, small, is read at every change).
+   */
+  #base(): DpkgPackage[] {
+    const path = `${this.admindir}/status`;
+    const k = keyOf(path);
+    if (!k) return [];
+    if (this.#baseCache && sameKey(k, this.#baseCache.key)) return this.#baseCache.list;
+    const list = parseStanzas(Deno.readTextFileSync(path));
+    if (sameKey(k, keyOf(path))) this.#baseCache = { key: k, list };
+    return list;
   }
 
   /** The info-file stem of a package instance: `name` or `name:arch` (Multi-Arch: same). */
