@@ -46,7 +46,10 @@ export interface PackageHost {
   notice(msg: string): void;
 }
 
-/** Result of the hook's `post`: what was updated and what stays revoked. */
+/**
+ * Result of the hook's `post`: what was updated during the dpkg run (since `pre`) and what stays
+ * revoked.
+ */
 export interface HookResult {
   phase: "pre" | "post";
   updated: { name: string; from?: string; to: string; level: string }[];
@@ -69,6 +72,7 @@ export class PackageApprovals {
   #again = false;
   /** Package (`name[:arch]`) of each app waiting for a decision. */
   #waitingFor = new Map<string, string>();
+  #warming: Promise<void> = Promise.resolve();
   #lastResults: HookResult["updated"] = [];
   #lastRefused: HookResult["refused"] = [];
 
@@ -81,6 +85,10 @@ export class PackageApprovals {
   start(): void {
     this.#timer ??= setInterval(() => void this.tick().catch(() => {}), TICK_MS);
     if (this.#watch || !this.trust.available()) return;
+    this.warm(
+      this.#host.apps().filter((s) => s.app.trust === "package" && s.app.package)
+        .map((s) => s.app.package!.split(":")[0]),
+    );
     const dir = this.trust.dpkg.admindir;
     try {
       // Non-recursive: `status` (rewritten by rename when dpkg folds its journal) and the
@@ -123,10 +131,21 @@ export class PackageApprovals {
   /** The installed package owning `path`, for recording beside a new approval. */
   owner(path: string): DpkgPackage | undefined {
     try {
-      return this.trust.available() ? this.trust.owner(path) : undefined;
+      const p = this.trust.available() ? this.trust.owner(path) : undefined;
+      if (p) this.warm([p.name]);
+      return p;
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Looks `pkgs` up in apt's verified indexes in the background, so the first decision after an
+   * unpack does not pay for reading and hashing the distribution's big indexes (seconds).
+   */
+  warm(pkgs: string[]): void {
+    if (pkgs.length === 0 || !this.trust.available()) return;
+    this.#warming = this.#warming.then(() => this.trust.indexed(pkgs)).then(() => {}, () => {});
   }
 
   /** dpkg database state: changes whenever dpkg records something (status or its journal). */
@@ -215,7 +234,9 @@ export class PackageApprovals {
     };
     s.app = app;
     s.status = "valid";
-    this.#lastResults.push({ name, from: fromVersion, to: v.version, level: v.level });
+    if (this.#final || this.updates.running(Date.now())) {
+      this.#lastResults.push({ name, from: fromVersion, to: v.version, level: v.level });
+    }
     try {
       this.#host.store().recordIntegrityChange({
         path: s.app.path,
@@ -288,15 +309,19 @@ export class PackageApprovals {
   async hook(phase: "pre" | "post"): Promise<HookResult> {
     if (phase === "pre") {
       this.updates.begin(Date.now());
+      this.#lastResults = [];
+      this.#lastRefused = [];
       return { phase, updated: [], refused: [] };
     }
+    // Updates approved during the run (each right after its unpack) are reported with those
+    // decided now; without a `pre` (or one that expired) only those decided now.
+    if (!this.updates.running(Date.now())) this.#lastResults = [];
+    this.#lastRefused = [];
     const names = new Set(this.updates.end());
     for (const s of this.#host.apps()) {
       if (s.app.trust !== "package") continue;
       if (s.status !== "valid" || changedOnDisk(s)) names.add(s.app.name);
     }
-    this.#lastResults = [];
-    this.#lastRefused = [];
     // Warm the index lookups for every package at once (each index read and hashed once).
     const pkgs = [...names].map((n) => this.#host.app(n)?.app.package?.split(":")[0])
       .filter((p) => !!p);

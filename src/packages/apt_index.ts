@@ -95,35 +95,39 @@ async function readIndex(path: string): Promise<Uint8Array> {
 interface Verified {
   key: string;
   ok: boolean;
+  /** Stanzas found in this file (of the bytes checked under `key`), per package name asked. */
+  found: Map<string, IndexedDeb[]>;
 }
 
 /** Verified apt indexes under a lists folder (default `/var/lib/apt/lists`). */
 export class AptIndex {
   readonly listsDir: string;
-  /** lists file → (stat key, whether its hash matched its InRelease). */
+  /** lists file → (stat key, whether its hash matched its InRelease, what it lists). */
   #verified = new Map<string, Verified>();
+  /** Every package name asked about: a file read again is searched for all of them at once. */
+  #asked = new Set<string>();
 
   constructor(listsDir = "/var/lib/apt/lists") {
     this.listsDir = listsDir;
   }
 
   /**
-   * Every `Packages` lists file whose SHA-256 matches the entry of its `InRelease`, with the text.
-   * Files already checked under the same (inode, mtime, size) are not hashed again.
+   * Every `Packages` lists file named by an `InRelease`, with its stat key and the checksum its
+   * `InRelease` gives.
    */
-  async *verifiedIndexes(): AsyncGenerator<{ path: string; text: string }> {
+  #indexFiles(): { path: string; key: string; sha: string }[] {
     let names: string[];
     try {
       names = [...Deno.readDirSync(this.listsDir)].filter((e) => e.isFile).map((e) => e.name);
     } catch {
-      return;
+      return [];
     }
-    const present = new Set(names);
+    const out: { path: string; key: string; sha: string }[] = [];
     for (const rel of names.filter((n) => n.endsWith("_InRelease"))) {
       const prefix = rel.slice(0, -"InRelease".length);
       let entries: Map<string, string>;
       try {
-        entries = releaseSha256(await Deno.readTextFile(`${this.listsDir}/${rel}`));
+        entries = releaseSha256(Deno.readTextFileSync(`${this.listsDir}/${rel}`));
       } catch {
         continue;
       }
@@ -133,42 +137,71 @@ export class AptIndex {
         const file = names.find((n) =>
           n === stem || (n.startsWith(`${stem}.`) && COMPRESSED.test(n))
         );
-        if (!file || !present.has(file)) continue;
+        if (!file) continue;
         const path = `${this.listsDir}/${file}`;
-        let key: string;
         try {
           const st = Deno.statSync(path);
-          key = `${st.ino}:${st.mtime?.getTime()}:${st.size}:${sha}`;
+          out.push({ path, key: `${st.ino}:${st.mtime?.getTime()}:${st.size}:${sha}`, sha });
         } catch {
           continue;
         }
-        const known = this.#verified.get(path);
-        if (known && known.key === key && !known.ok) continue; // failed before, unchanged since
-        let bytes: Uint8Array;
-        try {
-          bytes = await readIndex(path);
-        } catch {
-          continue;
-        }
-        // Hashed every time it is read: the bytes used are the bytes checked.
-        const ok = createHash("sha256").update(bytes).digest("hex") === sha;
-        this.#verified.set(path, { key, ok });
-        if (!ok) continue;
-        yield { path, text: new TextDecoder().decode(bytes) };
       }
     }
+    return out;
+  }
+
+  /**
+   * Every `Packages` lists file whose SHA-256 matches the entry of its `InRelease`, with the text.
+   * Hashed every time it is read: the bytes used are the bytes checked.
+   */
+  async *verifiedIndexes(): AsyncGenerator<{ path: string; text: string }> {
+    for (const { path, key, sha } of this.#indexFiles()) {
+      const v = await this.#check(path, key, sha);
+      if (v) yield v;
+    }
+  }
+
+  async #check(
+    path: string,
+    key: string,
+    sha: string,
+  ): Promise<{ path: string; text: string } | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readIndex(path);
+    } catch {
+      return undefined;
+    }
+    const ok = createHash("sha256").update(bytes).digest("hex") === sha;
+    this.#verified.set(path, { key, ok, found: new Map() });
+    return ok ? { path, text: new TextDecoder().decode(bytes) } : undefined;
   }
 
   /**
    * The verified index entries of each package in `names`, in one pass over the indexes (an
-   * upgrade asks about many packages at once; each index is read and hashed once).
+   * upgrade asks about many packages at once). A lists file unchanged since it was checked
+   * (same inode, mtime, size and InRelease checksum) is not read again for a name already looked
+   * up in it: apt rewrites a file it updates, so a `apt-get update` of one small source does not
+   * make the next decision re-read and re-hash the distribution's big indexes.
    */
   async lookupMany(names: readonly string[]): Promise<Map<string, IndexedDeb[]>> {
     const out = new Map<string, IndexedDeb[]>(names.map((n) => [n, []]));
     if (names.length === 0) return out;
-    for await (const { path, text } of this.verifiedIndexes()) {
-      for (const n of names) out.get(n)!.push(...findStanzas(text, n, path));
+    for (const n of names) this.#asked.add(n);
+    const live = new Set<string>();
+    for (const { path, key, sha } of this.#indexFiles()) {
+      live.add(path);
+      let known = this.#verified.get(path);
+      if (known && known.key === key && !known.ok) continue; // failed before, unchanged since
+      if (!known || known.key !== key || names.some((n) => !known!.found.has(n))) {
+        const v = await this.#check(path, key, sha);
+        known = this.#verified.get(path);
+        if (!v || !known) continue;
+        for (const n of this.#asked) known.found.set(n, findStanzas(v.text, n, path));
+      }
+      for (const n of names) out.get(n)!.push(...(known.found.get(n) ?? []));
     }
+    for (const path of this.#verified.keys()) if (!live.has(path)) this.#verified.delete(path);
     return out;
   }
 }
