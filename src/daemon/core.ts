@@ -1309,7 +1309,8 @@ export class DaemonCore implements HashwallApi {
       const newHash = { app: s.app.name, package: r.package, version: r.version, reason: r.reason };
       const i = list.findIndex((x) => x.exe === s.app.path);
       if (i !== -1) {
-        list[i] = { ...list[i], newHash }; // a copy: the tracker's entry stays as it was
+        // A copy (the tracker's entry stays as it was), with the new hash when the tracker has none.
+        list[i] = { ...list[i], sha256: list[i].sha256 ?? s.actualSha256, newHash };
         continue;
       }
       const t = s.lastVerified ?? Date.now();

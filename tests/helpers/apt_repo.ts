@@ -196,7 +196,12 @@ export class TestAptRepo implements AsyncDisposable {
       `${this.repo}/Release`,
     ], { env: { GNUPGHOME: this.#gnupg } });
     await Deno.chmod(`${this.repo}/InRelease`, 0o644);
-    const r = await this.apt(["update"]);
+    // apt-get update does not wait for the lists lock (other tests' updates hold it): retry.
+    let r = await this.apt(["update"]);
+    for (let i = 0; i < 120 && r.code !== 0 && /Could not get lock/.test(r.stderr); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      r = await this.apt(["update"]);
+    }
     if (r.code !== 0 || /^(E|W): .*(not signed|GPG error)/m.test(r.stdout + r.stderr)) {
       throw new Error(`apt-get update failed:\n${r.stdout}${r.stderr}`);
     }
