@@ -76,6 +76,33 @@ export function findStanzas(text: string, name: string, index = ""): IndexedDeb[
   return out;
 }
 
+/**
+ * The stanzas of every package in `wanted` in a Packages text, in one pass (jumping from one
+ * `Package:` line to the next, parsing only the stanzas asked for).
+ */
+export function findAll(
+  text: string,
+  wanted: ReadonlySet<string>,
+  index = "",
+): Map<string, IndexedDeb[]> {
+  const out = new Map<string, IndexedDeb[]>();
+  let at = text.startsWith("Package: ") ? 0 : text.indexOf("\nPackage: ");
+  while (at !== -1) {
+    const start = text[at] === "\n" ? at + 1 : at;
+    let end = text.indexOf("\n\n", start);
+    if (end === -1) end = text.length;
+    let eol = text.indexOf("\n", start);
+    if (eol === -1 || eol > end) eol = end;
+    const name = text.slice(start + "Package: ".length, eol).trim();
+    if (wanted.has(name)) {
+      const found = findStanzas(text.slice(start, end), name, index);
+      if (found.length) out.set(name, [...(out.get(name) ?? []), ...found]);
+    }
+    at = text.indexOf("\nPackage: ", end);
+  }
+  return out;
+}
+
 const COMPRESSED = /\.(lz4|gz|xz|zst|bz2|lzma)$/;
 
 /** Reads an apt lists file, decompressing through apt's own helper when needed. */
@@ -95,8 +122,10 @@ async function readIndex(path: string): Promise<Uint8Array> {
 interface Verified {
   key: string;
   ok: boolean;
-  /** Stanzas found in this file (of the bytes checked under `key`), per package name asked. */
+  /** Stanzas found in this file (of the bytes checked under `key`), per package name. */
   found: Map<string, IndexedDeb[]>;
+  /** The names searched for when it was read (absent from `found`: not in this file). */
+  searched: Set<string>;
 }
 
 /** Verified apt indexes under a lists folder (default `/var/lib/apt/lists`). */
@@ -106,6 +135,11 @@ export class AptIndex {
   #verified = new Map<string, Verified>();
   /** Every package name asked about: a file read again is searched for all of them at once. */
   #asked = new Set<string>();
+  /**
+   * More names to look up whenever a file is read (the host's installed packages): a later
+   * question about one of them needs no new read of the distribution's big indexes.
+   */
+  wanted: () => Iterable<string> = () => [];
 
   constructor(listsDir = "/var/lib/apt/lists") {
     this.listsDir = listsDir;
@@ -173,7 +207,7 @@ export class AptIndex {
       return undefined;
     }
     const ok = createHash("sha256").update(bytes).digest("hex") === sha;
-    this.#verified.set(path, { key, ok, found: new Map() });
+    this.#verified.set(path, { key, ok, found: new Map(), searched: new Set() });
     return ok ? { path, text: new TextDecoder().decode(bytes) } : undefined;
   }
 
@@ -193,11 +227,16 @@ export class AptIndex {
       live.add(path);
       let known = this.#verified.get(path);
       if (known && known.key === key && !known.ok) continue; // failed before, unchanged since
-      if (!known || known.key !== key || names.some((n) => !known!.found.has(n))) {
+      if (!known || known.key !== key || names.some((n) => !known!.searched.has(n))) {
         const v = await this.#check(path, key, sha);
         known = this.#verified.get(path);
         if (!v || !known) continue;
-        for (const n of this.#asked) known.found.set(n, findStanzas(v.text, n, path));
+        const wanted = new Set(this.#asked);
+        try {
+          for (const n of this.wanted()) wanted.add(n);
+        } catch { /* only the names asked */ }
+        known.found = findAll(v.text, wanted, path);
+        known.searched = wanted;
       }
       for (const n of names) out.get(n)!.push(...(known.found.get(n) ?? []));
     }

@@ -181,6 +181,12 @@ export class DpkgDb {
     return out.sort((a, b) => Number(a) - Number(b));
   }
 
+  /** Names of every installed package. */
+  names(): string[] {
+    this.#loadStatus();
+    return [...this.#packages.keys()];
+  }
+
   /** The installed instances of package `name` (several for Multi-Arch: same). */
   installed(name: string): DpkgPackage[] {
     this.#loadStatus();

@@ -98,6 +98,8 @@ export class PackageTrust {
   constructor(opts: PackageTrustOptions = {}) {
     this.dpkg = opts.dpkg ?? new DpkgDb();
     this.apt = opts.apt ?? new AptIndex();
+    // Any installed package may be asked about later (a new approval): find them all in one read.
+    this.apt.wanted = () => this.dpkg.names();
     this.archives = opts.archives ?? "/var/cache/apt/archives";
   }
 

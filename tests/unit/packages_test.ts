@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { aliasesOf, DpkgDb, parseStatus } from "../../src/packages/dpkg_db.ts";
-import { AptIndex, findStanzas, releaseSha256 } from "../../src/packages/apt_index.ts";
+import { AptIndex, findAll, findStanzas, releaseSha256 } from "../../src/packages/apt_index.ts";
 import { cachedDebName, hashTarMembers, memberPath } from "../../src/packages/deb_archive.ts";
 import { PackageUpdates, PENDING_MAX_MS } from "../../src/packages/updates.ts";
 import type { ShipsVerdict } from "../../src/packages/trust.ts";
@@ -124,6 +124,12 @@ Deno.test("apt: InRelease SHA256 entries, Packages stanzas found by name", () =>
     "6".repeat(64),
   ]]);
   assert.equal(findStanzas(pk, "fo").length, 0);
+  // One pass for many names gives the same stanzas; names absent or not asked are not in it.
+  const all = findAll(pk, new Set(["foo", "foo-dev", "bar"]), "idx");
+  assert.deepEqual(all.get("foo"), found);
+  assert.deepEqual(all.get("foo-dev")?.map((f) => f.sha256), ["4".repeat(64)]);
+  assert.equal(all.has("bar"), false);
+  assert.equal(findAll(pk, new Set(["fo"])).size, 0);
   assert.equal(cachedDebName("a", "1:2.0", "amd64"), "a_1%3a2.0_amd64.deb");
 });
 
