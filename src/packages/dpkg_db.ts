@@ -138,9 +138,9 @@ export class DpkgDb {
 
   /**
    * Whether dpkg runs now: its database lock (`<admindir>/lock`) is held, as `/proc/locks`
-   * shows. While it runs, files are half-unpacked and the status file is stale (dpkg journals
-   * changes in `updates/` and merges them at the end), so no package decision is made. apt's
-   * own `lock-frontend`, held during its Pre/Post-Invoke hooks, does not count.
+   * shows. While it runs, a package decision rests on that package's own recorded state (see
+   * SETTLED_STATES) and is retried when that state moves on. apt's own `lock-frontend`, held
+   * during its Pre/Post-Invoke hooks, does not count.
    */
   busy(): boolean {
     let st: Deno.FileInfo;
