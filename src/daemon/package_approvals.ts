@@ -83,7 +83,11 @@ export class PackageApprovals {
 
   /** Starts the watch on dpkg's database and the retry timer. */
   start(): void {
-    this.#timer ??= setInterval(() => void this.tick().catch(() => {}), TICK_MS);
+    const retry = () =>
+      void this.tick().catch((e) =>
+        this.#host.warn("package-tick", `package trust: retry failed: ${(e as Error).message}`)
+      );
+    this.#timer ??= setInterval(retry, TICK_MS);
     if (this.#watch || !this.trust.available()) return;
     this.warm(
       this.#host.apps().filter((s) => s.app.trust === "package" && s.app.package)
@@ -108,7 +112,7 @@ export class PackageApprovals {
     const w = this.#watch;
     void (async () => {
       for await (const _ of w) {
-        if (this.updates.pending().length) void this.tick().catch(() => {});
+        if (this.updates.pending().length) retry();
       }
     })().catch(() => {});
   }
