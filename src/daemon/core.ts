@@ -33,6 +33,7 @@ import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
 import { keyString } from "../identity/running.ts";
 import { KernelIdentity, type KeyedHash } from "../identity/kernel_key.ts";
+import { EarlyHashes } from "../identity/early_hash.ts";
 import { IdentityIterators } from "../kernel/identity_iter.ts";
 import { magicPathProblem } from "../identity/magic_path.ts";
 import { type ScanApproval, trustRunningProcesses } from "../identity/trust_scan.ts";
@@ -124,6 +125,17 @@ const BLOCKLIST_POLL_MS = 60_000;
 /** Delay of the second closing pass after a revocation (see #closeSockets). */
 const SECOND_PASS_MS = 20;
 
+/** Marks a fanotify overflow in #guardEvents (no path can be this). */
+const OVERFLOW = "\0overflow";
+
+/** Start-up hashes in flight: the apps, their change counters, and the early hashes. */
+interface StartHashes {
+  states: AppState[];
+  since: number[];
+  watched: Set<string>;
+  early: EarlyHashes;
+}
+
 function onceKey(tgid: number): ExeKey {
   return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
 }
@@ -183,6 +195,10 @@ export class DaemonCore implements HashwallApi {
    * own hash replaces it. A watch event for the path revokes it (see #guardPinned).
    */
   #pinnedByPath = new Map<string, ExeKey>();
+  /** Paths of watch events from the start of the watch until #guardPinned ran (see there). */
+  #guardEvents?: Set<string>;
+  /** Resolved once start() loaded the kernel objects: re-hashes before that wait for it. */
+  #kernelLoaded = Promise.withResolvers<void>();
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -232,8 +248,9 @@ export class DaemonCore implements HashwallApi {
    * caller undoes what was started.
    */
   async start(): Promise<void> {
-    const phases: Record<string, number> = {};
     let t = performance.now();
+    // `boot`: the process's age now (runtime start, module evaluation, control socket).
+    const phases: Record<string, number> = { boot: Math.round(t) };
     const phase = (name: string) => {
       const now = performance.now();
       phases[name] = Math.round(now - t);
@@ -261,37 +278,25 @@ export class DaemonCore implements HashwallApi {
     this.#seedLearning();
     phase("history");
     this.#registry.setApps(this.#activeApps());
-    this.#blocklists = new Blocklists(this.opts.stateDir);
-    await this.#refreshBlocklists(this.policy);
-    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
-    // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
-    // attaches nothing; on a restart the previous run's programs still decide meanwhile.
-    this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
-    this.#filter.apply(this.#compile(this.policy));
-    this.kernel = AppControl.open({
-      pins: pinPaths(this.instance),
-      cgroupPath: this.opts.cgroup,
-      settings: this.#kernelSettings(),
-    });
-    // The identity iterators come with the app-control object (one BTF parse, not two).
-    this.#ident = new KernelIdentity(
-      IdentityIterators.fromPrograms((name) => this.kernel.programFd(name)),
-    );
-    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
-    this.kernel.attachLineage();
-    this.#hostnames = new HostnameMaps({
-      addrs: this.kernel.map("hw_dns_addrs").fd,
-      names: this.kernel.map("hw_dns_names").fd,
-      stats: this.kernel.map("hw_dns_stats").fd,
-    });
-    phase("load");
     // Guards before trust: the watch reader is live before the first hash and before any
-    // approval reaches the kernel, so a write at any moment after this line revokes. On a
-    // restart, approvals the previous run pinned are checked against what it last hashed.
+    // approval reaches the kernel, so a write at any moment after this line revokes (or voids
+    // the hash that raced it). Then the hash workers start: they hash while this thread loads
+    // the BPF objects (synchronous libbpf calls) below.
+    this.#guardEvents = new Set();
     this.#startWatch();
-    this.#guardPinned();
+    const hashing = this.#beginHashes();
     phase("watch");
-    await this.#verifyAll();
+    try {
+      await this.#loadKernel();
+      phase("load");
+      // On a restart, approvals the previous run pinned are checked against what it last hashed
+      // (and against every watch event since the watch above went live).
+      this.#guardPinned();
+      await this.#verifyAll(hashing);
+    } catch (e) {
+      await hashing.early.abandon();
+      throw e;
+    }
     phase("hash");
     // The rest of the guards (config-file watch, the opt-in exec gate) also before trust: after
     // the hooks attach, the event loop should have nothing slow left, so a watch event of a
@@ -319,6 +324,34 @@ export class DaemonCore implements HashwallApi {
     this.ready = true;
   }
 
+  /** Blocklists, packet filter, app-control object, identity readout, lineage, DNS maps. */
+  async #loadKernel(): Promise<void> {
+    this.#blocklists = new Blocklists(this.opts.stateDir);
+    await this.#refreshBlocklists(this.policy);
+    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
+    // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
+    // attaches nothing; on a restart the previous run's programs still decide meanwhile.
+    this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
+    this.#filter.apply(this.#compile(this.policy));
+    this.kernel = AppControl.open({
+      pins: pinPaths(this.instance),
+      cgroupPath: this.opts.cgroup,
+      settings: this.#kernelSettings(),
+    });
+    // The identity iterators come with the app-control object (one BTF parse, not two).
+    this.#ident = new KernelIdentity(
+      IdentityIterators.fromPrograms((name) => this.kernel.programFd(name)),
+    );
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
+    this.kernel.attachLineage();
+    this.#hostnames = new HostnameMaps({
+      addrs: this.kernel.map("hw_dns_addrs").fd,
+      names: this.kernel.map("hw_dns_names").fd,
+      stats: this.kernel.map("hw_dns_stats").fd,
+    });
+    this.#kernelLoaded.resolve();
+  }
+
   /**
    * Logs the ready line, `hashwall <version> <mode>`. Not part of start(): the caller logs it
    * once every part (control socket, web UI) is up, since tools and tests take this line to
@@ -329,7 +362,8 @@ export class DaemonCore implements HashwallApi {
       instance: this.instance,
       cgroup: this.opts.cgroup,
       apps: this.#registry.list().length,
-      startMs: this.#startPhases,
+      // `ready`: the process's age at this line (bench/startup.ts: launcher = wall − ready).
+      startMs: { ...this.#startPhases, ready: Math.round(performance.now()) },
     });
   }
 
@@ -530,16 +564,21 @@ export class DaemonCore implements HashwallApi {
     return this.#ident;
   }
 
-  async #verifyAll(onProgress?: (done: number, total: number, path?: string) => void) {
+  /** Starts hashing every app (see src/identity/early_hash.ts); {@link #verifyAll} finishes. */
+  #beginHashes(): StartHashes {
     const states = this.#registry.list();
-    // Each app's change counter before its hash starts: a watch event meanwhile voids the result.
-    const since = states.map((s) => s.changeSeq);
-    const watched = new Set(this.#watcher?.watchedFiles() ?? []);
-    const results = await this.#identity().hashMany(
-      this.#pool,
-      states.map((s) => s.app.path),
-      (done, total, last) => onProgress?.(done, total, last.path),
-    );
+    return {
+      states,
+      // Each app's change counter before its hash starts: a watch event meanwhile voids it.
+      since: states.map((s) => s.changeSeq),
+      watched: new Set(this.#watcher?.watchedFiles() ?? []),
+      early: new EarlyHashes(this.#pool, states.map((s) => s.app.path)),
+    };
+  }
+
+  async #verifyAll(hashing: StartHashes) {
+    const { states, since, watched } = hashing;
+    const results = await hashing.early.finish(this.#identity());
     results.forEach((r, i) => {
       const st = states[i];
       if ("error" in r) {
@@ -574,6 +613,10 @@ export class DaemonCore implements HashwallApi {
    */
   #guardPinned(): void {
     this.#pinnedByPath.clear();
+    // Watch events that arrived between the watch going live and this check (the BPF objects
+    // load in between): such a file changed while nothing guarded it.
+    const seen = this.#guardEvents;
+    this.#guardEvents = undefined;
     const byId = new Map(this.#registry.list().map((s) => [s.id, s]));
     const pinned: { key: ExeKey; st?: AppState }[] = [];
     for (const key of this.kernel.approvedKeys()) {
@@ -590,7 +633,8 @@ export class DaemonCore implements HashwallApi {
       let keep = false;
       if (id && !(id instanceof Error)) {
         const row = this.#cache?.row(id);
-        keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256;
+        keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256 &&
+          !seen?.has(p.st!.app.path) && !seen?.has(OVERFLOW);
       }
       if (keep) this.#pinnedByPath.set(p.st!.app.path, p.key);
       else if (!p.st) {
@@ -1003,12 +1047,14 @@ export class DaemonCore implements HashwallApi {
    */
   #onWatch(e: WatchEvent): void {
     const apps = this.#registry.list().filter((s) => s.app.path === e.path);
+    // Before #guardPinned ran: remembered, so a pinned approval of this file is not kept.
+    this.#guardEvents?.add(e.kind === "overflow" ? OVERFLOW : e.path);
     if (e.kind === "overflow") {
       for (const k of this.#pinnedByPath.values()) this.#revoke(k, HW.CLOSE_CHANGED);
       this.#pinnedByPath.clear();
       this.#cache?.beginEpoch("fanotify overflow");
       this.#warn("watch-overflow", "fanotify queue overflowed: every app is being re-hashed");
-      void this.appsRehash(DAEMON_CALLER).catch((err) =>
+      void this.#kernelLoaded.promise.then(() => this.appsRehash(DAEMON_CALLER)).catch((err) =>
         this.log.log("error", `re-hash after a fanotify overflow failed: ${err}`)
       );
       return;
@@ -1038,7 +1084,8 @@ export class DaemonCore implements HashwallApi {
   }
 
   #queueRecheck(name: string, e?: WatchEvent): Promise<void> {
-    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
+    // A watch event during start, before the kernel objects loaded: the re-hash waits for them.
+    const prev = this.#rehashQueue.get(name) ?? this.#kernelLoaded.promise;
     const next = prev.then(async () => {
       await this.#recheck(name, e);
     }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
