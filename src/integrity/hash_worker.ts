@@ -8,6 +8,7 @@
 import { hashFile } from "./hash.ts";
 import { prefetchFile } from "../../ffi/fanotify.ts";
 import {
+  BATCH_COLD,
   BATCH_NEXT,
   BATCH_PREFETCH,
   type HashBatchJob,
@@ -24,8 +25,8 @@ async function runBatch(job: HashBatchJob): Promise<void> {
     const i = Atomics.add(cells, BATCH_NEXT, 1);
     if (i >= n) break;
     Atomics.store(cells, job.slot, i + 1);
-    // Start the reads of the next files (a cold cache: many reads in flight, not one).
-    for (;;) {
+    // A cold cache: start the reads of the next files (many reads in flight, not one).
+    while (Atomics.load(cells, BATCH_COLD) === 1) {
       const p = Atomics.load(cells, BATCH_PREFETCH);
       if (p >= Math.min(n, i + 1 + job.readAhead)) break;
       if (Atomics.compareExchange(cells, BATCH_PREFETCH, p, p + 1) === p && p > i) {
@@ -35,11 +36,16 @@ async function runBatch(job: HashBatchJob): Promise<void> {
     const path = job.paths[i];
     let reply: HashBatchReply;
     try {
+      const t0 = performance.now();
       const hash = await hashFile(path, {
         chunkSize: job.chunkSize,
         overlap: false,
         keepOpen: job.keepOpen,
       });
+      // Slower than 100 MB/s plus 5 ms: the bytes came from the disk, so read ahead from now on.
+      if (job.readAhead > 0 && performance.now() - t0 > 5 + hash.size / 100_000) {
+        Atomics.store(cells, BATCH_COLD, 1);
+      }
       reply = { batch: job.batch, index: i, ok: true, hash };
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
