@@ -174,7 +174,8 @@ export class DaemonCore implements HashwallApi {
   #counts?: { since: number; counts: EventCounts };
   /** Polls for interfaces that come and go while the filter follows them all. */
   #ifaceTimer?: ReturnType<typeof setInterval>;
-  #pool = new HashPool({ workers: 2 });
+  /** Hash workers sized to the cores (2 to 4: each is a V8 isolate of several MB while it lives). */
+  #pool = new HashPool({ workers: Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2)) });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
   /** `--for once` approvals by tgid: they end when that process exits (see #endOnceApprovals). */

@@ -8,13 +8,15 @@
 import { isBpffsMounted, mountBpffs } from "../../ffi/libbpf.ts";
 import { disableInstance } from "../kernel/app_control.ts";
 import { pinExists, pinPaths } from "../kernel/pins.ts";
-import type { UiServer } from "../../ui/server.tsx";
+import { createUiServer, type UiServer } from "../../ui/server.tsx";
 import { DAEMON_CALLER, DaemonCore, type DaemonOptions } from "./core.ts";
 import { createLogger, type LogFormat, type Logger } from "./log.ts";
 import { sdNotify, watchdogIntervalMs } from "./systemd.ts";
 import { controlSocket, optionalParts } from "./parts.ts";
 import { takeEarlyHup } from "./early_hup.ts";
 import { selfCommand } from "./self_command.ts";
+import { makeLoginUrl } from "../../ui/auth/login_link.ts";
+import { readTokens } from "../../ui/auth/tokens.ts";
 
 /** Lifetime of the login link printed on a terminal: time to read the output and click. */
 export const TERMINAL_LINK_TTL_S = 900;
@@ -27,8 +29,6 @@ export const TERMINAL_LINK_TTL_S = 900;
 async function printFirstLink(stateDir: string, url: string, log: Logger): Promise<void> {
   if (!Deno.stderr.isTerminal()) return;
   try {
-    const { makeLoginUrl } = await import("../../ui/auth/login_link.ts");
-    const { readTokens } = await import("../../ui/auth/tokens.ts");
     const link = await makeLoginUrl(url, await readTokens(stateDir), "admin", TERMINAL_LINK_TTL_S);
     log.log(
       "notice",
@@ -106,8 +106,6 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     for (const part of optionalParts) cleanups.push(await part(core));
     const uiCfg = opts.ui ?? core.policy.ui;
     if (uiCfg.host !== null) {
-      // Loaded only when the UI runs: a daemon with `--ui off` never evaluates Hono and Preact.
-      const { createUiServer } = await import("../../ui/server.tsx");
       ui = await createUiServer(core, {
         host: uiCfg.host,
         port: uiCfg.port,
