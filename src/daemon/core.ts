@@ -205,7 +205,10 @@ export class DaemonCore implements HashwallApi {
   uiUrl: string | null = null;
   /** How long each start phase took (ms), for the ready line. */
   #startPhases: Record<string, number> = {};
-  /** True once start() finished: the API serves calls from then on (see parts.ts whenReady). */
+  /**
+   * Set by the life cycle once start() finished and every part (UI included) is up: the control
+   * socket serves calls from then on (see parts.ts whenReady).
+   */
   ready = false;
 
   constructor(opts: DaemonOptions, log: Logger) {
@@ -322,7 +325,6 @@ export class DaemonCore implements HashwallApi {
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startPhases = phases;
-    this.ready = true;
   }
 
   /** Blocklists, packet filter, app-control object, identity readout, lineage, DNS maps. */
