@@ -13,7 +13,7 @@
  */
 import { type HashPool, type HashResult, isHashError } from "../integrity/hash_pool.ts";
 import type { OpenFileHash } from "../integrity/hash.ts";
-import { closeFd } from "../../ffi/fanotify.ts";
+import { closeFd } from "../../ffi/libc.ts";
 import { type KernelIdentity, KEY_BATCH, type KeyedResult } from "./kernel_key.ts";
 
 /**
