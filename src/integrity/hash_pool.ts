@@ -11,7 +11,8 @@
  * @module
  */
 import { siblingWorkerUrl } from "./worker_url.ts";
-import type { FileHash } from "./hash.ts";
+import type { FileHash, OpenFileHash } from "./hash.ts";
+import { closeFd } from "../../ffi/libc.ts";
 
 /** A message to a hash worker. */
 export interface HashJob {
@@ -99,6 +100,8 @@ interface Batch {
   shared: Int32Array;
   /** Participant cells handed out so far. */
   participants: number;
+  /** Indices being hashed again as single jobs after a crash. */
+  retrying: Set<number>;
   readAhead: number;
   keepOpen?: boolean;
   onProgress?: HashProgress;
@@ -222,6 +225,7 @@ export class HashPool {
           new SharedArrayBuffer(4 * (BATCH_SLOTS_AT + BATCH_MAX_PARTICIPANTS)),
         ),
         participants: 0,
+        retrying: new Set(),
         readAhead: opts.readAhead ?? 8,
         keepOpen: opts.keepOpen,
         onProgress: opts.onProgress,
@@ -292,7 +296,12 @@ export class HashPool {
 
   /** Records result `index` of `b` (once), reports progress, and resolves `b` when complete. */
   #settle(b: Batch, index: number, r: HashResult): void {
-    if (b.results[index] !== undefined) return;
+    if (b.results[index] !== undefined) {
+      // A late duplicate (a crashed worker's answer after its file was hashed again): its fd
+      // would leak.
+      if (!isHashError(r) && b.keepOpen) closeFd((r as OpenFileHash).fd);
+      return;
+    }
     b.results[index] = r;
     b.remaining--;
     b.onProgress?.(b.paths.length - b.remaining, b.paths.length, r);
@@ -364,6 +373,22 @@ export class HashPool {
       const { batch: b, cell } = slot.batch;
       const current = Atomics.load(b.shared, cell) - 1;
       if (current >= 0) this.#settle(b, current, { path: b.paths[current], error });
+      // Answers it posted before dying may never arrive (the worker is gone): every file it
+      // claimed and no live worker holds is hashed again on its own.
+      const held = new Set(
+        this.#slots.filter((s) => s.batch?.batch === b).map((s) =>
+          Atomics.load(b.shared, s.batch!.cell) - 1
+        ),
+      );
+      const claimed = Math.min(b.paths.length, Atomics.load(b.shared, BATCH_NEXT));
+      for (let i = 0; i < claimed; i++) {
+        if (b.results[i] !== undefined || held.has(i) || b.retrying.has(i)) continue;
+        b.retrying.add(i);
+        void this.hash(b.paths[i], { keepOpen: b.keepOpen }).then(
+          (r) => this.#settle(b, i, r),
+          (e) => this.#settle(b, i, { path: b.paths[i], error: String(e) }),
+        );
+      }
     }
     if (!slot.answered && ++this.#loadFailures >= 2) {
       // The module itself does not load (e.g. missing from the install): respawning cannot help.
