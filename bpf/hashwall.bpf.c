@@ -128,6 +128,7 @@ struct {
 #include "exec_env.h"
 #include "tamper.h"
 #include "lineage.h"
+#include "rules_via.h" /* [[rule]] via: needs lineage.h and dns.h */
 
 static __always_inline void count(__u32 idx)
 {
@@ -345,7 +346,7 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 			__u32 rule = 0;
 			int v = kind == HW_EV_SOCK_CREATE
 					? HW_FLT_NONE
-					: hw_dns_app_verdict(tgid, pv->app_id, proto, family, daddr,
+					: hw_via_app_verdict(tgid, pv->app_id, proto, family, daddr,
 							     dport, &rule);
 			if (v == HW_FLT_DENY) {
 				struct task_struct *task = bpf_get_current_task_btf();

@@ -648,6 +648,28 @@ struct hw_only_via {
 _Static_assert(sizeof(struct hw_lineage) == 4 * HW_VIA_MAX, "hw_lineage layout");
 _Static_assert(sizeof(struct hw_only_via) == 4 * HW_VIA_MAX, "hw_only_via layout");
 
+/*
+ * [[rule]] via = "NAME" (bpf/rules_via.h): the rule matches only processes whose lineage holds
+ * that app. Such rules compile into the same address/name tables as app rules, under a key id of
+ * their own per (rule app or 0, via app) group: ids from HW_FLT_VIA_ID_BASE up, never a real app
+ * id, so the tc path (app 0) and the plain app lookups never see them. hw_flt_via maps
+ * (gen, app or 0, via app) to that id; the connect hooks look it up for each app of the caller's
+ * lineage, only while the generation's any_mask has HW_FLT_VIA_BIT (no via rule: no extra cost).
+ */
+#define HW_FLT_VIA_BIT 0x80000000u     /* hw_flt_gen.any_mask: some rule of this gen has via */
+#define HW_FLT_VIA_ID_BASE 0x80000000u /* first key id of a (app, via) group */
+#define HW_FLT_VIA_GROUPS_MAX 8192     /* hw_flt_via entries (both gens) */
+
+/* Key of hw_flt_via (value: __u32 key id of the group's rules). */
+struct hw_flt_via_key {
+	__u8 gen;
+	__u8 _pad[3];
+	__u32 app_id;  /* the rule's app, 0 for via rules without app */
+	__u32 via_app; /* the app that must be in the caller's lineage */
+};
+
+_Static_assert(sizeof(struct hw_flt_via_key) == 12, "hw_flt_via_key layout");
+
 /* ===================================================================================== */
 /* hostnames (bpf/dns.h, bpf/rules_app.h, ffi/dns_structs.ts, src/policy/names.ts)       */
 /* ===================================================================================== */
