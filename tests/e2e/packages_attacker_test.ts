@@ -141,7 +141,8 @@ Deno.test("package trust attacker: uid nobody cannot get signed package bytes ap
  * with another package's signed file (the right bytes for a different path), one with the signed
  * bytes of its own package's next version, which is published but not installed. Neither package
  * is being unpacked: their recorded versions are the installed 1.0, so both stay revoked and red
- * during the run, after it and after the hook's final decision.
+ * during the run, after it and after the hook's final decision. (Against a daemon that trusts
+ * whatever sits at a package's path while dpkg runs, both victims were approved mid-run.)
  */
 Deno.test("package trust attacker: files replaced by uid nobody while dpkg unpacks another package stay revoked", async () => {
   await using repo = await TestAptRepo.create("midrun");
