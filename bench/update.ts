@@ -30,6 +30,8 @@ const APPS = Number(Deno.args[0] ?? 20);
 interface Round {
   label: string;
   perApp: number[];
+  /** Per app, ms after apt-get started: when its file was unpacked and when it was valid again. */
+  timeline: { app: string; unpack: number; valid: number }[];
   lastUnpackToAll: number;
   deniedBefore: number;
   deniedAfter: number;
@@ -39,6 +41,16 @@ interface Round {
 
 const repo = await TestAptRepo.create("bench");
 const listener = loopbackListener();
+// Interrupted: still stop the daemon and remove the test packages, source, key and lists.
+let daemon: { stop(): Promise<void> } | undefined;
+const onSignal = () => {
+  void (async () => {
+    await daemon?.stop().catch(() => {});
+    await repo.cleanup().catch(() => {});
+    Deno.exit(130);
+  })();
+};
+for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, onSignal);
 try {
   const names = Array.from({ length: APPS }, (_, i) => repo.extra(i));
   for (const v of ["1.0", "1.1", "1.2"]) {
@@ -46,6 +58,7 @@ try {
   }
   await repo.publish();
   const d = await startTestDaemon({ mode: "enforcing" });
+  daemon = d;
   try {
     const hook = aptHookOptions(hashwallCommand().join(" "), d.stateDir);
     await repo.install("1.0", hook, names);
@@ -109,15 +122,27 @@ try {
       const apps = await callDaemon(d.stateDir, "apps.list") as AppInfo[];
       const notValid = apps.filter((a) => a.status !== "valid" || a.package?.version !== version);
       if (notValid.length) {
-        throw new Error(`${label}: not approved again: ${notValid.map((a) => a.name).join(", ")}`);
+        // Reported (their unpack → valid counts as never), not thrown: the figures still print.
+        console.error(
+          `${label}: not approved again within 30 s of apt returning: ` +
+            notValid.map((a) => `${a.name} (${a.status})`).join(", "),
+        );
       }
-      const perApp = paths.map((p) => (validAt.get(p) ?? NaN) - (unpackedAt.get(p) ?? NaN));
+      const perApp = paths.map((p) =>
+        (validAt.get(p) ?? Infinity) - (unpackedAt.get(p) ?? performance.now())
+      );
+      const timeline = paths.map((p, i) => ({
+        app: `app${i}`,
+        unpack: (unpackedAt.get(p) ?? NaN) - t0,
+        valid: (validAt.get(p) ?? Infinity) - t0,
+      })).sort((a, b) => a.unpack - b.unpack);
       const lastUnpack = Math.max(...unpackedAt.values());
-      const allValid = Math.max(...validAt.values());
+      const allValid = validAt.size < paths.length ? Infinity : Math.max(...validAt.values());
       const denied = verdicts.filter((v) => v.verdict !== "ok");
       return {
         label,
         perApp,
+        timeline,
         lastUnpackToAll: allValid - lastUnpack,
         deniedBefore: denied.filter((v) => v.start < aptDone).length,
         deniedAfter: denied.filter((v) => v.start >= aptDone).length,
@@ -152,10 +177,28 @@ try {
         ].map(String)
       ),
     ));
+    // Per app, in unpack order: approval follows each unpack (not the end of the dpkg run).
+    for (const r of rounds) {
+      console.log(`\n${r.label}: per app, ms after apt-get started (apt-get took ${ms(r.aptMs)})`);
+      console.log(markdownTable(
+        ["app", "unpacked", "valid again", "unpack → valid"],
+        r.timeline.map((t) =>
+          [t.app, ms(t.unpack), ms(t.valid), ms(t.valid - t.unpack)].map(String)
+        ),
+      ));
+    }
     for (const line of d.logs().filter((l) => /dpkg hook: \d+ apps reconciled/.test(l))) {
       console.log(`daemon: ${JSON.parse(line).msg}`);
     }
     const [h, n] = rounds;
+    const goal = "0 denied after the hook returns; p99 <= 1000 ms from unpack";
+    const met = h.deniedAfter === 0 && quantile(h.perApp, 0.99) <= 1000;
+    console.log(`\ngoal: ${goal} (measured under load on a shared machine)`);
+    console.log(
+      `met: ${met} (with the hook: ${h.deniedAfter} denied after apt returned, p99 ` +
+        `${ms(quantile(h.perApp, 0.99))} ms; without: ${n.deniedAfter} denied, p99 ` +
+        `${ms(quantile(n.perApp, 0.99))} ms)`,
+    );
     printSummary({
       name: "update",
       apps: APPS,
@@ -167,13 +210,18 @@ try {
       nohook_p50_ms: ms(median(n.perApp)),
       nohook_p99_ms: ms(quantile(n.perApp, 0.99)),
       nohook_denied_after_return: n.deniedAfter,
-      goal: "0 denied after the hook returns; p99 <= 1000 ms from unpack",
-      met: h.deniedAfter === 0 && quantile(h.perApp, 0.99) <= 1000,
+      goal,
+      met,
     });
   } finally {
+    // HW_BENCH_LOG=FILE keeps the daemon's log (package-trust notices: every decision and why).
+    const keep = Deno.env.get("HW_BENCH_LOG");
+    if (keep) await Deno.writeTextFile(keep, d.logs().join("\n")).catch(() => {});
     await d.stop();
+    daemon = undefined;
   }
 } finally {
   listener.close();
   await repo.cleanup();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, onSignal);
 }

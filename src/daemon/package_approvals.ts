@@ -7,10 +7,13 @@
  *   `trust = "package"` and the new content is what the now-installed version of its package ships,
  *   the app's approved hash becomes the new one (kept in runtime.json like an admin's new-hash
  *   approval of a hand-written app) and an update is recorded; otherwise it stays revoked;
+ * - dpkg's database changed ({@link PackageApprovals.tick}, driven by an inotify watch on dpkg's
+ *   status file and its journal `updates/`, with a slow timer behind it): apps still waiting are
+ *   decided again as soon as their package's recorded state moved on. So an approval follows the
+ *   unpack of its own package (dpkg records `unpacked` with the new Version right after it renamed
+ *   that package's files into place), not the end of the whole dpkg run, with or without the hook;
  * - the dpkg hook ({@link PackageApprovals.hook}): `pre` marks an upgrade as running; `post`
- *   re-checks every changed package-backed app and decides, before the hook returns;
- * - a timer ({@link PackageApprovals.tick}) retries apps still waiting when dpkg's database changed,
- *   for hosts without the hook.
+ *   re-checks every changed package-backed app and decides for good, before the hook returns.
  *
  * @module
  */
@@ -43,14 +46,17 @@ export interface PackageHost {
   notice(msg: string): void;
 }
 
-/** Result of the hook's `post`: what was updated and what stays revoked. */
+/**
+ * Result of the hook's `post`: what was updated during the dpkg run (since `pre`) and what stays
+ * revoked.
+ */
 export interface HookResult {
   phase: "pre" | "post";
   updated: { name: string; from?: string; to: string; level: string }[];
   refused: { name: string; reason: string; detail: string }[];
 }
 
-/** How often waiting apps are looked at without the hook (a stat of dpkg's status). */
+/** How often waiting apps are looked at besides the inotify watch (a stat of dpkg's status). */
 const TICK_MS = 250;
 
 /** Package-backed approvals of one daemon. */
@@ -59,8 +65,14 @@ export class PackageApprovals {
   readonly updates = new PackageUpdates();
   #host: PackageHost;
   #timer?: ReturnType<typeof setInterval>;
+  #watch?: Deno.FsWatcher;
   #final = false;
   #ticking = false;
+  /** dpkg's database changed while a tick ran: look once more when it ends. */
+  #again = false;
+  /** Package (`name[:arch]`) of each app waiting for a decision. */
+  #waitingFor = new Map<string, string>();
+  #warming: Promise<void> = Promise.resolve();
   #lastResults: HookResult["updated"] = [];
   #lastRefused: HookResult["refused"] = [];
 
@@ -69,21 +81,50 @@ export class PackageApprovals {
     this.trust = trust;
   }
 
-  /** Starts the retry timer. */
+  /** Starts the watch on dpkg's database and the retry timer. */
   start(): void {
-    this.#timer ??= setInterval(
-      () =>
-        void this.tick().catch((e) =>
-          this.#host.warn("package-tick", `package trust: retry failed: ${(e as Error).message}`)
-        ),
-      TICK_MS,
+    const retry = () =>
+      void this.tick().catch((e) =>
+        this.#host.warn("package-tick", `package trust: retry failed: ${(e as Error).message}`)
+      );
+    this.#timer ??= setInterval(retry, TICK_MS);
+    if (this.#watch || !this.trust.available()) return;
+    this.warm(
+      this.#host.apps().filter((s) => s.app.trust === "package" && s.app.package)
+        .map((s) => s.app.package!.split(":")[0]),
     );
+    const dir = this.trust.dpkg.admindir;
+    try {
+      // Non-recursive: `status` (rewritten by rename when dpkg folds its journal) and the
+      // journal entries dpkg writes at each state change (tmp.i renamed to NNNN).
+      const paths = [dir, `${dir}/updates`].filter((p) => {
+        try {
+          return Deno.statSync(p).isDirectory;
+        } catch {
+          return false;
+        }
+      });
+      this.#watch = Deno.watchFs(paths, { recursive: false });
+    } catch (e) {
+      this.#host.warn("dpkg-watch", `no watch on ${dir}: ${(e as Error).message}`);
+      return;
+    }
+    const w = this.#watch;
+    void (async () => {
+      for await (const _ of w) {
+        if (this.updates.pending().length) retry();
+      }
+    })().catch(() => {});
   }
 
-  /** Stops the retry timer. */
+  /** Stops the watch and the retry timer. */
   stop(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+    try {
+      this.#watch?.close();
+    } catch { /* closed */ }
+    this.#watch = undefined;
   }
 
   /** Whether apps approved now get `trust = "package"` by default. */
@@ -94,20 +135,38 @@ export class PackageApprovals {
   /** The installed package owning `path`, for recording beside a new approval. */
   owner(path: string): DpkgPackage | undefined {
     try {
-      return this.trust.available() ? this.trust.owner(path) : undefined;
+      const p = this.trust.available() ? this.trust.owner(path) : undefined;
+      if (p) this.warm([p.name]);
+      return p;
     } catch {
       return undefined;
     }
   }
 
+  /**
+   * Looks `pkgs` up in apt's verified indexes in the background, so the first decision after an
+   * unpack does not pay for reading and hashing the distribution's big indexes (seconds).
+   */
+  warm(pkgs: string[]): void {
+    if (pkgs.length === 0 || !this.trust.available()) return;
+    this.#warming = this.#warming.then(() => this.trust.indexed(pkgs)).then(() => {}, () => {});
+  }
+
   /** dpkg database state: changes whenever dpkg records something (status or its journal). */
   stamp(): string {
-    let updates = "";
-    try {
-      const st = Deno.statSync(`${this.trust.dpkg.admindir}/updates`);
-      updates = String(st.mtime?.getTime());
-    } catch { /* none */ }
-    return `${this.trust.dpkg.statusStamp()}/${updates}`;
+    return this.trust.dpkg.statusStamp();
+  }
+
+  /**
+   * The dpkg state a decision about `pkg` (`name[:arch]`) rests on: while dpkg runs, that
+   * package's recorded version and state (other packages' steps change nothing for it); when dpkg
+   * is idle, the whole database (apt's cache or dpkg's records may have moved on).
+   */
+  #key(pkg: string | undefined, busy: boolean): string {
+    if (!busy || !pkg) return `idle:${this.stamp()}`;
+    const [name, arch] = pkg.split(":");
+    const p = this.trust.dpkg.package(name, arch);
+    return `busy:${p?.version ?? "-"}:${p?.state ?? "absent"}`;
   }
 
   /**
@@ -123,15 +182,16 @@ export class PackageApprovals {
     const [pkg, arch] = recorded.split(":");
     const name = s.app.name;
     this.updates.wait(name, Date.now());
-    if (this.updates.running(Date.now()) && !this.#final) return; // decided at Post-Invoke
-    const stamp = this.stamp();
+    this.#waitingFor.set(name, recorded);
+    // Taken before anything is read: a change while deciding makes the next look try again.
+    const key = this.#key(recorded, this.trust.dpkg.busy());
     let v: ShipsVerdict;
     try {
       v = await this.trust.ships(s.app.path, { name: pkg, arch }, s.actualSha256);
     } catch (e) {
       v = { ok: false, reason: "changed", package: pkg, detail: (e as Error).message };
     }
-    const next = this.updates.verdict(name, v, stamp, { final: this.#final });
+    const next = this.updates.verdict(name, v, key, { final: this.#final });
     this.#host.notice(
       v.ok
         ? `${name}: approved by package ${v.package} ${v.version} (${v.level})`
@@ -152,6 +212,7 @@ export class PackageApprovals {
 
   #accept(s: AppState, v: ShipsVerdict & { ok: true }): void {
     const name = s.app.name;
+    this.#waitingFor.delete(name);
     // The update is from the hash approved until now (the app's), whatever transient content a
     // re-hash saw during the unpack.
     const oldSha256 = s.app.sha256;
@@ -177,7 +238,9 @@ export class PackageApprovals {
     };
     s.app = app;
     s.status = "valid";
-    this.#lastResults.push({ name, from: fromVersion, to: v.version, level: v.level });
+    if (this.#final || this.updates.running(Date.now())) {
+      this.#lastResults.push({ name, from: fromVersion, to: v.version, level: v.level });
+    }
     try {
       this.#host.store().recordIntegrityChange({
         path: s.app.path,
@@ -199,21 +262,36 @@ export class PackageApprovals {
     }
   }
 
-  /** Retries waiting apps when dpkg's database changed (no hook, or after it). */
+  /**
+   * Retries waiting apps whose dpkg state moved on since their last attempt (see #key): while
+   * dpkg runs, only apps whose own package advanced (e.g. `half-installed` → `unpacked`), so an
+   * approval follows its package's unpack and dpkg is not slowed by re-hashes of the others.
+   */
   async tick(): Promise<void> {
-    // One look at a time, and none while dpkg holds its lock (every answer would be "wait"; a
-    // re-hash of every waiting app each tick would only slow dpkg down).
-    if (this.#ticking || this.updates.pending().length === 0 || this.trust.dpkg.busy()) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    if (this.updates.pending().length === 0) return;
     this.#ticking = true;
     try {
-      const { tryNow } = this.updates.due(this.stamp(), Date.now());
-      const names = tryNow.filter((name) => {
-        const s = this.#host.app(name);
-        if (s && s.status !== "valid" && s.status !== "missing") return true;
-        this.updates.done(name);
-        return false;
-      });
-      await this.#recheckAll(names);
+      do {
+        this.#again = false;
+        const busy = this.trust.dpkg.busy();
+        const { tryNow, expired } = this.updates.due(
+          (name) => this.#key(this.#waitingFor.get(name), busy),
+          Date.now(),
+        );
+        for (const name of expired) this.#waitingFor.delete(name);
+        const names = tryNow.filter((name) => {
+          const s = this.#host.app(name);
+          if (s && s.status !== "valid" && s.status !== "missing") return true;
+          this.updates.done(name);
+          this.#waitingFor.delete(name);
+          return false;
+        });
+        await this.#recheckAll(names);
+      } while (this.#again);
     } finally {
       this.#ticking = false;
     }
@@ -235,15 +313,19 @@ export class PackageApprovals {
   async hook(phase: "pre" | "post"): Promise<HookResult> {
     if (phase === "pre") {
       this.updates.begin(Date.now());
+      this.#lastResults = [];
+      this.#lastRefused = [];
       return { phase, updated: [], refused: [] };
     }
+    // Updates approved during the run (each right after its unpack) are reported with those
+    // decided now; without a `pre` (or one that expired) only those decided now.
+    if (!this.updates.running(Date.now())) this.#lastResults = [];
+    this.#lastRefused = [];
     const names = new Set(this.updates.end());
     for (const s of this.#host.apps()) {
       if (s.app.trust !== "package") continue;
       if (s.status !== "valid" || changedOnDisk(s)) names.add(s.app.name);
     }
-    this.#lastResults = [];
-    this.#lastRefused = [];
     // Warm the index lookups for every package at once (each index read and hashed once).
     const pkgs = [...names].map((n) => this.#host.app(n)?.app.package?.split(":")[0])
       .filter((p) => !!p);

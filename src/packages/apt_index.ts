@@ -76,6 +76,33 @@ export function findStanzas(text: string, name: string, index = ""): IndexedDeb[
   return out;
 }
 
+/**
+ * The stanzas of every package in `wanted` in a Packages text, in one pass (jumping from one
+ * `Package:` line to the next, parsing only the stanzas asked for).
+ */
+export function findAll(
+  text: string,
+  wanted: ReadonlySet<string>,
+  index = "",
+): Map<string, IndexedDeb[]> {
+  const out = new Map<string, IndexedDeb[]>();
+  let at = text.startsWith("Package: ") ? 0 : text.indexOf("\nPackage: ");
+  while (at !== -1) {
+    const start = text[at] === "\n" ? at + 1 : at;
+    let end = text.indexOf("\n\n", start);
+    if (end === -1) end = text.length;
+    let eol = text.indexOf("\n", start);
+    if (eol === -1 || eol > end) eol = end;
+    const name = text.slice(start + "Package: ".length, eol).trim();
+    if (wanted.has(name)) {
+      const found = findStanzas(text.slice(start, end), name, index);
+      if (found.length) out.set(name, [...(out.get(name) ?? []), ...found]);
+    }
+    at = text.indexOf("\nPackage: ", end);
+  }
+  return out;
+}
+
 const COMPRESSED = /\.(lz4|gz|xz|zst|bz2|lzma)$/;
 
 /** Reads an apt lists file, decompressing through apt's own helper when needed. */
@@ -95,35 +122,46 @@ async function readIndex(path: string): Promise<Uint8Array> {
 interface Verified {
   key: string;
   ok: boolean;
+  /** Stanzas found in this file (of the bytes checked under `key`), per package name. */
+  found: Map<string, IndexedDeb[]>;
+  /** The names searched for when it was read (absent from `found`: not in this file). */
+  searched: Set<string>;
 }
 
 /** Verified apt indexes under a lists folder (default `/var/lib/apt/lists`). */
 export class AptIndex {
   readonly listsDir: string;
-  /** lists file → (stat key, whether its hash matched its InRelease). */
+  /** lists file → (stat key, whether its hash matched its InRelease, what it lists). */
   #verified = new Map<string, Verified>();
+  /** Every package name asked about: a file read again is searched for all of them at once. */
+  #asked = new Set<string>();
+  /**
+   * More names to look up whenever a file is read (the host's installed packages): a later
+   * question about one of them needs no new read of the distribution's big indexes.
+   */
+  wanted: () => Iterable<string> = () => [];
 
   constructor(listsDir = "/var/lib/apt/lists") {
     this.listsDir = listsDir;
   }
 
   /**
-   * Every `Packages` lists file whose SHA-256 matches the entry of its `InRelease`, with the text.
-   * Files already checked under the same (inode, mtime, size) are not hashed again.
+   * Every `Packages` lists file named by an `InRelease`, with its stat key and the checksum its
+   * `InRelease` gives.
    */
-  async *verifiedIndexes(): AsyncGenerator<{ path: string; text: string }> {
+  #indexFiles(): { path: string; key: string; sha: string }[] {
     let names: string[];
     try {
       names = [...Deno.readDirSync(this.listsDir)].filter((e) => e.isFile).map((e) => e.name);
     } catch {
-      return;
+      return [];
     }
-    const present = new Set(names);
+    const out: { path: string; key: string; sha: string }[] = [];
     for (const rel of names.filter((n) => n.endsWith("_InRelease"))) {
       const prefix = rel.slice(0, -"InRelease".length);
       let entries: Map<string, string>;
       try {
-        entries = releaseSha256(await Deno.readTextFile(`${this.listsDir}/${rel}`));
+        entries = releaseSha256(Deno.readTextFileSync(`${this.listsDir}/${rel}`));
       } catch {
         continue;
       }
@@ -133,42 +171,76 @@ export class AptIndex {
         const file = names.find((n) =>
           n === stem || (n.startsWith(`${stem}.`) && COMPRESSED.test(n))
         );
-        if (!file || !present.has(file)) continue;
+        if (!file) continue;
         const path = `${this.listsDir}/${file}`;
-        let key: string;
         try {
           const st = Deno.statSync(path);
-          key = `${st.ino}:${st.mtime?.getTime()}:${st.size}:${sha}`;
+          out.push({ path, key: `${st.ino}:${st.mtime?.getTime()}:${st.size}:${sha}`, sha });
         } catch {
           continue;
         }
-        const known = this.#verified.get(path);
-        if (known && known.key === key && !known.ok) continue; // failed before, unchanged since
-        let bytes: Uint8Array;
-        try {
-          bytes = await readIndex(path);
-        } catch {
-          continue;
-        }
-        // Hashed every time it is read: the bytes used are the bytes checked.
-        const ok = createHash("sha256").update(bytes).digest("hex") === sha;
-        this.#verified.set(path, { key, ok });
-        if (!ok) continue;
-        yield { path, text: new TextDecoder().decode(bytes) };
       }
     }
+    return out;
+  }
+
+  /**
+   * Every `Packages` lists file whose SHA-256 matches the entry of its `InRelease`, with the text.
+   * Hashed every time it is read: the bytes used are the bytes checked.
+   */
+  async *verifiedIndexes(): AsyncGenerator<{ path: string; text: string }> {
+    for (const { path, key, sha } of this.#indexFiles()) {
+      const v = await this.#check(path, key, sha);
+      if (v) yield v;
+    }
+  }
+
+  async #check(
+    path: string,
+    key: string,
+    sha: string,
+  ): Promise<{ path: string; text: string } | undefined> {
+    let bytes: Uint8Array;
+    try {
+      bytes = await readIndex(path);
+    } catch {
+      return undefined;
+    }
+    const ok = createHash("sha256").update(bytes).digest("hex") === sha;
+    this.#verified.set(path, { key, ok, found: new Map(), searched: new Set() });
+    return ok ? { path, text: new TextDecoder().decode(bytes) } : undefined;
   }
 
   /**
    * The verified index entries of each package in `names`, in one pass over the indexes (an
-   * upgrade asks about many packages at once; each index is read and hashed once).
+   * upgrade asks about many packages at once). A lists file unchanged since it was checked
+   * (same inode, mtime, size and InRelease checksum) is not read again for a name already looked
+   * up in it: apt rewrites a file it updates, so a `apt-get update` of one small source does not
+   * make the next decision re-read and re-hash the distribution's big indexes.
    */
   async lookupMany(names: readonly string[]): Promise<Map<string, IndexedDeb[]>> {
     const out = new Map<string, IndexedDeb[]>(names.map((n) => [n, []]));
     if (names.length === 0) return out;
-    for await (const { path, text } of this.verifiedIndexes()) {
-      for (const n of names) out.get(n)!.push(...findStanzas(text, n, path));
+    for (const n of names) this.#asked.add(n);
+    const live = new Set<string>();
+    for (const { path, key, sha } of this.#indexFiles()) {
+      live.add(path);
+      let known = this.#verified.get(path);
+      if (known && known.key === key && !known.ok) continue; // failed before, unchanged since
+      if (!known || known.key !== key || names.some((n) => !known!.searched.has(n))) {
+        const v = await this.#check(path, key, sha);
+        known = this.#verified.get(path);
+        if (!v || !known) continue;
+        const wanted = new Set(this.#asked);
+        try {
+          for (const n of this.wanted()) wanted.add(n);
+        } catch { /* only the names asked */ }
+        known.found = findAll(v.text, wanted, path);
+        known.searched = wanted;
+      }
+      for (const n of names) out.get(n)!.push(...(known.found.get(n) ?? []));
     }
+    for (const path of this.#verified.keys()) if (!live.has(path)) this.#verified.delete(path);
     return out;
   }
 }

@@ -1,5 +1,7 @@
 /**
  * dpkg's database read directly (no `dpkg -S` / `dpkg-query` per file): `/var/lib/dpkg/status`
+ * plus its journal `updates/NNNN` (dpkg records each state change there at once and folds the
+ * journal into `status` only now and then, so a running dpkg's progress is only in the journal)
  * for installed versions, `info/<pkg>[:arch].list` for which package owns a path and
  * `info/<pkg>[:arch].md5sums` for the checksum dpkg recorded when it unpacked the file.
  *
@@ -25,8 +27,16 @@ export interface DpkgPackage {
   multiArchSame: boolean;
 }
 
-/** States in which a package's files, version and md5sums agree (unpacked or configured). */
+/**
+ * States in which a package's files, `.list`, `.md5sums` and recorded version agree: dpkg moves a
+ * package to `unpacked` (with the new Version) only after it renamed every new file into place
+ * and wrote the new version's `.list` and `.md5sums` (dpkg's unpack.c, process_archive); configure
+ * (`half-configured` → `installed`) changes no packaged file. `half-installed` (mid-unpack: some
+ * files renamed, the old Version and file lists still recorded) is never one of them.
+ */
 export const SETTLED_STATES: readonly string[] = [
+  "unpacked",
+  "half-configured",
   "installed",
   "triggers-pending",
   "triggers-awaited",
@@ -79,6 +89,13 @@ export function aliasesOf(path: string): string[] {
  * ```
  */
 export function parseStatus(text: string): DpkgPackage[] {
+  return parseStanzas(text).filter((p) =>
+    p.state !== "not-installed" && p.state !== "config-files"
+  );
+}
+
+/** Every stanza with a name and version, whatever its state (journal entries may remove one). */
+function parseStanzas(text: string): DpkgPackage[] {
   const out: DpkgPackage[] = [];
   for (const stanza of text.split(/\n\n+/)) {
     let name = "", arch = "", version = "", status = "", multi = "";
@@ -95,7 +112,7 @@ export function parseStatus(text: string): DpkgPackage[] {
       else if (k === "Multi-Arch") multi = v;
     }
     const state = status.split(/\s+/)[2] ?? "";
-    if (!name || !version || state === "not-installed" || state === "config-files") continue;
+    if (!name || (!version && state !== "not-installed" && state !== "config-files")) continue;
     out.push({ name, arch, version, state, multiArchSame: multi === "same" });
   }
   return out;
@@ -104,7 +121,8 @@ export function parseStatus(text: string): DpkgPackage[] {
 /** Reads dpkg's database under `admindir` (default `/var/lib/dpkg`). */
 export class DpkgDb {
   readonly admindir: string;
-  #statusKey?: FileKey;
+  #statusKey?: string;
+  #baseCache?: { key: FileKey; list: DpkgPackage[] };
   #packages = new Map<string, DpkgPackage[]>();
   #ownersKey?: FileKey;
   #owners?: Map<string, string>;
@@ -120,9 +138,9 @@ export class DpkgDb {
 
   /**
    * Whether dpkg runs now: its database lock (`<admindir>/lock`) is held, as `/proc/locks`
-   * shows. While it runs, files are half-unpacked and the status file is stale (dpkg journals
-   * changes in `updates/` and merges them at the end), so no package decision is made. apt's
-   * own `lock-frontend`, held during its Pre/Post-Invoke hooks, does not count.
+   * shows. While it runs, a package decision rests on that package's own recorded state (see
+   * SETTLED_STATES) and is retried when that state moves on. apt's own `lock-frontend`, held
+   * during its Pre/Post-Invoke hooks, does not count.
    */
   busy(): boolean {
     let st: Deno.FileInfo;
@@ -141,10 +159,32 @@ export class DpkgDb {
     return locks.split("\n").some((l) => l.split(/\s+/).includes(want));
   }
 
-  /** A fingerprint of the status file: changes whenever dpkg records a state change. */
+  /**
+   * A fingerprint of the status file and its journal: changes whenever dpkg records a state
+   * change (a new `updates/NNNN` entry, or the journal folded into `status`).
+   */
   statusStamp(): string {
     const k = keyOf(`${this.admindir}/status`);
-    return k ? `${k.ino}:${k.mtime}:${k.size}` : "none";
+    const j = this.#journal();
+    return `${k ? `${k.ino}:${k.mtime}:${k.size}` : "none"}/${j.join(",")}`;
+  }
+
+  /** The journal's entries (`updates/NNNN`, dpkg's own naming), in the order dpkg applies them. */
+  #journal(): string[] {
+    const out: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(`${this.admindir}/updates`)) {
+        // `tmp.i` is an entry being written (renamed to its number when complete).
+        if (e.isFile && /^\d+$/.test(e.name)) out.push(e.name);
+      }
+    } catch { /* no journal folder */ }
+    return out.sort((a, b) => Number(a) - Number(b));
+  }
+
+  /** Names of every installed package. */
+  names(): string[] {
+    this.#loadStatus();
+    return [...this.#packages.keys()];
   }
 
   /** The installed instances of package `name` (several for Multi-Arch: same). */
@@ -160,19 +200,51 @@ export class DpkgDb {
   }
 
   #loadStatus(): void {
+    // Read status, then the journal over it, as dpkg does. dpkg may fold the journal into status
+    // between the two reads (status replaced, entries deleted): read again until the stamp taken
+    // before equals the one after, so no half of two database states is ever used.
+    for (let tries = 0;; tries++) {
+      const stamp = this.statusStamp();
+      if (stamp === this.#statusKey) return;
+      const m = new Map<string, DpkgPackage>();
+      const apply = (list: DpkgPackage[]) => {
+        for (const p of list) m.set(`${p.name}:${p.arch}`, p);
+      };
+      try {
+        apply(this.#base());
+        for (const n of this.#journal()) {
+          apply(parseStanzas(Deno.readTextFileSync(`${this.admindir}/updates/${n}`)));
+        }
+      } catch (e) {
+        if (tries < 5) continue; // an entry folded away while read
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+      if (stamp !== this.statusStamp() && tries < 5) continue;
+      const byName = new Map<string, DpkgPackage[]>();
+      for (const p of m.values()) {
+        if (p.state === "not-installed" || p.state === "config-files") continue;
+        const list = byName.get(p.name) ?? [];
+        list.push(p);
+        byName.set(p.name, list);
+      }
+      this.#packages = byName;
+      this.#statusKey = stamp;
+      return;
+    }
+  }
+
+  /**
+   * The stanzas of the status file itself, parsed again only when it was replaced (while dpkg
+   * runs it changes rarely; the journal, small, is read at every change).
+   */
+  #base(): DpkgPackage[] {
     const path = `${this.admindir}/status`;
     const k = keyOf(path);
-    if (sameKey(k, this.#statusKey)) return;
-    const m = new Map<string, DpkgPackage[]>();
-    if (k) {
-      for (const p of parseStatus(Deno.readTextFileSync(path))) {
-        const list = m.get(p.name) ?? [];
-        list.push(p);
-        m.set(p.name, list);
-      }
-    }
-    this.#packages = m;
-    this.#statusKey = k;
+    if (!k) return [];
+    if (this.#baseCache && sameKey(k, this.#baseCache.key)) return this.#baseCache.list;
+    const list = parseStanzas(Deno.readTextFileSync(path));
+    if (sameKey(k, keyOf(path))) this.#baseCache = { key: k, list };
+    return list;
   }
 
   /** The info-file stem of a package instance: `name` or `name:arch` (Multi-Arch: same). */

@@ -10,7 +10,7 @@
  *    archive it unpacked) matches — weaker (MD5, and the archive itself is not re-checked).
  *
  * Either level requires: the package that owned the file at approval is still installed, settled
- * (configured, not mid-unpack), still lists the path, and its installed name/version/architecture
+ * (unpacked or configured, not mid-unpack: see SETTLED_STATES), still lists the path, and its installed name/version/architecture
  * appears in a verified apt index. A package installed with `dpkg -i` from a local file whose
  * version no verified index lists is "not from a signed source" and never trusted automatically.
  *
@@ -98,6 +98,8 @@ export class PackageTrust {
   constructor(opts: PackageTrustOptions = {}) {
     this.dpkg = opts.dpkg ?? new DpkgDb();
     this.apt = opts.apt ?? new AptIndex();
+    // Any installed package may be asked about later (a new approval): find them all in one read.
+    this.apt.wanted = () => this.dpkg.names();
     this.archives = opts.archives ?? "/var/cache/apt/archives";
   }
 
@@ -134,17 +136,11 @@ export class PackageTrust {
    * `expectSha256`, when given, must be the content decided on (the caller's own hash).
    */
   async ships(path: string, pkg: PackageRef, expectSha256?: string): Promise<ShipsVerdict> {
-    const name = pkg.name;
-    const running = () => ({
-      ok: false as const,
-      reason: "not-settled" as const,
-      package: name,
-      detail: "dpkg is running",
-    });
-    if (this.dpkg.busy()) return running();
-    const v = await this.#ships(path, pkg, expectSha256);
-    // dpkg started while we read its database: what we read may be stale.
-    return v.ok && this.dpkg.busy() ? running() : v;
+    // No wait for dpkg to finish: the decision rests on the package's own recorded state (status
+    // plus journal), which dpkg advances to `unpacked` with the new Version only once that
+    // package's new files, .list and .md5sums are all in place. A package still mid-unpack
+    // (`half-installed`) is "not-settled", asked again when dpkg records its next step.
+    return await this.#ships(path, pkg, expectSha256);
   }
 
   async #ships(path: string, pkg: PackageRef, expectSha256?: string): Promise<ShipsVerdict> {

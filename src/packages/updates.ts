@@ -4,12 +4,13 @@
  * not match, a package-trust verdict) and asks it what to do (try a decision now, retry later,
  * give up and leave the app revoked).
  *
- * - While dpkg runs (between the hook's Pre-Invoke and Post-Invoke) files are half-written and
- *   dpkg's database is stale (its status is journalled and merged at the end), so no decision is
- *   final: an app whose new hash does not check out yet waits in `pending`.
- * - Without the hook the daemon retries pending apps whenever dpkg's database changed
- *   ({@link PackageUpdates.due}), until a verdict is final or {@link PENDING_MAX_MS} passed.
- * - At Post-Invoke every pending app is decided once more, and that decision is final.
+ * - Decisions follow each unpack, not the end of the dpkg run: an app whose new hash does not
+ *   check out yet (its package still `half-installed`, say) waits in `pending` and is tried again
+ *   as soon as the state it was tried under changed ({@link PackageUpdates.due}; the daemon keys
+ *   that state by its package's recorded version and state while dpkg runs, by the whole dpkg
+ *   database otherwise). No refusal is final while dpkg may still be at work.
+ * - Pending apps are retried until a verdict is final or {@link PENDING_MAX_MS} passed.
+ * - At the hook's Post-Invoke every pending app is decided once more, and that decision is final.
  *
  * @module
  */
@@ -25,7 +26,7 @@ export type Next = "approve" | "retry" | "final";
 
 interface Pending {
   since: number;
-  /** dpkg database stamp at the last attempt. */
+  /** The dpkg state key the last attempt was made under. */
   tried?: string;
 }
 
@@ -83,11 +84,11 @@ export class PackageUpdates {
   }
 
   /**
-   * Pending apps worth a new attempt: none while the hook says dpkg runs; otherwise those not yet
-   * tried under dpkg database state `stamp`. Apps pending longer than {@link PENDING_MAX_MS} are
-   * dropped (returned in `expired`).
+   * Pending apps worth a new attempt: those not yet tried under the dpkg state `keyOf(name)` says
+   * is current for them. Apps pending longer than {@link PENDING_MAX_MS} are dropped (returned
+   * in `expired`).
    */
-  due(stamp: string, now: number): { tryNow: string[]; expired: string[] } {
+  due(keyOf: (name: string) => string, now: number): { tryNow: string[]; expired: string[] } {
     const tryNow: string[] = [];
     const expired: string[] = [];
     for (const [name, p] of this.#pending) {
@@ -96,20 +97,20 @@ export class PackageUpdates {
         this.#pending.delete(name);
         continue;
       }
-      if (this.running(now) || p.tried === stamp) continue;
+      if (p.tried === keyOf(name)) continue;
       tryNow.push(name);
     }
     return { tryNow, expired };
   }
 
   /**
-   * Records the verdict of an attempt for `name` made under `stamp`, and says what follows:
-   * `approve`; `retry` (not final: dpkg may still be at work, or the hook has yet to end);
-   * `final` (stays revoked). Only the end of a hook session (`opts.final`) makes a refusal final:
-   * without the hook dpkg's status may be stale (it is journalled), so even "unsigned" or
-   * "differs" is retried when dpkg's database changes, until {@link PENDING_MAX_MS}.
+   * Records the verdict of an attempt for `name` made under dpkg state `key` (taken before the
+   * attempt read anything), and says what follows: `approve`; `retry` (not final: dpkg may still
+   * be at work, or the hook has yet to end); `final` (stays revoked). Only the end of a hook
+   * session (`opts.final`) makes a refusal final: otherwise even "unsigned" or "differs" is
+   * retried when the key changes, until {@link PENDING_MAX_MS}.
    */
-  verdict(name: string, v: ShipsVerdict, stamp: string, opts: { final: boolean }): Next {
+  verdict(name: string, v: ShipsVerdict, key: string, opts: { final: boolean }): Next {
     if (v.ok) {
       this.#pending.delete(name);
       this.#refused.delete(name);
@@ -121,9 +122,7 @@ export class PackageUpdates {
       return "final";
     }
     const p = this.#pending.get(name) ?? { since: Date.now() };
-    // "not-settled" (dpkg still at work) is retried at every look, not only on a new stamp:
-    // dpkg may write its last status before it releases its lock.
-    p.tried = v.reason === "not-settled" ? undefined : stamp;
+    p.tried = key;
     this.#pending.set(name, p);
     return "retry";
   }

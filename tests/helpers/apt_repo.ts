@@ -60,6 +60,8 @@ export interface VersionSpec {
   name?: string;
   /** Ship the client binary (false: the version drops it). Default true. */
   withBinary?: boolean;
+  /** A `preinst` maintainer script (run by dpkg, as root, while it unpacks this version). */
+  preinst?: string;
 }
 
 /** A temporary signed repository for one unique package name. */
@@ -166,6 +168,10 @@ export class TestAptRepo implements AsyncDisposable {
       `Package: ${pkg}\nVersion: ${spec.version}\nArchitecture: all\n` +
         `Maintainer: hashwall tests <t@invalid>\nDescription: hashwall package-trust test client\n`,
     );
+    if (spec.preinst !== undefined) {
+      await Deno.writeTextFile(`${root}/DEBIAN/preinst`, spec.preinst, { mode: 0o755 });
+      await Deno.chmod(`${root}/DEBIAN/preinst`, 0o755);
+    }
     const deb = `${outDir}/${pkg}_${spec.version}_all.deb`;
     await must("dpkg-deb", ["--root-owner-group", "-Zgzip", "--build", root, deb]);
     await Deno.chmod(deb, 0o644);
@@ -190,7 +196,12 @@ export class TestAptRepo implements AsyncDisposable {
       `${this.repo}/Release`,
     ], { env: { GNUPGHOME: this.#gnupg } });
     await Deno.chmod(`${this.repo}/InRelease`, 0o644);
-    const r = await this.apt(["update"]);
+    // apt-get update does not wait for the lists lock (other tests' updates hold it): retry.
+    let r = await this.apt(["update"]);
+    for (let i = 0; i < 120 && r.code !== 0 && /Could not get lock/.test(r.stderr); i++) {
+      await new Promise((res) => setTimeout(res, 1000));
+      r = await this.apt(["update"]);
+    }
     if (r.code !== 0 || /^(E|W): .*(not signed|GPG error)/m.test(r.stdout + r.stderr)) {
       throw new Error(`apt-get update failed:\n${r.stdout}${r.stderr}`);
     }

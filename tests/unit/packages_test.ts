@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { aliasesOf, DpkgDb, parseStatus } from "../../src/packages/dpkg_db.ts";
-import { AptIndex, findStanzas, releaseSha256 } from "../../src/packages/apt_index.ts";
+import { AptIndex, findAll, findStanzas, releaseSha256 } from "../../src/packages/apt_index.ts";
 import { cachedDebName, hashTarMembers, memberPath } from "../../src/packages/deb_archive.ts";
 import { PackageUpdates, PENDING_MAX_MS } from "../../src/packages/updates.ts";
 import type { ShipsVerdict } from "../../src/packages/trust.ts";
@@ -68,6 +68,44 @@ Deno.test("dpkg database in a folder: owner index follows a new .list", async ()
   }
 });
 
+Deno.test("dpkg database: the journal (updates/NNNN) is read over status, in dpkg's order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-dpkgdb-" });
+  try {
+    await Deno.mkdir(`${dir}/info`);
+    await Deno.mkdir(`${dir}/updates`);
+    const st = (p: string, state: string, v: string) =>
+      `Package: ${p}\nStatus: install ok ${state}\nArchitecture: all\nVersion: ${v}\n`;
+    await Deno.writeTextFile(
+      `${dir}/status`,
+      `${st("p", "installed", "1.0")}\n${st("q", "installed", "1")}`,
+    );
+    const db = new DpkgDb(dir);
+    const s0 = db.statusStamp();
+    assert.equal(db.package("p")?.version, "1.0");
+    // dpkg mid-unpack of p: half-installed (still the old Version), then unpacked with the new.
+    await Deno.writeTextFile(`${dir}/updates/0000`, st("p", "half-installed", "1.0"));
+    assert.notEqual(db.statusStamp(), s0, "a journal entry changes the stamp");
+    assert.equal(db.package("p")?.state, "half-installed");
+    await Deno.writeTextFile(`${dir}/updates/tmp.i`, st("p", "installed", "6.6"));
+    await Deno.writeTextFile(`${dir}/updates/0010`, st("q", "not-installed", ""));
+    await Deno.writeTextFile(`${dir}/updates/0002`, st("p", "unpacked", "1.1"));
+    assert.deepEqual(db.package("p"), {
+      name: "p",
+      arch: "all",
+      version: "1.1",
+      state: "unpacked",
+      multiArchSame: false,
+    }, "0002 applies after 0000; tmp.i (being written) is not read");
+    assert.equal(db.package("q"), undefined, "removed in the journal");
+    // Folded into status: the journal emptied.
+    await Deno.writeTextFile(`${dir}/status`, st("p", "installed", "1.1"));
+    for (const n of ["0000", "0002", "0010", "tmp.i"]) await Deno.remove(`${dir}/updates/${n}`);
+    assert.equal(db.package("p")?.state, "installed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("apt: InRelease SHA256 entries, Packages stanzas found by name", () => {
   const rel = "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n\nDate: x\nMD5Sum:\n" +
     ` ${"1".repeat(32)} 10 Packages\nSHA256:\n ${"2".repeat(64)}  900 Packages\n` +
@@ -86,6 +124,12 @@ Deno.test("apt: InRelease SHA256 entries, Packages stanzas found by name", () =>
     "6".repeat(64),
   ]]);
   assert.equal(findStanzas(pk, "fo").length, 0);
+  // One pass for many names gives the same stanzas; names absent or not asked are not in it.
+  const all = findAll(pk, new Set(["foo", "foo-dev", "bar"]), "idx");
+  assert.deepEqual(all.get("foo"), found);
+  assert.deepEqual(all.get("foo-dev")?.map((f) => f.sha256), ["4".repeat(64)]);
+  assert.equal(all.has("bar"), false);
+  assert.equal(findAll(pk, new Set(["fo"])).size, 0);
   assert.equal(cachedDebName("a", "1:2.0", "amd64"), "a_1%3a2.0_amd64.deb");
 });
 
@@ -132,7 +176,7 @@ Deno.test("tar members hashed from a real tar (GNU long names included)", async 
   }
 });
 
-const refused = (reason: "differs" | "unsigned"): ShipsVerdict => ({
+const refused = (reason: "differs" | "unsigned" | "not-settled"): ShipsVerdict => ({
   ok: false,
   reason,
   package: "p",
@@ -147,22 +191,27 @@ const approved: ShipsVerdict = {
   sha256: "0".repeat(64),
 };
 
-Deno.test("update state: waits while the hook says dpkg runs; retried only when dpkg changed", () => {
+Deno.test("update state: decided while dpkg runs; retried only when the app's dpkg state changed", () => {
   const u = new PackageUpdates();
+  const keys: Record<string, string> = { a: "busy:1.0:half-installed", b: "busy:2.0:installed" };
   u.begin(1000);
   u.wait("a", 1000);
+  u.wait("b", 1000);
   assert.ok(u.running(1001));
-  assert.deepEqual(u.due("s1", 1002).tryNow, [], "nothing decided while dpkg runs");
-  assert.deepEqual(u.end(), ["a"]);
-  assert.equal(u.running(1003), false);
-  assert.deepEqual(u.due("s1", 1003).tryNow, ["a"]);
-  assert.equal(u.verdict("a", refused("differs"), "s1", { final: false }), "retry");
-  assert.equal(u.refusal("a")?.reason, "differs");
-  assert.deepEqual(u.due("s1", 1004).tryNow, [], "same dpkg state: not tried again");
-  assert.deepEqual(u.due("s2", 1005).tryNow, ["a"]);
-  assert.equal(u.verdict("a", approved, "s2", { final: false }), "approve");
+  assert.deepEqual(u.due((n) => keys[n], 1002).tryNow, ["a", "b"], "tried while dpkg runs");
+  assert.equal(u.verdict("a", refused("not-settled"), keys.a, { final: false }), "retry");
+  assert.equal(u.verdict("b", refused("differs"), keys.b, { final: false }), "retry");
+  assert.equal(u.refusal("b")?.reason, "differs");
+  assert.deepEqual(u.due((n) => keys[n], 1003).tryNow, [], "same state: not tried again");
+  keys.a = "busy:1.1:unpacked"; // a's package unpacked; b's did not move
+  assert.deepEqual(u.due((n) => keys[n], 1004).tryNow, ["a"]);
+  assert.equal(u.verdict("a", approved, keys.a, { final: false }), "approve");
   assert.equal(u.waiting("a"), false);
   assert.equal(u.refusal("a"), undefined);
+  assert.deepEqual(u.end(), ["b"]);
+  assert.equal(u.running(1005), false);
+  keys.b = "idle:s1";
+  assert.deepEqual(u.due((n) => keys[n], 1005).tryNow, ["b"], "dpkg ended: one more look");
 });
 
 Deno.test("update state: the hook's end makes a refusal final; waiting expires", () => {
@@ -174,7 +223,7 @@ Deno.test("update state: the hook's end makes a refusal final; waiting expires",
   u.done("b");
   assert.equal(u.refusal("b"), undefined);
   u.wait("c", 0);
-  const r = u.due("s", PENDING_MAX_MS + 1);
+  const r = u.due(() => "s", PENDING_MAX_MS + 1);
   assert.deepEqual(r.expired, ["c"]);
   assert.deepEqual(u.pending(), []);
   // A hook that never ended does not hold decisions back forever.
