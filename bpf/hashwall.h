@@ -303,6 +303,11 @@ _Static_assert(sizeof(struct hw_taint) == 8, "hw_taint layout");
  * sockets whose storage names it and write one struct hw_sock_closed each to the iterator.
  */
 #define HW_SOCK_REVOKE_MAX 4096
+/*
+ * Records of connected/sending sockets by socket cookie (bpf/sockets.h hw_sock_cookie). Only the
+ * buckets are allocated up front (16 bytes each); a full map falls back to socket storage.
+ */
+#define HW_SOCK_COOKIE_MAX 262144
 
 /* hw_sock_val.flags */
 #define HW_SOCK_TRUSTED 0x1 /* trust_key/app_id: the approval the process's trust rests on */

@@ -158,6 +158,24 @@ Deno.test("lineage: inherit passes trust to fork children and to what they exec;
   }
 });
 
+Deno.test("socket records: every trusted connect is recorded by cookie, and the record leaves with the socket", async () => {
+  const f = await setup(HW.MODE_ENFORCING, "sockrec");
+  const l = loopbackListener();
+  try {
+    const records = () => [...f.core.map("hw_sock_cookie").keys()].length;
+    // A client that connects 300 times (TCP) and one connected UDP socket, each closed at once.
+    const r = await f.cg.run([f.plain, "loop", "300", "tcp4", "127.0.0.1", `${l.port}`]);
+    assert.match(r.stdout, /ok=300 eperm=0/);
+    assert.equal(await attempt(f, [f.plain, "udp4", "127.0.0.1", "9"]), "ok");
+    // Records exist while their sockets live (tests/e2e/sockets_test.ts closes by them); released
+    // at close, so nothing piles up until the map is full.
+    assert.equal(records(), 0);
+  } finally {
+    l.close();
+    await teardown(f);
+  }
+});
+
 Deno.test("revoking an approval in the kernel denies running and new processes at once", async () => {
   const f = await setup(HW.MODE_ENFORCING, "revoke");
   const l = loopbackListener();
