@@ -226,6 +226,17 @@ Deno.test({
       assert.match(rt.stderr, /SHA-256 mismatch/);
       assert.ok(await calls() > before);
       assert.equal(await sha256File(`${dir}/${chunk}`), header!.jsSha[chunk], "chunk restored");
+
+      // The fast path (one stat, no hashing) also sees the copy's mode loosened: anyone could
+      // now swap a file in. The full check refuses the folder and unpacks a fresh one.
+      for (let i = 0; i < 2; i++) assert.equal((await runDist(["--version"], { env })).code, 0);
+      const settled = await calls();
+      await Deno.chmod(dir, 0o777);
+      const rm = await runDist(["--version"], { env });
+      assert.equal(rm.code, 0, rm.stderr);
+      assert.match(rm.stderr, /folder owner\/mode changed/);
+      assert.ok(await calls() > settled, "a loosened mode means a full check");
+      assert.equal(Deno.statSync(dir).mode! & 0o777, 0o700);
     } finally {
       await cleanup();
       await Deno.remove(bin, { recursive: true });
