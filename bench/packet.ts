@@ -141,7 +141,9 @@ async function main(): Promise<void> {
       `throughput, 1 000 rules (Gbit/s):   ${filtered.map((x) => round(x, 2)).join(", ")}`,
     );
     console.log(
-      `ratio filtered/unfiltered, median of per-round ratios: ${round(ratio, 3)} (goal >= ${GOAL}); ` +
+      `ratio filtered/unfiltered, median of per-round ratios: ${
+        round(ratio, 3)
+      } (goal >= ${GOAL}); ` +
         `ratio of the medians: ${round(ratioOfMedians, 3)}`,
     );
     console.log(`compile + apply of 1 000 rules: ${round(applyMs, 1)} ms`);

@@ -183,13 +183,12 @@ int hw_bind6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* close of a socket of the cgroup: its cookie record goes (a look first: most have none). */
+/* close of a socket of the cgroup: its cookie record goes (most sockets closed here have one). */
 SEC("cgroup/sock_release")
 int hw_sock_release(struct bpf_sock *sk)
 {
 	__u64 cookie = bpf_get_socket_cookie(sk);
-	if (bpf_map_lookup_elem(&hw_sock_cookie, &cookie))
-		bpf_map_delete_elem(&hw_sock_cookie, &cookie);
+	bpf_map_delete_elem(&hw_sock_cookie, &cookie);
 	return 1;
 }
 
