@@ -368,7 +368,7 @@ static __always_inline int decide_sock(struct bpf_sock_addr *ctx, __u8 kind, __u
 	hw_dns_note_sock(cookie, port);
 	int ok = decide(kind, family, proto_of(ctx->type, ctx->protocol), daddr, port, cookie, &d);
 	if (ok && d.record)
-		hw_sock_note_conn(ctx->sk, cookie, kind, d.s, d.pv, d.tgid);
+		hw_sock_note_conn(ctx->sk, cookie, d.s, d.pv, d.tgid);
 	return ok;
 }
 

@@ -6,13 +6,17 @@
  * exe_of, is_loopback): the programs here share the object's pinned maps.
  *
  *  - After a connect/sendmsg the hook allowed, hw_sock_note_conn() records the approved identity
- *    the process was trusted through (the trust key and app id of its hw_procs entry). The record
- *    lives in hw_sock_cookie, keyed by the socket's cookie, and leaves at close (hw_sock_release):
- *    one hash insert and delete per socket. Socket-local storage allocates per socket with memory
- *    accounting and frees through RCU, which cost ~0.9 us per connect here (bench/connect), three
- *    times the budget of the whole hook. Cookies are never reused within a boot, so a record that
- *    outlived its socket (a hook detached at its close) names no other socket. A full map falls
- *    back to socket storage, so no socket goes unrecorded.
+ *    the process was trusted through (the trust key and app id of its hw_procs entry), keyed by the
+ *    socket's cookie, and the record leaves at close (hw_sock_release). Socket-local storage
+ *    allocates per socket with memory accounting and frees through RCU (~0.9 us per connect here,
+ *    three times the budget of the whole hook), and a hash insert plus delete take a bucket lock
+ *    each (~0.3 us each here). So a record lives in a slot of an array (hw_sock_slots) picked by
+ *    the cookie's low bits: no lock, no allocation. Cookies are handed out in per-CPU runs, so
+ *    live sockets rarely share a slot; a socket whose slot is taken (or contended, see
+ *    hw_sock_claim) is recorded in the hash hw_sock_cookie instead, and when that is full in
+ *    socket storage, so no socket goes unrecorded. Cookies are never reused within a boot, so a
+ *    record that outlived its socket (a hook detached at its close; a hashed socket that took its
+ *    freed slot on a reconnect) names no other socket.
  *  - bind() records into socket-local storage (hw_sock_trust), which is BPF_F_CLONE: every
  *    connection a trusted server accepts inherits its listener's record in the kernel, with no
  *    per-accept hook (passive-established sock_ops runs in softirq context, where the accepting
@@ -42,7 +46,53 @@ struct {
 	__type(value, struct hw_sock_val);
 } hw_sock_trust SEC(".maps");
 
-/* Cookie of a connected/sending socket -> its record; removed at release. */
+/*
+ * A socket record in hw_sock_slots: owned while `claims` is 1 by the socket whose cookie it holds
+ * (0: free). Kernel-only (userspace never reads it).
+ */
+struct hw_sock_slot {
+	__u64 claims; /* atomic: the try-lock of hw_sock_claim */
+	__u64 cookie; /* the owning socket, 0 while free or being written */
+	struct hw_sock_val v;
+};
+
+#define HW_SOCK_SLOTS 65536 /* power of 2: slot = cookie & (HW_SOCK_SLOTS - 1); 3 MiB */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, HW_SOCK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct hw_sock_slot);
+} hw_sock_slots SEC(".maps");
+
+/*
+ * Element 0: how many records hw_sock_cookie holds (atomic). While 0 — no slot was ever taken —
+ * no hook touches that hash: a look into a large map costs a cache and TLB miss here (~0.3-0.5 us
+ * under load), more than the whole slot path.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_sock_hashed SEC(".maps");
+
+static __always_inline int hw_sock_any_hashed(void)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&hw_sock_hashed, &zero);
+	return !n || *(volatile __u64 *)n != 0;
+}
+
+static __always_inline void hw_sock_count_hashed(__s64 d)
+{
+	__u32 zero = 0;
+	__u64 *n = bpf_map_lookup_elem(&hw_sock_hashed, &zero);
+	if (n)
+		__sync_fetch_and_add(n, d);
+}
+
+/* Cookie of a connected/sending socket whose slot was taken -> its record; removed at release. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, HW_SOCK_COOKIE_MAX);
@@ -114,15 +164,37 @@ static __always_inline void hw_sock_overwrite(struct hw_sock_val *cur, const str
 	*cur = *v;
 }
 
+/* The slot `cookie` maps to. */
+static __always_inline struct hw_sock_slot *hw_sock_slot_of(__u64 cookie)
+{
+	__u32 i = cookie & (HW_SOCK_SLOTS - 1);
+	return bpf_map_lookup_elem(&hw_sock_slots, &i);
+}
+
+/*
+ * Takes a free slot for `cookie`: an atomic add is the try-lock (a locked instruction, so also a
+ * full barrier); whoever reads 1 back owns it, anyone else gives its add back and uses the hash.
+ * Two sockets racing for one slot may both give up; neither is ever left unrecorded.
+ */
+static __always_inline int hw_sock_claim(struct hw_sock_slot *sl)
+{
+	if (*(volatile __u64 *)&sl->claims)
+		return 0;
+	__sync_fetch_and_add(&sl->claims, 1);
+	if (*(volatile __u64 *)&sl->claims == 1)
+		return 1;
+	__sync_fetch_and_add(&sl->claims, -1);
+	return 0;
+}
+
 /*
  * After an allowed connect/sendmsg: records on the socket the trust of the current process (see
  * hw_sock_val_of; the caller already left out the daemon and exempt loopback destinations:
  * anyone may connect there again at once, so closing them on revocation would protect nothing).
- * A trusted connect writes at once (one hash update: a new socket has no record yet, and a
- * trusted record replaces any); a datagram send or an unknown app looks first, so a send loop
- * writes nothing and an unknown app never washes a trusted record.
+ * An existing record (storage, own slot, hash) is rewritten in place, so a send loop writes
+ * nothing and an unknown app never washes a trusted record; a new one takes its slot if free.
  */
-static __always_inline void hw_sock_note_conn(struct bpf_sock *sk, __u64 cookie, __u8 kind,
+static __always_inline void hw_sock_note_conn(struct bpf_sock *sk, __u64 cookie,
 					      struct hw_settings *s, struct hw_proc_val *pv,
 					      __u32 tgid)
 {
@@ -133,18 +205,56 @@ static __always_inline void hw_sock_note_conn(struct bpf_sock *sk, __u64 cookie,
 		return;
 	/* A bound socket (or an accepted one) keeps its record in its storage. */
 	struct hw_sock_val *cur = bpf_sk_storage_get(&hw_sock_trust, sk, 0, 0);
-	if (!cur && (kind != HW_EV_CONNECT || (v.flags & HW_SOCK_UNKNOWN)))
-		cur = bpf_map_lookup_elem(&hw_sock_cookie, &cookie);
 	if (cur) {
 		hw_sock_overwrite(cur, &v);
 		return;
 	}
-	if (!bpf_map_update_elem(&hw_sock_cookie, &cookie, &v, BPF_ANY))
+	struct hw_sock_slot *sl = hw_sock_slot_of(cookie);
+	if (!sl)
 		return;
-	/* The cookie map is full: socket storage, so the socket is still found. */
+	if (*(volatile __u64 *)&sl->cookie == cookie) {
+		hw_sock_overwrite(&sl->v, &v); /* its own slot: connected or sending again */
+		return;
+	}
+	cur = hw_sock_any_hashed() ? bpf_map_lookup_elem(&hw_sock_cookie, &cookie) : NULL;
+	if (cur) {
+		hw_sock_overwrite(cur, &v);
+		return;
+	}
+	if (hw_sock_claim(sl)) {
+		sl->v = v;
+		*(volatile __u64 *)&sl->cookie = cookie; /* last: readers match on it */
+		return;
+	}
+	if (!bpf_map_update_elem(&hw_sock_cookie, &cookie, &v, BPF_NOEXIST)) {
+		hw_sock_count_hashed(1);
+		return;
+	}
+	/* Recorded there meanwhile (another thread of the owner): rewrite that record. */
+	cur = bpf_map_lookup_elem(&hw_sock_cookie, &cookie);
+	if (cur) {
+		hw_sock_overwrite(cur, &v);
+		return;
+	}
+	/* The hash is full too: socket storage, so the socket is still found. */
 	cur = bpf_sk_storage_get(&hw_sock_trust, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (cur)
 		hw_sock_overwrite(cur, &v);
+}
+
+/* Drops the record of `cookie` from its slot or the hash (close, or destroyed by an iterator). */
+static __always_inline void hw_sock_forget(__u64 cookie)
+{
+	struct hw_sock_slot *sl = hw_sock_slot_of(cookie);
+	if (sl && *(volatile __u64 *)&sl->cookie == cookie) {
+		*(volatile __u64 *)&sl->cookie = 0;
+		__sync_fetch_and_add(&sl->claims, -1);
+		return;
+	}
+	/* In the hash only when its slot was taken: a look first, a miss takes no lock. */
+	if (hw_sock_any_hashed() && bpf_map_lookup_elem(&hw_sock_cookie, &cookie) &&
+	    !bpf_map_delete_elem(&hw_sock_cookie, &cookie))
+		hw_sock_count_hashed(-1);
 }
 
 /* bind: records a trusted (or, learning, unknown) server's listener in its storage. */
@@ -183,12 +293,11 @@ int hw_bind6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* close of a socket of the cgroup: its cookie record goes (most sockets closed here have one). */
+/* close of a socket of the cgroup: its record goes. */
 SEC("cgroup/sock_release")
 int hw_sock_release(struct bpf_sock *sk)
 {
-	__u64 cookie = bpf_get_socket_cookie(sk);
-	bpf_map_delete_elem(&hw_sock_cookie, &cookie);
+	hw_sock_forget(bpf_get_socket_cookie(sk));
 	return 1;
 }
 
@@ -278,22 +387,24 @@ static __always_inline int hw_sock_close(struct seq_file *seq, struct sock_commo
 		r.err = bpf_sock_destroy(skc);
 		r.result = r.err ? HW_SOCK_RES_FAILED : HW_SOCK_RES_CLOSED;
 		if (!r.err) {
-			__u64 cookie = bpf_get_socket_cookie(sk);
 			bpf_sk_storage_delete(&hw_sock_trust, sk);
-			bpf_map_delete_elem(&hw_sock_cookie, &cookie);
+			hw_sock_forget(bpf_get_socket_cookie(sk));
 		}
 	}
 	bpf_seq_write(seq, &r, sizeof(r));
 	return 0;
 }
 
-/* A socket's record: its storage (bound, accepted, or the cookie map was full), else by cookie. */
+/* A socket's record: its storage (bound, accepted, or both maps full), else its slot or hash. */
 static __always_inline struct hw_sock_val *hw_sock_record(void *sk)
 {
 	struct hw_sock_val *v = bpf_sk_storage_get(&hw_sock_trust, sk, 0, 0);
 	if (v)
 		return v;
 	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct hw_sock_slot *sl = hw_sock_slot_of(cookie);
+	if (sl && *(volatile __u64 *)&sl->cookie == cookie)
+		return &sl->v;
 	return bpf_map_lookup_elem(&hw_sock_cookie, &cookie);
 }
 

@@ -74,6 +74,8 @@ export const PERSISTENT_MAPS = [
   // socket's storage for listeners). Pinned, so a restarted daemon can still close sockets opened
   // before it started.
   "hw_sock_trust",
+  "hw_sock_slots",
+  "hw_sock_hashed",
   "hw_sock_cookie",
   "hw_dns_socks",
   "hw_dns_queries",
