@@ -13,11 +13,16 @@
  *   (d) hostnames at scale: its own cgroup and kernel core instance with the packet filter's rule
  *       maps holding 10 000 `remote_host` rules for the client (plus one address rule allowing
  *       it) and 100 000 cached (process, address) -> name entries; the client's connects go
- *       through the address rules and the name lookup (a miss: it resolved nothing).
+ *       through the address rules and the name lookup (a miss: it resolved nothing);
+ *   (e) lineage (issue 21): its own instance with the rule maps; an unapproved client runs three
+ *       levels under an approved launcher with inherit (launcher → hop → hop → client), trusted
+ *       "via" it, and 100 `[[rule]] via` rules are in force (99 naming other apps, one allowing
+ *       what the launcher starts), so each connect also reads the lineage and looks up the via
+ *       groups, and the matching via rule decides.
  *
  * Client and listener run on separate CPUs (taskset). The arms alternate for several rounds; the
- * medians of the per-round ratios b/a and c/a are the result (goal ≥ 0.98, issue 22), d/a the
- * hostnames result (goal ≥ 0.97, issue 16), computed on the
+ * medians of the per-round ratios b/a, c/a and e/a are the result (goal ≥ 0.98, issue 22), d/a
+ * the hostnames result (goal ≥ 0.97, issue 16), computed on the
  * client's own CPU time (wait4 rusage: the hooks run inside its connect() syscalls), because this
  * machine is shared and wall time swings with other load; wall-time ratios are printed too. A final pass with BPF
  * run-time stats on gives the programs' own ns per call (stats stay off while rates are measured).
@@ -59,13 +64,15 @@ import type { Rule } from "../src/config/model.ts";
 import { mapUpdate } from "../ffi/libbpf.ts";
 import { DNS_LAYOUT, encodeAddrKey } from "../ffi/dns_structs.ts";
 import { nameHash } from "../src/policy/names.ts";
+import { buildChain } from "./lib/chain.ts";
 
 const opts = intOptionsOrExit(Deno.args, { connects: 10_000, rounds: 15 }, "bench/connect.ts");
 const APPS = 1000;
 const SCRIPTS = 100;
 const NAME_RULES = 10_000;
+const VIA_RULES = 100;
 const CACHED_NAMES = 100_000;
-/** b/a and c/a: the hot path with every check of the round (issue 22). */
+/** b/a, c/a and e/a: the hot path with every check of the round (issue 22). */
 const GOAL = 0.98;
 /** d/a: 10 000 name rules and 100 000 cached names (issue 16). */
 const GOAL_NAMES = 0.97;
@@ -81,6 +88,8 @@ interface ArmSpec {
   cg: TestCgroup;
   exe: string;
   cwd?: string;
+  /** argv before the client (a process chain it runs under). */
+  prefix?: string[];
 }
 
 /** An arm with its measurements (ms and connects per second). */
@@ -242,6 +251,59 @@ await runBench(async (cleanup) => {
     }
   }
   coreNames.attachHooks();
+  // (e): lineage, its own instance with the rule maps; `stranger` is trusted only via the launcher.
+  const chain = await buildChain(dir);
+  const cgChain = await createTestCgroup("bench-connect-chain");
+  cleanup.defer("remove chain cgroup", () => cgChain.remove());
+  const chainInstance = `bench-connect-chain-${crypto.randomUUID().slice(0, 8)}`;
+  const chainPins = pinPaths(chainInstance);
+  cleanup.defer(`disable instance ${chainInstance}`, () => disableInstance(chainPins));
+  const chainFilter = loadPacketFilter({ pinRoot: chainPins.root });
+  cleanup.defer("close chain filter", () => chainFilter.close());
+  {
+    const others = Array.from({ length: VIA_RULES - 1 }, (_, i) => `other${i}`);
+    const viaRules = others.map((n, i) =>
+      `[[rule]]\nid = "v${i}"\naction = "deny"\ndirection = "out"\nprotocol = "tcp"\n` +
+      `ports = [${9000 + i}]\nvia = "${n}"\n`
+    ).join("\n") +
+      `\n[[rule]]\nid = "launched"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\n` +
+      `remote = ["127.0.0.1"]\nvia = "launcher"\n`;
+    const ids = new Map([
+      ["launcher", 1],
+      ...others.map((n, i) =>
+        [n, 100 + i] as const
+      ),
+    ]);
+    const appsText = [...ids.keys()].map((n) =>
+      `[[app]]\nname = "${n}"\npath = "/nonexistent/${n}"\nsha256 = "${"0".repeat(64)}"\n`
+    ).join("\n");
+    const r = validateTexts({
+      rulesFile: "rules.toml",
+      rulesText: viaRules,
+      appsTexts: [{ file: "apps.toml", text: appsText }],
+    });
+    if (!r.ok) throw new Error(r.errors.join("\n"));
+    chainFilter.apply(compilePolicy(r.policy, { appId: (n) => ids.get(n) }));
+  }
+  const coreChain = AppControl.open({
+    pins: chainPins,
+    cgroupPath: cgChain.path,
+    settings: {
+      mode: HW.MODE_ENFORCING,
+      allowLoopback: false,
+      daemonTgid: Deno.pid,
+      dedupMs: 10_000,
+    },
+  });
+  cleanup.defer("close chain kernel core", () => coreChain.close());
+  coreChain.attachLineage();
+  coreChain.approve({
+    key: identityOf(await Deno.stat(chain.launcher)),
+    appId: 1,
+    flags: HW.APP_INHERIT,
+    times: fileTimes(statIdentity(chain.launcher)),
+  });
+  coreChain.attachHooks();
   const approved = core.approvedKeys().length;
   if (approved !== APPS + SCRIPTS) {
     throw new Error(`expected ${APPS + SCRIPTS} approved identities, found ${approved}`);
@@ -252,7 +314,15 @@ await runBench(async (cleanup) => {
   const nextPort = () => String(listener.ports[runs++ % listener.ports.length]);
   /** Runs `exe loop count tcp4` once in the arm's cgroup on the client CPU; CPU and wall ms. */
   const timed = async (arm: ArmSpec, count: number) => {
-    const argv = pinnedArgv(clientCpu, [tool, "time", arm.exe, "loop", String(count), "tcp4"]);
+    const argv = pinnedArgv(clientCpu, [
+      tool,
+      "time",
+      ...arm.prefix ?? [],
+      arm.exe,
+      "loop",
+      String(count),
+      "tcp4",
+    ]);
     const r = await arm.cg.run([...argv, "127.0.0.1", nextPort()], { cwd: arm.cwd });
     const m = /^ok=(\d+) eperm=(\d+) other=(\d+)\ncpu_ns=(\d+) wall_ns=(\d+)$/.exec(
       r.stdout.trim(),
@@ -273,10 +343,15 @@ await runBench(async (cleanup) => {
   const refusedScript = await cgHw.run([interp, "tcp4", "127.0.0.1", nextPort()], {
     cwd: scriptDir,
   });
-  if (refused.stdout.trim() !== "EPERM" || refusedScript.stdout.trim() !== "EPERM") {
+  // (e)'s client alone (not under the launcher) is refused too: its trust comes from the chain.
+  const refusedAlone = await cgChain.run([stranger, "tcp4", "127.0.0.1", nextPort()]);
+  if (
+    refused.stdout.trim() !== "EPERM" || refusedScript.stdout.trim() !== "EPERM" ||
+    refusedAlone.stdout.trim() !== "EPERM"
+  ) {
     throw new Error(
       `hooks did not refuse: unapproved binary "${refused.stdout.trim()}", unapproved script ` +
-        `"${refusedScript.stdout.trim()}"`,
+        `"${refusedScript.stdout.trim()}", (e)'s client alone "${refusedAlone.stdout.trim()}"`,
     );
   }
 
@@ -298,6 +373,12 @@ await runBench(async (cleanup) => {
       cg: cgNames,
       exe: client,
     },
+    {
+      label: `(e) lineage: 3 levels under an inheriting launcher, ${VIA_RULES} via rules`,
+      cg: cgChain,
+      exe: stranger,
+      prefix: chain.threeLevels,
+    },
   ];
   const arms: Arm[] = [];
   for (const s of specs) {
@@ -313,7 +394,10 @@ await runBench(async (cleanup) => {
   }
 
   const n = opts.connects;
-  const ratios = { cpu: [[], [], []] as number[][], wall: [[], [], []] as number[][] };
+  const ratios = {
+    cpu: arms.slice(1).map(() => [] as number[]),
+    wall: arms.slice(1).map(() => [] as number[]),
+  };
   for (let r = 0; r < opts.rounds; r++) {
     // Alternate the order so a drift over time does not favour one arm.
     const order = r % 2 === 0 ? arms : [...arms].reverse();
@@ -328,9 +412,9 @@ await runBench(async (cleanup) => {
       arm.wall.push(got.get(arm)!.wall);
     }
     for (const k of ["cpu", "wall"] as const) {
-      ratios[k][0].push(got.get(arms[1])![k] / got.get(arms[0])![k]);
-      ratios[k][1].push(got.get(arms[2])![k] / got.get(arms[0])![k]);
-      ratios[k][2].push(got.get(arms[3])![k] / got.get(arms[0])![k]);
+      for (let i = 1; i < arms.length; i++) {
+        ratios[k][i - 1].push(got.get(arms[i])![k] / got.get(arms[0])![k]);
+      }
     }
   }
   // The result: medians of per-round ratios (a round's arms run back to back, so a load change
@@ -340,6 +424,7 @@ await runBench(async (cleanup) => {
   const wallRatioB = median(ratios.wall[0]);
   const wallRatioC = median(ratios.wall[1]);
   const ratioD = median(ratios.cpu[2]);
+  const ratioE = median(ratios.cpu[3]);
 
   // Programs' own cost, with stats on only for this pass.
   const progFds = new Map<string, number>();
@@ -359,6 +444,15 @@ await runBench(async (cleanup) => {
   costs.push(
     ...await withBpfStats(namesFds, async () => {
       for (let i = 0; i < 2; i++) await timed(arms[3], n);
+    }),
+  );
+  // (e)'s connect4: the lineage read and the via groups on top of (b)'s work.
+  const chainFds = new Map<string, number>();
+  cleanup.defer("close chain program fds", () => chainFds.forEach((fd) => closeBpfFd(fd)));
+  chainFds.set("(e) hw_connect4", progFdOfPinnedLink(`${chainPins.links}/hw_connect4`));
+  costs.push(
+    ...await withBpfStats(chainFds, async () => {
+      for (let i = 0; i < 2; i++) await timed(arms[4], n);
     }),
   );
   const counters = core.counters();
@@ -393,21 +487,22 @@ await runBench(async (cleanup) => {
   console.log("");
   console.log(
     `goal ≥ ${GOAL} (CPU-time ratio): b/a ${ratioB.toFixed(3)} ${verdict(ratioB)}, ` +
-      `c/a ${ratioC.toFixed(3)} ${verdict(ratioC)}; names goal ≥ ${GOAL_NAMES}: d/a ` +
-      `${ratioD.toFixed(3)} ${verdict(ratioD, GOAL_NAMES)}`,
+      `c/a ${ratioC.toFixed(3)} ${verdict(ratioC)}, e/a ${ratioE.toFixed(3)} ${verdict(ratioE)}; ` +
+      `names goal ≥ ${GOAL_NAMES}: d/a ${ratioD.toFixed(3)} ${verdict(ratioD, GOAL_NAMES)}`,
   );
   for (
     const [name, xs] of [
       ["b/a CPU ", ratios.cpu[0]],
       ["c/a CPU ", ratios.cpu[1]],
       ["d/a CPU ", ratios.cpu[2]],
+      ["e/a CPU ", ratios.cpu[3]],
       ["b/a wall", ratios.wall[0]],
       ["c/a wall", ratios.wall[1]],
     ] as const
   ) console.log(`per-round ${name}: ${xs.map((x) => x.toFixed(3)).join(" ")}`);
   console.log("");
   console.log(
-    "BPF programs' own run time (kernel.bpf_stats_enabled on for 2 extra runs of b, then of d):",
+    "BPF programs' own run time (kernel.bpf_stats_enabled on for 2 extra runs of b, then d, then e):",
   );
   console.log("");
   console.log(markdownTable(
@@ -426,20 +521,21 @@ await runBench(async (cleanup) => {
     ratio: round(ratioB),
     ratioScripts: round(ratioC),
     ratioNames: round(ratioD),
+    ratioChainVia: round(ratioE),
     wallRatio: round(wallRatioB),
     wallRatioScripts: round(wallRatioC),
     goal: `>= ${GOAL}`,
-    met: ratioB >= GOAL && ratioC >= GOAL,
+    met: ratioB >= GOAL && ratioC >= GOAL && ratioE >= GOAL,
     goalNames: `>= ${GOAL_NAMES}`,
     metNames: ratioD >= GOAL_NAMES,
     connectsPerCpuSecond: Object.fromEntries(
-      ["baseline", "hashwall", "scripts", "names"].map((
+      ["baseline", "hashwall", "scripts", "names", "chainVia"].map((
         k,
         i,
       ) => [k, Math.round(med(arms[i], "cpu"))]),
     ),
     connectsPerWallSecond: Object.fromEntries(
-      ["baseline", "hashwall", "scripts", "names"].map((
+      ["baseline", "hashwall", "scripts", "names", "chainVia"].map((
         k,
         i,
       ) => [k, Math.round(med(arms[i], "wall"))]),

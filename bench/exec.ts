@@ -5,6 +5,9 @@
  *   (1) a static no-op (an exec hashwall does not trust: the hook's cheapest and commonest path);
  *   (2) `python3.11 -X dev -W ignore script.py` with the interpreter and the script approved (the
  *       grammar walk and the environment check run),
+ *   (3) the static no-op three levels under an inheriting launcher (issue 21): launcher (approved,
+ *       inherit) → hop → hop → spawner → no-op, every one below the launcher trusted "via" it, so
+ *       each exec takes the via path (old entry, guards) and each fork copies a lineage,
  *
  * with hashwall enforcing (1 000 approved apps, 100 approved scripts, programs attached on a test
  * cgroup, where the spawner runs) ÷ no programs loaded at all. Arms alternate for several rounds;
@@ -28,6 +31,7 @@ import { median, round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { progFdOfPinnedLink, withBpfStats } from "./lib/bpf_stats.ts";
 import { intOptionsOrExit } from "./lib/args.ts";
+import { buildChain } from "./lib/chain.ts";
 
 const opts = intOptionsOrExit(
   Deno.args,
@@ -73,6 +77,8 @@ await runBench(async (cleanup) => {
   cleanup.defer(`remove ${dir}`, () => Deno.remove(dir, { recursive: true }));
   const spawner = await gcc(dir, "spawner", SPAWNER);
   const noop = await gcc(dir, "noop", "int main(void){return 0;}\n", ["-static"]);
+  const chain = await buildChain(dir);
+  const launcher = chain.launcher;
   const script = `${dir}/script.py`;
   await Deno.writeTextFile(script, "pass\n");
   const cg = await createTestCgroup("bench-exec");
@@ -97,6 +103,12 @@ await runBench(async (cleanup) => {
         times: NO_TIMES,
       });
     }
+    core.approve({
+      key: identityOf(await Deno.stat(launcher)),
+      appId: 3,
+      flags: HW.APP_INHERIT,
+      times: fileTimes(statIdentity(launcher)),
+    });
     core.approve({
       key: identityOf(await Deno.stat(PYTHON)),
       appId: 1,
@@ -142,8 +154,10 @@ await runBench(async (cleanup) => {
   };
   cleanup.defer("unload", unload);
 
-  const rate = async (n: number, argv: string[]) => {
-    const r = await cg.run([spawner, String(n), ...argv], {
+  const threeLevels = chain.threeLevels;
+  const rate = async (n: number, argv: string[], chain = false) => {
+    const cmd = [spawner, String(n), ...argv];
+    const r = await cg.run(chain ? [...threeLevels, ...cmd] : cmd, {
       env: { PYTHONDONTWRITEBYTECODE: "1" },
     });
     if (r.code !== 0) throw new Error(`spawner failed: ${r.stderr}`);
@@ -152,31 +166,43 @@ await runBench(async (cleanup) => {
   const noopArgv = [noop];
   const pyArgv = [PYTHON, "-X", "dev", "-W", "ignore", script];
 
-  const ratios = { noop: [] as number[], python: [] as number[] };
+  const ratios = { noop: [] as number[], python: [] as number[], chain: [] as number[] };
   const rows: string[][] = [];
   for (let round_ = 0; round_ < opts.rounds; round_++) {
     const order = round_ % 2 === 0 ? ["off", "on"] : ["on", "off"];
-    const res: Record<string, { noop: number; python: number }> = {};
+    const res: Record<string, { noop: number; python: number; chain: number }> = {};
     for (const arm of order) {
       if (arm === "on") await load();
       res[arm] = {
         noop: await rate(opts.spawns, noopArgv),
         python: await rate(opts.pyspawns, pyArgv),
+        chain: await rate(opts.spawns, noopArgv, true),
       };
       if (arm === "on") unload();
     }
     ratios.noop.push(res.on.noop / res.off.noop);
     ratios.python.push(res.on.python / res.off.python);
+    ratios.chain.push(res.on.chain / res.off.chain);
     rows.push([
       String(round_ + 1),
       fmt(res.off.noop),
       fmt(res.on.noop),
       fmt(res.off.python, 1),
       fmt(res.on.python, 1),
+      fmt(res.off.chain),
+      fmt(res.on.chain),
     ]);
   }
   console.log(
-    markdownTable(["round", "no-op off/s", "no-op on/s", "python off/s", "python on/s"], rows),
+    markdownTable([
+      "round",
+      "no-op off/s",
+      "no-op on/s",
+      "python off/s",
+      "python on/s",
+      "3-level chain off/s",
+      "3-level chain on/s",
+    ], rows),
   );
 
   // The hooks' own cost, stats on (not during the rate rounds).
@@ -187,6 +213,11 @@ await runBench(async (cleanup) => {
     await rate(Math.min(opts.spawns, 1000), noopArgv);
     await rate(Math.min(opts.pyspawns, 20), pyArgv);
   });
+  // The chain on its own: every exec and fork below the launcher takes the via/lineage paths.
+  const chainCosts = await withBpfStats(fds, async () => {
+    await rate(Math.min(opts.spawns, 1000), noopArgv, true);
+  });
+  for (const c of chainCosts) costs.push({ ...c, name: `${c.name} (3-level chain)` });
   for (const fd of fds.values()) closeBpfFd(fd);
   unload();
   console.log(markdownTable(
@@ -195,12 +226,14 @@ await runBench(async (cleanup) => {
   ));
   const noopRatio = round(median(ratios.noop));
   const pyRatio = round(median(ratios.python));
+  const chainRatio = round(median(ratios.chain));
   printSummary({
     name: "exec",
     ratio: noopRatio,
     ratioPython: pyRatio,
+    ratioChain3: chainRatio,
     goal: `>= ${GOAL}`,
-    met: noopRatio >= GOAL && pyRatio >= GOAL,
+    met: noopRatio >= GOAL && pyRatio >= GOAL && chainRatio >= GOAL,
     nsPerRun: Object.fromEntries(costs.map((c) => [c.name, round(c.nsPerRun, 0)])),
     spawns: opts.spawns,
     pySpawns: opts.pyspawns,

@@ -1,20 +1,24 @@
 /**
- * Ring buffer → SQLite ingest (issue 8): events per second the daemon's event path takes without
- * loss, and the consuming process's peak RSS.
+ * Ring buffer → SQLite ingest (issues 8, 22): events per second the daemon's event path takes
+ * without loss, and the consuming process's peak RSS. Goal (issue 22): 75 000 events/s for 2 s,
+ * 0 lost, all committed, consumer peak RSS ≤ 100 MB.
  *
  * The consumer is the daemon's own path, in this process: AppControl.startDrain (50 ms timer,
  * 8 MiB ring, read by ffi/ringbuf.ts) → recordToConnEvent → LearningTracker → EventBatcher
- * (200 ms / 1 000 rows) → openStore (WAL, synchronous = FULL). The producer is a C sender in a test cgroup, learning mode,
- * dedup_ms = 0, allow_loopback = false: every UDP sendto() to 127.0.0.1:9 is one ring-buffer
+ * (200 ms / 4 000 rows) → openStore (WAL, synchronous = FULL). The producer is a C sender in a
+ * test cgroup, learning mode, dedup_ms = 0, allow_loopback = false: every UDP sendto() to 127.0.0.1:9 is one ring-buffer
  * event. It is paced at rising rates (2 s each) and finally run flat out; each step counts what
  * the kernel wrote (`events`), what it dropped for a full ring (`lost`), what the drain received
  * and what the store committed. Producer and consumer are pinned to different CPUs.
  *
  * Baseline in the same run: pre-built ConnEvent rows inserted through the same store
- * (insertEvents in batches of 1 000) — the ratio is ingest / baseline.
+ * (insertEvents in batches of 4 000, as the batcher writes them) — the ratio is ingest / baseline.
  *
  * The consumer runs with the V8 flags hashwall ships with (src/v8_flags.ts): started without
  * them, the bench runs itself again with them.
+ *
+ * The consumer's CPU time per event over the paced steps is printed too: on a loaded machine it
+ * tells what the path costs better than the wall-clock rates do.
  *
  * Run: deno run -A bench/ingest.ts [--seconds 2] [--baseline-rows 200000]
  *
@@ -37,6 +41,7 @@ import { round } from "./lib/stats.ts";
 import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { intOptionsOrExit } from "./lib/args.ts";
 import { v8FlagsArg } from "../src/v8_flags.ts";
+import process from "node:process";
 
 if (Deno.env.get("HASHWALL_BENCH_V8") !== v8FlagsArg()) {
   const child = new Deno.Command(Deno.execPath(), {
@@ -52,9 +57,11 @@ const opts = intOptionsOrExit(
   "bench/ingest.ts",
 );
 const RATES = [10_000, 20_000, 35_000, 50_000, 75_000, 100_000];
-const GOAL_RATE = 50_000;
+/** Issue 22: 75 000 events/s for 2 s, 0 lost, all committed, consumer peak RSS <= 100 MB. */
+const GOAL_RATE = 75_000;
+const GOAL_SECONDS = 2;
 const GOAL_RSS_MB = 100;
-const BATCH = 1000;
+const BATCH = 4000;
 
 /** What one producer step measured. */
 interface Step {
@@ -70,6 +77,8 @@ interface Step {
   ingestRate: number;
   /** ms from the producer's end until the last row was committed. */
   lagMs: number;
+  /** CPU time this process (the consumer) spent in the step, µs. */
+  cpuUs: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -125,6 +134,7 @@ await runBench(async (cleanup) => {
     const c0 = core.counters();
     const r0 = received;
     const w0 = batcher.health().written;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const argv = pinnedArgv(producerCpu, [tool, "send", String(count), String(rate), "127.0.0.1"]);
     const out = await cg.run([...argv, "9"]);
@@ -142,6 +152,7 @@ await runBench(async (cleanup) => {
       await sleep(pending > 0 ? 20 : 50);
     }
     const tDone = performance.now();
+    const cpu = process.cpuUsage(cpu0);
     const written = batcher.health().written - w0;
     return {
       target: rate === 0 ? "flat out" : fmt(rate),
@@ -153,6 +164,7 @@ await runBench(async (cleanup) => {
       written,
       ingestRate: written / ((tDone - t0) / 1000),
       lagMs: tDone - tEnd,
+      cpuUs: cpu.user + cpu.system,
     };
   };
 
@@ -202,6 +214,17 @@ await runBench(async (cleanup) => {
     undefined,
   );
   const bestRate = best?.sendRate ?? 0;
+  // The goal: a step paced at >= GOAL_RATE for GOAL_SECONDS that lost nothing and committed all.
+  const goalStep = lossless.find((s) =>
+    s.sendRate >= GOAL_RATE * 0.99 && s.events >= GOAL_RATE * GOAL_SECONDS * 0.99
+  );
+  // Load-independent view of the consumer: its CPU time per event over the paced steps (other
+  // work on a loaded machine stretches wall time, far less the CPU time the path itself needs).
+  const paced = steps.filter((s) => s.received > 0);
+  const cpuPerEvent = paced.reduce((n, s) => n + s.cpuUs, 0) /
+    Math.max(1, paced.reduce((n, s) => n + s.received, 0));
+  const rssOk = peakRss / 1e6 <= GOAL_RSS_MB;
+  const met = goalStep !== undefined && rssOk;
   const bestCommitted = best?.ingestRate ?? 0;
   const ratio = bestRate / baseRate;
 
@@ -236,9 +259,21 @@ await runBench(async (cleanup) => {
   console.log("");
   console.log(markdownTable(["measure", "value", "goal"], [
     [
+      `${fmt(GOAL_RATE)} events/s for ${GOAL_SECONDS} s: 0 lost, all committed`,
+      goalStep ? `${fmt(goalStep.sendRate)}/s, ${fmt(goalStep.events)} events` : (() => {
+        // Why not: the producer fell short of the rate (a loaded machine), or events were lost.
+        const s = steps.find((x) => x.target === fmt(GOAL_RATE));
+        return s
+          ? `step sent ${fmt(s.sendRate)}/s, lost ${fmt(s.lost)}, ` +
+            `committed ${fmt(s.written)} of ${fmt(s.events)}`
+          : "no such step";
+      })(),
+      `${goalStep ? "met" : "NOT met"}`,
+    ],
+    [
       "best lossless ingest: sustained rate with 0 lost, all committed (events/s)",
       fmt(bestRate),
-      `≥ ${fmt(GOAL_RATE)}: ${bestRate >= GOAL_RATE ? "met" : "NOT met"}`,
+      "",
     ],
     [
       "the same step counted to its last commit (events/s)",
@@ -254,13 +289,18 @@ await runBench(async (cleanup) => {
     [
       "breakdown: recordToConnEvent alone (records/s)",
       fmt(decodeRate),
-      "decoding + /proc lookups of the lineage",
+      "decoding + names and paths (cached per identity and lineage)",
     ],
     ["breakdown: decodeEvent alone (records/s)", fmt(parseRate), "struct decoding only"],
     [
+      "consumer CPU per event over the paced steps (µs)",
+      cpuPerEvent.toFixed(2),
+      `one CPU at this cost: ${fmt(1e6 / cpuPerEvent)} events/s`,
+    ],
+    [
       "peak RSS of the consumer (VmHWM)",
       `${(peakRss / 1e6).toFixed(1)} MB`,
-      `≤ ${GOAL_RSS_MB} MB: ${peakRss / 1e6 <= GOAL_RSS_MB ? "met" : "NOT met"}`,
+      `≤ ${GOAL_RSS_MB} MB: ${rssOk ? "met" : "NOT met"}`,
     ],
     ["RSS of the consumer before the first event", `${(rssBefore / 1e6).toFixed(1)} MB`, ""],
     ["V8 flags of the consumer (as shipped)", v8FlagsArg(), "src/v8_flags.ts"],
@@ -276,8 +316,10 @@ await runBench(async (cleanup) => {
     rssBeforeMB: round(rssBefore / 1e6, 1),
     decodeRecordsPerSec: Math.round(decodeRate),
     parseRecordsPerSec: Math.round(parseRate),
-    goal: `>= ${GOAL_RATE} events/s without loss, <= ${GOAL_RSS_MB} MB`,
-    met: bestRate >= GOAL_RATE && peakRss / 1e6 <= GOAL_RSS_MB,
+    cpuUsPerEvent: round(cpuPerEvent, 2),
+    goal: `>= ${GOAL_RATE} events/s for ${GOAL_SECONDS} s, 0 lost, all committed, ` +
+      `<= ${GOAL_RSS_MB} MB`,
+    met,
     steps: steps.map((s) => ({
       target: s.target,
       sendRate: Math.round(s.sendRate),

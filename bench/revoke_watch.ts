@@ -10,7 +10,8 @@
  */
 import { printSummary } from "./lib/report.ts";
 import { FileWatcher } from "../src/integrity/watch.ts";
-import { closeFd, libc, makePipe, POLLIN } from "../ffi/fanotify.ts";
+import { libc, makePipe, POLLIN } from "../ffi/fanotify.ts";
+import { closeFd } from "../ffi/libc.ts";
 
 const TRIALS = Number(Deno.args[0] ?? 1000);
 

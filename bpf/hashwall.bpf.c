@@ -128,6 +128,7 @@ struct {
 #include "exec_env.h"
 #include "tamper.h"
 #include "lineage.h"
+#include "rules_via.h" /* [[rule]] via: needs lineage.h and dns.h */
 
 static __always_inline void count(__u32 idx)
 {
@@ -161,11 +162,33 @@ static __always_inline int is_loopback(__u8 family, const __u8 *daddr)
 	return 0;
 }
 
-/* Ancestors of `task` into a report: lineage[0] is the parent; unused slots stay as reserved. */
-static __always_inline void fill_lineage(struct hw_event *e, struct task_struct *task)
+/* The per-CPU scratch reports are built in (struct hw_event_buf: too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct hw_event_buf);
+} hw_event_scratch SEC(".maps");
+
+/*
+ * This CPU's report scratch, or NULL while a report is being built in it already (a report
+ * interrupted on this CPU by another program that reports): the caller drops its report as lost.
+ */
+static __always_inline struct hw_event_buf *event_begin(void)
+{
+	__u32 zero = 0;
+	struct hw_event_buf *b = bpf_map_lookup_elem(&hw_event_scratch, &zero);
+	if (!b || b->busy)
+		return NULL;
+	b->busy = 1;
+	return b;
+}
+
+/* Ancestors of `task` into a report: lineage[0] is the parent. Returns how many. */
+static __always_inline __u32 fill_lineage(struct hw_event_buf *b, struct task_struct *task)
 {
 	struct task_struct *t = task;
-	__u16 depth = 0;
+	__u32 depth = 0;
 	for (int i = 0; i < HW_LINEAGE_DEPTH; i++) {
 		t = BPF_CORE_READ(t, real_parent);
 		if (!t)
@@ -173,15 +196,47 @@ static __always_inline void fill_lineage(struct hw_event *e, struct task_struct 
 		__u32 ptgid = BPF_CORE_READ(t, tgid);
 		if (ptgid == 0)
 			break;
-		e->lineage[i].tgid = ptgid;
-		e->lineage[i]._pad = 0;
-		exe_of(t, &e->lineage[i].exe);
-		BPF_CORE_READ_STR_INTO(&e->lineage[i].comm, t, comm);
+		b->lineage[i].tgid = ptgid;
+		b->lineage[i]._pad = 0;
+		exe_of(t, &b->lineage[i].exe);
+		BPF_CORE_READ_STR_INTO(&b->lineage[i].comm, t, comm);
 		depth = i + 1;
 		if (ptgid == 1)
 			break;
 	}
-	e->depth = depth;
+	b->head.depth = depth;
+	return depth;
+}
+
+/*
+ * Completes the report in `b` with the lineage of `task` and the path at `path` (kernel memory,
+ * NUL-terminated; NULL for none), and writes only its used part to the ring buffer. Releases the
+ * scratch. Returns 0, or < 0 when the ring had no room.
+ */
+static __always_inline long event_submit(struct hw_event_buf *b, struct task_struct *task,
+					 const char *path)
+{
+	__u32 off = fill_lineage(b, task) * sizeof(struct hw_ancestor);
+	if (off > sizeof(b->lineage)) /* never: bounds the write below for the verifier */
+		off = sizeof(b->lineage);
+	long n = 0;
+	if (path)
+		n = bpf_probe_read_kernel_str((char *)b->lineage + off, HW_PATH_LEN, path);
+	__u32 plen = n > 1 ? n - 1 : 0; /* without the NUL */
+	if (plen > HW_PATH_LEN - 1)
+		plen = HW_PATH_LEN - 1;
+	b->head.path_len = plen;
+	__u32 size = sizeof(b->head) + off + plen;
+	if (size > HW_EVENT_MAX)
+		size = HW_EVENT_MAX;
+	/* No consumer wakeup: it costs ~11 us per event here; userspace drains on a timer. */
+	long err = bpf_ringbuf_output(&hw_events, b, size, BPF_RB_NO_WAKEUP);
+	b->busy = 0;
+	if (err)
+		count(HW_CNT_LOST);
+	else
+		count(HW_CNT_EVENTS);
+	return err;
 }
 
 /* Writes one report to the ring buffer unless the dedup window suppresses it. */
@@ -207,13 +262,13 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	}
 	bpf_map_update_elem(&hw_dedup, &dk, &now, BPF_ANY);
 
-	struct hw_event *e = bpf_ringbuf_reserve(&hw_events, sizeof(*e), 0);
-	if (!e) {
+	struct hw_event_buf *b = event_begin();
+	if (!b) {
 		count(HW_CNT_LOST);
-		/* Forget the dedup mark so the next attempt is reported when there is room. */
 		bpf_map_delete_elem(&hw_dedup, &dk);
 		return;
 	}
+	struct hw_event *e = &b->head;
 	e->ts_ns = now;
 	e->exe = *exe;
 	e->tgid = tgid;
@@ -229,8 +284,9 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 	__builtin_memcpy(e->daddr, daddr, 16);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
+	const char *path = NULL;
 	if (xi) {
-		bpf_probe_read_kernel(e->exe_path, sizeof(e->exe_path), xi->path);
+		path = xi->path;
 		e->flags = xi->flags;
 		if (xi->reason &&
 		    (reason == HW_REASON_UNKNOWN_APP || reason == HW_REASON_INTERPRETER ||
@@ -245,14 +301,12 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 				e->via_app = vp->app_id;
 		}
 	} else {
-		e->exe_path[0] = 0;
 		e->flags = 0;
 	}
 
-	fill_lineage(e, task);
-	count(HW_CNT_EVENTS);
-	/* No consumer wakeup: it costs ~11 us per event here; userspace drains on a timer. */
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	/* Forget the dedup mark when the ring is full, so the next attempt is reported. */
+	if (event_submit(b, task, path))
+		bpf_map_delete_elem(&hw_dedup, &dk);
 }
 
 /*
@@ -307,7 +361,7 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 			__u32 rule = 0;
 			int v = kind == HW_EV_SOCK_CREATE
 					? HW_FLT_NONE
-					: hw_dns_app_verdict(tgid, pv->app_id, proto, family, daddr,
+					: hw_via_app_verdict(tgid, pv->app_id, proto, family, daddr,
 							     dport, &rule);
 			if (v == HW_FLT_DENY) {
 				struct task_struct *task = bpf_get_current_task_btf();

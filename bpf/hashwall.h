@@ -133,6 +133,12 @@ struct hw_ancestor {
 /*
  * One report from a hook, written to the ring buffer. Addresses are in network byte order; IPv4
  * (including IPv4-mapped IPv6, which is reported as IPv4) uses daddr[0..3] with family = 4.
+ *
+ * Records have variable length: this fixed head is followed by `depth` struct hw_ancestor
+ * (lineage[0] is the parent), then `path_len` bytes of the path given to execve (no NUL). Only
+ * what is used is written, so a typical record takes ~380 bytes of the ring instead of the 672
+ * a fixed record with 8 lineage slots and a 256-byte path took. A record is at most
+ * sizeof(struct hw_event_buf) - 8 bytes (HW_EVENT_MAX).
  */
 struct hw_event {
 	__u64 ts_ns; /* bpf_ktime_get_boot_ns() */
@@ -144,16 +150,31 @@ struct hw_event {
 	__u8 family;  /* 4 or 6; 0 for sock_create without destination */
 	__u8 proto;   /* IPPROTO_* (6 tcp, 17 udp, 1 icmp, 58 icmpv6, 255 raw) */
 	__u16 dport;  /* host byte order */
-	__u16 depth;  /* valid entries in lineage[] */
+	__u16 depth;  /* hw_ancestor entries after the head */
 	__u32 reason; /* HW_REASON_* */
 	__u32 flags;  /* HW_EVF_* */
 	__u8 daddr[16];
 	char comm[HW_COMM_LEN];
-	char exe_path[HW_PATH_LEN]; /* path given to execve (may be relative), "" if unknown */
-	struct hw_ancestor lineage[HW_LINEAGE_DEPTH]; /* lineage[0] is the parent */
 	__u32 rule; /* with HW_REASON_RULE: index of the deciding rule in file order */
 	__u32 via_app; /* with HW_EVF_VIA: app id of the inheriting app it is trusted via */
+	__u16 path_len; /* bytes of the exe path after the lineage, "" (0) if unknown; < HW_PATH_LEN */
+	__u16 _pad[3];
 };
+
+/*
+ * Where the kernel builds a report before copying its used part into the ring (a per-CPU
+ * scratch: the whole record does not fit the 512-byte BPF stack). The path is written right
+ * after the `depth` filled ancestors, so `path_room` only makes room for the longest case.
+ * `busy` (not copied) keeps a nested report on the same CPU from overwriting one being built.
+ */
+struct hw_event_buf {
+	struct hw_event head;
+	struct hw_ancestor lineage[HW_LINEAGE_DEPTH];
+	char path_room[HW_PATH_LEN];
+	__u32 busy;
+	__u32 _pad;
+};
+#define HW_EVENT_MAX (96 + 40 * HW_LINEAGE_DEPTH + HW_PATH_LEN)
 
 /* Key of the dedup LRU: one report per app + destination + hook per window. */
 struct hw_dedup_key {
@@ -195,7 +216,8 @@ _Static_assert(sizeof(struct hw_app_val) == 32, "hw_app_val layout");
 _Static_assert(sizeof(struct hw_proc_val) == 32, "hw_proc_val layout");
 _Static_assert(sizeof(struct hw_settings) == 24, "hw_settings layout");
 _Static_assert(sizeof(struct hw_ancestor) == 40, "hw_ancestor layout");
-_Static_assert(sizeof(struct hw_event) == 408 + HW_PATH_LEN, "hw_event layout");
+_Static_assert(sizeof(struct hw_event) == 96, "hw_event layout");
+_Static_assert(sizeof(struct hw_event_buf) == HW_EVENT_MAX + 8, "hw_event_buf layout");
 _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 
 /* ===================================================================================== */
@@ -631,6 +653,28 @@ struct hw_only_via {
 
 _Static_assert(sizeof(struct hw_lineage) == 4 * HW_VIA_MAX, "hw_lineage layout");
 _Static_assert(sizeof(struct hw_only_via) == 4 * HW_VIA_MAX, "hw_only_via layout");
+
+/*
+ * [[rule]] via = "NAME" (bpf/rules_via.h): the rule matches only processes whose lineage holds
+ * that app. Such rules compile into the same address/name tables as app rules, under a key id of
+ * their own per (rule app or 0, via app) group: ids from HW_FLT_VIA_ID_BASE up, never a real app
+ * id, so the tc path (app 0) and the plain app lookups never see them. hw_flt_via maps
+ * (gen, app or 0, via app) to that id; the connect hooks look it up for each app of the caller's
+ * lineage, only while the generation's any_mask has HW_FLT_VIA_BIT (no via rule: no extra cost).
+ */
+#define HW_FLT_VIA_BIT 0x80000000u     /* hw_flt_gen.any_mask: some rule of this gen has via */
+#define HW_FLT_VIA_ID_BASE 0x80000000u /* first key id of a (app, via) group */
+#define HW_FLT_VIA_GROUPS_MAX 8192     /* hw_flt_via entries (both gens) */
+
+/* Key of hw_flt_via (value: __u32 key id of the group's rules). */
+struct hw_flt_via_key {
+	__u8 gen;
+	__u8 _pad[3];
+	__u32 app_id;  /* the rule's app, 0 for via rules without app */
+	__u32 via_app; /* the app that must be in the caller's lineage */
+};
+
+_Static_assert(sizeof(struct hw_flt_via_key) == 12, "hw_flt_via_key layout");
 
 /* ===================================================================================== */
 /* hostnames (bpf/dns.h, bpf/rules_app.h, ffi/dns_structs.ts, src/policy/names.ts)       */

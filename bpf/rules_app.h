@@ -119,6 +119,15 @@ struct {
 	__type(value, __u32);
 } hw_flt_pats SEC(".maps");
 
+/* [[rule]] via: (gen, rule app or 0, via app) -> key id of the group's rules (bpf/rules_via.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, HW_FLT_VIA_GROUPS_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct hw_flt_via_key);
+	__type(value, __u32);
+} hw_flt_via SEC(".maps");
+
 /* Keys the filter protocols: tcp/udp/icmp/icmpv6 as themselves, the rest as "other". */
 static __always_inline __u8 hw_flt_proto_key(__u8 proto)
 {

@@ -106,12 +106,13 @@ static __always_inline void hw_report_refusal(struct task_struct *task, __u32 tg
 	if (bpf_map_update_elem(&hw_refusals, &rk, &one, BPF_NOEXIST) != 0)
 		return; /* reported already */
 
-	struct hw_event *e = bpf_ringbuf_reserve(&hw_events, sizeof(*e), 0);
-	if (!e) {
+	struct hw_event_buf *b = event_begin();
+	if (!b) {
 		count(HW_CNT_LOST);
 		bpf_map_delete_elem(&hw_refusals, &rk);
 		return;
 	}
+	struct hw_event *e = &b->head;
 	e->ts_ns = bpf_ktime_get_boot_ns();
 	e->exe = *exe;
 	e->tgid = tgid;
@@ -127,11 +128,9 @@ static __always_inline void hw_report_refusal(struct task_struct *task, __u32 tg
 	e->via_app = 0;
 	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_probe_read_kernel_str(e->exe_path, sizeof(e->exe_path), path);
 
-	fill_lineage(e, task);
-	count(HW_CNT_EVENTS);
-	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	if (event_submit(b, task, path))
+		bpf_map_delete_elem(&hw_refusals, &rk);
 }
 
 /*

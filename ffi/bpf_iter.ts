@@ -7,8 +7,8 @@
  *
  * @module
  */
+import { errno, ErrnoError, libc } from "./libc.ts";
 import { LIBBPF_PATH } from "./libbpf.ts";
-import { errno, errnoName, libc } from "./fanotify.ts";
 
 const SYMBOLS = {
   bpf_link_create: { parameters: ["i32", "i32", "u32", "buffer"], result: "i32" },
@@ -55,18 +55,18 @@ export function runIter(progFd: number, opts: RunIterOptions = {}): Uint8Array {
     ov.setUint32(24, ITER_INFO_SIZE, true);
   }
   const link = lib.symbols.bpf_link_create(progFd, 0, BPF_TRACE_ITER, o);
-  if (link < 0) throw new Error(`bpf_link_create(iter): ${errnoName(-link)}`);
+  if (link < 0) throw new ErrnoError("bpf_link_create(iter)", -link);
   const lc = libc();
   try {
     const it = lib.symbols.bpf_iter_create(link);
-    if (it < 0) throw new Error(`bpf_iter_create: ${errnoName(-it)}`);
+    if (it < 0) throw new ErrnoError("bpf_iter_create", -it);
     try {
       const chunk = new Uint8Array(opts.bufferSize ?? 64 << 10);
       const parts: Uint8Array[] = [];
       let len = 0;
       for (;;) {
         const n = Number(lc.read(it, chunk, BigInt(chunk.length)));
-        if (n < 0) throw new Error(`read(bpf iterator): ${errnoName(errno())}`);
+        if (n < 0) throw new ErrnoError("read(bpf iterator)", errno());
         if (n === 0) break;
         parts.push(chunk.slice(0, n));
         len += n;

@@ -1,15 +1,23 @@
 /**
- * fanotify(7) and the few libc calls the integrity engine needs around it (open/read/fstat/poll
- * on raw fds), bound with Deno FFI from the absolute glibc path. Nothing here interprets events:
- * decoding lives in src/integrity/fanotify_events.ts.
+ * fanotify(7) and the few libc calls the integrity engine needs around it (fstat, poll, pipes,
+ * reads off the event loop). The library, errno, close and the error class are ffi/libc.ts's
+ * (`bindLibc`, `errno`, `closeFd`, `ErrnoError`); this module adds only its own symbols. Nothing
+ * here interprets events: decoding lives in src/integrity/fanotify_events.ts.
  *
- * Each thread (main or Worker) calls {@link libc} once; the library handle is cached per thread.
+ * Each thread (main or Worker) binds the symbols once, on first use (module state is per thread).
  *
  * @module
  */
-
-/** Absolute glibc path (Deno's FFI flag treats bare names as relative paths). */
-export const LIBC_PATH = "/lib/x86_64-linux-gnu/libc.so.6";
+import {
+  bindLibc,
+  cString,
+  errno,
+  ErrnoError,
+  libc as baseLibc,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_RDONLY,
+} from "./libc.ts";
 
 // fanotify_init flags (include/uapi/linux/fanotify.h)
 /** Close the fanotify fd on exec. */
@@ -66,25 +74,15 @@ export const FAN_EVENT_METADATA_LEN = 24;
 /** Info record: directory handle + name. */
 export const FAN_EVENT_INFO_TYPE_DFID_NAME = 2;
 
-// open(2) / misc
-/** open(2) read-only. */
-export const O_RDONLY = 0;
-/** open(2) non-blocking (so a FIFO never blocks an open). */
-export const O_NONBLOCK = 0o4000;
+// open(2) / misc (O_RDONLY, O_NONBLOCK, O_CLOEXEC: ffi/libc.ts)
 /** open(2) large-file. */
 export const O_LARGEFILE = 0o100000;
-/** open(2)/pipe2(2) close-on-exec. */
-export const O_CLOEXEC = 0o2000000;
 /** open(2) do not follow a final symlink. */
 export const O_NOFOLLOW = 0o400000;
 /** `dirfd` meaning "the current directory". */
 export const AT_FDCWD = -100;
 /** poll(2) readable. */
 export const POLLIN = 0x1;
-/** errno: try again. */
-export const EAGAIN = 11;
-/** errno: interrupted. */
-export const EINTR = 4;
 /** `struct stat` size on x86_64. */
 export const STAT_SIZE = 144;
 /** Maximum file-handle payload we ask name_to_handle_at for. */
@@ -93,8 +91,6 @@ export const MAX_HANDLE_SZ = 128;
 const SYMBOLS = {
   fanotify_init: { parameters: ["u32", "u32"], result: "i32" },
   fanotify_mark: { parameters: ["i32", "u32", "u64", "i32", "buffer"], result: "i32" },
-  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** The same read, run off the event loop (for overlapping I/O with hashing). */
   read_async: {
     name: "read",
@@ -103,7 +99,6 @@ const SYMBOLS = {
     nonblocking: true,
   },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-  close: { parameters: ["i32"], result: "i32" },
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   /** sync_file_range(2) off the event loop: it may wait for a disk write. */
   sync_file_range_async: {
@@ -124,14 +119,14 @@ const SYMBOLS = {
     parameters: ["i32", "buffer", "buffer", "buffer", "i32"],
     result: "i32",
   },
-  __errno_location: { parameters: [], result: "pointer" },
-} as const;
+} as const satisfies Deno.ForeignLibraryInterface;
 
-/** The bound libc symbols (see `SYMBOLS` above for the C signatures). */
-export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+const own = bindLibc(SYMBOLS);
 
-let lib: Deno.DynamicLibrary<typeof SYMBOLS> | undefined;
-let errnoView: Deno.UnsafePointerView | undefined;
+/** ffi/libc.ts's symbols plus this module's (see `SYMBOLS` above for the C signatures). */
+export type Libc = ReturnType<typeof baseLibc> & ReturnType<typeof own>;
+
+let merged: Libc | undefined;
 
 /** sync_file_range(2) flags: wait for, start, and wait for the end of writeback. */
 export const SYNC_FILE_RANGE_ALL = 1 | 2 | 4;
@@ -147,56 +142,10 @@ export async function writeBack(fd: number): Promise<number> {
   return await libc().sync_file_range_async(fd, 0n, 0n, SYNC_FILE_RANGE_ALL);
 }
 
-/** Opens glibc once per thread and returns its symbols. */
+/** The symbols of ffi/libc.ts and this module in one table, bound once per thread. */
 export function libc(): Libc {
-  lib ??= Deno.dlopen(LIBC_PATH, SYMBOLS);
-  return lib.symbols;
-}
-
-/** Reads errno of this thread; call it in the statement right after the failing call. */
-export function errno(): number {
-  if (!errnoView) {
-    const p = libc().__errno_location();
-    if (p === null) return 0;
-    errnoView = new Deno.UnsafePointerView(p);
-  }
-  return errnoView.getInt32(0);
-}
-
-/** A NUL-terminated C string for FFI `buffer` parameters. */
-export function cstr(s: string): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(s + "\0");
-}
-
-/** An OS error from a libc call, carrying errno and the call that failed. */
-export class SysError extends Error {
-  override name = "SysError";
-  constructor(readonly call: string, readonly errno: number, readonly target?: string) {
-    super(`${call}${target ? ` ${target}` : ""}: ${errnoName(errno)}`);
-  }
-}
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM (operation not permitted)",
-  2: "ENOENT (no such file or directory)",
-  4: "EINTR",
-  9: "EBADF",
-  11: "EAGAIN",
-  12: "ENOMEM",
-  13: "EACCES (permission denied)",
-  20: "ENOTDIR (not a directory)",
-  21: "EISDIR (is a directory)",
-  22: "EINVAL (invalid argument)",
-  24: "EMFILE (too many open files)",
-  28: "ENOSPC (no space / fanotify mark limit)",
-  38: "ENOSYS",
-  40: "ELOOP (symbolic link where a file was expected)",
-  95: "EOPNOTSUPP",
-};
-
-/** A readable name for an errno value. */
-export function errnoName(e: number): string {
-  return ERRNO_NAMES[e] ?? `errno ${e}`;
+  merged ??= { ...baseLibc(), ...own() };
+  return merged;
 }
 
 /** The fields of `struct stat` the integrity engine uses (64-bit values as bigint). */
@@ -211,12 +160,12 @@ export interface RawStat {
   ctimeNs: bigint;
 }
 
-/** fstat(2) on a raw fd; throws {@link SysError}. `buf` may be passed to avoid an allocation. */
+/** fstat(2) on a raw fd; throws {@link ErrnoError}. `buf` may be passed to avoid an allocation. */
 export function fstatFd(
   fd: number,
   buf: Uint8Array<ArrayBuffer> = new Uint8Array(STAT_SIZE),
 ): RawStat {
-  if (libc().fstat(fd, buf) !== 0) throw new SysError("fstat", errno());
+  if (libc().fstat(fd, buf) !== 0) throw new ErrnoError(`fstat(${fd})`, errno());
   const v = new DataView(buf.buffer, buf.byteOffset, STAT_SIZE);
   // x86_64 struct stat offsets: dev 0, ino 8, nlink 16, mode 24, uid 28, gid 32, rdev 40,
   // size 48, blksize 56, blocks 64, atim 72, mtim 88, ctim 104 (each timespec = sec, nsec).
@@ -232,35 +181,30 @@ export function fstatFd(
   };
 }
 
-/** open(2) read-only, close-on-exec, never blocking on FIFOs; throws {@link SysError}. */
+/** open(2) read-only, close-on-exec, never blocking on FIFOs; throws {@link ErrnoError}. */
 export function openRead(path: string, extraFlags = 0): number {
   const fd = libc().open(
-    cstr(path),
+    cString(path),
     O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_LARGEFILE | extraFlags,
     0,
   );
-  if (fd < 0) throw new SysError("open", errno(), path);
+  if (fd < 0) throw new ErrnoError(`open(${JSON.stringify(path)})`, errno());
   return fd;
-}
-
-/** close(2), ignoring errors (nothing useful can be done about them here). */
-export function closeFd(fd: number): void {
-  libc().close(fd);
 }
 
 /** Creates a close-on-exec, non-blocking pipe; returns `[readFd, writeFd]`. */
 export function makePipe(): [number, number] {
   const fds = new Int32Array(2);
   if (libc().pipe2(new Uint8Array(fds.buffer), O_CLOEXEC | O_NONBLOCK) !== 0) {
-    throw new SysError("pipe2", errno());
+    throw new ErrnoError("pipe2", errno());
   }
   return [fds[0], fds[1]];
 }
 
-/** fanotify_init(2); throws {@link SysError}. */
+/** fanotify_init(2); throws {@link ErrnoError}. */
 export function fanotifyInit(flags: number, eventFFlags: number): number {
   const fd = libc().fanotify_init(flags, eventFFlags);
-  if (fd < 0) throw new SysError("fanotify_init", errno());
+  if (fd < 0) throw new ErrnoError("fanotify_init", errno());
   return fd;
 }
 
@@ -276,7 +220,7 @@ export function fanotifyMarkFd(group: number, flags: number, mask: number, fd: n
 
 /** fanotify_mark(2) by path; returns 0 or the errno. */
 export function fanotifyMarkPath(group: number, flags: number, mask: number, path: string): number {
-  const r = libc().fanotify_mark(group, flags, BigInt(mask), AT_FDCWD, cstr(path));
+  const r = libc().fanotify_mark(group, flags, BigInt(mask), AT_FDCWD, cString(path));
   return r === 0 ? 0 : errno();
 }
 
@@ -289,8 +233,8 @@ export function fileHandleKey(path: string): string {
   const v = new DataView(fh.buffer);
   v.setUint32(0, MAX_HANDLE_SZ, true);
   const mountId = new Uint8Array(4);
-  if (libc().name_to_handle_at(AT_FDCWD, cstr(path), fh, mountId, 0) !== 0) {
-    throw new SysError("name_to_handle_at", errno(), path);
+  if (libc().name_to_handle_at(AT_FDCWD, cString(path), fh, mountId, 0) !== 0) {
+    throw new ErrnoError(`name_to_handle_at(${JSON.stringify(path)})`, errno());
   }
   const bytes = v.getUint32(0, true);
   return handleKey(fh.subarray(4, 8), fh.subarray(8, 8 + bytes));

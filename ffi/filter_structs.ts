@@ -54,6 +54,9 @@ export const FLT = {
   CNT_FLOW_FAIL: 11,
   CNT_RELATED: 12,
   CNT_MAX: 16,
+  VIA_BIT: 0x80000000,
+  VIA_ID_BASE: 0x80000000,
+  VIA_GROUPS_MAX: 8192,
 } as const;
 
 /** Names of the global filter counters, indexed by their HW_FLT_CNT_* value. */
@@ -111,6 +114,7 @@ export const FLT_LAYOUT = {
     fields: { last_ns: 0, slot: 8, gen: 12, origin: 16, state: 17, fin: 18 },
   },
   hw_flt_counter: { size: 32, fields: { packets: 0, bytes: 8, would_drop: 16, dropped: 24 } },
+  hw_flt_via_key: { size: 12, fields: { gen: 0, app_id: 4, via_app: 8 } },
 } as const;
 
 const L = FLT_LAYOUT;
@@ -165,6 +169,17 @@ export function encodePortxKey(k: Omit<PortKey, "portPrefix">): Uint8Array {
   b[f.dir] = k.dir;
   b[f.proto] = k.proto;
   new DataView(b.buffer).setUint16(f.port, k.port, true);
+  return b;
+}
+
+/** Encodes a hw_flt_via_key: (gen, rule app or 0, via app) of a [[rule]] via group. */
+export function encodeViaKey(gen: number, appId: number, viaApp: number): Uint8Array {
+  const f = L.hw_flt_via_key.fields;
+  const b = new Uint8Array(L.hw_flt_via_key.size);
+  const dv = new DataView(b.buffer);
+  b[f.gen] = gen;
+  dv.setUint32(f.app_id, appId >>> 0, true);
+  dv.setUint32(f.via_app, viaApp >>> 0, true);
   return b;
 }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { bindLibc } from "./libc.ts";
+import { bindLibc, closeFd } from "./libc.ts";
 
 const AF_UNIX = 1;
 const SOCK_DGRAM = 2;
@@ -14,7 +14,6 @@ const lib = bindLibc(
   {
     socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
     sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
-    close: { parameters: ["i32"], result: "i32" },
   } as const,
 );
 
@@ -34,7 +33,7 @@ export function libcSymbols(): { sendDatagram(path: string, msg: string): boolea
         const body = new TextEncoder().encode(msg);
         return s.sendto(fd, body, BigInt(body.length), 0, addr, addr.length) >= 0n;
       } finally {
-        s.close(fd);
+        closeFd(fd);
       }
     },
   };

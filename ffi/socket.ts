@@ -11,9 +11,7 @@
  * @module
  */
 
-import { bindLibc, errno, errnoText } from "./libc.ts";
-
-export { closeFd, errnoText } from "./libc.ts";
+import { bindLibc, closeFd, errno, ErrnoError, libc } from "./libc.ts";
 
 const lib = bindLibc(
   {
@@ -23,10 +21,8 @@ const lib = bindLibc(
     connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
     accept4: { parameters: ["i32", "pointer", "pointer", "i32"], result: "i32" },
     getsockopt: { parameters: ["i32", "i32", "i32", "buffer", "buffer"], result: "i32" },
-    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
     send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
     write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
-    close: { parameters: ["i32"], result: "i32" },
     eventfd: { parameters: ["u32", "i32"], result: "i32" },
     umask: { parameters: ["u32"], result: "u32" },
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
@@ -105,18 +101,18 @@ export function listenUnix(path: string, mode: number, backlog = 128): number {
   const c = lib();
   const addr = sockaddrUn(path);
   const fd = check(c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (fd < 0) throw new Error(`socket(AF_UNIX) failed: ${errnoText(fd)}`);
+  if (fd < 0) throw new ErrnoError("socket(AF_UNIX)", -fd);
   const old = c.umask(~mode & 0o777);
   const b = check(c.bind(fd, addr, addr.length));
   c.umask(old);
   if (b < 0) {
-    c.close(fd);
-    throw new Error(`cannot bind control socket ${path}: ${errnoText(b)}`);
+    closeFd(fd);
+    throw new ErrnoError(`cannot bind control socket ${path}`, -b);
   }
   const l = check(c.listen(fd, backlog));
   if (l < 0) {
-    c.close(fd);
-    throw new Error(`cannot listen on control socket ${path}: ${errnoText(l)}`);
+    closeFd(fd);
+    throw new ErrnoError(`cannot listen on control socket ${path}`, -l);
   }
   return fd;
 }
@@ -132,7 +128,7 @@ export function probeUnix(path: string): number {
   const fd = check(c.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (fd < 0) return fd;
   const r = check(c.connect(fd, addr, addr.length));
-  c.close(fd);
+  closeFd(fd);
   return r < 0 ? r : 0;
 }
 
@@ -154,7 +150,7 @@ export function peerCred(fd: number): PeerCred | number {
 
 /** Reads into `buf`. Returns bytes read (0 = peer closed) or `-errno`. */
 export function readFd(fd: number, buf: Uint8Array): number {
-  return check(Number(lib().read(fd, buf, BigInt(buf.length))));
+  return check(Number(libc().read(fd, buf, BigInt(buf.length))));
 }
 
 /** Sends without raising SIGPIPE on a closed peer. Returns bytes sent or `-errno`. */
@@ -165,7 +161,7 @@ export function sendFd(fd: number, buf: Uint8Array): number {
 /** A non-blocking eventfd used to wake a thread blocked in {@link pollWait}. */
 export function makeEventFd(): number {
   const fd = check(lib().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-  if (fd < 0) throw new Error(`eventfd failed: ${errnoText(fd)}`);
+  if (fd < 0) throw new ErrnoError("eventfd", -fd);
   return fd;
 }
 
@@ -179,7 +175,7 @@ export function signalEventFd(eventFd: number): void {
 /** Resets `eventFd` after it woke a poller. */
 export function drainEventFd(eventFd: number): void {
   const buf = new Uint8Array(8);
-  lib().read(eventFd, buf, 8n);
+  libc().read(eventFd, buf, 8n);
 }
 
 /** A `struct pollfd[]` in one buffer. */

@@ -19,6 +19,8 @@ export const HW = {
   RINGBUF_BYTES: 8 * 1024 * 1024,
   MAX_SCRIPTS: 16384,
   SCRIPT_NAME_LEN: 128,
+  /** Longest ring-buffer record: head, 8 ancestors, a 256-byte path. */
+  EVENT_MAX: 96 + 40 * 8 + 256,
   APP_INHERIT: 0x1,
   APP_INTERPRETER: 0x2,
   TRUST_OWN: 1,
@@ -159,7 +161,7 @@ export const LAYOUT = {
   },
   hw_ancestor: { size: 40, fields: { "exe.dev": 0, "exe.ino": 8, tgid: 16, comm: 24 } },
   hw_event: {
-    size: 664,
+    size: 96,
     fields: {
       ts_ns: 0,
       "exe.dev": 8,
@@ -176,12 +178,14 @@ export const LAYOUT = {
       flags: 44,
       daddr: 48,
       comm: 64,
-      exe_path: 80,
-      lineage: 336,
-      "lineage[1].tgid": 392,
-      rule: 656,
-      via_app: 660,
+      rule: 80,
+      via_app: 84,
+      path_len: 88,
     },
+  },
+  hw_event_buf: {
+    size: 680,
+    fields: { head: 0, lineage: 96, "lineage[1].tgid": 152, path_room: 416, busy: 672 },
   },
   hw_script_key: { size: 256, fields: { path: 0 } },
   hw_script_rel_key: { size: 144, fields: { "dir.dev": 0, "dir.ino": 8, name: 16 } },
@@ -433,40 +437,69 @@ export interface RawEvent {
 
 const decoder = new TextDecoder();
 
-/** Reads a NUL-terminated C string of at most `max` bytes. */
+/**
+ * Strings decoded recently, by a hash of their bytes. A flood repeats the same few names (comm,
+ * paths) on every record; building a string per field per record was most of the decoding time
+ * (bench/ingest.ts). A hit is checked byte by byte, so a hash collision only costs a rebuild.
+ */
+const interned = new Map<number, { bytes: Uint8Array; s: string }>();
+const INTERN_MAX = 4096;
+
+/** Reads a NUL-terminated C string of at most `max` bytes (UTF-8; ASCII without a decoder call). */
 function cString(b: Uint8Array, offset: number, max: number): string {
-  // ASCII, the usual case (comm, most paths), is built here: a TextDecoder call per field was a
-  // visible share of the per-event cost; anything else goes to the decoder.
-  let s = "";
   const stop = Math.min(offset + max, b.length);
-  for (let i = offset; i < stop; i++) {
-    const c = b[i];
-    if (c === 0) return s;
-    if (c >= 0x80) {
-      const slice = b.subarray(offset, stop);
-      const end = slice.indexOf(0);
-      return decoder.decode(end === -1 ? slice : slice.subarray(0, end));
-    }
-    s += String.fromCharCode(c);
+  let end = offset;
+  let h = 0x811c9dc5;
+  let ascii = true;
+  for (; end < stop; end++) {
+    const c = b[end];
+    if (c === 0) break;
+    if (c >= 0x80) ascii = false;
+    h = Math.imul(h ^ c, 0x01000193);
   }
+  const len = end - offset;
+  if (len === 0) return "";
+  h = (h ^ len) >>> 0;
+  const hit = interned.get(h);
+  if (hit !== undefined && hit.bytes.length === len) {
+    let same = true;
+    for (let i = 0; i < len; i++) {
+      if (hit.bytes[i] !== b[offset + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit.s;
+  }
+  const bytes = b.slice(offset, end);
+  const s = ascii
+    ? String.fromCharCode.apply(null, bytes as unknown as number[])
+    : decoder.decode(bytes);
+  if (interned.size >= INTERN_MAX) interned.clear();
+  interned.set(h, { bytes, s });
   return s;
 }
 
-/** Decodes a `struct hw_event` from a ring-buffer record (copied; safe to keep). */
+/** Decodes a `struct hw_event` record (head, lineage, path) from the ring (copied; safe to keep). */
 export function decodeEvent(b: Uint8Array): RawEvent {
   const head = decodeEventHead(b);
   head.lineage = decodeLineage(b);
   return head;
 }
 
-/** Where the lineage of a record lies: byte offset and length of its valid ancestors. */
+/**
+ * Where the lineage of a record lies: byte offset and length of its ancestors (the head's
+ * `depth`, clamped to HW_LINEAGE_DEPTH and to what the record holds).
+ */
 export function lineageSpan(b: Uint8Array): { offset: number; length: number } {
-  const f = LAYOUT.hw_event.fields;
+  const offset = LAYOUT.hw_event.size;
+  const size = LAYOUT.hw_ancestor.size;
   const depth = Math.min(
-    new DataView(b.buffer, b.byteOffset, b.byteLength).getUint16(f.depth, true),
+    b[LAYOUT.hw_event.fields.depth] | (b[LAYOUT.hw_event.fields.depth + 1] << 8),
     HW.LINEAGE_DEPTH,
+    Math.max(0, Math.floor((b.byteLength - offset) / size)),
   );
-  return { offset: f.lineage, length: depth * LAYOUT.hw_ancestor.size };
+  return { offset, length: depth * size };
 }
 
 /** The ancestors of a record (lineage[0] is the parent). */
@@ -489,6 +522,7 @@ export function decodeLineage(b: Uint8Array): Ancestor[] {
 /**
  * Decodes everything of a record but its lineage (`lineage` is empty): the event path takes
  * the lineage from a cache when the same ancestors were seen before (src/kernel/events.ts).
+ * Throws for a record shorter than its head says (depth, path_len).
  */
 export function decodeEventHead(b: Uint8Array): RawEvent {
   const f = LAYOUT.hw_event.fields;
@@ -496,6 +530,17 @@ export function decodeEventHead(b: Uint8Array): RawEvent {
     throw new Error(`short hw_event record: ${b.byteLength} bytes`);
   }
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const depth = v.getUint16(f.depth, true);
+  const pathLen = v.getUint16(f.path_len, true);
+  if (depth > HW.LINEAGE_DEPTH || pathLen >= HW.PATH_LEN) {
+    throw new Error(`bad hw_event record: depth ${depth}, path_len ${pathLen}`);
+  }
+  const pathAt = LAYOUT.hw_event.size + depth * LAYOUT.hw_ancestor.size;
+  if (b.byteLength < pathAt + pathLen) {
+    throw new Error(
+      `short hw_event record: ${b.byteLength} bytes for depth ${depth}, path_len ${pathLen}`,
+    );
+  }
   const family = v.getUint8(f.family);
   const addrLen = family === 4 ? 4 : family === 6 ? 16 : 0;
   return {
@@ -514,9 +559,59 @@ export function decodeEventHead(b: Uint8Array): RawEvent {
     viaApp: v.getUint32(f.via_app, true),
     daddr: b.slice(f.daddr, f.daddr + addrLen),
     comm: cString(b, f.comm, HW.COMM_LEN),
-    exePath: cString(b, f.exe_path, HW.PATH_LEN),
+    exePath: pathLen === 0 ? "" : cString(b, pathAt, pathLen),
     lineage: [],
   };
+}
+
+/**
+ * Builds a `struct hw_event` record as the kernel writes it (head, lineage, path), for tests
+ * and benchmarks that feed the event path without a kernel.
+ */
+export function encodeEventRecord(
+  head: Omit<RawEvent, "lineage" | "exePath" | "tsNs" | "comm"> & {
+    tsNs?: bigint;
+    comm?: Uint8Array;
+    exePath?: Uint8Array;
+    lineage?: { exe: ExeKey; tgid: number; comm: Uint8Array }[];
+    /** Overrides the depth written in the head (to build malformed records). */
+    depth?: number;
+  },
+): Uint8Array {
+  const f = LAYOUT.hw_event.fields;
+  const anc = LAYOUT.hw_ancestor;
+  const lineage = head.lineage ?? [];
+  const path = head.exePath ?? new Uint8Array(0);
+  const pathAt = LAYOUT.hw_event.size + lineage.length * anc.size;
+  const b = new Uint8Array(pathAt + path.length);
+  const v = new DataView(b.buffer);
+  v.setBigUint64(f.ts_ns, head.tsNs ?? 0n, true);
+  v.setBigUint64(f["exe.dev"], head.exe.dev, true);
+  v.setBigUint64(f["exe.ino"], head.exe.ino, true);
+  v.setUint32(f.tgid, head.tgid, true);
+  v.setUint32(f.uid, head.uid, true);
+  v.setUint8(f.kind, head.kind);
+  v.setUint8(f.verdict, head.verdict);
+  v.setUint8(f.family, head.family);
+  v.setUint8(f.proto, head.proto);
+  v.setUint16(f.dport, head.dport, true);
+  v.setUint16(f.depth, head.depth ?? lineage.length, true);
+  v.setUint32(f.reason, head.reason, true);
+  v.setUint32(f.flags, head.flags, true);
+  b.set(head.daddr.subarray(0, 16), f.daddr);
+  if (head.comm) b.set(head.comm.subarray(0, HW.COMM_LEN), f.comm);
+  v.setUint32(f.rule, head.rule, true);
+  v.setUint32(f.via_app, head.viaApp, true);
+  v.setUint16(f.path_len, path.length, true);
+  lineage.forEach((a, i) => {
+    const base = LAYOUT.hw_event.size + i * anc.size;
+    v.setBigUint64(base + anc.fields["exe.dev"], a.exe.dev, true);
+    v.setBigUint64(base + anc.fields["exe.ino"], a.exe.ino, true);
+    v.setUint32(base + anc.fields.tgid, a.tgid, true);
+    b.set(a.comm.subarray(0, HW.COMM_LEN), base + anc.fields.comm);
+  });
+  b.set(path, pathAt);
+  return b;
 }
 
 /** Encodes a u32 map key (tgid, array index). */

@@ -201,6 +201,8 @@ export interface RuleInfo {
   /** Ports/ranges as written ("443", "8000-8080"); absent = any. */
   ports?: string[];
   app?: string;
+  /** `via`: the rule matches only processes this app started (at any depth). */
+  via?: string;
   comment?: string;
   /** Packets/connections this rule decided since the daemon started. */
   hits: number;

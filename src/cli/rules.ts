@@ -29,16 +29,18 @@ const USAGE = `Usage: hashwall rules <list|reload|explain> [options]
       Asks the daemon to re-read the configuration. Any error changes nothing.
 
   hashwall rules explain <in|out> <tcp|udp|icmp|icmpv6|NUMBER> <ADDRESS>[:PORT] [--app NAME]
-  hashwall rules explain out <tcp|udp> <HOST-NAME>:PORT [--app NAME]
+  hashwall rules explain out <tcp|udp> <HOST-NAME>:PORT [--app NAME] [--via NAME]
                          [--json] [--config DIR]
       Which rule (or default) decides a packet that belongs to no allowed flow, and why.
       ADDRESS is the remote address; PORT is the service port (local for in, remote for out).
-      IPv6 with a port: [2001:db8::1]:443. --app judges an outbound packet as that app.
+      IPv6 with a port: [2001:db8::1]:443. --app judges an outbound packet as that app;
+      --via as sent by a process that app NAME started (rules with via = "NAME" apply).
 
 Examples:
   hashwall rules explain in tcp 192.0.2.7:22
   hashwall rules explain out udp [2001:db8::53]:53 --json
-  hashwall rules explain out tcp github.com:443 --app curl`;
+  hashwall rules explain out tcp github.com:443 --app curl
+  hashwall rules explain out tcp 192.0.2.10:443 --app curl --via backup`;
 
 function describeRule(r: Rule): string {
   const parts = [`${r.action} ${r.direction} ${r.protocol}`];
@@ -55,6 +57,7 @@ function describeRule(r: Rule): string {
     );
   }
   if (r.app) parts.push(`app ${r.app}`);
+  if (r.via) parts.push(`via ${r.via}`);
   return parts.join("  ");
 }
 
@@ -163,10 +166,10 @@ async function list(argv: string[]): Promise<number> {
 }
 
 async function explain(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, { boolean: ["json"], string: ["config", "app"] });
+  const a = parseArgs(argv, { boolean: ["json"], string: ["config", "app", "via"] });
   let pkt;
   try {
-    pkt = parsePacket(a.positionals, stringFlag(a, "app"));
+    pkt = parsePacket(a.positionals, stringFlag(a, "app"), stringFlag(a, "via"));
   } catch (e) {
     if (e instanceof PacketSyntaxError) throw new UsageError(e.message);
     throw e;

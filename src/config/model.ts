@@ -97,6 +97,12 @@ export interface Rule {
   ports?: PortRange[];
   /** App name from apps.toml; "out" rules only. */
   app?: string;
+  /**
+   * App name from apps.toml ("out" rules only): the rule matches only processes started, at any
+   * depth, by a process trusted as that app (the kernel's lineage, fixed when the process was
+   * created).
+   */
+  via?: string;
   /** Free text. */
   comment?: string;
   /** Position of the rule in file order (0-based); first match wins. */

@@ -94,6 +94,7 @@ export const CONFIG_KEYS = {
     "remote_host",
     "ports",
     "app",
+    "via",
     "comment",
   ],
   integrity: ["watch"],
@@ -522,6 +523,7 @@ function readRule(
   );
   const ports = field(doc, path, t, "ports", readArray(readPort, "ports", false));
   const app = field(doc, path, t, "app", readString);
+  const via = field(doc, path, t, "via", readString);
   if (remoteHost) {
     if (direction === "in") {
       doc.error(
@@ -575,6 +577,22 @@ function readRule(
       );
     }
   }
+  if (via !== undefined) {
+    if (direction === "in") {
+      doc.error(
+        [...path, "via"],
+        'via is only allowed with direction "out" (inbound traffic is not tied to a process)',
+      );
+    } else if (apps && !apps.has(via)) {
+      const hint = closest(via, [...apps.keys()]);
+      doc.error(
+        [...path, "via"],
+        `unknown app "${via}"; ${
+          hint ? `did you mean "${hint}"?` : "define it with [[app]] in apps.toml or apps.d/"
+        }`,
+      );
+    }
+  }
   if (doc.errors.length > before) return undefined;
   if (id === undefined || action === undefined || direction === undefined) return undefined;
   const rule: Rule = { id, action, direction, protocol, index: 0, loc: doc.where(path) };
@@ -582,6 +600,7 @@ function readRule(
   if (remoteHost) rule.remoteHost = remoteHost;
   if (ports) rule.ports = ports;
   if (app !== undefined) rule.app = app;
+  if (via !== undefined) rule.via = via;
   if (comment !== undefined) rule.comment = comment;
   return rule;
 }

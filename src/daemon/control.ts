@@ -29,10 +29,8 @@ import { resolvePeerRole, VIEWER_GROUP } from "./peercred.ts";
 import { type GroupEntry, lookupGroup } from "../base/users.ts";
 import {
   acceptConn,
-  closeFd,
   drainEventFd,
   Errno,
-  errnoText,
   listenUnix,
   makeEventFd,
   peerCred,
@@ -44,6 +42,7 @@ import {
   sendFd,
   signalEventFd,
 } from "../../ffi/socket.ts";
+import { closeFd, errnoText } from "../../ffi/libc.ts";
 
 import { RUNTIME_DIR } from "./socket_path.ts";
 export { controlSocketPath, RUNTIME_CONTROL_SOCKET, RUNTIME_DIR } from "./socket_path.ts";

@@ -9,13 +9,13 @@
  * @module
  */
 import { VERSION } from "../version.ts";
-import type { App, Mode, Policy, Rule } from "../config/model.ts";
+import type { Mode, Policy, Rule } from "../config/model.ts";
 import { configPath, loadPolicy } from "../config/load.ts";
-import { appendLearnedApp, LEARNED_FILE, removeLearnedApp } from "../config/learned.ts";
+import { appendLearnedApp, removeLearnedApp } from "../config/learned.ts";
 import { validateTexts } from "../config/validate.ts";
 import { writeFileAtomic } from "../config/atomic.ts";
 import { assertCgroup2 } from "../kernel/cgroup.ts";
-import { AppControl, type ScriptEntry } from "../kernel/app_control.ts";
+import { AppControl } from "../kernel/app_control.ts";
 import {
   loadPacketFilter,
   type PacketFilter,
@@ -24,24 +24,18 @@ import {
 } from "../kernel/filter.ts";
 import { compilePolicy } from "../policy/compile.ts";
 import { explainRequest, ruleInfos } from "../policy/api_views.ts";
-import { bootEpochMs, closedToConnEvent, recordToConnEvent } from "../kernel/events.ts";
-import type { CloseTarget } from "../kernel/sockets.ts";
+import { bootEpochMs, recordToConnEvent } from "../kernel/events.ts";
 import { HostnameMaps } from "../kernel/hostnames.ts";
 import { Blocklists, type BlocklistState } from "./blocklists.ts";
 import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
-import { appFlags, AppIds, AppRegistry, type AppState, toAppInfo } from "../identity/registry.ts";
-import { keyString } from "../identity/running.ts";
-import { KernelIdentity, type KeyedHash } from "../identity/kernel_key.ts";
+import { AppIds, AppRegistry, toAppInfo } from "../identity/registry.ts";
+import { KernelIdentity } from "../identity/kernel_key.ts";
 import { IdentityIterators } from "../kernel/identity_iter.ts";
-import { magicPathProblem } from "../identity/magic_path.ts";
-import { type ScanApproval, trustRunningProcesses } from "../identity/trust_scan.ts";
-import { envAllowMask, interpreterKind } from "../policy/interpreters.ts";
-import { fileTimes } from "../integrity/hash.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
 import { HashPool } from "../integrity/hash_pool.ts";
-import { FileWatcher, type WatchEvent } from "../integrity/watch.ts";
+import { FileWatcher } from "../integrity/watch.ts";
 import { IntegrityMonitor } from "../integrity/live.ts";
 import { policyEntries } from "../integrity/entries.ts";
 import { loadBaseline } from "../integrity/baseline_store.ts";
@@ -53,14 +47,7 @@ import {
   type Store,
 } from "../store/store.ts";
 import { EventBatcher } from "../store/batcher.ts";
-import {
-  decodeAppVal,
-  encodeExeKey,
-  type ExeKey,
-  HW,
-  NO_TIMES,
-  type SockClosed,
-} from "../../ffi/structs.ts";
+import { HW } from "../../ffi/structs.ts";
 import {
   type AllowRequest,
   type AppInfo,
@@ -84,7 +71,6 @@ import { LearningTracker } from "./learning.ts";
 import type { Logger } from "./log.ts";
 import {
   adminRecord,
-  appHashRecord,
   ConnectionLogLimit,
   connectionRecord,
   type EventRecord,
@@ -93,6 +79,9 @@ import {
 } from "./event_log.ts";
 import { RuntimeState } from "./runtime_state.ts";
 import { type HookResult, PackageApprovals } from "./package_approvals.ts";
+import { Approvals } from "./approvals.ts";
+import type { ApprovalPorts } from "./approval_ports.ts";
+import { PROC, procExe } from "./proc.ts";
 
 /** How the daemon was started. */
 export interface DaemonOptions {
@@ -115,18 +104,10 @@ export interface DaemonOptions {
 /** The internal caller used for the daemon's own actions. */
 export const DAEMON_CALLER: Caller = { role: "admin", channel: "internal", who: "daemon" };
 
-/** A synthetic identity for a `--for once` approval: no real file has dev = 2^64-1. */
 /** How often the filter looks for interfaces that came or went (see #followInterfaces). */
 const INTERFACE_POLL_MS = 1000;
 /** How often the blocklist refresh timer looks for a list whose interval passed. */
 const BLOCKLIST_POLL_MS = 60_000;
-
-/** Delay of the second closing pass after a revocation (see #closeSockets). */
-const SECOND_PASS_MS = 20;
-
-function onceKey(tgid: number): ExeKey {
-  return { dev: 0xffff_ffff_ffff_ffffn, ino: BigInt(tgid) };
-}
 
 /** The running daemon's state and operations. */
 export class DaemonCore implements HashwallApi {
@@ -141,12 +122,9 @@ export class DaemonCore implements HashwallApi {
   #registry: AppRegistry;
   #runtime: RuntimeState;
   #learning = new LearningTracker();
-  #watcher?: FileWatcher;
   #monitor?: IntegrityMonitor;
-  #gate?: ExecGate;
   #cache?: HashCache;
   #cacheDb?: DatabaseSync;
-  #cacheHits = 0;
   #filter?: PacketFilter;
   #hostnames?: HostnameMaps;
   /** [[blocklist]]s: their deny rules go before the [[rule]]s (src/policy/blocklist.ts). */
@@ -165,24 +143,15 @@ export class DaemonCore implements HashwallApi {
   #pool = new HashPool({ workers: 2 });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
-  /** `--for once` approvals by tgid: they end when that process exits (see #endOnceApprovals). */
-  #onceApprovals = new Map<number, { key: ExeKey; start: string; app: string; path: string }>();
-  #sessionApps = new Map<string, App>();
-  #rehashQueue = new Map<string, Promise<void>>();
+  /** The approval state machine (approvals.ts): allow, watch → re-hash, kernel sync, revoke. */
+  #approvals: Approvals;
   #warnings = new Map<string, string>();
   #packages: PackageApprovals;
   /** Counters for /metrics kept by the daemon itself (app hash and integrity changes). */
   #eventCounters: Record<string, number> = {};
   #connLogLimit = new ConnectionLogLimit();
-  /** Set by stop(): late timers (the second closing pass) must not touch closed handles. */
-  #stopping = false;
   /** Kernel identities (iterators over the daemon's own fds): see src/identity/kernel_key.ts. */
   #ident?: KernelIdentity;
-  /**
-   * Restart over pinned maps: path → identity the previous run left approved, until this run's
-   * own hash replaces it. A watch event for the path revokes it (see #guardPinned).
-   */
-  #pinnedByPath = new Map<string, ExeKey>();
   /** Extra status providers registered by optional parts (packet filter, UI). */
   readonly extraAttachPoints: string[] = [];
   uiUrl: string | null = null;
@@ -201,13 +170,68 @@ export class DaemonCore implements HashwallApi {
       apps: () => this.#registry.list(),
       app: (name) => this.#registry.get(name),
       declaredSha256: (name) =>
-        (this.policy.apps.find((a) => a.name === name) ?? this.#sessionApps.get(name))?.sha256,
-      recheck: (name) => this.#queueRecheck(name),
+        (this.policy.apps.find((a) => a.name === name) ?? this.#approvals.sessionApp(name))
+          ?.sha256,
+      recheck: (name) => this.#approvals.queueRecheck(name),
       runtime: this.#runtime,
       store: () => this.store,
       warn: (key, msg) => this.#warn(key, msg),
       notice: (msg) => this.log.log("notice", `package trust: ${msg}`),
     });
+    this.#approvals = new Approvals(this.#approvalPorts(), this.#registry, this.#runtime);
+  }
+
+  /**
+   * The real parts behind the approval machine's ports (approval_ports.ts). Getters: the kernel,
+   * store and cache open in start(), after the machine exists.
+   */
+  #approvalPorts(): ApprovalPorts {
+    // deno-lint-ignore no-this-alias
+    const core = this;
+    return {
+      get kernel() {
+        return core.kernel;
+      },
+      get sockets() {
+        return core.kernel.sockets;
+      },
+      get identity() {
+        return core.#identity();
+      },
+      get store() {
+        return core.store;
+      },
+      get cache() {
+        return core.#cache;
+      },
+      packages: this.#packages,
+      config: {
+        policy: () => this.policy,
+        reload: async () => {
+          this.policy = await this.loadConfig();
+        },
+        appendLearned: (app) =>
+          appendLearnedApp(this.opts.configDir, app, { expectedUid: this.opts.expectedUid }),
+        removeLearned: async (name) => {
+          await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
+        },
+      },
+      report: {
+        log: this.log,
+        warn: (key, msg) => this.#warn(key, msg),
+        publish: (m) => this.#publish(m),
+        count: (name) => this.#count(name),
+        logEvent: (r) => this.#logEvent(r),
+        history: (ev) => this.#batcher.push(ev),
+        approved: (path) => this.#learning.remove(path),
+      },
+      proc: PROC,
+      pool: this.#pool,
+      newWatcher: (onEvent) => new FileWatcher({ onEvent }),
+      newGate: (onFailure) => new ExecGate({ onFailure }),
+      rehashAll: () => this.appsRehash(DAEMON_CALLER),
+      enforcing: () => this.effectiveMode() === "enforcing",
+    };
   }
 
   // ---------------------------------------------------------------- start and stop
@@ -260,7 +284,7 @@ export class DaemonCore implements HashwallApi {
     });
     this.#seedLearning();
     phase("history");
-    this.#registry.setApps(this.#activeApps());
+    this.#approvals.refreshApps();
     this.#blocklists = new Blocklists(this.opts.stateDir);
     await this.#refreshBlocklists(this.policy);
     this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
@@ -288,29 +312,29 @@ export class DaemonCore implements HashwallApi {
     // Guards before trust: the watch reader is live before the first hash and before any
     // approval reaches the kernel, so a write at any moment after this line revokes. On a
     // restart, approvals the previous run pinned are checked against what it last hashed.
-    this.#startWatch();
-    this.#guardPinned();
+    this.#approvals.startWatch();
+    this.#approvals.guardPinned();
     phase("watch");
-    await this.#verifyAll();
+    await this.#approvals.verifyAll();
     phase("hash");
     // The rest of the guards (config-file watch, the opt-in exec gate) also before trust: after
     // the hooks attach, the event loop should have nothing slow left, so a watch event of a
     // write right after the first allowed connect is handled at once.
     this.#packages.start();
     await this.#startIntegrity();
-    await this.#syncExecGate();
+    await this.#approvals.syncExecGate();
     phase("integrity");
-    this.#syncKernelApprovals();
-    this.#pinnedByPath.clear();
+    this.#approvals.syncKernel();
+    this.#approvals.endPinned();
     // Only at a first start: with pinned maps the tracepoints saw every exec since (and a /proc
     // scan is never a source of trust after that; see src/identity/trust_scan.ts).
-    if (!this.kernel.reusedState) this.#trustRunning();
+    if (!this.kernel.reusedState) this.#approvals.trustRunning();
     phase("approve");
     this.kernel.attachHooks();
     this.#attachFilter(this.policy);
     this.#ifaceTimer = setInterval(() => {
       this.#followInterfaces();
-      this.#endOnceApprovals();
+      this.#approvals.endOnceApprovals();
     }, INTERFACE_POLL_MS);
     this.#blockTimer = setInterval(() => this.#refreshDueBlocklists(), BLOCKLIST_POLL_MS);
     this.kernel.startDrain((rec) => this.#onRecord(rec));
@@ -335,7 +359,6 @@ export class DaemonCore implements HashwallApi {
 
   /** Stops everything this process holds. Pins stay: the kernel keeps the last policy. */
   async stop(): Promise<void> {
-    this.#stopping = true;
     clearInterval(this.#ifaceTimer);
     this.#packages.stop();
     clearInterval(this.#blockTimer);
@@ -346,9 +369,8 @@ export class DaemonCore implements HashwallApi {
       // The daemon's exemption must not outlive it (its pid could be reused).
       this.kernel?.updateSettings({ daemonTgid: 0 });
     } catch { /* ignore */ }
-    await this.#watcher?.close();
+    await this.#approvals.stop();
     await this.#monitor?.close();
-    await this.#gate?.stop();
     this.#filter?.close();
     this.kernel?.close();
     this.#pool.close();
@@ -496,312 +518,13 @@ export class DaemonCore implements HashwallApi {
     };
   }
 
-  /** Apps from config plus session approvals, minus names revoked at run time. */
-  #activeApps(): App[] {
-    const revoked = new Set(this.#runtime.data.revoked);
-    const overrides = this.#runtime.data.hashOverrides;
-    const byName = new Map<string, App>();
-    const withOverride = (a: App): App => {
-      const o = overrides[a.name];
-      if (!o || o.path !== a.path || o.declared !== a.sha256) return a;
-      return o.package
-        ? {
-          ...a,
-          sha256: o.sha256,
-          package: o.package,
-          packageVersion: o.version,
-          packageLevel: o.level,
-        }
-        : { ...a, sha256: o.sha256 };
-    };
-    for (const a of this.policy.apps) {
-      if (revoked.has(a.name)) continue;
-      byName.set(a.name, withOverride(a));
-    }
-    for (const a of this.#sessionApps.values()) {
-      if (!byName.has(a.name)) byName.set(a.name, withOverride(a));
-    }
-    return [...byName.values()];
-  }
-
   /** The kernel identity readout (loaded by start()). */
   #identity(): KernelIdentity {
     if (!this.#ident) throw new Error("kernel identity readout not loaded (daemon not started)");
     return this.#ident;
   }
 
-  async #verifyAll(onProgress?: (done: number, total: number, path?: string) => void) {
-    const states = this.#registry.list();
-    // Each app's change counter before its hash starts: a watch event meanwhile voids the result.
-    const since = states.map((s) => s.changeSeq);
-    const watched = new Set(this.#watcher?.watchedFiles() ?? []);
-    const results = await this.#identity().hashMany(
-      this.#pool,
-      states.map((s) => s.app.path),
-      (done, total, last) => onProgress?.(done, total, last.path),
-    );
-    results.forEach((r, i) => {
-      const st = states[i];
-      if ("error" in r) {
-        st.status = /No such file|NotFound|ENOENT|ENOTDIR/.test(r.error) ? "missing" : "invalid";
-        st.actualSha256 = undefined;
-      } else {
-        this.#registry.applyHash(st.app.name, r, since[i]);
-        // The row a restart compares pinned approvals with (see #guardPinned).
-        if (st.status === "valid") this.#cachePut(r, watched.has(st.app.path));
-      }
-    });
-  }
-
-  #cachePut(h: KeyedHash, watched: boolean): void {
-    try {
-      const { key: _key, ...row } = h;
-      this.#cache?.put(row, { watched });
-    } catch (e) {
-      this.#warn("cache", `hash cache: ${(e as Error).message}`);
-    }
-  }
-
-  /**
-   * A restart over pinned maps: the previous run's approvals are in the kernel and its watch died
-   * with it. Each pinned identity stays approved only while its file still is exactly what that
-   * run hashed — same kernel identity, and a stat key (size, mtime, ctime) equal to the hash-cache
-   * row of that approved content. Anything else (written, replaced or deleted while no daemon
-   * ran; no row) is revoked now, before this run hashes. Called with the watch already live, so
-   * a write after the check is a watch event that revokes (#onWatch → #pinnedByPath). The full
-   * re-hash follows before anything is trusted again: a ctime forged by root (clock set back)
-   * passes this check but not the hash.
-   */
-  #guardPinned(): void {
-    this.#pinnedByPath.clear();
-    const byId = new Map(this.#registry.list().map((s) => [s.id, s]));
-    const pinned: { key: ExeKey; st?: AppState }[] = [];
-    for (const key of this.kernel.approvedKeys()) {
-      if (key.dev === 0xffff_ffff_ffff_ffffn) continue; // a --for once approval: no file
-      const raw = this.kernel.map("hw_approved").lookup(encodeExeKey(key));
-      pinned.push({ key, st: raw ? byId.get(decodeAppVal(raw).appId) : undefined });
-    }
-    // One iterator pass per 512 files, not one per app (a restart with 1 000 apps).
-    const withApp = pinned.filter((p) => p.st);
-    const now = this.#identity().identifyMany(withApp.map((p) => p.st!.app.path));
-    const current = new Map(withApp.map((p, i) => [p, now[i]]));
-    for (const p of pinned) {
-      const id = current.get(p);
-      let keep = false;
-      if (id && !(id instanceof Error)) {
-        const row = this.#cache?.row(id);
-        keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256;
-      }
-      if (keep) this.#pinnedByPath.set(p.st!.app.path, p.key);
-      else if (!p.st) {
-        // No app of this run holds it: a session approval that ended with the previous run, or
-        // an app removed from the config. Its approval ended; its file need not have changed.
-        this.#revoke(p.key, HW.CLOSE_ENDED);
-        this.log.log(
-          "notice",
-          `pinned approval ${keyString(p.key)} revoked: no configured app holds it any more`,
-        );
-      } else {
-        this.#revoke(p.key, HW.CLOSE_CHANGED, p.st);
-        this.log.log(
-          "notice",
-          `pinned approval ${p.st?.app.path ?? keyString(p.key)} revoked: ` +
-            "the file changed (or cannot be checked) since the previous run hashed it",
-        );
-      }
-    }
-  }
-
-  /**
-   * Makes hw_approved exactly the identities of valid, non-interpreter... apps: interpreters are
-   * approved too (flagged), because the kernel needs their identity to explain a denial.
-   */
-  #syncKernelApprovals(): void {
-    const want = new Map<string, AppState>();
-    for (const s of this.#registry.list()) {
-      if (s.status === "valid" && s.key) want.set(keyString(s.key), s);
-    }
-    for (const k of this.kernel.approvedKeys()) {
-      const ks = keyString(k);
-      const onceTgid = k.dev === 0xffff_ffff_ffff_ffffn ? Number(k.ino) : undefined;
-      if (onceTgid !== undefined && this.#onceApprovals.has(onceTgid)) continue;
-      if (!want.has(ks)) this.#revoke(k, this.#whyGone(k, onceTgid !== undefined));
-    }
-    for (const s of this.#registry.list()) s.approvedInKernel = false;
-    for (const s of want.values()) {
-      this.kernel.approve({
-        key: s.key!,
-        appId: s.id,
-        flags: appFlags(s.app),
-        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
-      });
-      s.approvedInKernel = true;
-    }
-    this.#syncAppExec();
-    this.#syncScripts();
-  }
-
-  /**
-   * Approved apps that are scripts (not ELF binaries) go to the kernel's script maps, so an
-   * approved interpreter running them is trusted from its first connect. A binary never does:
-   * `python3 /usr/bin/curl` must not borrow curl's approval.
-   */
-  #syncScripts(): void {
-    const scripts: ScriptEntry[] = [];
-    for (const s of this.#registry.list()) {
-      if (!s.approvedInKernel || !s.key || s.app.interpreter) continue;
-      try {
-        if (isElf(s.app.path)) continue;
-        const dir = s.app.path.slice(0, s.app.path.lastIndexOf("/")) || "/";
-        scripts.push({
-          path: s.app.path,
-          dirKey: this.#identity().dirKey(dir),
-          key: s.key,
-          appId: s.id,
-          flags: appFlags(s.app),
-        });
-      } catch { /* vanished meanwhile: the watch reports it */ }
-    }
-    this.kernel.setScripts(scripts);
-  }
-
-  /**
-   * Trusts running processes whose executable is an approved (non-interpreter) app, at a first
-   * start only, by the guarded scan of src/identity/trust_scan.ts.
-   */
-  #trustRunning(): number {
-    const approved = new Map<string, ScanApproval>();
-    for (const s of this.#registry.list()) {
-      if (s.approvedInKernel && s.key && !s.app.interpreter) {
-        approved.set(keyString(s.key), { appId: s.id, flags: appFlags(s.app) });
-      }
-    }
-    return trustRunningProcesses(this.kernel, approved, this.#identity()).trusted;
-  }
-
-  /** Interpreter kinds and allow_env bits of the approved apps, for the exec hook. */
-  #syncAppExec(): void {
-    const m = new Map<number, { kind: number; envAllow: number }>();
-    for (const s of this.#registry.list()) {
-      if (!s.approvedInKernel) continue;
-      m.set(s.id, {
-        kind: s.app.interpreter ? interpreterKind(s.app.path) : HW.KIND_OTHER,
-        envAllow: envAllowMask(s.app.allowEnv ?? []),
-      });
-    }
-    this.kernel.setAppExec(m);
-    // only_via: starters by kernel app id; a starter without an approval yet is 0 (never matches).
-    const via = new Map<number, number[]>();
-    for (const s of this.#registry.list()) {
-      if (!s.approvedInKernel || !s.app.onlyVia?.length) continue;
-      via.set(s.id, s.app.onlyVia.map((n) => this.#registry.idOf(n) ?? 0));
-    }
-    this.kernel.setOnlyVia(via);
-  }
-
   // ---------------------------------------------------------------- revocation
-
-  /**
-   * Takes an identity out of hw_approved — new connects of every process trusting through it are
-   * denied at once — and closes the live sockets resting on it. Every path by which an approval
-   * ends (first write, replacement, re-hash mismatch, `apps revoke`/UI, once/session ending, an
-   * app leaving the config) comes through here, so none of them leaves a connection behind.
-   */
-  #revoke(key: ExeKey, reason: number, s?: AppState): void {
-    const appId = this.kernel.approvedAppId(key);
-    this.kernel.revoke(key);
-    if (appId === undefined) return;
-    const st = s ?? this.#registry.byKey(key);
-    this.#closeSockets([{ key, appId, reason }], (r) => ({
-      app: st?.app.name,
-      // An approval of an earlier run (session, once) has no registry entry: name the process.
-      exe: st?.app.path ?? this.#resolver.byIdentity(keyString(r.trustKey)) ?? procExe(r.tgid) ??
-        "",
-    }));
-  }
-
-  /**
-   * Runs the closing iterators ([defaults] close_on_revoke): in enforcing mode the sockets are
-   * destroyed, in learning mode only reported ("would_close"). One history event per socket.
-   */
-  #closeSockets(
-    targets: CloseTarget[],
-    who: (r: SockClosed) => { app?: string; exe: string },
-    unapprovedReason?: number,
-  ): number {
-    if (!this.policy.defaults.closeOnRevoke) return 0;
-    const dryRun = this.effectiveMode() !== "enforcing";
-    let recs: SockClosed[];
-    try {
-      recs = this.kernel.sockets.close(targets, { dryRun, unapprovedReason });
-    } catch (e) {
-      this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
-      return 0;
-    }
-    this.#reportClosed(recs, who, dryRun);
-    if (!dryRun && targets.length) {
-      // A connect whose hook allowed it just before the revocation may not be in the socket
-      // tables yet when the first pass ran; a second pass a moment later closes it too.
-      setTimeout(() => {
-        if (this.#stopping) return;
-        try {
-          this.#reportClosed(this.kernel.sockets.close(targets, { dryRun: false }), who, false);
-        } catch (e) {
-          this.#warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
-        }
-      }, SECOND_PASS_MS);
-    }
-    return recs.length;
-  }
-
-  #reportClosed(
-    recs: SockClosed[],
-    who: (r: SockClosed) => { app?: string; exe: string },
-    dryRun: boolean,
-  ): void {
-    const now = Date.now();
-    for (const r of recs) this.#batcher.push(closedToConnEvent(r, who(r), now));
-    if (recs.length) {
-      this.log.log("notice", `${dryRun ? "would close" : "closed"} ${recs.length} live socket(s)`, {
-        apps: [...new Set(recs.map((r) => who(r).app ?? who(r).exe))],
-      });
-    }
-  }
-
-  /**
-   * Why an identity found in the kernel is no longer wanted (#syncKernelApprovals): a once or
-   * session approval of an earlier run ended; the file no longer hashes right (changed while no
-   * daemon watched); it changed or vanished; or it was revoked / left the config.
-   */
-  #whyGone(k: ExeKey, once: boolean): number {
-    const st = this.#registry.byKey(k);
-    if (once || !st) return HW.CLOSE_ENDED;
-    if (st.status === "invalid") return HW.CLOSE_MISMATCH;
-    if (st.status === "missing" || st.status === "pending") return HW.CLOSE_CHANGED;
-    return HW.CLOSE_REVOKED;
-  }
-
-  /** Ends the once approval of `tgid`: out of the kernel, its sockets closed. */
-  #endOnce(tgid: number, reason: number): void {
-    const o = this.#onceApprovals.get(tgid);
-    if (!o) return;
-    this.#onceApprovals.delete(tgid);
-    const appId = this.kernel.approvedAppId(o.key);
-    this.kernel.revoke(o.key);
-    if (appId === undefined) return;
-    this.#closeSockets([{ key: o.key, appId, reason }], () => ({ app: o.app, exe: o.path }));
-  }
-
-  /**
-   * A `--for once` approval lasts as long as its process: when it exits (or its pid now names
-   * another process), the approval ends, and with it the trust and the sockets of any children
-   * that inherited it.
-   */
-  #endOnceApprovals(): void {
-    for (const [tgid, o] of this.#onceApprovals) {
-      if (procStart(tgid) !== o.start) this.#endOnce(tgid, HW.CLOSE_ENDED);
-    }
-  }
 
   // ---------------------------------------------------------------- evidence up
 
@@ -811,12 +534,28 @@ export class DaemonCore implements HashwallApi {
     appName: (id: number) => this.#registry.byId(id)?.app.name,
   };
 
+  #undecodable = 0;
+  #undecodableLoggedAt = -Infinity;
+
   #onRecord(rec: Uint8Array): void {
     let ev: ConnEvent;
     try {
       ev = recordToConnEvent(rec, this.#resolver, this.#bootEpoch);
     } catch (e) {
-      this.log.log("warn", `undecodable ring-buffer record: ${(e as Error).message}`);
+      // A ring pinned by an older build may hold thousands of old-format records after an
+      // upgrade: one line per second with the count, not one per record.
+      this.#undecodable++;
+      const now = performance.now();
+      if (now - this.#undecodableLoggedAt >= 1000) {
+        this.log.log(
+          "warn",
+          `undecodable ring-buffer record (${this.#undecodable} since the last warning): ${
+            (e as Error).message
+          }`,
+        );
+        this.#undecodable = 0;
+        this.#undecodableLoggedAt = now;
+      }
       return;
     }
     const app = this.#registry.byPath(ev.exe);
@@ -824,7 +563,7 @@ export class DaemonCore implements HashwallApi {
     if (ev.kind === "exec") {
       // Not a connection: the kernel refused trust to an approved file (bpf/stale.h,
       // bpf/script_open.h). History keeps it; the learning list has nothing to learn from it.
-      if (ev.reason === "stale") this.#onStale(ev);
+      if (ev.reason === "stale") this.#approvals.onStale(ev);
       this.#batcher.push(ev);
       return;
     }
@@ -872,22 +611,6 @@ export class DaemonCore implements HashwallApi {
     return this.#hostnames?.stats() ?? {};
   }
 
-  /**
-   * The kernel saw an approved file whose mtime/ctime moved since it was hashed (a write the
-   * watch cannot see, e.g. through a shared mapping) and refused trust: re-hash it now. Same
-   * content → re-approved with the new times; other content → revoked, as for any change.
-   */
-  #onStale(ev: ConnEvent): void {
-    const s = this.#registry.byKeyString(`${ev.dev}:${ev.ino}`);
-    if (!s) return;
-    const name = s.app.name;
-    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      await this.#recheck(name, undefined, `kernel: changed since hashed (pid ${ev.tgid})`);
-    }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
-    this.#rehashQueue.set(name, next);
-  }
-
   #seedLearning(): void {
     try {
       const since = Date.now() - 7 * 86_400_000;
@@ -908,17 +631,6 @@ export class DaemonCore implements HashwallApi {
   }
 
   // ---------------------------------------------------------------- file watch
-
-  /** Watches the approved apps' files: the first write revokes (see #onWatch). */
-  #startWatch(): void {
-    try {
-      this.#watcher = new FileWatcher({ onEvent: (e) => this.#onWatch(e) });
-      for (const s of this.#registry.list()) this.#watchApp(s);
-      this.#watcher.start();
-    } catch (e) {
-      this.#warn("watch", `file watch unavailable: ${(e as Error).message}`);
-    }
-  }
 
   /** Watches the config files and [[integrity.watch]] paths; changes go to history and live. */
   async #startIntegrity(): Promise<void> {
@@ -958,185 +670,6 @@ export class DaemonCore implements HashwallApi {
       await this.#monitor.start();
     } catch (e) {
       this.#warn("integrity", `integrity watch unavailable: ${(e as Error).message}`);
-    }
-  }
-
-  /**
-   * The opt-in exec gate ([defaults] exec_gate): approved binaries whose content no longer
-   * matches cannot be executed. Started, fed or stopped to match the policy.
-   */
-  async #syncExecGate(): Promise<void> {
-    if (!this.policy.defaults.execGate) {
-      await this.#gate?.stop();
-      this.#gate = undefined;
-      return;
-    }
-    if (!this.#gate) {
-      this.#gate = new ExecGate({
-        onFailure: (reason) => this.#warn("exec-gate", `exec gate failed open: ${reason}`),
-      });
-      await this.#gate.start();
-    }
-    for (const s of this.#registry.list()) {
-      if (s.app.interpreter || s.status === "missing") continue;
-      try {
-        await this.#gate.setApproved(s.app.path, s.lastHash ?? null, s.app.sha256);
-      } catch (e) {
-        this.#warn(`gate:${s.app.path}`, `exec gate: ${s.app.path}: ${(e as Error).message}`);
-      }
-    }
-  }
-
-  #watchApp(s: AppState): void {
-    if (s.status !== "missing") this.#tryWatch(s.app.path);
-  }
-
-  #tryWatch(path: string): void {
-    try {
-      if (!this.#watcher?.watchedFiles().includes(path)) this.#watcher?.addFile(path);
-    } catch { /* missing now: the parent-folder watch reports its creation */ }
-  }
-
-  /**
-   * A watched file changed. For an approved binary the FIRST write revokes it in the kernel right
-   * here, synchronously, before anything slow; the re-hash follows on close/replacement.
-   */
-  #onWatch(e: WatchEvent): void {
-    const apps = this.#registry.list().filter((s) => s.app.path === e.path);
-    if (e.kind === "overflow") {
-      for (const k of this.#pinnedByPath.values()) this.#revoke(k, HW.CLOSE_CHANGED);
-      this.#pinnedByPath.clear();
-      this.#cache?.beginEpoch("fanotify overflow");
-      this.#warn("watch-overflow", "fanotify queue overflowed: every app is being re-hashed");
-      void this.appsRehash(DAEMON_CALLER).catch((err) =>
-        this.log.log("error", `re-hash after a fanotify overflow failed: ${err}`)
-      );
-      return;
-    }
-    const pinned = this.#pinnedByPath.get(e.path);
-    if (pinned && e.kind !== "created") {
-      this.#revoke(pinned, HW.CLOSE_CHANGED);
-      this.#pinnedByPath.delete(e.path);
-    }
-    for (const s of apps) {
-      // Any event voids a hash that is running now (it may have read the old bytes).
-      this.#registry.noteChange(s);
-      if (e.kind === "modify" || e.kind === "deleted" || e.kind === "replaced") {
-        if (s.key && s.approvedInKernel) this.#revoke(s.key, HW.CLOSE_CHANGED, s);
-        this.#forgetCached(s);
-        if (e.kind === "replaced") {
-          void this.#gate?.taint(s.app.path).catch((err) =>
-            this.log.log("error", `exec gate: could not taint ${s.app.path}: ${err}`)
-          );
-        }
-        s.approvedInKernel = false;
-        s.status = e.kind === "deleted" ? "missing" : "pending";
-        this.#publish({ type: "app", app: toAppInfo(s) });
-      }
-      if (e.kind !== "modify") void this.#queueRecheck(s.app.name, e);
-    }
-  }
-
-  #queueRecheck(name: string, e?: WatchEvent): Promise<void> {
-    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      await this.#recheck(name, e);
-    }).catch((err) => this.log.log("error", `re-hash of ${name} failed: ${err}`));
-    this.#rehashQueue.set(name, next);
-    return next;
-  }
-
-  async #recheck(
-    name: string,
-    e?: WatchEvent,
-    who = "fanotify",
-    useCache = false,
-  ): Promise<AppState | undefined> {
-    const s = this.#registry.get(name);
-    if (!s) return undefined;
-    const oldKey = s.key;
-    const oldHash = s.actualSha256;
-    const cached = useCache ? this.#cachedHash(s.app.path) : undefined;
-    if (cached) this.#registry.applyHash(name, cached);
-    else {
-      const watched = this.#watcher?.watchedFiles().includes(s.app.path) ?? false;
-      await this.#registry.verify(name);
-      if (s.lastHash && s.status === "valid") this.#cachePut(s.lastHash, watched);
-    }
-    // A package-backed app whose new content its signed package update ships: approved again.
-    const version = s.app.packageVersion;
-    if (s.status === "invalid") await this.#packages.reconsider(s);
-    if (oldKey && s.key && keyString(oldKey) !== keyString(s.key)) {
-      this.#revoke(oldKey, HW.CLOSE_CHANGED, s);
-    }
-    if (s.status === "valid" && s.key) {
-      this.kernel.approve({
-        key: s.key,
-        appId: s.id,
-        flags: appFlags(s.app),
-        times: s.lastHash ? fileTimes(s.lastHash) : NO_TIMES,
-      });
-      s.approvedInKernel = true;
-      // No /proc scan for a new identity: processes of it that exec'd before the approval are
-      // trusted at their next exec (the kernel did not check their environment at this one). A
-      // revocation removes the approval, not the entries, so re-approving restores those.
-      if (this.#gate && s.lastHash && !s.app.interpreter) {
-        await this.#gate.setApproved(s.app.path, s.lastHash, s.app.sha256).catch((err) =>
-          this.log.log("error", `exec gate: could not approve ${s.app.path}: ${err}`)
-        );
-      }
-    } else {
-      if (s.key) {
-        this.#revoke(s.key, s.status === "invalid" ? HW.CLOSE_MISMATCH : HW.CLOSE_CHANGED, s);
-      }
-      s.approvedInKernel = false;
-    }
-    this.#syncAppExec();
-    this.#syncScripts();
-    if (s.status !== "missing") this.#tryWatch(s.app.path);
-    if (oldHash !== s.actualSha256 || e) {
-      const rec = {
-        name,
-        path: s.app.path,
-        oldSha256: oldHash,
-        newSha256: s.actualSha256,
-        status: s.status,
-        who: s.app.packageLevel && s.app.packageVersion !== version
-          ? `approved by package ${s.app.package} ${version ?? "?"} → ${s.app.packageVersion}`
-          : e?.pid
-          ? `pid ${e.pid} ${e.exe ?? ""}`.trim()
-          : who,
-      };
-      this.#count(`app_hash_changes_${s.status}`);
-      this.#logEvent(appHashRecord(rec));
-      this.store.recordAppHash(rec);
-    }
-    this.#publish({ type: "app", app: toAppInfo(s) });
-    return s;
-  }
-
-  /**
-   * The cached hash of `path`, when the cache rule allows one (same stat key, hashed under the
-   * current unbroken watch); otherwise undefined and the caller hashes.
-   */
-  #cachedHash(path: string): KeyedHash | undefined {
-    try {
-      const id = this.#identity().identify(path);
-      const sha256 = this.#cache?.lookup(id);
-      if (!sha256) return undefined;
-      this.#cacheHits++;
-      return { ...id, sha256, changedDuringHash: false };
-    } catch {
-      return undefined;
-    }
-  }
-
-  #forgetCached(s: AppState): void {
-    try {
-      if (s.lastHash) this.#cache?.invalidate(s.lastHash.dev, s.lastHash.ino);
-      this.#cache?.invalidatePath(s.app.path);
-    } catch (err) {
-      this.#warn("cache", `hash cache: ${(err as Error).message}`);
     }
   }
 
@@ -1201,10 +734,10 @@ export class DaemonCore implements HashwallApi {
             [`blocklist_hits:${b.id}`, this.#blockHits.get(`blocklist_hits:${b.id}`) ?? 0],
           ]),
         ),
-        watched_files: (this.#watcher?.watchedFiles().length ?? 0) +
+        watched_files: this.#approvals.watchedFiles().length +
           (this.#monitor?.hashes().size ?? 0),
-        hash_queue: this.#rehashQueue.size,
-        hash_cache_hits: this.#cacheHits,
+        hash_queue: this.#approvals.queued,
+        hash_cache_hits: this.#approvals.cacheHits,
         hooks_attached: this.kernel.attachPoints.filter((p) => p.startsWith("cgroup/")).length,
         ...this.#eventCounters,
       },
@@ -1410,7 +943,7 @@ export class DaemonCore implements HashwallApi {
         ? (this.#learning.list(() => false).find((e) => e.exe === req.path)?.destinations ?? [])
           .filter((d) => d.host && (d.proto === 6 || d.proto === 17))
         : [];
-      const info = await this.#allow(req);
+      const info = await this.#approvals.allow(req);
       if (named.length > 0 && req.duration !== "once") {
         await this.#appendHostRules(caller, info.name, named);
       }
@@ -1420,131 +953,6 @@ export class DaemonCore implements HashwallApi {
       this.#audit(caller, "apps.allow", req, false, (e as Error).message);
       throw e;
     }
-  }
-
-  async #allow(req: AllowRequest): Promise<AppInfo> {
-    if (!req.path?.startsWith("/")) throw new Error("apps allow needs an absolute PATH");
-    const magic = magicPathProblem(req.path);
-    if (magic) throw new Error(magic);
-    const h = await this.#identity().hash(req.path);
-    if (req.sha256 && req.sha256.toLowerCase() !== h.sha256) {
-      throw new Error(`${req.path} now hashes to ${h.sha256}, not the ${req.sha256} shown`);
-    }
-    const existing = this.#registry.byPath(req.path);
-    const name = req.name ?? existing?.app.name ?? uniqueName(
-      req.path.split("/").pop() || "app",
-      (n) => !!this.#registry.get(n) && this.#registry.get(n)!.app.path !== req.path,
-    );
-    const duration = req.duration ?? "forever";
-    const app: App = {
-      name,
-      path: req.path,
-      sha256: h.sha256,
-      inherit: req.inherit ?? existing?.app.inherit ?? false,
-      interpreter: existing?.app.interpreter ?? false,
-      duration,
-      ...this.#packageFields(req.path, existing?.app),
-      loc: { file: "(runtime)", line: 1, col: 1 },
-    };
-    this.#runtime.data.revoked = this.#runtime.data.revoked.filter((n) => n !== name);
-    this.#runtime.data.dismissed = this.#runtime.data.dismissed.filter((x) => x !== req.path);
-    this.#runtime.save();
-    if (duration === "once") {
-      if (!req.tgid) throw new Error("--for once needs the process id that asked (tgid)");
-      // The pid may have exited and been reused between the event and the click: trust it only
-      // while it runs the very file just hashed, and check again after (an exec or a reuse in
-      // between undoes it).
-      this.#assertRuns(req.tgid, req.path, h.key);
-      const key = onceKey(req.tgid);
-      const id = this.#registry.idOf(`once:${name}`);
-      this.kernel.approve({ key, appId: id, flags: appFlags(app), times: NO_TIMES });
-      this.kernel.trustProcess(req.tgid, { key, appId: id, flags: appFlags(app) });
-      try {
-        this.#assertRuns(req.tgid, req.path, h.key);
-      } catch (e) {
-        this.kernel.untrustProcessIf(req.tgid, key);
-        this.#revoke(key, HW.CLOSE_ENDED);
-        throw e;
-      }
-      this.#onceApprovals.set(req.tgid, {
-        key,
-        start: procStart(req.tgid) ?? "",
-        app: name,
-        path: req.path,
-      });
-      this.#learning.remove(req.path);
-      return {
-        ...toAppInfo({ app, id, status: "valid", approvedInKernel: true, changeSeq: 0 }),
-        name,
-      };
-    }
-    const declaredIn = existing?.app.loc.file;
-    const handWritten = existing && declaredIn !== "(runtime)" &&
-      !declaredIn?.endsWith(`/apps.d/${LEARNED_FILE}`);
-    if (duration === "forever" && handWritten && existing.app.path === req.path) {
-      // A new hash for an app from a hand-written file: kept in the state folder, never written
-      // into the admin's file (see RuntimeData.hashOverrides).
-      const declared = this.policy.apps.find((a) => a.name === existing.app.name)?.sha256 ??
-        existing.app.sha256;
-      this.#runtime.data.hashOverrides[existing.app.name] = {
-        path: req.path,
-        sha256: h.sha256,
-        declared,
-      };
-      this.#runtime.save();
-      this.#registry.setApps(this.#activeApps());
-      const s = await this.#recheck(existing.app.name, undefined, "approval");
-      this.#learning.remove(req.path);
-      if (!s) throw new Error(`approval of ${existing.app.name} did not register`);
-      return toAppInfo(s);
-    }
-    if (duration === "forever") {
-      await appendLearnedApp(this.opts.configDir, {
-        name,
-        path: app.path,
-        sha256: app.sha256,
-        inherit: app.inherit,
-        duration: "forever",
-        trust: app.trust,
-        package: app.package,
-        packageVersion: app.packageVersion,
-      }, { expectedUid: this.opts.expectedUid });
-      this.policy = await this.loadConfig();
-    } else {
-      this.#sessionApps.set(name, app);
-    }
-    this.#registry.setApps(this.#activeApps());
-    const s = await this.#recheck(name, undefined, "approval");
-    this.#learning.remove(req.path);
-    if (!s) throw new Error(`approval of ${name} did not register`);
-    return toAppInfo(s);
-  }
-
-  /** Throws unless process `tgid` runs the file whose kernel identity is `key` right now. */
-  #assertRuns(tgid: number, path: string, key: ExeKey): void {
-    const exe = this.#identity().exeOf(tgid);
-    if (!exe) throw new Error(`process ${tgid} is not running: nothing to approve --for once`);
-    if (keyString(exe) !== keyString(key)) {
-      throw new Error(
-        `process ${tgid} does not run ${path} (its pid was reused, or it exec'd another file): ` +
-          "refusing to approve it --for once",
-      );
-    }
-  }
-  /**
-   * `trust`, `package` and `package_version` of an app approved now: package trust when the
-   * app already has it or `[defaults] package_trust` says so, and a package owns the file.
-   */
-  #packageFields(path: string, existing?: App): Pick<App, "trust" | "package" | "packageVersion"> {
-    const trust = existing?.trust ??
-      (this.#packages.defaultTrust(this.policy.defaults.packageTrust) ? "package" : undefined);
-    const owner = trust === "package" ? this.#packages.owner(path) : undefined;
-    if (!owner) return existing?.trust ? { trust: existing.trust } : {};
-    return {
-      trust: "package",
-      package: owner.multiArchSame ? `${owner.name}:${owner.arch}` : owner.name,
-      packageVersion: owner.version,
-    };
   }
 
   /** The dpkg hook: an upgrade begins (`pre`) or ended (`post`: reconciled before this returns). */
@@ -1557,33 +965,12 @@ export class DaemonCore implements HashwallApi {
   /** Revokes an app by name: out of the kernel now, and kept out until allowed again. */
   async appsRevoke(caller: Caller, name: string): Promise<void> {
     this.#require(caller, "apps.revoke");
-    const s = this.#registry.get(name);
-    const once = [...this.#onceApprovals].filter(([, o]) => o.app === name);
-    if (!s && once.length) {
-      // Only `--for once` approvals under this name: they end now, with their sockets.
-      for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
-      this.#audit(caller, "apps.revoke", { name, once: once.map(([tgid]) => tgid) });
-      return;
-    }
-    if (!s) {
+    const detail = await this.#approvals.revokeApp(name);
+    if (!detail) {
       this.#audit(caller, "apps.revoke", { name }, false, "no such app");
       throw new Error(`no app named "${name}"`);
     }
-    if (s.key) this.#revoke(s.key, HW.CLOSE_REVOKED, s);
-    s.approvedInKernel = false;
-    this.#sessionApps.delete(name);
-    for (const [tgid] of once) this.#endOnce(tgid, HW.CLOSE_REVOKED);
-    try {
-      await removeLearnedApp(this.opts.configDir, name, { expectedUid: this.opts.expectedUid });
-    } catch (e) {
-      this.log.log("warn", `learned.toml not updated for ${name}: ${(e as Error).message}`);
-    }
-    if (!this.#runtime.data.revoked.includes(name)) this.#runtime.data.revoked.push(name);
-    this.#runtime.save();
-    this.policy = await this.loadConfig();
-    this.#registry.setApps(this.#activeApps());
-    this.#syncKernelApprovals();
-    this.#audit(caller, "apps.revoke", { name, path: s.app.path });
+    this.#audit(caller, "apps.revoke", detail);
   }
 
   /** Re-hashes one app (name or path) or all of them, re-approving or revoking each. */
@@ -1599,7 +986,7 @@ export class DaemonCore implements HashwallApi {
     const out: AppInfo[] = [];
     let done = 0;
     for (const s of states) {
-      const r = await this.#recheck(s!.app.name, undefined, caller.who, true);
+      const r = await this.#approvals.recheck(s!.app.name, undefined, caller.who, true);
       if (r) out.push(toAppInfo(r));
       this.#publish({
         type: "rehash-progress",
@@ -1635,7 +1022,7 @@ export class DaemonCore implements HashwallApi {
     this.#filter?.apply(this.#compile(this.policy));
     let closed: number | undefined;
     if (opts.closeUnapproved && mode === "enforcing") {
-      closed = this.#closeSockets([], (r) => {
+      closed = this.#approvals.revoker.closeSockets([], (r) => {
         const st = this.#registry.byKey(r.trustKey);
         return { app: st?.app.name, exe: st?.app.path ?? procExe(r.tgid) ?? "" };
       }, HW.CLOSE_NOT_APPROVED);
@@ -1678,16 +1065,15 @@ export class DaemonCore implements HashwallApi {
     } catch (e) {
       this.#warn("filter-attach", `packet filter: ${(e as Error).message}`);
     }
-    this.#registry.setApps(this.#activeApps());
-    const pending = this.#registry.list().filter((s) => s.status === "pending");
-    for (const s of pending) await this.#registry.verify(s.app.name);
+    this.#approvals.refreshApps();
+    await this.#approvals.verifyPending();
     this.kernel.updateSettings(this.#kernelSettings());
     this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
-    this.#syncKernelApprovals();
+    this.#approvals.syncKernel();
     // No /proc scan here: a reload never grants trust from /proc (a forged exe link would pass).
-    for (const s of this.#registry.list()) this.#watchApp(s);
+    this.#approvals.watchAll();
     await this.#startIntegrity();
-    await this.#syncExecGate();
+    await this.#approvals.syncExecGate();
     this.#audit(caller, "reload", { rules: r.policy.rules.length, apps: r.policy.apps.length });
     this.log.log("notice", "configuration reloaded");
     return { ok: true, errors: [] };
@@ -1764,42 +1150,4 @@ export class DaemonCore implements HashwallApi {
   healthy(maxAgeMs: number): boolean {
     return Date.now() - this.kernel.lastDrain < maxAgeMs;
   }
-}
-
-/** The executable of a live process, or undefined. */
-function procExe(tgid: number): string | undefined {
-  try {
-    return Deno.readLinkSync(`/proc/${tgid}/exe`);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The start time of process `tgid` (field 22 of /proc/PID/stat), or undefined when gone. */
-function procStart(tgid: number): string | undefined {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${tgid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether the file starts with the ELF magic (a binary, not a script). */
-function isElf(path: string): boolean {
-  const f = Deno.openSync(path);
-  try {
-    const head = new Uint8Array(4);
-    const n = f.readSync(head);
-    return n === 4 && head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
-  } finally {
-    f.close();
-  }
-}
-
-/** `base`, or `base-2`, `base-3`… until `taken` says no. */
-function uniqueName(base: string, taken: (n: string) => boolean): string {
-  const clean = base.replace(/[^A-Za-z0-9._-]/g, "_") || "app";
-  if (!taken(clean)) return clean;
-  for (let i = 2;; i++) if (!taken(`${clean}-${i}`)) return `${clean}-${i}`;
 }

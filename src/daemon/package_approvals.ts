@@ -71,7 +71,13 @@ export class PackageApprovals {
 
   /** Starts the retry timer. */
   start(): void {
-    this.#timer ??= setInterval(() => void this.tick().catch(() => {}), TICK_MS);
+    this.#timer ??= setInterval(
+      () =>
+        void this.tick().catch((e) =>
+          this.#host.warn("package-tick", `package trust: retry failed: ${(e as Error).message}`)
+        ),
+      TICK_MS,
+    );
   }
 
   /** Stops the retry timer. */

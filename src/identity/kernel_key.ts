@@ -15,8 +15,8 @@
  * @module
  */
 import type { ExeKey } from "../../ffi/structs.ts";
-import { closeFd, openRead } from "../../ffi/fanotify.ts";
-import { O_CLOEXEC, O_DIRECTORY } from "../../ffi/libc.ts";
+import { openRead } from "../../ffi/fanotify.ts";
+import { closeFd, O_CLOEXEC, O_DIRECTORY } from "../../ffi/libc.ts";
 import type { FdIdent } from "../../ffi/identity_structs.ts";
 import {
   type FileHash,

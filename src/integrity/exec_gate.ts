@@ -19,7 +19,8 @@
  * @module
  */
 import { siblingWorkerUrl } from "./worker_url.ts";
-import { closeFd, libc } from "../../ffi/fanotify.ts";
+import { libc } from "../../ffi/fanotify.ts";
+import { closeFd } from "../../ffi/libc.ts";
 import type { GateIdentity, GateMessage, GateRequest } from "./exec_gate_protocol.ts";
 
 export type { GateIdentity } from "./exec_gate_protocol.ts";

@@ -11,7 +11,6 @@
  */
 /// <reference lib="deno.worker" />
 import {
-  closeFd,
   FAN_ALLOW,
   FAN_CLASS_CONTENT,
   FAN_CLOEXEC,
@@ -25,14 +24,12 @@ import {
   fstatFd,
   libc,
   makePipe,
-  O_CLOEXEC,
   O_LARGEFILE,
-  O_RDONLY,
   openRead,
   POLLIN,
   type RawStat,
-  SysError,
 } from "../../ffi/fanotify.ts";
+import { closeFd, ErrnoError, O_CLOEXEC, O_RDONLY } from "../../ffi/libc.ts";
 import { decodeFanEvents } from "./fanotify_events.ts";
 import type { GateIdentity, GateMessage, GateRequest } from "./exec_gate_protocol.ts";
 
@@ -134,7 +131,7 @@ function markPath(path: string): RawStat {
     const st = fstatFd(fd);
     if ((st.mode & 0o170000) !== 0o100000) throw new Error(`${path}: not a regular file`);
     const err = fanotifyMarkFd(group, FAN_MARK_ADD, FAN_OPEN_EXEC_PERM | FAN_MODIFY, fd);
-    if (err) throw new SysError("fanotify_mark", err, path);
+    if (err) throw new ErrnoError(`fanotify_mark(${JSON.stringify(path)})`, err);
     return st;
   } finally {
     closeFd(fd);

@@ -10,16 +10,8 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import {
-  closeFd,
-  errno,
-  fstatFd,
-  libc,
-  openRead,
-  type RawStat,
-  SysError,
-  writeBack,
-} from "../../ffi/fanotify.ts";
+import { fstatFd, libc, openRead, type RawStat, writeBack } from "../../ffi/fanotify.ts";
+import { closeFd, errno, ErrnoError } from "../../ffi/libc.ts";
 import type { FileTimes } from "../../ffi/structs.ts";
 
 /** The identity and content hash of one regular file. 64-bit numbers are decimal strings. */
@@ -105,7 +97,7 @@ export function identityOf(
 /**
  * Hashes `path` with SHA-256, streaming in large reads.
  *
- * Throws a {@link SysError} naming the path when it cannot be opened, and an Error when it is not
+ * Throws an {@link ErrnoError} naming the path when it cannot be opened, and an Error when it is not
  * a regular file (a FIFO or device could block or never end).
  *
  * @example
@@ -146,7 +138,7 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
       const size = BigInt(chunk);
       let n = Number(overlap ? await lc.read_async(fd, cur, size) : lc.read(fd, cur, size));
       while (n !== 0) {
-        if (n < 0) throw new SysError("read", readErrno(), path);
+        if (n < 0) throw new ErrnoError(`read(${JSON.stringify(path)})`, readErrno());
         done += n;
         // A short read that reaches the size fstat gave is EOF: skip the extra read call. (A file
         // that grew meanwhile shows in the second fstat as changedDuringHash.)

@@ -20,7 +20,6 @@
  * @module
  */
 import {
-  closeFd,
   FAN_CLASS_NOTIF,
   FAN_CLOEXEC,
   FAN_CLOSE_WRITE,
@@ -41,15 +40,13 @@ import {
   fstatFd,
   libc,
   makePipe,
-  O_CLOEXEC,
   O_LARGEFILE,
-  O_RDONLY,
   openRead,
   POLLIN,
   type RawStat,
   STAT_SIZE,
-  SysError,
 } from "../../ffi/fanotify.ts";
+import { closeFd, ErrnoError, O_CLOEXEC, O_RDONLY } from "../../ffi/libc.ts";
 import { decodeFanEvents, type RawFanEvent } from "./fanotify_events.ts";
 
 /** Errors of a FID-mode mark or file handle on a filesystem that cannot report FIDs there. */
@@ -176,7 +173,7 @@ export class FileWatcher {
       // nfs_export (EOPNOTSUPP: no file handles) cannot carry the FID-mode folder mark. The
       // content mark above still reports every write; only a rename over the path goes unseen,
       // and that brings a new inode, which no approval names (it fails closed).
-      if (!(e instanceof SysError) || !NO_FID_ERRNOS.has(e.errno)) throw e;
+      if (!(e instanceof ErrnoError) || !NO_FID_ERRNOS.has(e.errno)) throw e;
     }
     this.#markAncestors(path);
     const f: WatchedFile = { path, key: keyOf(st), armed: true, viaFolder: false };
@@ -285,7 +282,7 @@ export class FileWatcher {
         return st;
       }
       const err = fanotifyMarkFd(this.#contentFd, FAN_MARK_ADD, CONTENT_MASK, fd);
-      if (err) throw new SysError("fanotify_mark", err, path);
+      if (err) throw new ErrnoError(`fanotify_mark(${JSON.stringify(path)})`, err);
       return st;
     } finally {
       closeFd(fd);
@@ -303,7 +300,7 @@ export class FileWatcher {
         mask | FAN_ONDIR,
         fd,
       );
-      if (err) throw new SysError("fanotify_mark", err, dir);
+      if (err) throw new ErrnoError(`fanotify_mark(${JSON.stringify(dir)})`, err);
     } finally {
       closeFd(fd);
     }

@@ -23,6 +23,7 @@ import {
 import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
 import {
   COUNTER_NAMES,
+  decodeAppVal,
   decodeExeKey,
   decodeProcVal,
   decodeSettings,
@@ -481,7 +482,7 @@ export class AppControl {
   /** The app id an identity is approved under in the kernel, or undefined. */
   approvedAppId(key: ExeKey): number | undefined {
     const v = this.map("hw_approved").lookup(encodeExeKey(key));
-    return v ? new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(0, true) : undefined;
+    return v ? decodeAppVal(v).appId : undefined;
   }
 
   /** Every identity currently approved in the kernel. */

@@ -93,7 +93,7 @@ export function closedToConnEvent(
 
 /** Formats a 4- or 16-byte address (network order); "" for none. */
 export function formatAddr(b: Uint8Array): string {
-  if (b.length === 4) return b.join(".");
+  if (b.length === 4) return `${b[0]}.${b[1]}.${b[2]}.${b[3]}`;
   if (b.length !== 16) return "";
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((b[i] << 8) | b[i + 1]).toString(16));
@@ -167,6 +167,21 @@ function sameFileAncestor(raw: RawEvent, lineage: ConnEvent["lineage"]): string 
 }
 
 /**
+ * The verified path of a process run through a magic link, remembered for its identity once
+ * found: a re-exec'ing program (a zygote) reports many times, and each lookup costs a readlink
+ * and a stat.
+ */
+function verifiedMagic(
+  raw: RawEvent,
+  key: string,
+  lineage: ConnEvent["lineage"],
+): string | undefined {
+  const p = verifiedExe(raw.tgid, raw.exe.dev, raw.exe.ino) ?? sameFileAncestor(raw, lineage);
+  if (p !== undefined) verified.remember(key, p);
+  return p;
+}
+
+/**
  * An executable whose path could not be learned, shown honestly by its identity (never as the
  * magic link it was run through, which is not a path anyone can approve).
  */
@@ -202,24 +217,42 @@ class SeenPaths {
     }
     let path = procExe(tgid);
     if (path?.endsWith(" (deleted)")) path = undefined;
-    if (hit) this.#m.delete(k);
+    this.remember(k, path);
+    return path;
+  }
+  /** The path remembered for `k`, without asking /proc. */
+  peek(k: string): string | undefined {
+    return this.#m.get(k)?.path;
+  }
+  /** Remembers `path` (or a miss) for `k`. */
+  remember(k: string, path: string | undefined): void {
+    if (this.#m.has(k)) this.#m.delete(k);
     else if (this.#m.size >= this.max) this.#m.delete(this.#m.keys().next().value!);
     this.#m.set(k, { path, at: Date.now(), gen: this.#gen++ });
-    return path;
   }
 }
 
 const seen = new SeenPaths();
+/** Paths of magic-link executables, only as verified against the identity (verifiedExe). */
+const verified = new SeenPaths(1024);
+/** Relative script paths made absolute, by pid and path: one /proc lookup per process. */
+const scripts = new SeenPaths(1024);
 
 /** A script path as the kernel saw it, made absolute with the process's cwd while it lives. */
 function scriptPath(raw: RawEvent): string {
   if (raw.exePath.startsWith("/")) return raw.exePath;
+  const k = `${raw.tgid}\0${raw.exePath}`;
+  const known = scripts.peek(k);
+  if (known !== undefined) return known;
+  let path: string;
   try {
     const cwd = Deno.readLinkSync(`/proc/${raw.tgid}/cwd`);
-    return `${cwd}/${raw.exePath.replace(/^\.\//, "")}`;
+    path = `${cwd}/${raw.exePath.replace(/^\.\//, "")}`;
   } catch {
-    return raw.exePath;
+    return raw.exePath; // exited: not remembered, the pid may come back as another process
   }
+  scripts.remember(k, path);
+  return path;
 }
 
 /** Builds the lineage of an event: each ancestor with its executable's path where known. */
@@ -281,6 +314,14 @@ function sameBytes(a: Uint8Array, b: Uint8Array, offset: number, length: number)
 const lineages = new LineageCache();
 
 /**
+ * A u64 in decimal. Through a Number when exact: V8 caches the strings of recent numbers, so the
+ * same device and inode on every record of a flood cost no new string (bigint toString does).
+ */
+function u64String(v: bigint): string {
+  return v <= 0x1f_ffff_ffff_ffffn ? String(Number(v)) : v.toString();
+}
+
+/**
  * Converts a decoded record into a ConnEvent (`time` in epoch ms, from the boot clock). The
  * lineage is built from `raw.lineage` unless given.
  */
@@ -290,8 +331,8 @@ export function toConnEvent(
   bootEpochMs: number,
   lineage: ConnEvent["lineage"] = lineageEntries(raw.lineage, resolver),
 ): ConnEvent {
-  const dev = raw.exe.dev.toString();
-  const ino = raw.exe.ino.toString();
+  const dev = u64String(raw.exe.dev);
+  const ino = u64String(raw.exe.ino);
   const key = `${dev}:${ino}`;
   const magic = viaMagicLink(raw.exePath);
   const binary = resolver.byIdentity(key) ??
@@ -299,8 +340,7 @@ export function toConnEvent(
       ? raw.exePath
       : undefined) ??
     (magic
-      ? verifiedExe(raw.tgid, raw.exe.dev, raw.exe.ino) ?? sameFileAncestor(raw, lineage) ??
-        unresolved(dev, ino, raw.exePath)
+      ? verified.peek(key) ?? verifiedMagic(raw, key, lineage) ?? unresolved(dev, ino, raw.exePath)
       : seen.lookup(key, raw.tgid) ?? (raw.exePath || raw.comm));
   // An interpreter's attempt is reported under the script's name, the interpreter shown beside.
   const isScript = (raw.flags & HW.EVF_SCRIPT) !== 0 && raw.exePath !== "";

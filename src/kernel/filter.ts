@@ -42,6 +42,7 @@ import {
   encodePortKey,
   encodePortxKey,
   encodeU32,
+  encodeViaKey,
   type FlowEntry,
   FLT,
   FLT_COUNTER_NAMES,
@@ -90,6 +91,7 @@ export const RULE_MAPS = [
   "hw_flt_sockok",
   "hw_flt_names",
   "hw_flt_pats",
+  "hw_flt_via",
 ] as const;
 
 /** Every map of the filter object; each is pinned as `<pinRoot>/filter/maps/<name>`. */
@@ -247,6 +249,7 @@ export class FilterMaps {
         ["hw_flt_lpm6", lpmKeyGen],
         ["hw_flt_host4", hashKeyGen],
         ["hw_flt_host6", hashKeyGen],
+        ["hw_flt_via", hashKeyGen],
       ] as const
     ) {
       const fd = this.fds[name];
@@ -319,6 +322,10 @@ export class FilterMaps {
       );
     }
     this.#writeNames(compiled, target);
+    // [[rule]] via groups: (rule app or 0, via app) -> the key id their rules were written under.
+    for (const v of compiled.vias) {
+      mapUpdate(this.fds.hw_flt_via, encodeViaKey(target, v.appId, v.viaApp), encodeU32(v.keyId));
+    }
     const d = compiled.defaults;
     mapUpdate(
       this.fds.hw_flt_gen,

@@ -5,6 +5,7 @@
  * @module
  */
 import { createHash } from "node:crypto";
+import { exists } from "../base/fs.ts";
 
 /** The bpffs mount hashwall uses. */
 export const BPFFS = "/sys/fs/bpf";
@@ -35,12 +36,5 @@ export function pinPaths(instance: string): PinPaths {
   return { root, maps: `${root}/maps`, links: `${root}/links` };
 }
 
-/** Whether `path` exists (pins are files in bpffs). */
-export function pinExists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Whether `path` exists (pins are files in bpffs): src/base/fs.ts's `exists`, under its old name. */
+export const pinExists: (path: string) => boolean = exists;

@@ -37,6 +37,7 @@ export function ruleInfos(policy: Policy, counters: readonly SlotCounter[] = [])
       info.ports = r.ports.map((p) => p.from === p.to ? `${p.from}` : `${p.from}-${p.to}`);
     }
     if (r.app) info.app = r.app;
+    if (r.via) info.via = r.via;
     if (r.comment) info.comment = r.comment;
     return info;
   });

@@ -50,6 +50,19 @@ export interface CompiledNameEntry {
   action: number;
 }
 
+/**
+ * A `[[rule]] via` group: the rules with this (app or 0, via app) are written under `keyId` in
+ * place of an app id (bpf/rules_via.h), and hw_flt_via maps the pair to it.
+ */
+export interface CompiledViaGroup {
+  /** The rules' app, 0 for via rules without app. */
+  appId: number;
+  /** The app that must be among the caller's ancestors. */
+  viaApp: number;
+  /** FLT.VIA_ID_BASE + group number: the "app id" of the group's table entries. */
+  keyId: number;
+}
+
 /** Defaults as the kernel reads them (HW_FLT_ALLOW/DENY, HW_MODE_*). */
 export interface CompiledDefaults {
   mode: number;
@@ -75,7 +88,12 @@ export interface CompiledPolicy {
   defaults: CompiledDefaults;
   /** Rule ids by rule index (file order). */
   ruleIds: string[];
-  /** Which (dir, proto) have port-less entries (see anyBit in ffi/filter_structs.ts). */
+  /** `[[rule]] via` groups (empty when no rule has via). */
+  vias: CompiledViaGroup[];
+  /**
+   * Which (dir, proto) have port-less entries (see anyBit in ffi/filter_structs.ts), plus
+   * FLT.VIA_BIT when `vias` is not empty.
+   */
   anyMask: number;
   skipped: SkippedRule[];
 }
@@ -99,6 +117,8 @@ export const MAX_HOST_ENTRIES_PER_FAMILY = FLT.HOST_MAX / 2;
 export const MAX_NAME_ENTRIES = DNS.RULE_MAX / 2;
 /** Per-generation capacity of the pattern set. */
 export const MAX_PATTERNS = DNS.PAT_MAX / 2;
+/** Per-generation capacity of the via groups. */
+export const MAX_VIA_GROUPS = FLT.VIA_GROUPS_MAX / 2;
 /** Per-generation capacity of the port trie. */
 export const MAX_PORT_ENTRIES = FLT.PORT_MAX / 2;
 
@@ -147,21 +167,51 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
     );
   }
   const skipped: SkippedRule[] = [];
+  // The id each rule's table entries are keyed by: its app (0: none), or for a via rule its
+  // (app, via) group's key id; -1 when the rule cannot match yet (skipped).
   const appIds: number[] = [];
+  const vias: CompiledViaGroup[] = [];
+  const viaGroups = new Map<string, number>();
   rules.forEach((r, i) => {
     appIds[i] = 0;
-    if (r.app === undefined) return;
+    if (r.app === undefined && r.via === undefined) return;
     if (r.direction !== "out") {
-      throw new CompileError(`rule "${r.id}": app is only allowed on direction "out"`);
+      throw new CompileError(
+        `rule "${r.id}": ${r.app !== undefined ? "app" : "via"} is only allowed on direction "out"`,
+      );
     }
-    const id = opts.appId?.(r.app);
-    if (id === undefined || id <= 0) {
-      skipped.push({ id: r.id, reason: `app "${r.app}" has no approved kernel identity yet` });
+    let app = 0;
+    if (r.app !== undefined) {
+      const id = opts.appId?.(r.app);
+      if (id === undefined || id <= 0) {
+        skipped.push({ id: r.id, reason: `app "${r.app}" has no approved kernel identity yet` });
+        appIds[i] = -1;
+        return;
+      }
+      app = id;
+    }
+    appIds[i] = app;
+    if (r.via === undefined) return;
+    const via = opts.appId?.(r.via);
+    if (via === undefined || via <= 0) {
+      skipped.push({ id: r.id, reason: `via app "${r.via}" has no approved kernel identity yet` });
       appIds[i] = -1;
-    } else {
-      appIds[i] = id;
+      return;
     }
+    const group = `${app}/${via}`;
+    let keyId = viaGroups.get(group);
+    if (keyId === undefined) {
+      keyId = FLT.VIA_ID_BASE + vias.length;
+      viaGroups.set(group, keyId);
+      vias.push({ appId: app, viaApp: via, keyId });
+    }
+    appIds[i] = keyId;
   });
+  if (vias.length > MAX_VIA_GROUPS) {
+    throw new CompileError(
+      `the rules need ${vias.length} (app, via) groups; at most ${MAX_VIA_GROUPS} fit`,
+    );
+  }
 
   // Port classes per (dir, proto), from every rule that names ports.
   const rangesByGroup = new Map<string, { dir: number; proto: number; ranges: Rule["ports"] }>();
@@ -343,7 +393,8 @@ export function compilePolicy(policy: Policy, opts: CompileOptions = {}): Compil
       untracked: verdictCode(d.untracked),
     },
     ruleIds: rules.map((r) => r.id),
-    anyMask: anyMask >>> 0,
+    vias,
+    anyMask: (vias.length ? anyMask | FLT.VIA_BIT : anyMask) >>> 0,
     skipped,
   };
 }

@@ -46,7 +46,7 @@ export function explainPacket(policy: Policy, pkt: Packet): Explanation {
       `rule "${r.id}" (${r.loc.file}:${r.loc.line}, rule #${i + 1}) ${r.action}s it: the first ` +
         `rule in file order whose direction, protocol, ${r.remoteHost ? "remote_host" : "remote"}` +
         `${r.ports ? ", port" : ""}` +
-        `${r.app ? ", app" : ""} all match`,
+        `${r.app ? ", app" : ""}${r.via ? `, via "${r.via}" (started by it)` : ""} all match`,
     );
     out = {
       packet: formatPacket(pkt),
@@ -93,6 +93,15 @@ export function explainPacket(policy: Policy, pkt: Packet): Explanation {
     why.push(`judged in the connect hook for app "${pkt.app}"; tc egress admits the socket's flow`);
   } else if (pkt.direction === "out" && policy.rules.some((r) => r.app !== undefined)) {
     why.push("app-scoped rules were skipped: give --app NAME to judge as that app");
+  }
+  if (pkt.via !== undefined) {
+    why.push(
+      `judged as a process started (at any depth) by a process trusted as "${pkt.via}": rules ` +
+        `with via = "${pkt.via}" apply (the kernel reads the trusted ancestors recorded when the ` +
+        `process was created)`,
+    );
+  } else if (pkt.direction === "out" && policy.rules.some((r) => r.via !== undefined)) {
+    why.push("via rules were skipped: give --via NAME to judge a process started by that app");
   }
   if (learning && out.verdict === "deny") {
     why.push("learning mode: nothing is dropped; the filter counts it as would-drop");

@@ -12,6 +12,7 @@ import type { Policy } from "../config/model.ts";
 import { type CompiledAddrEntry, type CompiledPolicy, compilePolicy } from "./compile.ts";
 import type { Packet } from "./packet.ts";
 import { patternsOf } from "./names.ts";
+import { HW } from "../../ffi/structs.ts";
 
 function prefixHas(addr: Uint8Array, prefix: Uint8Array, bits: number): boolean {
   for (let i = 0; i < bits; i++) {
@@ -21,8 +22,17 @@ function prefixHas(addr: Uint8Array, prefix: Uint8Array, bits: number): boolean 
   return true;
 }
 
-/** The kernel's rule index for `pkt` (appId 0 = tc path), or -1 when no rule matched. */
-export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): number {
+/**
+ * The kernel's rule index for `pkt` (appId 0 = tc path), or -1 when no rule matched. `lineage`
+ * is the app ids of the caller's hw_lineage (trusted ancestors, nearest first): the connect hooks
+ * also look up the `[[rule]] via` groups of each (bpf/rules_via.h).
+ */
+export function lookupCompiled(
+  c: CompiledPolicy,
+  pkt: Packet,
+  appId = 0,
+  lineage: readonly number[] = [],
+): number {
   const dir = pkt.direction === "in" ? FLT.DIR_IN : FLT.DIR_OUT;
   const proto = [6, 17, 1, 58].includes(pkt.proto) ? pkt.proto : FLT.PROTO_OTHER;
   let pclass: number = FLT.PCLASS_NONE;
@@ -57,6 +67,23 @@ export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): numbe
     if (any) keys.push([FLT.PCLASS_ANY, appId]);
     if (pclass !== FLT.PCLASS_NONE) keys.push([pclass, appId]);
   }
+  // Via groups (rules_via.h): only while the policy has via rules, outbound, for each lineage app
+  // the groups (0, A) and (appId, A), each under its key id like an app's own rules.
+  const viaIds: number[] = [];
+  if ((c.anyMask & FLT.VIA_BIT) !== 0 && dir === FLT.DIR_OUT) {
+    for (const via of lineage.slice(0, HW.VIA_MAX)) {
+      if (!via) break;
+      for (const g of c.vias) {
+        if (g.viaApp === via && (g.appId === 0 || (appId && g.appId === appId))) {
+          viaIds.push(g.keyId);
+        }
+      }
+    }
+  }
+  for (const vid of viaIds) {
+    if (any) keys.push([FLT.PCLASS_ANY, vid]);
+    if (pclass !== FLT.PCLASS_NONE) keys.push([pclass, vid]);
+  }
   for (const [cls, app] of keys) {
     const m = lpm(cls, app);
     if (m && m.rule < rule) rule = m.rule;
@@ -71,6 +98,10 @@ export function lookupCompiled(c: CompiledPolicy, pkt: Packet, appId = 0): numbe
     if (appId) {
       nameKeys.push([FLT.PCLASS_ANY, appId]);
       if (pclass !== FLT.PCLASS_NONE) nameKeys.push([pclass, appId]);
+    }
+    for (const vid of viaIds) {
+      nameKeys.push([FLT.PCLASS_ANY, vid]);
+      if (pclass !== FLT.PCLASS_NONE) nameKeys.push([pclass, vid]);
     }
     for (const pat of pats) {
       for (const [cls, app] of nameKeys) {
@@ -108,12 +139,16 @@ export function matchRule(policy: Policy, pkt: Packet): number {
   if (!t) {
     const appIds = new Map<string, number>();
     for (const r of policy.rules) {
-      if (r.app !== undefined && !appIds.has(r.app)) appIds.set(r.app, appIds.size + 1);
+      for (const name of [r.app, r.via]) {
+        if (name !== undefined && !appIds.has(name)) appIds.set(name, appIds.size + 1);
+      }
     }
     t = { compiled: compilePolicy(policy, { appId: (n) => appIds.get(n) }), appIds };
     tablesOf.set(policy, t);
   }
   // An app no rule names has only the general rules: id 0 looks up exactly those.
   const appId = pkt.app === undefined ? 0 : t.appIds.get(pkt.app) ?? 0;
-  return lookupCompiled(t.compiled, pkt, appId);
+  // Started by `pkt.via`: its id is the caller's lineage (an app no rule names matches none).
+  const via = pkt.via === undefined ? 0 : t.appIds.get(pkt.via) ?? 0;
+  return lookupCompiled(t.compiled, pkt, appId, via ? [via] : []);
 }

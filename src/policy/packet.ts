@@ -31,6 +31,11 @@ export interface Packet {
   port?: number;
   /** App name of the local process (outbound only). */
   app?: string;
+  /**
+   * App that started the local process (outbound only): judged as if a process trusted as that
+   * app were among its ancestors, so `[[rule]] via` rules naming it can match.
+   */
+  via?: string;
 }
 
 const PROTO_NAMES: Record<string, number> = { tcp: 6, udp: 17, icmp: 1, icmpv6: 58 };
@@ -55,7 +60,7 @@ export class PacketSyntaxError extends Error {
  * parsePacket("out udp [2001:db8::53]:53");
  * ```
  */
-export function parsePacket(words: string[] | string, app?: string): Packet {
+export function parsePacket(words: string[] | string, app?: string, via?: string): Packet {
   const w = typeof words === "string" ? words.trim().split(/\s+/) : words;
   if (w.length !== 3) {
     throw new PacketSyntaxError(
@@ -121,10 +126,14 @@ export function parsePacket(words: string[] | string, app?: string): Packet {
   if (app !== undefined && dirText !== "out") {
     throw new PacketSyntaxError("an app can only be given for outbound packets");
   }
+  if (via !== undefined && dirText !== "out") {
+    throw new PacketSyntaxError("a starting app (via) can only be given for outbound packets");
+  }
   const pkt: Packet = { direction: dirText, proto, family, remote };
   if (host !== undefined) pkt.host = host;
   if (port !== undefined) pkt.port = port;
   if (app !== undefined) pkt.app = app;
+  if (via !== undefined) pkt.via = via;
   return pkt;
 }
 

@@ -146,4 +146,18 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE conn_events ADD COLUMN host TEXT;
     `,
   },
+  {
+    version: 6,
+    name: "conn-events-lineages",
+    sql: `
+      -- Ingest (issue 22): a flood comes from few processes and repeats the same ancestors on every
+      -- row. Each distinct lineage (its JSON) is stored once and rows point at it; rows written
+      -- before this keep theirs in conn_events.lineage (rows with a lineage_id keep '[]' there).
+      CREATE TABLE lineages (
+        id INTEGER PRIMARY KEY,
+        json TEXT NOT NULL UNIQUE
+      );
+      ALTER TABLE conn_events ADD COLUMN lineage_id INTEGER;
+    `,
+  },
 ];

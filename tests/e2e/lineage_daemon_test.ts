@@ -3,7 +3,7 @@
  * the kernel, and `hashwall check` warns about inherit on a shell.
  */
 import assert from "node:assert/strict";
-import { sha256Of, startTestDaemon } from "../helpers/daemon.ts";
+import { runHashwall, sha256Of, startTestDaemon } from "../helpers/daemon.ts";
 import { loopbackListener, netclientCopy } from "../helpers/netclient.ts";
 import { until } from "../helpers/wait.ts";
 import type { ConnEvent } from "../../src/api/types.ts";
@@ -61,6 +61,87 @@ Deno.test("daemon: inherit reaches an exec'd stranger, only_via admits the clien
     listener.close();
     p2.close();
     p3.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("daemon: a [[rule]] via reaches the kernel, rules explain --via names it, a bad via changes nothing", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-via-rule-" });
+  const launcher = await netclientCopy(dir, "launcher");
+  const client = await netclientCopy(dir, "client");
+  const listener = loopbackListener();
+  try {
+    const via = [
+      `[[rule]]\nid = "client-via-launcher"\naction = "allow"\ndirection = "out"\n` +
+      `protocol = "tcp"\nports = [${listener.port}]\napp = "client"\nvia = "launcher"\n`,
+      `[[rule]]\nid = "client-no"\naction = "deny"\ndirection = "out"\nprotocol = "tcp"\n` +
+      `ports = [${listener.port}]\napp = "client"\n`,
+    ].join("\n");
+    await using d = await startTestDaemon({
+      mode: "enforcing",
+      apps: [
+        { name: "launcher", path: launcher, sha256: await sha256Of(launcher) },
+        { name: "client", path: client, sha256: await sha256Of(client) },
+      ],
+      rulesExtra: via,
+    });
+    const tcp = ["tcp4", "127.0.0.1", String(listener.port)];
+    const run = async (argv: string[]) => (await d.cg.run(argv)).stdout.trim();
+    assert.equal(await run([launcher, "fork", "exec", client, ...tcp]), "ok", "started by it");
+    assert.equal(
+      await run([launcher, "fork", "exec", "/bin/sh", "-c", `${client} ${tcp.join(" ")}; true`]),
+      "ok",
+      "two levels down",
+    );
+    assert.equal(await run([client, ...tcp]), "EPERM", "started from a shell");
+
+    const explain = async (...extra: string[]) => {
+      const r = await runHashwall([
+        "rules",
+        "explain",
+        "out",
+        "tcp",
+        `127.0.0.1:${listener.port}`,
+        "--app",
+        "client",
+        "--config",
+        d.configDir,
+        "--json",
+        ...extra,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as { ruleId?: string; verdict: string; why: string[] };
+    };
+    const launched = await explain("--via", "launcher");
+    assert.equal(launched.ruleId, "client-via-launcher");
+    assert.equal(launched.verdict, "allow");
+    const alone = await explain();
+    assert.equal(alone.ruleId, "client-no");
+    assert.ok(alone.why.some((w) => /give --via NAME/.test(w)));
+    const list = await runHashwall([
+      "rules",
+      "list",
+      "--config",
+      d.configDir,
+      "--state",
+      d.stateDir,
+    ]);
+    assert.match(list.stdout, /client-via-launcher .*app client {2}via launcher/);
+
+    // A via naming no app: a located error, and the policy in force stays.
+    const rulesPath = `${d.configDir}/rules.toml`;
+    const before = await Deno.readTextFile(rulesPath);
+    await Deno.writeTextFile(rulesPath, before.replace('via = "launcher"', 'via = "lancher"'));
+    const bad = await d.cli(["reload"]);
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /rules\.toml:\d+:7: rule\[0\]\.via: unknown app "lancher"; did you mean "launcher"\?/,
+    );
+    assert.equal(await run([launcher, "fork", "exec", client, ...tcp]), "ok", "unchanged");
+    assert.equal(await run([client, ...tcp]), "EPERM", "unchanged");
+  } finally {
+    listener.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -51,7 +51,13 @@ async function status(f: UiDaemon): Promise<StatusInfo> {
 }
 
 Deno.test("Rules page: an invalid edit shows each error at its line and changes nothing; a valid edit reloads", async (t) => {
-  await using f = await startUiDaemon({ mode: "learning", binaries: ["probe"], rulesExtra: RULES });
+  await using f = await startUiDaemon({
+    mode: "learning",
+    binaries: ["probe"],
+    rulesExtra: RULES,
+    // An app for the new rule's via (its rule-table column); never run here.
+    apps: [{ name: "backup", path: "/usr/bin/true", sha256: await sha256Of("/usr/bin/true") }],
+  });
   const rulesPath = `${f.configDir}/rules.toml`;
   const before = await Deno.readTextFile(rulesPath);
   await using b = await launchBrowser();
@@ -59,6 +65,7 @@ Deno.test("Rules page: an invalid edit shows each error at its line and changes 
   await f.login(page);
   await page.goto(`${f.url}/rules`);
   assert.equal(await page.locator("[data-test=rules-table] tbody tr").count(), 3);
+  assert.equal(await page.textContent('[data-rule="dns"] [data-label=via]'), "—");
   assert.equal(await page.inputValue("[data-test=rules-editor]"), before, "the file as it is");
   const problems = page.locator("[data-test=problem]");
 
@@ -106,14 +113,18 @@ Deno.test("Rules page: an invalid edit shows each error at its line and changes 
     async () => {
       const logFrom = f.daemon.logs().length;
       const fixed = before.replace('mode = "learning"', 'mode = "enforcing"') +
-        '\n[[rule]]\nid = "ssh-out"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\nports = [22]\n';
+        '\n[[rule]]\nid = "ssh-out"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\nports = [22]\n' +
+        '\n[[rule]]\nid = "backup-only"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\n' +
+        'ports = [873]\nvia = "backup"\n';
       await page.fill("[data-test=rules-editor]", fixed);
       await page.click("[data-test=rules-save]");
       await page.waitForURL(`${f.url}/rules`);
       assert.match(await page.textContent("[data-test=flash]") ?? "", /Saved and reloaded/);
       assert.equal(await Deno.readTextFile(rulesPath), fixed);
-      assert.equal(await page.locator("[data-test=rules-table] tbody tr").count(), 4);
+      assert.equal(await page.locator("[data-test=rules-table] tbody tr").count(), 5);
       assert.match(await page.textContent('[data-rule="ssh-out"]') ?? "", /ssh-out/);
+      assert.equal(await page.textContent('[data-rule="ssh-out"] [data-label=via]'), "—");
+      assert.equal(await page.textContent('[data-rule="backup-only"] [data-label=via]'), "backup");
       await f.daemon.waitForLog(/configuration reloaded/, 5000, logFrom);
       assert.equal((await status(f)).mode, "enforcing");
       assert.equal((await f.connect(f.bin.probe)).verdict, "EPERM", "the kernel enforces now");
@@ -335,6 +346,7 @@ direction = "out"
 protocol = "tcp"
 ports = [9090, "9100-9199"]
 remote = ["${V6_B}/128", "fd00:200:beef:cafe::/64", "2001:db8:85a3:1234:5678:8a2e:370:7334"]
+via = "enterprise-sync-client-renderer-helper-process-x86_64"
 comment = "Prometheus exporters on the monitoring VLAN of the second data centre (ticket OPS-123456)"
 
 [[integrity.watch]]

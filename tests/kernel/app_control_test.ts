@@ -8,7 +8,7 @@ import { AppControl, disableInstance } from "../../src/kernel/app_control.ts";
 import { pinExists, pinPaths } from "../../src/kernel/pins.ts";
 import { identityOf } from "../../src/identity/running.ts";
 import { fileTimes, statIdentity } from "../../src/integrity/hash.ts";
-import { decodeEvent, HW } from "../../ffi/structs.ts";
+import { decodeEvent, HW, LAYOUT } from "../../ffi/structs.ts";
 import { BpfObject, mapInfo } from "../../ffi/libbpf.ts";
 import { HASHWALL_OBJECT } from "../../src/kernel/objects.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "../helpers/cgroup.ts";
@@ -216,9 +216,16 @@ Deno.test("learning: unknown client connects and a deduplicated event with its l
     await new Promise((res) => setTimeout(res, 100));
     f.core.drain();
     const unknownId = identityOf(await Deno.stat(f.unknown));
-    const mine = records.map(decodeEvent).filter((e) => e.exe.ino === unknownId.ino);
+    const mineRaw = records.filter((r) => decodeEvent(r).exe.ino === unknownId.ino);
+    const mine = mineRaw.map(decodeEvent);
     assert.equal(mine.length, 1, "five attempts to one destination → one report (dedup)");
     const ev = mine[0];
+    // Variable length: the head, the ancestors there are, the path's bytes, nothing more.
+    assert.equal(
+      mineRaw[0].length,
+      LAYOUT.hw_event.size + ev.lineage.length * LAYOUT.hw_ancestor.size +
+        new TextEncoder().encode(f.unknown).length,
+    );
     assert.equal(ev.verdict, HW.VERDICT_ALLOW);
     assert.equal(ev.reason, HW.REASON_UNKNOWN_APP);
     assert.equal(ev.kind, HW.EV_CONNECT);

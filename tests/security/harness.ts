@@ -13,6 +13,10 @@ import { decodeEvent, HW, type RawEvent } from "../../ffi/structs.ts";
 import { envAllowMask, interpreterKind } from "../../src/policy/interpreters.ts";
 import { createTestCgroup, removeTestParentIfEmpty, type TestCgroup } from "../helpers/cgroup.ts";
 import { loopbackListener } from "../helpers/netclient.ts";
+import { loadPacketFilter, type PacketFilter } from "../../src/kernel/filter.ts";
+import { validateTexts } from "../../src/config/validate.ts";
+import { compilePolicy } from "../../src/policy/compile.ts";
+import type { Policy } from "../../src/config/model.ts";
 
 /** Reasons of the trust guards (bpf/hashwall.h), named for the assertions. */
 export const HW_REASON = {
@@ -91,6 +95,11 @@ export interface SecFixture {
   spawn(argv: string[], opts?: { env?: Record<string, string>; cwd?: string }): Deno.ChildProcess;
   /** The events reported so far (drained now). */
   events(): RawEvent[];
+  /**
+   * With `secSetup(name, { rules: true })`: compiles the `[[rule]]`s of `rulesText` (app names
+   * resolved through `appIds`) into the packet filter's maps the connect hooks read.
+   */
+  rules(rulesText: string, appIds: Record<string, number>): Policy;
   close(): Promise<void>;
 }
 
@@ -109,7 +118,10 @@ export function asNobody(env: Record<string, string> = {}): string[] {
 }
 
 /** Sets up the kernel core on a fresh test cgroup (enforcing, allow_loopback = false). */
-export async function secSetup(name: string): Promise<SecFixture> {
+export async function secSetup(
+  name: string,
+  opts: { rules?: boolean } = {},
+): Promise<SecFixture> {
   const dir = await Deno.makeTempDir({ prefix: `hw-sec-${name}-` });
   await Deno.chmod(dir, 0o755);
   const cg = await createTestCgroup(`sec-${name}`);
@@ -117,7 +129,11 @@ export async function secSetup(name: string): Promise<SecFixture> {
   const listener = loopbackListener();
   const records: Uint8Array[] = [];
   let core: AppControl;
+  let filter: PacketFilter | undefined;
   try {
+    // The rule maps belong to the packet filter (pinned first, reused by the core); no
+    // interface is attached: only the connect hooks on the test cgroup read them.
+    if (opts.rules) filter = loadPacketFilter({ pinRoot: pinPaths(instance).root });
     core = AppControl.open({
       pins: pinPaths(instance),
       cgroupPath: cg.path,
@@ -133,6 +149,7 @@ export async function secSetup(name: string): Promise<SecFixture> {
     core.startDrain((r) => records.push(r.slice()), 20);
   } catch (e) {
     listener.close();
+    filter?.close();
     disableInstance(pinPaths(instance));
     await cg.remove();
     await Deno.remove(dir, { recursive: true });
@@ -210,9 +227,26 @@ export async function secSetup(name: string): Promise<SecFixture> {
       core.drain();
       return records.map(decodeEvent);
     },
+    rules(rulesText, appIds) {
+      if (!filter) throw new Error("secSetup(name, { rules: true }) loads the rule maps");
+      const appsText = Object.keys(appIds).map((n) =>
+        `[[app]]\nname = "${n}"\npath = "/bin/${n}"\nsha256 = "${"a".repeat(64)}"\n`
+      ).join("\n");
+      const r = validateTexts({
+        rulesFile: "rules.toml",
+        rulesText,
+        appsTexts: [{ file: "apps.toml", text: appsText }],
+      });
+      if (!r.ok) throw new Error(r.errors.join("\n"));
+      const compiled = compilePolicy(r.policy, { appId: (n) => appIds[n] });
+      if (compiled.skipped.length) throw new Error(JSON.stringify(compiled.skipped));
+      filter.apply(compiled);
+      return r.policy;
+    },
     async close() {
       listener.close();
       try {
+        filter?.close();
         core.close();
       } finally {
         disableInstance(pinPaths(instance));

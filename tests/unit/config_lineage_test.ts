@@ -61,3 +61,52 @@ Deno.test("inherit on a shell or an interpreter is warned about, with the app's 
   );
   assert.match(w[1], /^apps\.toml:7:1: app "py": inherit = true on an interpreter/);
 });
+
+function loadRules(rulesText: string, ...files: string[]) {
+  return validateTexts({
+    rulesFile: "rules.toml",
+    rulesText,
+    appsTexts: files.map((text, i) => ({ file: i ? `apps.d/${i}.toml` : "apps.toml", text })),
+  });
+}
+
+const viaRule = (extra: string) =>
+  `[[rule]]\nid = "api"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\n${extra}\n`;
+
+Deno.test("[[rule]] via: an app from any app file reaches the model beside app", () => {
+  const r = loadRules(
+    viaRule(`app = "curl"\nvia = "backup"`),
+    app("curl"),
+    app("backup"),
+  );
+  assert.ok(r.ok, r.ok ? "" : r.errors.join("\n"));
+  assert.equal(r.policy.rules[0].via, "backup");
+  assert.equal(r.policy.rules[0].app, "curl");
+  const alone = loadRules(viaRule(`via = "backup"`), app("backup"));
+  assert.ok(alone.ok);
+  assert.equal(alone.policy.rules[0].via, "backup");
+  assert.equal(alone.policy.rules[0].app, undefined);
+});
+
+Deno.test("[[rule]] via: an unknown app, a wrong type, an inbound rule are located errors", () => {
+  const unknown = loadRules(viaRule(`via = "bakup"`), app("backup"));
+  assert.ok(!unknown.ok);
+  assert.deepEqual(unknown.errors.map(String), [
+    'rules.toml:6:7: rule[0].via: unknown app "bakup"; did you mean "backup"?',
+  ]);
+  const none = loadRules(viaRule(`via = "zzz"`));
+  assert.ok(!none.ok);
+  assert.match(
+    String(none.errors[0]),
+    /^rules\.toml:6:7: rule\[0\]\.via: unknown app "zzz"; define it/,
+  );
+  const wrong = loadRules(viaRule(`via = ["backup"]`), app("backup"));
+  assert.ok(!wrong.ok);
+  assert.match(String(wrong.errors[0]), /^rules\.toml:6:7: rule\[0\]\.via: /);
+  const inbound = loadRules(viaRule(`via = "backup"`).replace('"out"', '"in"'), app("backup"));
+  assert.ok(!inbound.ok);
+  assert.match(
+    String(inbound.errors[0]),
+    /^rules\.toml:6:7: rule\[0\]\.via: via is only allowed with direction "out"/,
+  );
+});

@@ -3,29 +3,36 @@
  * without NUL), identities and lineage read at the header's offsets.
  */
 import assert from "node:assert/strict";
-import { decodeEvent, HW, LAYOUT } from "../../ffi/structs.ts";
+import { decodeEvent, encodeEventRecord, HW, LAYOUT } from "../../ffi/structs.ts";
 import { IdentityPaths, recordToConnEvent } from "../../src/kernel/events.ts";
 import { openStore } from "../../src/store/store.ts";
 
+const enc = new TextEncoder();
+
+/** A record as the kernel writes it: head, `depth` ancestors, the path's bytes. */
 function record(o: { comm: Uint8Array; path: string; depth: number }): Uint8Array {
-  const f = LAYOUT.hw_event.fields;
-  const a = LAYOUT.hw_ancestor;
-  const b = new Uint8Array(LAYOUT.hw_event.size);
-  const v = new DataView(b.buffer);
-  v.setBigUint64(f["exe.dev"], 0x1_0000_0003n, true);
-  v.setBigUint64(f["exe.dev"] + 8, 2n ** 63n + 5n, true);
-  v.setUint32(f.tgid, 4242, true);
-  v.setUint16(f.depth, o.depth, true);
-  b.set(o.comm, f.comm);
-  b.set(new TextEncoder().encode(o.path), f.exe_path);
-  for (let i = 0; i < Math.min(o.depth, HW.LINEAGE_DEPTH); i++) {
-    const base = f.lineage + i * a.size;
-    v.setBigUint64(base + a.fields["exe.dev"], BigInt(i + 1), true);
-    v.setBigUint64(base + a.fields["exe.dev"] + 8, BigInt(100 + i), true);
-    v.setUint32(base + a.fields.tgid, 10 + i, true);
-    b.set(new TextEncoder().encode(`anc${i}`), base + a.fields.comm);
-  }
-  return b;
+  return encodeEventRecord({
+    exe: { dev: 0x1_0000_0003n, ino: 2n ** 63n + 5n },
+    tgid: 4242,
+    uid: 0,
+    kind: HW.EV_CONNECT,
+    verdict: 0,
+    family: 0,
+    proto: 0,
+    dport: 0,
+    reason: 0,
+    flags: 0,
+    rule: 0,
+    viaApp: 0,
+    daddr: new Uint8Array(16),
+    comm: o.comm,
+    exePath: enc.encode(o.path),
+    lineage: Array.from({ length: o.depth }, (_, i) => ({
+      exe: { dev: BigInt(i + 1), ino: BigInt(100 + i) },
+      tgid: 10 + i,
+      comm: enc.encode(`anc${i}`),
+    })),
+  });
 }
 
 Deno.test("decodeEvent: ASCII and UTF-8 strings, a comm without NUL, identities, lineage", () => {
@@ -47,11 +54,26 @@ Deno.test("decodeEvent: ASCII and UTF-8 strings, a comm without NUL, identities,
   const full = decodeEvent(record({
     comm: new TextEncoder().encode("x".repeat(HW.COMM_LEN)),
     path: "/usr/bin/curl",
-    depth: HW.LINEAGE_DEPTH + 3, // more than the array holds: clamped
+    depth: HW.LINEAGE_DEPTH,
   }));
   assert.equal(full.comm, "x".repeat(HW.COMM_LEN));
   assert.equal(full.exePath, "/usr/bin/curl");
   assert.equal(full.lineage.length, HW.LINEAGE_DEPTH);
+});
+
+Deno.test("decodeEvent: records are as long as their head says, no longer; bad heads are refused", () => {
+  const rec = record({ comm: enc.encode("c"), path: "/bin/true", depth: 2 });
+  assert.equal(rec.length, LAYOUT.hw_event.size + 2 * LAYOUT.hw_ancestor.size + 9);
+  assert.equal(decodeEvent(rec).exePath, "/bin/true");
+  // No path: the record ends after the lineage and the path reads "".
+  const bare = record({ comm: enc.encode("c"), path: "", depth: 1 });
+  assert.equal(bare.length, LAYOUT.hw_event.size + LAYOUT.hw_ancestor.size);
+  assert.equal(decodeEvent(bare).exePath, "");
+  // A record cut short, a depth beyond the lineage's bound: errors, not garbage.
+  assert.throws(() => decodeEvent(rec.subarray(0, rec.length - 1)), /short hw_event record/);
+  const deep = rec.slice();
+  new DataView(deep.buffer).setUint16(LAYOUT.hw_event.fields.depth, HW.LINEAGE_DEPTH + 1, true);
+  assert.throws(() => decodeEvent(deep), /bad hw_event record: depth 9/);
 });
 
 Deno.test("recordToConnEvent: identical ancestors share one frozen lineage; a change rebuilds it", async () => {
@@ -74,9 +96,8 @@ Deno.test("recordToConnEvent: identical ancestors share one frozen lineage; a ch
 
   // The grandparent renamed itself (prctl): same pids, other bytes → a new lineage.
   const c = a.slice();
-  const f = LAYOUT.hw_event.fields;
   const anc = LAYOUT.hw_ancestor;
-  c.set(new TextEncoder().encode("renamed\0"), f.lineage + anc.size + anc.fields.comm);
+  c.set(new TextEncoder().encode("renamed\0"), LAYOUT.hw_event.size + anc.size + anc.fields.comm);
   const ec = recordToConnEvent(c, resolver, 0);
   assert.notEqual(ec.lineage, ea.lineage);
   assert.deepEqual(ec.lineage.map((l) => l.comm), ["anc0", "renamed", "anc2"]);

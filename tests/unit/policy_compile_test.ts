@@ -14,12 +14,13 @@ import {
   rangeToPrefixes,
 } from "../../src/policy/port_classes.ts";
 import { lookupCompiled } from "../../src/policy/match.ts";
+import { FLT } from "../../ffi/filter_structs.ts";
 
 /**
  * The specification the compiled tables must meet: the first rule in file order whose direction,
- * protocol, remote, service port and app all match.
+ * protocol, remote, service port, app and via (an app among the caller's starters) all match.
  */
-function firstMatch(rules: readonly Rule[], pkt: Packet): number {
+function firstMatch(rules: readonly Rule[], pkt: Packet, starters: readonly string[] = []): number {
   return rules.findIndex((rule) => {
     if (rule.direction !== pkt.direction) return false;
     const keyed = [6, 17, 1, 58].includes(pkt.proto) ? pkt.proto : 255;
@@ -29,6 +30,7 @@ function firstMatch(rules: readonly Rule[], pkt: Packet): number {
       if (pkt.port === undefined) return false;
       if (!rule.ports.some((r) => pkt.port! >= r.from && pkt.port! <= r.to)) return false;
     }
+    if (rule.via !== undefined && !starters.includes(rule.via)) return false;
     return rule.app === undefined || rule.app === pkt.app;
   });
 }
@@ -134,6 +136,7 @@ function randomRules(next: () => number, n: number): Rule[] {
       });
     }
     if (r.direction === "out" && next() < 0.2) r.app = pick(["curl", "git"]);
+    if (r.direction === "out" && next() < 0.25) r.via = pick(["backup", "ci", "curl"]);
     rules.push(rule(i, r));
   }
   return rules;
@@ -141,8 +144,10 @@ function randomRules(next: () => number, n: number): Rule[] {
 
 Deno.test("compiled tables pick the same first rule as a file-order scan (random sets)", () => {
   const next = rng(42);
-  const appIds: Record<string, number> = { curl: 7, git: 9 };
+  const appIds: Record<string, number> = { curl: 7, git: 9, backup: 11, ci: 12 };
+  const lineages = [[], ["backup"], ["ci", "backup"], ["curl", "curl", "ci"], ["git"]];
   let checked = 0;
+  let viaDecided = 0;
   let matched = 0;
   for (let round = 0; round < 60; round++) {
     const rules = randomRules(next, 1 + Math.floor(next() * 25));
@@ -164,8 +169,16 @@ Deno.test("compiled tables pick the same first rule as a file-order scan (random
         ? ["curl", "git"][Math.floor(next() * 2)]
         : undefined;
       if (app) pkt.app = app;
-      const want = firstMatch(rules, pkt);
-      const got = lookupCompiled(compiled, pkt, app ? appIds[app] : 0);
+      // The connect hooks (an app) also see the caller's lineage; tc (no app) never does.
+      const starters = app ? lineages[Math.floor(next() * lineages.length)] : [];
+      const want = firstMatch(rules, pkt, starters);
+      const got = lookupCompiled(
+        compiled,
+        pkt,
+        app ? appIds[app] : 0,
+        starters.map((n) => appIds[n]),
+      );
+      if (want >= 0 && rules[want].via) viaDecided++;
       assert.equal(
         got,
         want,
@@ -177,6 +190,52 @@ Deno.test("compiled tables pick the same first rule as a file-order scan (random
   }
   assert.equal(checked, 4800);
   assert.ok(matched > 1000, `enough packets hit a rule (${matched})`);
+  assert.ok(viaDecided > 30, `enough packets decided by a via rule (${viaDecided})`);
+});
+
+Deno.test("via rules compile into one group per (app, via) with key ids no app has", () => {
+  const rules = [
+    rule(0, { direction: "out", via: "backup", ports: [{ from: 443, to: 443 }] }),
+    rule(1, { direction: "out", app: "curl", via: "backup", action: "deny" }),
+    rule(2, { direction: "out", app: "curl", via: "backup", protocol: "udp" }),
+    rule(3, { direction: "out", app: "curl" }),
+  ];
+  const ids: Record<string, number> = { curl: 7, backup: 11 };
+  const c = compilePolicy(policyOf(rules), { appId: (n) => ids[n] });
+  assert.deepEqual(c.vias, [
+    { appId: 0, viaApp: 11, keyId: FLT.VIA_ID_BASE },
+    { appId: 7, viaApp: 11, keyId: FLT.VIA_ID_BASE + 1 },
+  ]);
+  assert.ok((c.anyMask & FLT.VIA_BIT) !== 0, "the generation says it has via rules");
+  const keyed = new Set(c.addrs.map((e) => e.appId));
+  assert.deepEqual([...keyed].sort(), [7, FLT.VIA_ID_BASE, FLT.VIA_ID_BASE + 1].sort());
+  // No via rule: no via bit, no groups (the kernel then skips the lineage entirely).
+  const plain = compilePolicy(policyOf([rules[3]]), { appId: (n) => ids[n] });
+  assert.deepEqual(plain.vias, []);
+  assert.equal(plain.anyMask & FLT.VIA_BIT, 0);
+  // The model: curl started by backup is denied by rule 1; curl on its own falls to rule 3.
+  const pkt: Packet = {
+    direction: "out",
+    proto: 6,
+    family: 4,
+    remote: bytes("192.0.2.1"),
+    port: 80,
+  };
+  assert.equal(lookupCompiled(c, pkt, 7, [11]), 1);
+  assert.equal(lookupCompiled(c, pkt, 7, []), 3);
+  assert.equal(lookupCompiled(c, { ...pkt, port: 443 }, 9, [11]), 0);
+  assert.equal(lookupCompiled(c, { ...pkt, port: 443 }, 0, []), -1);
+});
+
+Deno.test("via rules naming an app without a kernel identity are skipped and reported", () => {
+  const rules = [rule(0, { direction: "out", via: "ghost", action: "deny" })];
+  const c = compilePolicy(policyOf(rules), { appId: () => undefined });
+  assert.deepEqual(c.skipped, [{
+    id: "r0",
+    reason: 'via app "ghost" has no approved kernel identity yet',
+  }]);
+  assert.equal(c.addrs.length, 0);
+  assert.deepEqual(c.vias, []);
 });
 
 Deno.test("rules of apps without a kernel identity are skipped and reported", () => {

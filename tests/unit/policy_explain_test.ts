@@ -90,3 +90,33 @@ Deno.test("explainPacket names the first matching rule and its line, or the defa
   assert.equal(d.decidedBy, "default-outbound");
   assert.equal(d.verdict, "allow");
 });
+
+Deno.test("explainPacket with --via: a via rule decides only for a process that app started", () => {
+  const r = validateTexts({
+    rulesFile: "rules.toml",
+    rulesText: `[[rule]]\nid = "api-via-backup"\naction = "allow"\ndirection = "out"\n` +
+      `protocol = "tcp"\nports = [443]\napp = "curl"\nvia = "backup"\n\n` +
+      `[[rule]]\nid = "api-no"\naction = "deny"\ndirection = "out"\nprotocol = "tcp"\n` +
+      `ports = [443]\napp = "curl"\n`,
+    appsTexts: [{
+      file: "apps.toml",
+      text: ["curl", "backup"].map((n) =>
+        `[[app]]\nname = "${n}"\npath = "/usr/bin/${n}"\nsha256 = "${"c".repeat(64)}"\n`
+      ).join("\n"),
+    }],
+  });
+  if (!r.ok) throw new Error(r.errors.join("\n"));
+  const via = explainPacket(r.policy, parsePacket("out tcp 192.0.2.1:443", "curl", "backup"));
+  assert.equal(via.ruleId, "api-via-backup");
+  assert.equal(via.verdict, "allow");
+  assert.match(via.why[0], /via "backup" \(started by it\) all match/);
+  assert.ok(
+    via.why.some((w) => /started \(at any depth\) by a process trusted as "backup"/.test(w)),
+  );
+  const own = explainPacket(r.policy, parsePacket("out tcp 192.0.2.1:443", "curl"));
+  assert.equal(own.ruleId, "api-no");
+  assert.ok(own.why.some((w) => /via rules were skipped: give --via NAME/.test(w)));
+  const other = explainPacket(r.policy, parsePacket("out tcp 192.0.2.1:443", "curl", "curl"));
+  assert.equal(other.ruleId, "api-no");
+  assert.throws(() => parsePacket("in tcp 192.0.2.7:22", undefined, "backup"), /outbound/);
+});

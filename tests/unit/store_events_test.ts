@@ -209,3 +209,47 @@ Deno.test("audit, app hash history and integrity changes round-trip", () =>
     assert.equal(s.integrityChanges().length, 2);
     assert.equal(s.integrityChanges({ limit: 1 })[0].path, "/etc/shadow");
   }));
+
+Deno.test("events: a lineage is stored once however many rows share it, and retention drops unused ones", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-store-" });
+  const path = `${dir}/hashwall.db`;
+  const s = openStore(path);
+  try {
+    const shared = Object.freeze([
+      Object.freeze({ tgid: 7, comm: "bash", dev: "1", ino: "9", exe: "/usr/bin/bash" }),
+      Object.freeze({ tgid: 1, comm: "systemd", dev: "1", ino: "2", exe: "/sbin/init" }),
+    ]) as unknown as ConnEvent["lineage"];
+    // Old rows: each its own copy of one lineage (not shared); new rows share a frozen array.
+    s.insertEvents(Array.from({ length: 3 }, (_, i) => ev(i, { time: 1000 + i })));
+    s.insertEvents(Array.from({ length: 500 }, (_, i) => ev(i, { lineage: shared })));
+    s.insertEvents([ev(9, { lineage: [] })]);
+    // A refused batch (an invalid row after a new lineage) writes no lineage.
+    const fresh = [{ tgid: 3, comm: "sh", dev: "1", ino: "3", exe: "/bin/sh" }];
+    assert.throws(() => s.insertEvents([ev(1, { lineage: fresh }), ev(2, { dport: -1 })]));
+    s.insertEvents([ev(1, { lineage: fresh })]);
+
+    const all = s.queryEvents({ limit: 1000 });
+    assert.equal(all.length, 505);
+    assert.deepEqual(all[0].lineage, fresh);
+    assert.deepEqual(all[1].lineage, []);
+    assert.deepEqual(all[2].lineage, shared);
+    assert.deepEqual(all.at(-1)!.lineage, ev(0).lineage);
+    const { DatabaseSync } = await import("node:sqlite");
+    const db = new DatabaseSync(path, { readOnly: true });
+    const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+    try {
+      assert.equal(count("SELECT count(*) AS n FROM lineages"), 3, "ev(0)'s, shared, fresh");
+      assert.equal(count("SELECT count(*) AS n FROM conn_events WHERE lineage_id IS NULL"), 1);
+      // Retention deletes the 3 oldest rows: their lineage goes with them, the others stay.
+      assert.equal(s.applyRetention({ maxAgeDays: 1, now: 1000 + 86_400_000 + 3 }).events, 3);
+      assert.equal(count("SELECT count(*) AS n FROM lineages"), 2);
+      s.insertEvents([ev(4)]); // its lineage again: written anew, not a dangling id
+      assert.deepEqual(s.queryEvents({ limit: 1 })[0].lineage, ev(4).lineage);
+    } finally {
+      db.close();
+    }
+  } finally {
+    s.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -102,3 +102,30 @@ Deno.test("store: read-only open reads without writing and refuses a missing fil
     r.close();
     w.close();
   }));
+
+Deno.test("migration 6: rows written before it keep their lineage; a read-only open of a schema-5 file reads them", () =>
+  withTempDir((dir) => {
+    const path = `${dir}/hashwall.db`;
+    const lineage = [{ tgid: 1, comm: "systemd", dev: "1", ino: "2", exe: "/sbin/init" }];
+    const db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL");
+    applyMigrations(db, MIGRATIONS.slice(0, 5));
+    db.prepare(
+      `INSERT INTO conn_events (time, kind, verdict, reason, tgid, uid, comm, exe, dev, ino,
+         family, daddr, dport, proto, lineage) VALUES (1, 'connect', 'deny', 'unknown_app', 5, 0,
+         'curl', '/usr/bin/curl', '1', '3', 4, '10.0.0.1', 443, 6, ?)`,
+    ).run(JSON.stringify(lineage));
+    db.close();
+    // This build's CLI reading the file of an older daemon (not migrated yet).
+    const r = openStore(path, { readOnly: true });
+    assert.equal(r.schemaVersion(), 5);
+    assert.deepEqual(r.queryEvents().map((e) => e.lineage), [lineage]);
+    assert.deepEqual(r.unknownExes()[0].last.lineage, lineage);
+    r.close();
+    // Migrated: the old row still reads its own lineage, a new one the shared table's.
+    const w = openStore(path);
+    assert.equal(w.schemaVersion(), 6);
+    w.insertEvents([{ ...w.queryEvents()[0], id: undefined, time: 2, tgid: 6 }]);
+    assert.deepEqual(w.queryEvents().map((e) => [e.tgid, e.lineage]), [[6, lineage], [5, lineage]]);
+    w.close();
+  }));

@@ -49,6 +49,7 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
                     <th>Remote</th>
                     <th>Ports</th>
                     <th>App</th>
+                    <th>Via</th>
                     <th class="right">Hits</th>
                   </tr>
                 </thead>
@@ -74,6 +75,7 @@ export function RulesPage({ ctx, data }: { ctx: PageContext; data: RulesPageData
                         {r.ports?.join(", ") ?? "any"}
                       </td>
                       <td class="wrap-any" data-label="app">{r.app ?? "—"}</td>
+                      <td class="wrap-any" data-label="via">{r.via ?? "—"}</td>
                       <td class="right mono" data-label="hits">{r.hits}</td>
                     </tr>
                   ))}
