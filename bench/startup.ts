@@ -1,24 +1,30 @@
 /**
- * `hashwall run` to ready (issue 8): the time from spawning the daemon until it logs
- * `"msg":"hashwall <version> enforcing"`, with 1 000 approved apps whose files exist (copies of a
- * small binary, each with a different 4-byte tail, listed in apps.toml with their real SHA-256).
+ * `hashwall run` to enforcing (issues 8 and 22): the wall time from spawning the shipped
+ * `dist/hashwall` (through its launcher; `HASHWALL_BIN` overrides) until it logs
+ * `"msg":"hashwall <version> enforcing"` — the line that comes once the control socket answers.
  *
- * Three starts per configuration:
- *   cold  — fresh state folder, page cache dropped first (every file and the daemon's own code
- *           read from disk);
- *   first — fresh state folder, page cache warm;
- *   warm  — a second start on the state folder of `first` (takes over its pins; a hash cache in
- *           the state folder would be used here).
- * Baseline in the same run: the same three starts with 0 apps; ratios are 1 000 apps / 0 apps.
- * Goal: warm start with 1 000 apps ≤ 1 s. Each daemon runs on a test cgroup with `--ui off`,
- * is stopped with SIGTERM, and its instance is disabled (pins removed) before the next.
+ * Arms (each `--rounds` times, medians; every start on a fresh test cgroup's daemon, `--ui off`,
+ * `--interfaces none`, stopped with SIGTERM and its pins removed afterwards):
+ *   0 apps warm        — baseline: fresh state folder, page cache warm, no apps;
+ *   N apps warm        — N copies of a small binary (each a different 4-byte tail) in apps.toml,
+ *                        fresh state folder, page cache warm;
+ *   N apps restart     — a second start on the state of the previous arm (takes over its pins:
+ *                        every pinned approval is re-checked and every file re-hashed);
+ *   /usr/bin warm      — every regular file of /usr/bin approved, page cache warm;
+ *   /usr/bin cold      — the same after `sync; echo 3 > /proc/sys/vm/drop_caches` (every file, the
+ *                        runtime and the bundle read from disk).
+ * Goals (issue 22): N apps warm and N apps restart ≤ 300 ms; /usr/bin cold ≤ 1 s.
+ *
+ * Besides the wall time it prints the daemon's own phases (the ready line's `startMs`: `boot` is
+ * the process's age when start() began, i.e. runtime start + module evaluation), the launcher's
+ * share (wall − process age at ready) and the CPU time the daemon used.
  *
  * Run: deno run -A bench/startup.ts [--rounds 3] [--apps 1000]
  *
  * @module
  */
 import { createHash } from "node:crypto";
-import { hashwallCommand, runHashwall, writeTestConfig } from "../tests/helpers/daemon.ts";
+import { runHashwall, writeTestConfig } from "../tests/helpers/daemon.ts";
 import { createTestCgroup, removeTestParentIfEmpty } from "../tests/helpers/cgroup.ts";
 import { instanceName, pinPaths } from "../src/kernel/pins.ts";
 import { closeBpfFd, mapKeys, objGet } from "../ffi/libbpf.ts";
@@ -30,11 +36,24 @@ import { fmt, markdownTable, printSummary } from "./lib/report.ts";
 import { intOptionsOrExit } from "./lib/args.ts";
 
 const opts = intOptionsOrExit(Deno.args, { rounds: 3, apps: 1000 }, "bench/startup.ts");
-const GOAL_WARM_MS = 1000;
+const GOAL_WARM_MS = 300;
+const GOAL_COLD_USR_BIN_MS = 1000;
 const READY = /"msg":"hashwall \d[^"]* (enforcing|learning)"/;
 const START_TIMEOUT_MS = 60_000;
-const VARIANTS = ["cold", "first", "warm"] as const;
-type Variant = (typeof VARIANTS)[number];
+const DIST = new URL("../dist/hashwall", import.meta.url).pathname;
+
+/** The shipped binary (through its launcher): `HASHWALL_BIN`, else this checkout's dist/. */
+function hashwallBin(): string {
+  const bin = Deno.env.get("HASHWALL_BIN") ?? DIST;
+  try {
+    Deno.statSync(bin);
+  } catch {
+    console.error(`bench/startup.ts: ${bin} missing: run ./build.sh build first`);
+    Deno.exit(2);
+  }
+  return bin;
+}
+const BIN = hashwallBin();
 
 /** The daemon being timed, so a SIGINT/SIGTERM cleanup can kill it. */
 let liveDaemon: Deno.ChildProcess | undefined;
@@ -49,8 +68,14 @@ async function killLiveDaemon(): Promise<void> {
   await d.status;
 }
 
+interface BenchApp {
+  name: string;
+  path: string;
+  sha256: string;
+}
+
 /** Writes `n` distinct files (base bytes + a 4-byte index) and returns their apps.toml entries. */
-async function makeApps(dir: string, base: Uint8Array, n: number) {
+async function makeApps(dir: string, base: Uint8Array, n: number): Promise<BenchApp[]> {
   await Deno.mkdir(dir, { recursive: true });
   const apps = [];
   for (let i = 0; i < n; i++) {
@@ -63,6 +88,29 @@ async function makeApps(dir: string, base: Uint8Array, n: number) {
     apps.push({ name: `bench-app-${i}`, path, sha256 });
   }
   return apps;
+}
+
+/** Every regular file directly in /usr/bin (symlinks left out), with its SHA-256. */
+async function usrBinApps(): Promise<{ apps: BenchApp[]; bytes: number; inodes: number }> {
+  const apps: BenchApp[] = [];
+  const inodes = new Set<number>();
+  let bytes = 0;
+  const names = [...Deno.readDirSync("/usr/bin")].filter((e) => e.isFile).map((e) => e.name)
+    .sort();
+  for (const [i, name] of names.entries()) {
+    const path = `/usr/bin/${name}`;
+    const data = await Deno.readFile(path);
+    // Hard links are one kernel identity for several apps.
+    const ino = Deno.statSync(path).ino!;
+    if (!inodes.has(ino)) bytes += data.length;
+    inodes.add(ino);
+    apps.push({
+      name: `usr-bin-${i}`,
+      path,
+      sha256: createHash("sha256").update(data).digest("hex"),
+    });
+  }
+  return { apps, bytes, inodes: inodes.size };
 }
 
 /** Number of identities in an instance's pinned hw_approved map (proof the apps were approved). */
@@ -85,18 +133,22 @@ function cpuMsOf(pid: number): number {
   return (Number(f[11]) + Number(f[12])) * 10;
 }
 
+/** One timed start. */
+interface Start {
+  ms: number;
+  cpuMs: number;
+  approved: number;
+  hwmMB: number;
+  /** The daemon's own phases from the ready line (`startMs`), ms. */
+  phases: Record<string, number>;
+}
+
 /**
- * Starts the daemon, returns ms from spawn to the ready line and the approved count, and stops
- * it (SIGTERM; SIGKILL after 15 s). The daemon is killed on every path.
+ * Starts the daemon, returns ms from spawn to the ready line, its phases and the approved count,
+ * and stops it (SIGTERM; SIGKILL after 15 s). The daemon is killed on every path.
  */
-async function timeStart(
-  configDir: string,
-  stateDir: string,
-  cgroup: string,
-): Promise<{ ms: number; cpuMs: number; approved: number; hwmMB: number }> {
-  const [cmd, ...pre] = hashwallCommand();
+async function timeStart(configDir: string, stateDir: string, cgroup: string): Promise<Start> {
   const args = [
-    ...pre,
     "run",
     "--config",
     configDir,
@@ -114,7 +166,7 @@ async function timeStart(
     "none",
   ];
   const t0 = performance.now();
-  const child = new Deno.Command(cmd, {
+  const child = new Deno.Command(BIN, {
     args,
     stdin: "null",
     stdout: "null",
@@ -124,6 +176,7 @@ async function timeStart(
   liveDaemon = child;
   const log: string[] = [];
   let ready = -1;
+  let readyLine = "";
   let cpuAtReady = 0;
   let hwmAtReady = 0;
   // Reads stderr to the end (so the daemon never blocks on a full pipe), noting the ready time.
@@ -134,8 +187,10 @@ async function timeStart(
       const parts = buf.split("\n");
       buf = parts.pop()!;
       log.push(...parts);
-      if (ready < 0 && parts.some((l) => READY.test(l))) {
+      const line = ready < 0 ? parts.find((l) => READY.test(l)) : undefined;
+      if (line) {
         ready = performance.now() - t0;
+        readyLine = line;
         cpuAtReady = cpuMsOf(child.pid);
         hwmAtReady = peakRssBytes(child.pid) / 1e6;
       }
@@ -146,10 +201,19 @@ async function timeStart(
   try {
     const deadline = performance.now() + START_TIMEOUT_MS;
     while (ready < 0 && !exited && performance.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
+      await new Promise((r) => setTimeout(r, 2));
     }
     if (ready < 0) throw new Error(`daemon never became ready; it logged:\n${log.join("\n")}`);
-    return { ms: ready, cpuMs: cpuAtReady, approved: approvedCount(stateDir), hwmMB: hwmAtReady };
+    const phases: Record<string, number> = JSON.parse(readyLine).startMs ?? {};
+    // The launcher's share: wall time minus the age of the daemon process at its ready line.
+    if (typeof phases.ready === "number") phases.launcher = Math.round(ready - phases.ready);
+    return {
+      ms: ready,
+      cpuMs: cpuAtReady,
+      approved: approvedCount(stateDir),
+      hwmMB: hwmAtReady,
+      phases,
+    };
   } finally {
     const killer = setTimeout(() => {
       try {
@@ -166,121 +230,122 @@ async function timeStart(
   }
 }
 
+const ARMS = ["0 apps warm", "N apps warm", "N apps restart", "/usr/bin warm", "/usr/bin cold"];
+type Arm = (typeof ARMS)[number];
+
 await runBench(async (cleanup) => {
   const dir = await Deno.makeTempDir({ prefix: "hw-bench-startup-" });
   cleanup.defer(`remove ${dir}`, () => Deno.remove(dir, { recursive: true }));
   cleanup.defer("remove test cgroup parent", () => removeTestParentIfEmpty());
   const cg = await createTestCgroup("bench-startup");
   cleanup.defer("remove cgroup", () => cg.remove());
+  cleanup.defer("kill the daemon being timed", killLiveDaemon);
 
   const base = await Deno.readFile(await buildNetclient(dir, "base"));
-  const configs = new Map<number, string>();
-  for (const n of [0, opts.apps]) {
-    const configDir = `${dir}/config-${n}`;
-    await writeTestConfig(configDir, {
-      mode: "enforcing",
-      apps: await makeApps(`${dir}/apps-${n}`, base, n),
-    });
-    configs.set(n, configDir);
+  const usrBin = await usrBinApps();
+  /** Config folder and the number of distinct identities its apps approve. */
+  const configs: Record<string, { dir: string; apps: number }> = {};
+  for (
+    const [name, apps] of [
+      ["zero", []],
+      ["n", await makeApps(`${dir}/apps-n`, base, opts.apps)],
+      ["usrbin", usrBin.apps],
+    ] as const
+  ) {
+    const configDir = `${dir}/config-${name}`;
+    await writeTestConfig(configDir, { mode: "enforcing", apps: [...apps] });
+    configs[name] = { dir: configDir, apps: name === "usrbin" ? usrBin.inodes : apps.length };
   }
 
-  const times = new Map<string, number[]>();
-  const cpuTimes = new Map<string, number[]>();
-  /** Peak RSS (VmHWM) of the daemon at ready, per app count: hashing included. */
-  const hwm = new Map<number, number[]>();
-  const key = (n: number, v: Variant) => `${n}/${v}`;
-  const record = (n: number, v: Variant, ms: number, cpuMs: number, approved: number) => {
-    if (!cpuTimes.has(key(n, v))) cpuTimes.set(key(n, v), []);
-    cpuTimes.get(key(n, v))!.push(cpuMs);
-    if (approved !== n) throw new Error(`${v} start with ${n} apps approved ${approved}`);
-    if (!times.has(key(n, v))) times.set(key(n, v), []);
-    times.get(key(n, v))!.push(ms);
-  };
+  const starts = new Map<Arm, Start[]>(ARMS.map((a) => [a, []]));
   let seq = 0;
-  for (let r = 0; r < opts.rounds; r++) {
-    // Alternate which configuration goes first, so drift does not favour one.
-    const order = r % 2 === 0 ? [0, opts.apps] : [opts.apps, 0];
-    for (const n of order) {
-      const configDir = configs.get(n)!;
-      for (const fresh of ["cold", "first"] as const) {
-        const stateDir = `${dir}/state-${seq++}`;
-        cleanup.defer(`disable ${stateDir}`, () => runHashwall(["disable", "--state", stateDir]));
-        cleanup.defer("kill the daemon being timed", killLiveDaemon);
-        if (fresh === "cold") await dropCaches();
-        const first = await timeStart(configDir, stateDir, cg.path);
-        record(n, fresh, first.ms, first.cpuMs, first.approved);
-        if (!hwm.has(n)) hwm.set(n, []);
-        hwm.get(n)!.push(first.hwmMB);
-        if (fresh === "first") {
-          const warm = await timeStart(configDir, stateDir, cg.path);
-          record(n, "warm", warm.ms, warm.cpuMs, warm.approved);
-        }
-        // Pins go now (the deferred disable covers failure paths).
-        const off = await runHashwall(["disable", "--state", stateDir]);
-        if (off.code !== 0) throw new Error(`hashwall disable --state ${stateDir}: ${off.stderr}`);
-      }
+  /** A fresh state folder whose pins are removed afterwards (and on every failure path). */
+  const freshState = () => {
+    const stateDir = `${dir}/state-${seq++}`;
+    cleanup.defer(`disable ${stateDir}`, () => runHashwall(["disable", "--state", stateDir]));
+    return stateDir;
+  };
+  const disable = async (stateDir: string) => {
+    const off = await runHashwall(["disable", "--state", stateDir]);
+    if (off.code !== 0) throw new Error(`hashwall disable --state ${stateDir}: ${off.stderr}`);
+  };
+  const run = async (arm: Arm, cfg: string, stateDir: string) => {
+    const s = await timeStart(configs[cfg].dir, stateDir, cg.path);
+    if (s.approved !== configs[cfg].apps) {
+      throw new Error(`${arm}: ${s.approved} identities approved, want ${configs[cfg].apps}`);
     }
+    starts.get(arm)!.push(s);
+  };
+  for (let r = 0; r < opts.rounds; r++) {
+    let st = freshState();
+    await run("0 apps warm", "zero", st);
+    await disable(st);
+    st = freshState();
+    await run("N apps warm", "n", st);
+    await run("N apps restart", "n", st);
+    await disable(st);
+    st = freshState();
+    await run("/usr/bin warm", "usrbin", st);
+    await disable(st);
+    st = freshState();
+    await dropCaches();
+    await run("/usr/bin cold", "usrbin", st);
+    await disable(st);
   }
 
-  const med = (n: number, v: Variant) => median(times.get(key(n, v))!);
-  const cpu = (n: number, v: Variant) => median(cpuTimes.get(key(n, v))!);
+  const med = (arm: Arm, f: (s: Start) => number) => median(starts.get(arm)!.map(f));
+  const label = (arm: Arm) => arm.replace("N apps", `${fmt(opts.apps)} apps`);
+  const phaseNames = [
+    ...new Set(ARMS.flatMap((a) => starts.get(a)!.flatMap((s) => Object.keys(s.phases)))),
+  ]
+    .filter((p) => p !== "ready");
   console.log(
-    `hashwall run → ready ("hashwall <version> enforcing"), ${opts.rounds} rounds, medians; ` +
-      `${fmt(opts.apps)} apps of ${fmt(base.length + 4)} bytes each. Wall time from spawn, and ` +
-      `the daemon's CPU time (all threads, 10 ms ticks) at ready. Load average at the end: ` +
-      `${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}.`,
+    `hashwall run (${BIN}) → ready ("hashwall <version> enforcing"), ${opts.rounds} rounds, ` +
+      `medians; ${fmt(opts.apps)} apps of ${fmt(base.length + 4)} bytes; /usr/bin: ` +
+      `${fmt(usrBin.apps.length)} regular files, ${fmt(usrBin.bytes / 1e6)} MB. Load average at ` +
+      `the end: ${Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ")}.`,
   );
   console.log("");
   console.log(markdownTable(
-    [
-      "start",
-      "0 apps (baseline)",
-      `${fmt(opts.apps)} apps`,
-      "ratio",
-      "added by the apps",
-      "CPU 0 apps",
-      `CPU ${fmt(opts.apps)} apps`,
-      "CPU ratio",
-    ],
-    VARIANTS.map((v) => [
-      v,
-      `${fmt(med(0, v))} ms`,
-      `${fmt(med(opts.apps, v))} ms`,
-      (med(opts.apps, v) / med(0, v)).toFixed(2),
-      `${fmt(med(opts.apps, v) - med(0, v))} ms`,
-      `${fmt(cpu(0, v))} ms`,
-      `${fmt(cpu(opts.apps, v))} ms`,
-      (cpu(opts.apps, v) / cpu(0, v)).toFixed(2),
+    ["start", "wall", "CPU", "peak RSS", ...phaseNames.map((p) => `${p} ms`)],
+    ARMS.map((a) => [
+      label(a),
+      `${fmt(med(a, (s) => s.ms))} ms`,
+      `${fmt(med(a, (s) => s.cpuMs))} ms`,
+      `${fmt(med(a, (s) => s.hwmMB))} MB`,
+      ...phaseNames.map((p) => fmt(med(a, (s) => s.phases[p] ?? 0))),
     ]),
   ));
   console.log("");
-  const warm = med(opts.apps, "warm");
+  const warm = Math.max(med("N apps warm", (s) => s.ms), med("N apps restart", (s) => s.ms));
+  const cold = med("/usr/bin cold", (s) => s.ms);
+  const warmMet = warm <= GOAL_WARM_MS;
+  const coldMet = cold <= GOAL_COLD_USR_BIN_MS;
   console.log(
-    `goal: warm start with ${fmt(opts.apps)} apps ≤ ${GOAL_WARM_MS} ms: ` +
-      `${warm <= GOAL_WARM_MS ? "met" : "NOT met"} (${fmt(warm)} ms). Every start hashes every ` +
-      `app file by design (a cache row from an earlier run proves nothing against root).`,
+    `goal: ${fmt(opts.apps)} apps, warm page cache (fresh and restart) ≤ ${GOAL_WARM_MS} ms: ` +
+      `${warmMet ? "met" : "NOT met"} (${fmt(warm)} ms, the slower of the two)`,
   );
-  const hwm0 = median(hwm.get(0)!);
-  const hwmN = median(hwm.get(opts.apps)!);
   console.log(
-    `peak RSS of the daemon at ready (VmHWM, median of cold and first starts): ` +
-      `${round(hwm0, 1)} MB with 0 apps, ${round(hwmN, 1)} MB with ${fmt(opts.apps)} apps.`,
+    `goal: every regular file of /usr/bin, page cache dropped ≤ ${GOAL_COLD_USR_BIN_MS} ms: ` +
+      `${coldMet ? "met" : "NOT met"} (${fmt(cold)} ms). Every start hashes every app file by ` +
+      `design (a cache row from an earlier run proves nothing against root).`,
   );
   printSummary({
     name: "startup",
-    peakRssMB: { baseline: round(hwm0, 1), apps: round(hwmN, 1) },
-    ratio: round(warm / med(0, "warm")),
-    goal: `warm <= ${GOAL_WARM_MS} ms with ${opts.apps} apps`,
-    met: warm <= GOAL_WARM_MS,
+    goal:
+      `${opts.apps} apps warm <= ${GOAL_WARM_MS} ms; /usr/bin cold <= ${GOAL_COLD_USR_BIN_MS} ms`,
+    met: warmMet && coldMet,
     apps: opts.apps,
+    usrBinFiles: usrBin.apps.length,
+    usrBinMB: round(usrBin.bytes / 1e6, 1),
     rounds: opts.rounds,
-    ms: Object.fromEntries(
-      VARIANTS.map((
-        v,
-      ) => [v, { baseline: round(med(0, v), 1), apps: round(med(opts.apps, v), 1) }]),
-    ),
-    cpuMs: Object.fromEntries(
-      VARIANTS.map((v) => [v, { baseline: cpu(0, v), apps: cpu(opts.apps, v) }]),
+    ms: Object.fromEntries(ARMS.map((a) => [a, round(med(a, (s) => s.ms), 1)])),
+    cpuMs: Object.fromEntries(ARMS.map((a) => [a, med(a, (s) => s.cpuMs)])),
+    peakRssMB: Object.fromEntries(ARMS.map((a) => [a, round(med(a, (s) => s.hwmMB), 1)])),
+    phasesMs: Object.fromEntries(
+      ARMS.map((
+        a,
+      ) => [a, Object.fromEntries(phaseNames.map((p) => [p, med(a, (s) => s.phases[p] ?? 0)]))]),
     ),
   });
 });

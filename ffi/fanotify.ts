@@ -10,6 +10,7 @@
  */
 import {
   bindLibc,
+  closeFd,
   cString,
   errno,
   ErrnoError,
@@ -107,6 +108,15 @@ const SYMBOLS = {
     result: "i32",
     nonblocking: true,
   },
+  /** The same, on the calling thread: a hash worker has nothing else to do meanwhile. */
+  sync_file_range: { parameters: ["i32", "i64", "i64", "u32"], result: "i32" },
+  /** posix_fadvise(2) off the event loop: WILLNEED starts reads that may wait for the disk. */
+  posix_fadvise_async: {
+    name: "posix_fadvise",
+    parameters: ["i32", "i64", "i64", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
   /** poll(2) off the event loop: the thread waits, the event loop stays free. */
   poll_async: {
     name: "poll",
@@ -140,6 +150,33 @@ export const SYNC_FILE_RANGE_ALL = 1 | 2 | 4;
  */
 export async function writeBack(fd: number): Promise<number> {
   return await libc().sync_file_range_async(fd, 0n, 0n, SYNC_FILE_RANGE_ALL);
+}
+
+/** {@link writeBack} on the calling thread (hash workers: blocking them costs nothing). */
+export function writeBackSync(fd: number): number {
+  return libc().sync_file_range(fd, 0n, 0n, SYNC_FILE_RANGE_ALL);
+}
+
+/** posix_fadvise advice: start reading the range into the page cache now. */
+export const POSIX_FADV_WILLNEED = 3;
+
+/**
+ * Starts reading all of `path` into the page cache (posix_fadvise WILLNEED on an FFI thread) and
+ * closes it when the reads are queued, so a later sequential read of a cold file finds it cached
+ * and many files' reads are in flight at once. Best effort: a file that cannot be opened is left
+ * to the hash that follows, which reports the error.
+ */
+export function prefetchFile(path: string): Promise<void> {
+  let fd: number;
+  try {
+    fd = openRead(path);
+  } catch {
+    return Promise.resolve();
+  }
+  return libc().posix_fadvise_async(fd, 0n, 0n, POSIX_FADV_WILLNEED).then(
+    () => closeFd(fd),
+    () => closeFd(fd),
+  );
 }
 
 /** The symbols of ffi/libc.ts and this module in one table, bound once per thread. */

@@ -96,6 +96,17 @@ export interface ApprovalIdentity extends ProcessSource {
   dirKey(path: string): ExeKey;
 }
 
+/**
+ * Start-up hashes begun before the kernel identity readout exists (src/identity/early_hash.ts
+ * `EarlyHashes`): `finish` keys them once it does, `abandon` closes their fds.
+ */
+export interface EarlyHashing {
+  finish(
+    onProgress?: (done: number, total: number, last: KeyedResult) => void,
+  ): Promise<KeyedResult[]>;
+  abandon(): Promise<void>;
+}
+
 /** Package trust (src/daemon/package_approvals.ts `PackageApprovals`). */
 export interface ApprovalPackages {
   /** A re-hash did not match: approve the new content when its package update ships it. */
@@ -158,6 +169,8 @@ export interface ApprovalPorts {
   readonly proc: ProcessFacts;
   /** The hash pool handed to identity.hashMany. */
   readonly pool: unknown;
+  /** Starts hashing `paths` on the pool now, before the kernel objects load (start only). */
+  earlyHash(paths: string[]): EarlyHashing;
   /** Creates the file watch (started by the machine). */
   newWatcher(onEvent: (e: WatchEvent) => void): ApprovalWatcher;
   /** Creates the exec gate (started by the machine when the policy asks for it). */

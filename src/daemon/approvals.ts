@@ -30,13 +30,37 @@ import { type ExeKey, HW, NO_TIMES } from "../../ffi/structs.ts";
 import type { AllowRequest, AppInfo, ConnEvent } from "../api/types.ts";
 import { appHashRecord } from "./event_log.ts";
 import type { RuntimeState } from "./runtime_state.ts";
-import type { ApprovalGate, ApprovalPorts, ApprovalWatcher } from "./approval_ports.ts";
+import type {
+  ApprovalGate,
+  ApprovalPorts,
+  ApprovalWatcher,
+  EarlyHashing,
+} from "./approval_ports.ts";
 import { Revoker } from "./revocation.ts";
 import { ONCE_DEV, syncExecMaps, syncKernel, trustRunning } from "./kernel_sync.ts";
 
 /** The synthetic identity of a `--for once` approval: no real file has dev = 2^64-1. */
 export function onceKey(tgid: number): ExeKey {
   return { dev: ONCE_DEV, ino: BigInt(tgid) };
+}
+
+/** Marks a fanotify overflow in the start-up guard's event set (no path can be this). */
+const OVERFLOW = "\0overflow";
+
+/** Start-up hashes in flight ({@link Approvals.beginHashes}); {@link Approvals.verifyAll} ends them. */
+export interface StartHashes {
+  states: AppState[];
+  /** Each app's change counter when its hash started: a watch event meanwhile voids it. */
+  since: number[];
+  watched: Set<string>;
+  early: EarlyHashing;
+}
+
+/** An already resolved {@link Promise.withResolvers} record. */
+function resolved(): PromiseWithResolvers<void> {
+  const r = Promise.withResolvers<void>();
+  r.resolve();
+  return r;
 }
 
 /** A `--for once` approval: it ends when its process exits. */
@@ -65,6 +89,15 @@ export class Approvals {
    * own hash replaces it. A watch event for the path revokes it (see guardPinned).
    */
   #pinnedByPath = new Map<string, ExeKey>();
+  /** Paths of watch events from startWatch until guardPinned ran (see there). */
+  #guardEvents?: Set<string>;
+  /**
+   * Pending from startWatch until the daemon loaded its kernel objects ({@link kernelLoaded}):
+   * re-hashes queued by watch events meanwhile wait for it.
+   */
+  #kernelLoaded = resolved();
+  /** True from startWatch until {@link kernelLoaded}. */
+  #loading = false;
 
   constructor(ports: ApprovalPorts, registry: AppRegistry, runtime: RuntimeState) {
     this.#p = ports;
@@ -137,16 +170,34 @@ export class Approvals {
 
   // ---------------------------------------------------------------- start
 
-  /** Hashes every app (start): on the pool, with each hash voided by a watch event meanwhile. */
-  async verifyAll(onProgress?: (done: number, total: number, path?: string) => void) {
+  /**
+   * Starts hashing every app (start, right after {@link startWatch}): the hash workers run while
+   * the daemon loads its kernel objects; {@link verifyAll} keys and applies the results.
+   */
+  beginHashes(): StartHashes {
     const states = this.#registry.list();
-    // Each app's change counter before its hash starts: a watch event meanwhile voids the result.
-    const since = states.map((s) => s.changeSeq);
-    const watched = new Set(this.watchedFiles());
-    const results = await this.#p.identity.hashMany(
-      this.#p.pool as never,
-      states.map((s) => s.app.path),
-      (done, total, last) => onProgress?.(done, total, last.path),
+    return {
+      states,
+      since: states.map((s) => s.changeSeq),
+      watched: new Set(this.watchedFiles()),
+      early: this.#p.earlyHash(states.map((s) => s.app.path)),
+    };
+  }
+
+  /** The kernel objects are loaded (start, after startWatch): queued re-hashes may run. */
+  kernelLoaded(): void {
+    this.#loading = false;
+    this.#kernelLoaded.resolve();
+  }
+
+  /** Finishes the start-up hashes: each hash is voided by a watch event since it started. */
+  async verifyAll(
+    hashing: StartHashes,
+    onProgress?: (done: number, total: number, path?: string) => void,
+  ) {
+    const { states, since, watched } = hashing;
+    const results = await hashing.early.finish((done, total, last) =>
+      onProgress?.(done, total, last.path)
     );
     results.forEach((r, i) => {
       const st = states[i];
@@ -188,6 +239,10 @@ export class Approvals {
    */
   guardPinned(): void {
     this.#pinnedByPath.clear();
+    // Watch events that arrived between the watch going live and this check (the kernel objects
+    // load in between): such a file changed while nothing guarded its pinned approval.
+    const seen = this.#guardEvents;
+    this.#guardEvents = undefined;
     const byId = new Map(this.#registry.list().map((s) => [s.id, s]));
     const pinned: { key: ExeKey; st?: AppState }[] = [];
     for (const key of this.#p.kernel.approvedKeys()) {
@@ -204,7 +259,8 @@ export class Approvals {
       let keep = false;
       if (id && !(id instanceof Error)) {
         const row = this.#p.cache?.row(id);
-        keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256;
+        keep = keyString(id.key) === keyString(p.key) && row?.sha256 === p.st!.app.sha256 &&
+          !seen?.has(p.st!.app.path) && !seen?.has(OVERFLOW);
       }
       if (keep) this.#pinnedByPath.set(p.st!.app.path, p.key);
       else if (!p.st) {
@@ -303,6 +359,9 @@ export class Approvals {
 
   /** Watches the approved apps' files: the first write revokes (see onWatch). */
   startWatch(): void {
+    this.#guardEvents = new Set();
+    this.#kernelLoaded = Promise.withResolvers<void>();
+    this.#loading = true;
     try {
       this.#watcher = this.#p.newWatcher((e) => this.onWatch(e));
       for (const s of this.#registry.list()) this.#watchApp(s);
@@ -333,6 +392,8 @@ export class Approvals {
    */
   onWatch(e: WatchEvent): void {
     const apps = this.#registry.list().filter((s) => s.app.path === e.path);
+    // Before guardPinned ran: remembered, so a pinned approval of this file is not kept.
+    this.#guardEvents?.add(e.kind === "overflow" ? OVERFLOW : e.path);
     if (e.kind === "overflow") {
       for (const k of this.#pinnedByPath.values()) this.revoker.revoke(k, HW.CLOSE_CHANGED);
       this.#pinnedByPath.clear();
@@ -341,9 +402,14 @@ export class Approvals {
         "watch-overflow",
         "fanotify queue overflowed: every app is being re-hashed",
       );
-      void this.#p.rehashAll().catch((err) =>
-        this.#p.report.log.log("error", `re-hash after a fanotify overflow failed: ${err}`)
-      );
+      // During start, before the kernel objects loaded, the re-hash waits for them.
+      const loading = this.#loading;
+      void (loading
+        ? this.#kernelLoaded.promise.then(() => this.#p.rehashAll())
+        : this.#p.rehashAll())
+        .catch((err) =>
+          this.#p.report.log.log("error", `re-hash after a fanotify overflow failed: ${err}`)
+        );
       return;
     }
     const pinned = this.#pinnedByPath.get(e.path);
@@ -387,7 +453,8 @@ export class Approvals {
   }
 
   #enqueue(name: string, e?: WatchEvent, who?: string): Promise<void> {
-    const prev = this.#rehashQueue.get(name) ?? Promise.resolve();
+    // A watch event during start, before the kernel objects loaded: the re-hash waits for them.
+    const prev = this.#rehashQueue.get(name) ?? this.#kernelLoaded.promise;
     const next = prev.then(async () => {
       await this.recheck(name, e, who);
     }).catch((err) => this.#p.report.log.log("error", `re-hash of ${name} failed: ${err}`));

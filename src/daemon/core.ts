@@ -31,6 +31,7 @@ import { parseAddress } from "../config/cidr.ts";
 import { instanceName, pinPaths } from "../kernel/pins.ts";
 import { AppIds, AppRegistry, toAppInfo } from "../identity/registry.ts";
 import { KernelIdentity } from "../identity/kernel_key.ts";
+import { EarlyHashes } from "../identity/early_hash.ts";
 import { IdentityIterators } from "../kernel/identity_iter.ts";
 import { HashCache } from "../integrity/hash_cache.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -140,7 +141,8 @@ export class DaemonCore implements HashwallApi {
   #counts?: { since: number; counts: EventCounts };
   /** Polls for interfaces that come and go while the filter follows them all. */
   #ifaceTimer?: ReturnType<typeof setInterval>;
-  #pool = new HashPool({ workers: 2 });
+  /** Hash workers sized to the cores (2 to 4: each is a V8 isolate of several MB while it lives). */
+  #pool = new HashPool({ workers: Math.min(4, Math.max(2, navigator.hardwareConcurrency || 2)) });
   #subscribers = new Set<(m: LiveMessage) => void>();
   #bootEpoch = bootEpochMs();
   /** The approval state machine (approvals.ts): allow, watch → re-hash, kernel sync, revoke. */
@@ -157,7 +159,10 @@ export class DaemonCore implements HashwallApi {
   uiUrl: string | null = null;
   /** How long each start phase took (ms), for the ready line. */
   #startPhases: Record<string, number> = {};
-  /** True once start() finished: the API serves calls from then on (see parts.ts whenReady). */
+  /**
+   * Set by the life cycle once start() finished and every part (UI included) is up: the control
+   * socket serves calls from then on (see parts.ts whenReady).
+   */
   ready = false;
 
   constructor(opts: DaemonOptions, log: Logger) {
@@ -227,6 +232,13 @@ export class DaemonCore implements HashwallApi {
       },
       proc: PROC,
       pool: this.#pool,
+      earlyHash: (paths) => {
+        const early = new EarlyHashes(this.#pool, paths);
+        return {
+          finish: (onProgress) => early.finish(this.#identity(), onProgress),
+          abandon: () => early.abandon(),
+        };
+      },
       newWatcher: (onEvent) => new FileWatcher({ onEvent }),
       newGate: (onFailure) => new ExecGate({ onFailure }),
       rehashAll: () => this.appsRehash(DAEMON_CALLER),
@@ -256,8 +268,9 @@ export class DaemonCore implements HashwallApi {
    * caller undoes what was started.
    */
   async start(): Promise<void> {
-    const phases: Record<string, number> = {};
     let t = performance.now();
+    // `boot`: the process's age now (runtime start, module evaluation, control socket).
+    const phases: Record<string, number> = { boot: Math.round(t) };
     const phase = (name: string) => {
       const now = performance.now();
       phases[name] = Math.round(now - t);
@@ -285,37 +298,24 @@ export class DaemonCore implements HashwallApi {
     this.#seedLearning();
     phase("history");
     this.#approvals.refreshApps();
-    this.#blocklists = new Blocklists(this.opts.stateDir);
-    await this.#refreshBlocklists(this.policy);
-    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
-    // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
-    // attaches nothing; on a restart the previous run's programs still decide meanwhile.
-    this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
-    this.#filter.apply(this.#compile(this.policy));
-    this.kernel = AppControl.open({
-      pins: pinPaths(this.instance),
-      cgroupPath: this.opts.cgroup,
-      settings: this.#kernelSettings(),
-    });
-    // The identity iterators come with the app-control object (one BTF parse, not two).
-    this.#ident = new KernelIdentity(
-      IdentityIterators.fromPrograms((name) => this.kernel.programFd(name)),
-    );
-    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
-    this.kernel.attachLineage();
-    this.#hostnames = new HostnameMaps({
-      addrs: this.kernel.map("hw_dns_addrs").fd,
-      names: this.kernel.map("hw_dns_names").fd,
-      stats: this.kernel.map("hw_dns_stats").fd,
-    });
-    phase("load");
     // Guards before trust: the watch reader is live before the first hash and before any
-    // approval reaches the kernel, so a write at any moment after this line revokes. On a
-    // restart, approvals the previous run pinned are checked against what it last hashed.
+    // approval reaches the kernel, so a write at any moment after this line revokes (or voids
+    // the hash that raced it). Then the hash workers start: they hash while this thread loads
+    // the BPF objects (synchronous libbpf calls) below.
     this.#approvals.startWatch();
-    this.#approvals.guardPinned();
+    const hashing = this.#approvals.beginHashes();
     phase("watch");
-    await this.#approvals.verifyAll();
+    try {
+      await this.#loadKernel();
+      phase("load");
+      // On a restart, approvals the previous run pinned are checked against what it last hashed
+      // (and against every watch event since the watch above went live).
+      this.#approvals.guardPinned();
+      await this.#approvals.verifyAll(hashing);
+    } catch (e) {
+      await hashing.early.abandon();
+      throw e;
+    }
     phase("hash");
     // The rest of the guards (config-file watch, the opt-in exec gate) also before trust: after
     // the hooks attach, the event loop should have nothing slow left, so a watch event of a
@@ -340,7 +340,34 @@ export class DaemonCore implements HashwallApi {
     this.kernel.startDrain((rec) => this.#onRecord(rec));
     phase("attach");
     this.#startPhases = phases;
-    this.ready = true;
+  }
+
+  /** Blocklists, packet filter, app-control object, identity readout, lineage, DNS maps. */
+  async #loadKernel(): Promise<void> {
+    this.#blocklists = new Blocklists(this.opts.stateDir);
+    await this.#refreshBlocklists(this.policy);
+    this.#blockRules = this.#blocklists.rules(this.policy.blocklists ?? []);
+    // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
+    // attaches nothing; on a restart the previous run's programs still decide meanwhile.
+    this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
+    this.#filter.apply(this.#compile(this.policy));
+    this.kernel = AppControl.open({
+      pins: pinPaths(this.instance),
+      cgroupPath: this.opts.cgroup,
+      settings: this.#kernelSettings(),
+    });
+    // The identity iterators come with the app-control object (one BTF parse, not two).
+    this.#ident = new KernelIdentity(
+      IdentityIterators.fromPrograms((name) => this.kernel.programFd(name)),
+    );
+    this.kernel.sockets.setRecording(this.policy.defaults.closeOnRevoke);
+    this.kernel.attachLineage();
+    this.#hostnames = new HostnameMaps({
+      addrs: this.kernel.map("hw_dns_addrs").fd,
+      names: this.kernel.map("hw_dns_names").fd,
+      stats: this.kernel.map("hw_dns_stats").fd,
+    });
+    this.#approvals.kernelLoaded();
   }
 
   /**
@@ -353,7 +380,8 @@ export class DaemonCore implements HashwallApi {
       instance: this.instance,
       cgroup: this.opts.cgroup,
       apps: this.#registry.list().length,
-      startMs: this.#startPhases,
+      // `ready`: the process's age at this line (bench/startup.ts: launcher = wall − ready).
+      startMs: { ...this.#startPhases, ready: Math.round(performance.now()) },
     });
   }
 

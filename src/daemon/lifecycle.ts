@@ -129,6 +129,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     }
     return 1;
   }
+  // The control socket serves calls only now: an answered `status` means every part it reports
+  // (the web UI included) is up, as the ready line below does.
+  core.ready = true;
   started = true;
   if (hupDuringStart) onHup();
 

@@ -97,22 +97,28 @@ export class KernelIdentity {
     const out: KeyedResult[] = [];
     for (let i = 0; i < paths.length; i += KEY_BATCH) {
       const batch = paths.slice(i, i + KEY_BATCH);
-      const results: HashResult[] = await pool.hashMany(batch, undefined, { keepOpen: true });
-      const fds = results.filter((r) => !isHashError(r)).map((r) => (r as OpenFileHash).fd);
-      try {
-        const keys = this.#keysOf(fds);
-        for (const r of results) {
-          const k: KeyedResult = isHashError(r)
-            ? r
-            : withKey(r, keys.get((r as OpenFileHash).fd)!.file);
-          out.push(k);
-          onProgress?.(out.length, paths.length, k);
-        }
-      } finally {
-        for (const fd of fds) closeFd(fd);
+      for (const k of this.keyHashed(await pool.hashAll(batch, { keepOpen: true }))) {
+        out.push(k);
+        onProgress?.(out.length, paths.length, k);
       }
     }
     return out;
+  }
+
+  /**
+   * The kernel keys of hashes taken with `keepOpen` (at most {@link KEY_BATCH}, all still open),
+   * in one iterator pass; closes every fd, also when the pass fails.
+   */
+  keyHashed(results: HashResult[]): KeyedResult[] {
+    const fds = results.filter((r) => !isHashError(r)).map((r) => (r as OpenFileHash).fd);
+    try {
+      const keys = this.#keysOf(fds);
+      return results.map((r) =>
+        isHashError(r) ? r : withKey(r, keys.get((r as OpenFileHash).fd)!.file)
+      );
+    } finally {
+      for (const fd of fds) closeFd(fd);
+    }
   }
 
   /**

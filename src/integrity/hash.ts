@@ -10,7 +10,14 @@
  * @module
  */
 import { createHash } from "node:crypto";
-import { fstatFd, libc, openRead, type RawStat, writeBack } from "../../ffi/fanotify.ts";
+import {
+  fstatFd,
+  libc,
+  openRead,
+  type RawStat,
+  writeBack,
+  writeBackSync,
+} from "../../ffi/fanotify.ts";
 import { closeFd, errno, ErrnoError } from "../../ffi/libc.ts";
 import type { FileTimes } from "../../ffi/structs.ts";
 
@@ -123,7 +130,9 @@ export async function hashFile(path: string, opts: HashOptions = {}): Promise<Fi
     // Dirty pages written back first: a page dirtied through a shared mapping before this hash
     // becomes read-only in that mapping, so any later write faults and moves the times this
     // approval carries into the kernel (bpf/stale.h). Clean files cost a page-cache tag lookup.
-    await writeBack(fd);
+    // (In a hash worker, overlap off, on the worker's own thread: no round trip per file.)
+    if (overlap) await writeBack(fd);
+    else writeBackSync(fd);
     const before = fstatFd(fd);
     if ((before.mode & S_IFMT) !== S_IFREG) throw new Error(`${path}: not a regular file`);
     const sha = createHash("sha256");

@@ -309,6 +309,11 @@ async function setup(
     },
     proc: { start: (t) => starts.get(t), exe: () => undefined, isElf: () => true },
     pool: undefined,
+    // The fake identity needs no kernel: the "early" hashes run when finished.
+    earlyHash: (paths) => ({
+      finish: () => identity.hashMany(undefined as never, paths),
+      abandon: () => Promise.resolve(),
+    }),
     newWatcher: (onEvent) => (watcher = new FakeWatcher(onEvent)),
     newGate: () => gate,
     rehashAll: () => {
@@ -318,12 +323,14 @@ async function setup(
     enforcing: () => enforcing,
   };
   const machine = new Approvals(ports, registry, runtime);
-  /** The daemon's start order: apps, watch, guard, hash, gate, kernel sync. */
+  /** The daemon's start order: apps, watch, hashes begin, kernel load, guard, hash, gate, sync. */
   const start = async () => {
     machine.refreshApps();
     machine.startWatch();
+    const hashing = machine.beginHashes();
+    machine.kernelLoaded();
     machine.guardPinned();
-    await machine.verifyAll();
+    await machine.verifyAll(hashing);
     await machine.syncExecGate();
     machine.syncKernel();
     machine.endPinned();
@@ -665,6 +672,7 @@ Deno.test("approvals: a restart keeps a pinned approval only for the content las
   };
   (t.ports as { cache?: ApprovalCache }).cache = cache;
   t.machine.startWatch();
+  t.machine.kernelLoaded();
   t.machine.guardPinned();
   assert.deepEqual([...t.kernel.approved.keys()].sort(), ["8:10"]);
   // A write before this run hashed: the pinned approval goes too.
@@ -680,4 +688,32 @@ Deno.test("approvals: a fanotify overflow re-hashes everything", async () => {
   assert.equal(t.rehashAllCalls(), 1);
   assert.match(t.warnings.get("watch-overflow") ?? "", /overflowed/);
   await settle();
+});
+
+Deno.test("approvals: a write between the watch going live and the pinned check voids the pinned approval", async () => {
+  // The start hashes while the kernel objects load; the watch is live before that, and a write
+  // seen then (before guardPinned ran) must not leave the previous run's approval in force,
+  // even though the file's stat key still matches its hash-cache row.
+  await using t = await setup({ apps: [{ name: "curl", path: "/bin/curl", sha256: GOOD }] });
+  t.identity.files.set("/bin/curl", { sha256: GOOD, ino: 10n });
+  t.machine.refreshApps();
+  const times = { mtimeNs: 0n, ctimeNs: 0n };
+  t.kernel.approve({ key: { dev: 8n, ino: 10n }, appId: t.registry.idOf("curl"), flags: 0, times });
+  const cache: ApprovalCache = {
+    beginEpoch: () => 1,
+    put: () => true,
+    lookup: () => null,
+    row: (k) => k.ino === "10" ? { sha256: GOOD } as never : null,
+    invalidate: () => {},
+    invalidatePath: () => {},
+  };
+  (t.ports as { cache?: ApprovalCache }).cache = cache;
+  t.machine.startWatch();
+  const hashing = t.machine.beginHashes();
+  t.fire({ kind: "modify", path: "/bin/curl" });
+  t.machine.kernelLoaded();
+  t.machine.guardPinned();
+  assert.equal(t.kernel.approved.size, 0, "the pinned approval of the written file is gone");
+  await t.machine.verifyAll(hashing);
+  assert.notEqual(t.registry.get("curl")?.status, "valid", "the hash that raced the write is void");
 });

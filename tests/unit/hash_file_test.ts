@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { hashFile } from "../../src/integrity/hash.ts";
+import { hashFile, type OpenFileHash } from "../../src/integrity/hash.ts";
+import { closeFd } from "../../ffi/libc.ts";
 import { HashPool, isHashError } from "../../src/integrity/hash_pool.ts";
 
 const EMPTY = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
@@ -196,6 +197,98 @@ Deno.test("HashPool: workers start on demand and end when idle", async () => {
     assert.equal(pool.liveWorkers, 0, "idle workers were ended");
     const again = await pool.hash("/bin/true");
     assert.ok(!isHashError(again), "a new worker starts for the next job");
+  } finally {
+    pool.close();
+  }
+});
+
+Deno.test("HashPool.hashAll: one shared batch gives the single-thread results, in order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-pool-batch-" });
+  const pool = new HashPool({ workers: 2 });
+  try {
+    const paths: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const data = new Uint8Array(100 + i * 30_000);
+      crypto.getRandomValues(data.subarray(0, Math.min(data.length, 65536)));
+      data[data.length - 1] = i;
+      paths.push(`${dir}/f${i}`);
+      await Deno.writeFile(paths[i], data);
+    }
+    paths.splice(7, 0, `${dir}/missing`);
+    let progress = 0;
+    const results = await pool.hashAll(paths, {
+      keepOpen: true,
+      onProgress: (done, total) => {
+        assert.equal(done, ++progress);
+        assert.equal(total, paths.length);
+      },
+    });
+    assert.equal(progress, paths.length);
+    assert.equal(results.length, paths.length);
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.path, paths[i]);
+      if (i === 7) {
+        assert.ok(isHashError(r));
+        assert.match(r.error, /ENOENT/);
+        continue;
+      }
+      assert.ok(!isHashError(r), JSON.stringify(r));
+      const single = await hashFile(paths[i]);
+      assert.equal(r.sha256, single.sha256);
+      // keepOpen: the hashed fd is still open in this process (workers share the fd table).
+      const fd = (r as OpenFileHash).fd;
+      assert.ok(fd > 2);
+      assert.equal(Deno.readLinkSync(`/proc/self/fd/${fd}`), paths[i]);
+      closeFd(fd);
+    }
+    assert.deepEqual(await pool.hashAll([]), []);
+  } finally {
+    pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HashPool.hashAll: a crash fails only the file being hashed; the rest complete", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-pool-batch-crash-" });
+  const pool = new HashPool({
+    workers: 2,
+    workerUrl: new URL("../fixtures/crashy_hash_worker.ts", import.meta.url),
+  });
+  try {
+    await Deno.writeTextFile(`${dir}/abc`, "abc");
+    const paths = [...Array(6).fill(`${dir}/abc`), `${dir}/crash`, ...Array(6).fill(`${dir}/abc`)];
+    const results = await within(60_000, pool.hashAll(paths), "hashAll");
+    for (const [i, r] of results.entries()) {
+      if (i === 6) {
+        assert.ok(isHashError(r), JSON.stringify(r));
+        assert.match(r.error, /hash worker crashed: .*asked to crash/);
+      } else assert.ok(!isHashError(r) && r.sha256 === ABC, `${i}: ${JSON.stringify(r)}`);
+    }
+    // Single jobs still run after a batch (the crashed worker was replaced).
+    const again = await pool.hash(`${dir}/abc`);
+    assert.ok(!isHashError(again) && again.sha256 === ABC);
+  } finally {
+    pool.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HashPool.hashAll: a worker module that cannot load fails the batch instead of hanging", async () => {
+  const pool = new HashPool({
+    workers: 2,
+    workerUrl: new URL("file:///nonexistent-hashwall/hash_worker.js"),
+  });
+  try {
+    const results = await within(
+      15_000,
+      pool.hashAll(["/bin/true", "/bin/false", "/bin/sh"]),
+      "hashAll",
+    );
+    assert.equal(results.length, 3);
+    for (const r of results) {
+      assert.ok(isHashError(r), JSON.stringify(r));
+      assert.match(r.error, /hash worker crashed/);
+    }
   } finally {
     pool.close();
   }
