@@ -21,7 +21,8 @@
  *       groups, and the matching via rule decides.
  *
  * Client and listener run on separate CPUs (taskset). The arms alternate for several rounds; the
- * medians of the per-round ratios b/a and c/a are the result (goal ≥ 0.97), computed on the
+ * medians of the per-round ratios b/a, c/a and e/a are the result (goal ≥ 0.98, issue 22), d/a
+ * the hostnames result (goal ≥ 0.97, issue 16), computed on the
  * client's own CPU time (wait4 rusage: the hooks run inside its connect() syscalls), because this
  * machine is shared and wall time swings with other load; wall-time ratios are printed too. A final pass with BPF
  * run-time stats on gives the programs' own ns per call (stats stay off while rates are measured).
@@ -71,7 +72,10 @@ const SCRIPTS = 100;
 const NAME_RULES = 10_000;
 const VIA_RULES = 100;
 const CACHED_NAMES = 100_000;
-const GOAL = 0.97;
+/** b/a, c/a and e/a: the hot path with every check of the round (issue 22). */
+const GOAL = 0.98;
+/** d/a: 10 000 name rules and 100 000 cached names (issue 16). */
+const GOAL_NAMES = 0.97;
 /** Device numbers no real file system has, so synthetic approvals never match a real file. */
 const SYNTHETIC_APP_DEV = 0xffff_fffe_0000_0000n;
 const SYNTHETIC_SCRIPT_DEV = 0xffff_fffd_0000_0000n;
@@ -425,7 +429,7 @@ await runBench(async (cleanup) => {
   // Programs' own cost, with stats on only for this pass.
   const progFds = new Map<string, number>();
   cleanup.defer("close program fds", () => progFds.forEach((fd) => closeBpfFd(fd)));
-  for (const name of ["hw_connect4", "hw_sock_create"]) {
+  for (const name of ["hw_connect4", "hw_sock_create", "hw_sock_release"]) {
     progFds.set(name, progFdOfPinnedLink(`${pins.links}/${name}`));
   }
   const costs: ProgCost[] = await withBpfStats(progFds, async () => {
@@ -434,7 +438,7 @@ await runBench(async (cleanup) => {
   // (d)'s programs: connect4 with the name lookup, and the DNS programs on every packet.
   const namesFds = new Map<string, number>();
   cleanup.defer("close names program fds", () => namesFds.forEach((fd) => closeBpfFd(fd)));
-  for (const name of ["hw_connect4", "hw_dns_egress", "hw_dns_ingress"]) {
+  for (const name of ["hw_connect4", "hw_sock_release", "hw_dns_egress", "hw_dns_ingress"]) {
     namesFds.set(`(d) ${name}`, progFdOfPinnedLink(`${namesPins.links}/${name}`));
   }
   costs.push(
@@ -454,7 +458,7 @@ await runBench(async (cleanup) => {
   const counters = core.counters();
 
   const med = (a: Arm, k: "cpu" | "wall") => median(a[k]);
-  const verdict = (x: number) => (x >= GOAL ? "met" : "NOT met");
+  const verdict = (x: number, goal = GOAL) => (x >= goal ? "met" : "NOT met");
   console.log(
     `Loopback TCP connect+close, ${fmt(n)} connects per run, ${opts.rounds} rounds alternating, ` +
       `client on CPU ${clientCpu}, listener on CPU ${serverCpu}. Rates per second of the ` +
@@ -483,8 +487,8 @@ await runBench(async (cleanup) => {
   console.log("");
   console.log(
     `goal ≥ ${GOAL} (CPU-time ratio): b/a ${ratioB.toFixed(3)} ${verdict(ratioB)}, ` +
-      `c/a ${ratioC.toFixed(3)} ${verdict(ratioC)}, d/a ${ratioD.toFixed(3)} ${verdict(ratioD)}, ` +
-      `e/a ${ratioE.toFixed(3)} ${verdict(ratioE)}`,
+      `c/a ${ratioC.toFixed(3)} ${verdict(ratioC)}, e/a ${ratioE.toFixed(3)} ${verdict(ratioE)}; ` +
+      `names goal ≥ ${GOAL_NAMES}: d/a ${ratioD.toFixed(3)} ${verdict(ratioD, GOAL_NAMES)}`,
   );
   for (
     const [name, xs] of [
@@ -521,7 +525,9 @@ await runBench(async (cleanup) => {
     wallRatio: round(wallRatioB),
     wallRatioScripts: round(wallRatioC),
     goal: `>= ${GOAL}`,
-    met: ratioB >= GOAL && ratioC >= GOAL && ratioD >= GOAL && ratioE >= GOAL,
+    met: ratioB >= GOAL && ratioC >= GOAL && ratioE >= GOAL,
+    goalNames: `>= ${GOAL_NAMES}`,
+    metNames: ratioD >= GOAL_NAMES,
     connectsPerCpuSecond: Object.fromEntries(
       ["baseline", "hashwall", "scripts", "names", "chainVia"].map((
         k,

@@ -3,7 +3,7 @@
  *
  *   1. Bulk TCP throughput (iperf3, a → b) with no filter vs the filter attached to a's veth with
  *      1 000 rules (the iperf flow matched by the last one), arms alternating for several rounds;
- *      printed as the median of the per-round ratios (goal ≥ 0.95).
+ *      printed as the median of the per-round ratios (goal ≥ 0.98, issue 22).
  *   2. Per-packet program run time (BPF run-time stats) with 10, 100, 1 000 and 10 000 rules, for
  *      packets that belong to no flow and must be classified by the rules (UDP probes to ports
  *      and from addresses spread over the rule set, all denied so none opens a flow) — the cost
@@ -24,6 +24,8 @@ import { loadPacketFilter, type PacketFilter } from "../src/kernel/filter.ts";
 import { createNetnsLab, type NetnsLab } from "../tests/helpers/netns.ts";
 
 const opts = parseIntOptions(Deno.args, { seconds: 3, rounds: 8, probes: 4000 }, "bench/packet.ts");
+/** Throughput with the filter over without (issue 22 raised it from 0.95). */
+const GOAL = 0.98;
 
 /** A rule as the config loader would produce it. */
 function rule(i: number, r: Omit<Rule, "index" | "loc" | "id">): Rule {
@@ -139,7 +141,9 @@ async function main(): Promise<void> {
       `throughput, 1 000 rules (Gbit/s):   ${filtered.map((x) => round(x, 2)).join(", ")}`,
     );
     console.log(
-      `ratio filtered/unfiltered, median of per-round ratios: ${round(ratio, 3)} (goal >= 0.95); ` +
+      `ratio filtered/unfiltered, median of per-round ratios: ${
+        round(ratio, 3)
+      } (goal >= ${GOAL}); ` +
         `ratio of the medians: ${round(ratioOfMedians, 3)}`,
     );
     console.log(`compile + apply of 1 000 rules: ${round(applyMs, 1)} ms`);
@@ -178,8 +182,8 @@ async function main(): Promise<void> {
       gbpsFiltered: round(median(filtered), 2),
       nsPerPacket: perSize,
       flatness: round(flat, 2),
-      goal: ">= 0.95",
-      met: ratio >= 0.95,
+      goal: `>= ${GOAL}`,
+      met: ratio >= GOAL,
     }));
   } finally {
     try {

@@ -539,6 +539,15 @@ static __always_inline void hw_dns_lookup_pats(struct hw_dns_rule_key *k,
 static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 proto, __u8 family,
 					      const __u8 *daddr, __u16 dport, __u32 *rule)
 {
+	/* No rules in force (a policy without [[rule]]s): nothing to match, not even by name. */
+	__u32 zero = 0, gen;
+	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
+	if (!ctl)
+		return HW_FLT_NONE;
+	gen = ctl->active_gen & 1;
+	struct hw_flt_gen *g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
+	if (!g || !g->nrules)
+		return HW_FLT_NONE;
 	int v = hw_flt_app_verdict(app_id, proto, family, daddr, dport, rule);
 	__u32 r = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
 	if (family != 4 && family != 6)
@@ -552,11 +561,6 @@ static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	    a->start_ns != hw_dns_start_ns())
 		return v;
 
-	__u32 zero = 0, gen;
-	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
-	if (!ctl)
-		return v;
-	gen = ctl->active_gen & 1;
 	__u8 pk = hw_flt_proto_key(proto);
 	__u32 pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
 	struct hw_flt_match best = {.rule = r, .action = 0};

@@ -310,11 +310,22 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 }
 
 /*
+ * What decide() found, for the socket record an allowed connect/sendmsg writes (sockets.h), so
+ * that write repeats none of the look-ups.
+ */
+struct hw_decision {
+	struct hw_settings *s;
+	struct hw_proc_val *pv; /* the caller's trust entry; NULL: unknown, or tainted just now */
+	__u32 tgid;
+	__u32 record; /* 0: the daemon or an exempt loopback destination, nothing to record */
+};
+
+/*
  * The verdict for the current process sending to a destination: 1 allow, 0 deny (EPERM).
  * Trusted = a per-process entry whose approval is still in the approved map.
  */
 static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8 *daddr,
-				  __u16 dport, __u64 cookie)
+				  __u16 dport, __u64 cookie, struct hw_decision *d)
 {
 	__u32 zero = 0;
 	struct hw_settings *s = bpf_map_lookup_elem(&hw_settings, &zero);
@@ -334,6 +345,10 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
 	if (pv && hw_trust_borrowed(pv, tgid))
 		pv = NULL; /* traced right now by a stranger: the trust is gone */
+	d->s = s;
+	d->pv = pv;
+	d->tgid = tgid;
+	d->record = 1;
 	if (pv) {
 		struct hw_app_val *a = bpf_map_lookup_elem(&hw_approved, &pv->trust_key);
 		if (a && a->app_id == pv->app_id) {
@@ -388,6 +403,9 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 	return !deny;
 }
 
+/* Socket trust (records written after an allowed connect/sendmsg) and the closing iterators. */
+#include "sockets.h"
+
 static __always_inline __u8 proto_of(__u32 type, __u32 protocol)
 {
 	if (protocol)
@@ -395,15 +413,25 @@ static __always_inline __u8 proto_of(__u32 type, __u32 protocol)
 	return type == SOCK_DGRAM_ ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
+/* The verdict, then on allow the socket's record; the cookie is read once for all users. */
+static __always_inline int decide_sock(struct bpf_sock_addr *ctx, __u8 kind, __u8 family,
+				       const __u8 *daddr, __u16 port)
+{
+	struct hw_decision d = {};
+	__u64 cookie = bpf_get_socket_cookie(ctx);
+	hw_dns_note_sock(cookie, port);
+	int ok = decide(kind, family, proto_of(ctx->type, ctx->protocol), daddr, port, cookie, &d);
+	if (ok && d.record)
+		hw_sock_note_conn(ctx->sk, cookie, d.s, d.pv, d.tgid);
+	return ok;
+}
+
 static __always_inline int decide4(struct bpf_sock_addr *ctx, __u8 kind)
 {
 	__u8 daddr[16] = {};
 	__u32 ip = ctx->user_ip4;
 	__builtin_memcpy(daddr, &ip, 4);
-	__u16 port = bpf_ntohs((__u16)ctx->user_port);
-	hw_dns_note_sock(bpf_get_socket_cookie(ctx), port);
-	return decide(kind, 4, proto_of(ctx->type, ctx->protocol), daddr, port,
-		      bpf_get_socket_cookie(ctx));
+	return decide_sock(ctx, kind, 4, daddr, bpf_ntohs((__u16)ctx->user_port));
 }
 
 /* IPv6, with IPv4-mapped addresses (::ffff:a.b.c.d) reported and judged as IPv4. */
@@ -413,44 +441,39 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
 	      w3 = ctx->user_ip6[3];
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
-	__u8 proto = proto_of(ctx->type, ctx->protocol);
-	hw_dns_note_sock(bpf_get_socket_cookie(ctx), port);
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
 		__builtin_memcpy(daddr, &w3, 4);
-		return decide(kind, 4, proto, daddr, port, bpf_get_socket_cookie(ctx));
+		return decide_sock(ctx, kind, 4, daddr, port);
 	}
 	__builtin_memcpy(daddr, &w0, 4);
 	__builtin_memcpy(daddr + 4, &w1, 4);
 	__builtin_memcpy(daddr + 8, &w2, 4);
 	__builtin_memcpy(daddr + 12, &w3, 4);
-	return decide(kind, 6, proto, daddr, port, bpf_get_socket_cookie(ctx));
+	return decide_sock(ctx, kind, 6, daddr, port);
 }
-
-/* Socket trust (storage written after an allowed connect/sendmsg) and the closing iterators. */
-#include "sockets.h"
 
 SEC("cgroup/connect4")
 int hw_connect4(struct bpf_sock_addr *ctx)
 {
-	return hw_sock_after4(ctx, decide4(ctx, HW_EV_CONNECT));
+	return decide4(ctx, HW_EV_CONNECT);
 }
 
 SEC("cgroup/connect6")
 int hw_connect6(struct bpf_sock_addr *ctx)
 {
-	return hw_sock_after6(ctx, decide6(ctx, HW_EV_CONNECT));
+	return decide6(ctx, HW_EV_CONNECT);
 }
 
 SEC("cgroup/sendmsg4")
 int hw_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return hw_sock_after4(ctx, decide4(ctx, HW_EV_SENDMSG));
+	return decide4(ctx, HW_EV_SENDMSG);
 }
 
 SEC("cgroup/sendmsg6")
 int hw_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return hw_sock_after6(ctx, decide6(ctx, HW_EV_SENDMSG));
+	return decide6(ctx, HW_EV_SENDMSG);
 }
 
 /*
@@ -467,7 +490,8 @@ int hw_sock_create(struct bpf_sock *sk)
 		return 1;
 	__u8 daddr[16] = {};
 	/* No destination yet: the loopback exemption cannot apply; family 0 marks "no address". */
-	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0, 0);
+	struct hw_decision d = {};
+	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0, 0, &d);
 }
 
 /* fork: a child of a trusted process whose app has inherit = true is trusted too. */

@@ -325,6 +325,12 @@ _Static_assert(sizeof(struct hw_taint) == 8, "hw_taint layout");
  * sockets whose storage names it and write one struct hw_sock_closed each to the iterator.
  */
 #define HW_SOCK_REVOKE_MAX 4096
+/*
+ * Records of connected/sending sockets by socket cookie (bpf/sockets.h hw_sock_cookie). Only the
+ * buckets are allocated up front (16 bytes each: 1 MiB, small enough to stay warm in the caches);
+ * a full map falls back to socket storage.
+ */
+#define HW_SOCK_COOKIE_MAX 65536
 
 /* hw_sock_val.flags */
 #define HW_SOCK_TRUSTED 0x1 /* trust_key/app_id: the approval the process's trust rests on */
@@ -352,7 +358,7 @@ struct hw_sock_ctl {
 	__u32 dry_run;           /* 1: report "would close", destroy nothing (learning mode) */
 	__u32 unapproved;        /* 1: also every stored socket whose trust is not approved now */
 	__u32 unapproved_reason; /* HW_CLOSE_* reported for those */
-	__u32 no_record;         /* 1: hooks write no socket storage (close_on_revoke = false) */
+	__u32 no_record;         /* 1: hooks write no socket records (close_on_revoke = false) */
 };
 
 /* Why sockets were closed (hw_sock_revoke values, hw_sock_closed.reason). */

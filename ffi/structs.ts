@@ -100,6 +100,7 @@ export const HW = {
   ARG_MAX: 32,
   ARG_CLUSTER_MAX: 16,
   SOCK_REVOKE_MAX: 4096,
+  SOCK_COOKIE_MAX: 65536,
   SOCK_TRUSTED: 0x1,
   SOCK_UNKNOWN: 0x2,
   SOCK_BOUND: 0x4,
@@ -753,7 +754,7 @@ export interface SockCtl {
   dryRun: boolean;
   /** Also every stored socket whose trust is not approved now, with this HW_CLOSE_* reason. */
   unapprovedReason?: number;
-  /** The hooks write no socket storage (close_on_revoke = false). */
+  /** The hooks write no socket records (close_on_revoke = false). */
   noRecord?: boolean;
 }
 

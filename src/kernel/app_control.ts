@@ -75,9 +75,13 @@ export const PERSISTENT_MAPS = [
   "hw_tainted",
   "hw_lineage",
   "hw_only_via",
-  // Socket storage: which trust each live socket rests on (bpf/sockets.h). Pinned, so a
-  // restarted daemon can still close sockets opened before it started.
+  // Socket records: which trust each live socket rests on (bpf/sockets.h: by cookie, or in the
+  // socket's storage for listeners). Pinned, so a restarted daemon can still close sockets opened
+  // before it started.
   "hw_sock_trust",
+  "hw_sock_slots",
+  "hw_sock_hashed",
+  "hw_sock_cookie",
   "hw_dns_socks",
   "hw_dns_queries",
   "hw_dns_addrs",
@@ -122,6 +126,7 @@ const HOOK_PROGRAMS = [
   "hw_sock_create",
   "hw_bind4",
   "hw_bind6",
+  "hw_sock_release",
   "hw_dns_egress",
   "hw_dns_ingress",
 ] as const;

@@ -1,10 +1,11 @@
 /**
  * Closing the live sockets whose trust ended (bpf/sockets.h): fills hw_sock_revoke with the
  * identities that left the approved map, runs the iter/tcp and iter/udp programs once each (they
- * call bpf_sock_destroy on every socket whose storage names one of them) and decodes the one
+ * call bpf_sock_destroy on every socket whose record names one of them) and decodes the one
  * record per socket they write.
  *
- * The socket storage lives in the kernel with the sockets (its map is pinned), so a restarted
+ * The socket records live in the kernel (by cookie, or in a listener's socket storage; both maps
+ * are pinned), so a restarted
  * daemon closes sockets opened before it started just the same.
  *
  * @example

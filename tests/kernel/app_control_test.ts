@@ -158,6 +158,36 @@ Deno.test("lineage: inherit passes trust to fork children and to what they exec;
   }
 });
 
+Deno.test("socket records: every trusted connect is recorded by cookie, and the record leaves with the socket", async () => {
+  const f = await setup(HW.MODE_ENFORCING, "sockrec");
+  const l = loopbackListener();
+  try {
+    // Records live in hw_sock_slots (a slot is owned while its cookie, at offset 8, is set) or,
+    // when a slot was taken, in hw_sock_cookie (hw_sock_hashed counts those).
+    const records = () => {
+      const slots = f.core.map("hw_sock_slots");
+      let owned = 0;
+      for (const k of slots.keys()) {
+        const v = slots.lookup(k);
+        if (v && new DataView(v.buffer, v.byteOffset).getBigUint64(8, true) !== 0n) owned++;
+      }
+      const hashed = new DataView(f.core.map("hw_sock_hashed").lookup(new Uint8Array(4))!.buffer)
+        .getBigUint64(0, true);
+      return owned + [...f.core.map("hw_sock_cookie").keys()].length + Number(hashed);
+    };
+    // A client that connects 300 times (TCP) and one connected UDP socket, each closed at once.
+    const r = await f.cg.run([f.plain, "loop", "300", "tcp4", "127.0.0.1", `${l.port}`]);
+    assert.match(r.stdout, /ok=300 eperm=0/);
+    assert.equal(await attempt(f, [f.plain, "udp4", "127.0.0.1", "9"]), "ok");
+    // Records exist while their sockets live (tests/e2e/sockets_test.ts closes by them); released
+    // at close, so nothing piles up until the map is full.
+    assert.equal(records(), 0);
+  } finally {
+    l.close();
+    await teardown(f);
+  }
+});
+
 Deno.test("revoking an approval in the kernel denies running and new processes at once", async () => {
   const f = await setup(HW.MODE_ENFORCING, "revoke");
   const l = loopbackListener();
