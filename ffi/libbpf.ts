@@ -29,6 +29,7 @@
  */
 
 import {
+  bindLibc,
   close as closeFd,
   cString,
   decodeCString,
@@ -817,9 +818,29 @@ export class BpfLink {
     linkUpdate(this.fd, newProgFd);
   }
 
-  /** After this, destroy() closes the fd but leaves the kernel link (e.g. when pinned). */
+  /**
+   * After this, destroy() frees the handle but neither detaches nor closes the link's fd
+   * (libbpf's bpf_link__destroy skips the detach op, which is what closes it): use
+   * {@linkcode pinAndRelease} to hand a link over to its pin.
+   */
   disconnect(): void {
     bpf().bpf_link__disconnect(this.#p("bpf_link__disconnect"));
+  }
+
+  /**
+   * Pins the link at `path` and lets go of this process's handle without detaching: the pin is
+   * then the link's only reference, so removing it detaches the program. (A disconnected
+   * destroy alone leaves the fd open, and the open fd keeps the program attached until this
+   * process exits — a daemon's `disable` or a test's close would not detach it.) For fd-based
+   * links (cgroup, tp_btf, raw_tp, iter); a classic tracepoint's link also holds a perf event
+   * fd that libbpf does not expose: attach those with {@linkcode attachTracepointPinned}.
+   */
+  pinAndRelease(path: string): void {
+    this.pin(path);
+    const fd = this.fd;
+    this.disconnect();
+    this.destroy();
+    closeFd(fd);
   }
 
   /** Detaches (unless disconnected) and frees the link. Idempotent. */
@@ -1085,6 +1106,52 @@ export function mountBpffs(path = "/sys/fs/bpf"): void {
   if (isBpffsMounted(path)) return;
   Deno.mkdirSync(path, { recursive: true });
   mount("bpf", path, "bpf", 0, "mode=0700");
+}
+
+/** x86_64 syscall number of perf_event_open(2). */
+const SYS_PERF_EVENT_OPEN = 298;
+const PERF_TYPE_TRACEPOINT = 2;
+const PERF_FLAG_FD_CLOEXEC = 8;
+/** perf_event_attr size the kernel accepts from any 5.x/6.x (PERF_ATTR_SIZE_VER7). */
+const PERF_ATTR_SIZE = 128;
+/** enum bpf_attach_type: BPF_PERF_EVENT. */
+const BPF_PERF_EVENT = 41;
+
+const perfSym = bindLibc({
+  syscall: { parameters: ["i64", "buffer", "i32", "i32", "i32", "u64"], result: "i64" },
+});
+
+/**
+ * Attaches program `progFd` to the classic tracepoint with tracefs id `tracepointId` through a
+ * BPF perf link and pins that link at `path`; every fd this took is closed again, so the pin is
+ * the only reference and removing it detaches. (libbpf's attach keeps the perf event fd inside
+ * its link handle, where it stays open — and the program attached — until this process exits.)
+ * Like libbpf, the perf event is opened for all processes on CPU 0 (a tracepoint event fires on
+ * every CPU).
+ */
+export function attachTracepointPinned(progFd: number, tracepointId: number, path: string): void {
+  const op = `perf_event_open(tracepoint ${tracepointId})`;
+  requireFd(progFd, op);
+  requirePath(path, op);
+  const attr = new Uint8Array(PERF_ATTR_SIZE);
+  const dv = new DataView(attr.buffer);
+  dv.setUint32(0, PERF_TYPE_TRACEPOINT, true);
+  dv.setUint32(4, PERF_ATTR_SIZE, true);
+  dv.setBigUint64(8, BigInt(tracepointId), true);
+  const pfd = Number(
+    perfSym().syscall(BigInt(SYS_PERF_EVENT_OPEN), attr, -1, 0, -1, BigInt(PERF_FLAG_FD_CLOEXEC)),
+  );
+  if (pfd < 0) throw new BpfError(op, errno() || 22);
+  try {
+    const linkFd = linkCreate(progFd, pfd, BPF_PERF_EVENT);
+    try {
+      objPin(linkFd, path);
+    } finally {
+      closeFd(linkFd);
+    }
+  } finally {
+    closeFd(pfd);
+  }
 }
 
 /** Closes a BPF fd (map, program, link, stats) obtained from the raw API. */

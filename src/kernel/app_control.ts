@@ -11,6 +11,7 @@
  */
 import { RingReader } from "../../ffi/ringbuf.ts";
 import {
+  attachTracepointPinned,
   BPF_NOEXIST,
   type BpfMap,
   BpfObject,
@@ -56,7 +57,7 @@ import { HASHWALL_OBJECT } from "./objects.ts";
 import { RULE_MAPS } from "./filter.ts";
 import { pinExists, type PinPaths } from "./pins.ts";
 import { SocketCloser } from "./sockets.ts";
-import { ensureTracefs } from "./tracefs.ts";
+import { tracepointId } from "./tracefs.ts";
 
 /** Maps that persist across daemon restarts (pinned and reused). */
 export const PERSISTENT_MAPS = [
@@ -114,9 +115,13 @@ const SCRIPT_OPEN_PROGRAMS = {
  * Syscall tracepoints that take trust away from a process another one writes into (bpf/tamper.h).
  * Attached like the lineage programs, before any approval is written.
  */
-const TAMPER_PROGRAMS = ["hw_ptrace_exit", "hw_vm_writev", "hw_openat_exit", "hw_prctl"] as const;
-/** More tracepoints served by hw_openat_exit (one program: each loaded program costs start time). */
-const OPEN_EXITS = ["sys_exit_openat2", "sys_exit_open", "sys_exit_creat"] as const;
+const TAMPER_PROGRAMS = {
+  hw_ptrace_exit: ["sys_exit_ptrace"],
+  hw_vm_writev: ["sys_enter_process_vm_writev"],
+  hw_prctl: ["sys_enter_prctl"],
+  // One program serves every open exit (each loaded program costs start time).
+  hw_openat_exit: ["sys_exit_openat", "sys_exit_openat2", "sys_exit_open", "sys_exit_creat"],
+} as const;
 /** Cgroup hooks (cgroup links: swapped in place with bpf_link_update). */
 const HOOK_PROGRAMS = [
   "hw_connect4",
@@ -308,17 +313,10 @@ export class AppControl {
 
   /** Attaches the script-open tracepoints (same replace-then-unpin dance as lineage). */
   #attachScriptOpen(): void {
-    ensureTracefs();
     for (const [name, tps] of Object.entries(SCRIPT_OPEN_PROGRAMS)) {
       const prog = this.#obj.program(name);
       for (const tp of tps) {
-        const pin = `${this.#pins.links}/hw_script_${tp}`;
-        const link = prog.attachTracepoint("syscalls", tp);
-        if (pinExists(pin)) Deno.removeSync(pin);
-        link.pin(pin);
-        link.disconnect();
-        link.destroy();
-        this.attachPoints.push(`tracepoint/syscalls/${tp}`);
+        this.#attachSyscallTracepoint(prog.fd, tp, `${this.#pins.links}/hw_script_${tp}`);
       }
     }
   }
@@ -332,25 +330,31 @@ export class AppControl {
     const link = this.#obj.program(name).attach();
     const pin = `${this.#pins.links}/${name}`;
     if (pinExists(pin)) Deno.removeSync(pin);
-    link.pin(pin);
-    link.disconnect();
-    link.destroy();
+    link.pinAndRelease(pin);
     this.attachPoints.push(`${kind}/${name.slice(3)}`);
+  }
+
+  /**
+   * Attaches a program to a syscall tracepoint and makes its link the one pinned at `pin`: the
+   * new link is pinned beside the old one, then renamed over it (the old link's last reference),
+   * so the tracepoint is never unobserved. No fd of it stays open in this process.
+   */
+  #attachSyscallTracepoint(progFd: number, tp: string, pin: string): void {
+    const fresh = `${pin}_new`; // bpffs refuses names with a dot
+    if (pinExists(fresh)) Deno.removeSync(fresh); // left by a start that died right here
+    attachTracepointPinned(progFd, tracepointId("syscalls", tp), fresh);
+    Deno.renameSync(fresh, pin);
+    this.attachPoints.push(`tracepoint/syscalls/${tp}`);
   }
 
   /** Attaches the tamper tracepoints (same replace-then-unpin dance as the lineage programs). */
   #attachTamper(): void {
-    ensureTracefs();
-    for (const name of TAMPER_PROGRAMS) this.#attachReplacingPin(name, "tracepoint");
-    const open = this.#obj.program("hw_openat_exit");
-    for (const tp of OPEN_EXITS) {
-      const pin = `${this.#pins.links}/hw_${tp}`;
-      const link = open.attachTracepoint("syscalls", tp);
-      if (pinExists(pin)) Deno.removeSync(pin);
-      link.pin(pin);
-      link.disconnect();
-      link.destroy();
-      this.attachPoints.push(`tracepoint/syscalls/${tp}`);
+    for (const [name, tps] of Object.entries(TAMPER_PROGRAMS)) {
+      const fd = this.#obj.program(name).fd;
+      // The first tracepoint's pin keeps the program's name (the pins of earlier builds).
+      tps.forEach((tp, i) =>
+        this.#attachSyscallTracepoint(fd, tp, `${this.#pins.links}/${i === 0 ? name : `hw_${tp}`}`)
+      );
     }
   }
 
@@ -461,10 +465,7 @@ export class AppControl {
             closeFd(linkFd);
           }
         } else {
-          const link = prog.attachCgroup(cgFd);
-          link.pin(pin);
-          link.disconnect();
-          link.destroy();
+          prog.attachCgroup(cgFd).pinAndRelease(pin);
         }
         this.attachPoints.push(`cgroup/${name.slice(3)}@${this.#cgroupPath}`);
       }

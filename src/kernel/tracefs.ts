@@ -31,3 +31,11 @@ export function ensureTracefs(): string {
   }
   return TRACEFS;
 }
+
+/** The tracefs id of classic tracepoint `category/name` (what a perf event attaches by). */
+export function tracepointId(category: string, name: string): number {
+  const file = `${ensureTracefs()}/events/${category}/${name}/id`;
+  const id = Number(Deno.readTextFileSync(file).trim());
+  if (!Number.isInteger(id) || id <= 0) throw new Error(`${file}: not a tracepoint id`);
+  return id;
+}

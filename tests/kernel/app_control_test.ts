@@ -330,3 +330,38 @@ Deno.test("a ring pinned by an older build keeps its size; the reader takes it f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** This process's open BPF link and perf event fds (what keeps a program attached). */
+function attachmentFds(): number {
+  let n = 0;
+  for (const e of Deno.readDirSync("/proc/self/fd")) {
+    try {
+      const t = Deno.readLinkSync(`/proc/self/fd/${e.name}`);
+      if (t === "anon_inode:bpf_link" || t === "anon_inode:[perf_event]") n++;
+    } catch {
+      // the fd of readDirSync itself, closed by now
+    }
+  }
+  return n;
+}
+
+Deno.test("close + disable leaves no link or perf event fd open: the pins alone held the programs", async () => {
+  // An fd left open keeps its program attached until the process exits: a daemon's `disable`
+  // would not detach, and a process that opens instances one after another (the test runner)
+  // reaches the kernel's 64 programs per tracepoint (E2BIG at sys_exit_openat).
+  const before = attachmentFds();
+  for (let i = 0; i < 2; i++) {
+    const f = await setup(HW.MODE_ENFORCING, "fds");
+    assert.equal(attachmentFds(), before, "every link is held by its pin only, none by an fd");
+    const l = loopbackListener();
+    try {
+      // Held by their pins alone, the hooks still decide.
+      assert.equal(await attempt(f, [f.plain, "tcp4", "127.0.0.1", `${l.port}`]), "ok");
+      assert.equal(await attempt(f, [f.unknown, "tcp4", "127.0.0.1", `${l.port}`]), "EPERM");
+    } finally {
+      l.close();
+      await teardown(f);
+    }
+    assert.equal(attachmentFds(), before, "after close + disable nothing is left in this process");
+  }
+});
