@@ -24,7 +24,6 @@ import { appFlags, type AppRegistry, type AppState, toAppInfo } from "../identit
 import { keyString } from "../identity/running.ts";
 import type { KeyedHash } from "../identity/kernel_key.ts";
 import { magicPathProblem } from "../identity/magic_path.ts";
-import { fileTimes } from "../integrity/hash.ts";
 import type { WatchEvent } from "../integrity/watch.ts";
 import { type ExeKey, HW, NO_TIMES } from "../../ffi/structs.ts";
 import type { AllowRequest, AppInfo, ConnEvent } from "../api/types.ts";
