@@ -57,6 +57,24 @@ struct {
 	__type(value, struct hw_dns_name);
 } hw_dns_names SEC(".maps");
 
+/*
+ * Element 0: bumped after every accepted answer wrote its addresses (and never reset), so a
+ * connect verdict cached before the answer (bpf/verdict_cache.h) is not used after it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_dns_epoch SEC(".maps");
+
+static __always_inline __u32 hw_dns_epoch_now(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&hw_dns_epoch, &zero);
+	return e ? (__u32) * (volatile __u64 *)e : 0;
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_DNS_CNT_MAX);
@@ -507,6 +525,11 @@ int hw_dns_ingress(struct __sk_buff *skb)
 	s->pos = qend;
 	s->bad = 0;
 	bpf_loop(HW_DNS_MAX_ANSWERS, hw_dns_record_step, &c, 0);
+	/* After the writes: the app reads the answer only once this program returned. */
+	__u32 zero = 0;
+	__u64 *epoch = bpf_map_lookup_elem(&hw_dns_epoch, &zero);
+	if (epoch)
+		__sync_fetch_and_add(epoch, 1);
 	if (s->bad == 1)
 		hw_dns_count(HW_DNS_CNT_MALFORMED);
 	else if (s->bad == 2)
@@ -534,21 +557,14 @@ static __always_inline void hw_dns_lookup_pats(struct hw_dns_rule_key *k,
  * hw_flt_app_verdict() plus the name rules: when the caller (tgid) resolved daddr from a name
  * whose answer is still valid, the rules naming that name (or a wildcard over it) compete with
  * the address rules, first match in file order. An address never seen in an answer to this
- * process matches no name rule.
+ * process matches no name rule. *name_hit is set when a name rule decided.
  */
-static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 proto, __u8 family,
-					      const __u8 *daddr, __u16 dport, __u32 *rule)
+static __always_inline int hw_dns_app_verdict(__u32 gen, const struct hw_flt_gen *g, __u32 tgid,
+					      __u32 app_id, __u8 proto, __u8 family,
+					      const __u8 *daddr, __u16 dport, __u32 *rule,
+					      __u32 *name_hit)
 {
-	/* No rules in force (a policy without [[rule]]s): nothing to match, not even by name. */
-	__u32 zero = 0, gen;
-	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
-	if (!ctl)
-		return HW_FLT_NONE;
-	gen = ctl->active_gen & 1;
-	struct hw_flt_gen *g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
-	if (!g || !g->nrules)
-		return HW_FLT_NONE;
-	int v = hw_flt_app_verdict(app_id, proto, family, daddr, dport, rule);
+	int v = hw_flt_app_verdict(gen, g, app_id, proto, family, daddr, dport, rule);
 	__u32 r = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
 	if (family != 4 && family != 6)
 		return v;
@@ -580,6 +596,7 @@ static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	if (best.rule == before.rule)
 		return v;
 	hw_dns_count(HW_DNS_CNT_NAME_HITS);
+	*name_hit = 1;
 	*rule = best.rule;
 	return best.action == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
 }

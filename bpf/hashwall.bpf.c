@@ -129,6 +129,7 @@ struct {
 #include "tamper.h"
 #include "lineage.h"
 #include "rules_via.h" /* [[rule]] via: needs lineage.h and dns.h */
+#include "verdict_cache.h"
 
 static __always_inline void count(__u32 idx)
 {
@@ -361,8 +362,8 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 			__u32 rule = 0;
 			int v = kind == HW_EV_SOCK_CREATE
 					? HW_FLT_NONE
-					: hw_via_app_verdict(tgid, pv->app_id, proto, family, daddr,
-							     dport, &rule);
+					: hw_rule_verdict(tgid, pv->app_id, proto, family, daddr, dport,
+							  &rule);
 			if (v == HW_FLT_DENY) {
 				struct task_struct *task = bpf_get_current_task_btf();
 				int deny = s->mode == HW_MODE_ENFORCING;
@@ -376,7 +377,12 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 				       dport, HW_REASON_RULE, rule);
 				return !deny;
 			}
-			if (v == HW_FLT_ALLOW)
+			/*
+			 * The note serves only tc egress, and tc never filters lo (src/kernel/filter.ts
+			 * refuses it): a loopback destination needs none. Without a note tc would judge
+			 * the flow by the general rules alone, stricter, never looser.
+			 */
+			if (v == HW_FLT_ALLOW && !is_loopback(family, daddr))
 				hw_flt_note_socket(cookie, rule);
 			count(HW_CNT_ALLOW);
 			return 1;
