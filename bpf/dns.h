@@ -553,16 +553,23 @@ static __always_inline void hw_dns_lookup_pats(struct hw_dns_rule_key *k,
 	}
 }
 
+/* What a verdict rested on besides the policy, for the verdict cache (bpf/verdict_cache.h). */
+struct hw_verdict_info {
+	__u64 expires_ns; /* the caller's name entry for daddr, when one was valid; else ~0 */
+	__u32 name_hit;   /* a name rule decided */
+	__u32 _pad;
+};
+
 /*
  * hw_flt_app_verdict() plus the name rules: when the caller (tgid) resolved daddr from a name
  * whose answer is still valid, the rules naming that name (or a wildcard over it) compete with
  * the address rules, first match in file order. An address never seen in an answer to this
- * process matches no name rule. *name_hit is set when a name rule decided.
+ * process matches no name rule. `info` says which name entry was used and whether it decided.
  */
 static __always_inline int hw_dns_app_verdict(__u32 gen, const struct hw_flt_gen *g, __u32 tgid,
 					      __u32 app_id, __u8 proto, __u8 family,
 					      const __u8 *daddr, __u16 dport, __u32 *rule,
-					      __u32 *name_hit)
+					      struct hw_verdict_info *info)
 {
 	int v = hw_flt_app_verdict(gen, g, app_id, proto, family, daddr, dport, rule);
 	__u32 r = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
@@ -576,6 +583,8 @@ static __always_inline int hw_dns_app_verdict(__u32 gen, const struct hw_flt_gen
 	if (!a || !a->pats[0] || bpf_ktime_get_boot_ns() > a->expires_ns ||
 	    a->start_ns != hw_dns_start_ns())
 		return v;
+	/* Valid now: the verdict holds until it expires (a rewrite bumps hw_dns_epoch). */
+	info->expires_ns = a->expires_ns;
 
 	__u8 pk = hw_flt_proto_key(proto);
 	__u32 pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
@@ -596,7 +605,7 @@ static __always_inline int hw_dns_app_verdict(__u32 gen, const struct hw_flt_gen
 	if (best.rule == before.rule)
 		return v;
 	hw_dns_count(HW_DNS_CNT_NAME_HITS);
-	*name_hit = 1;
+	info->name_hit = 1;
 	*rule = best.rule;
 	return best.action == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
 }

@@ -158,10 +158,9 @@ static long hw_via_step(__u32 i, struct hw_via_loop_ctx *c)
 static __always_inline int hw_via_app_verdict(__u32 gen, const struct hw_flt_gen *g, __u32 tgid,
 					      __u32 app_id, __u8 proto, __u8 family,
 					      const __u8 *daddr, __u16 dport, __u32 *rule,
-					      __u32 *name_hit)
+					      struct hw_verdict_info *info)
 {
-	int v = hw_dns_app_verdict(gen, g, tgid, app_id, proto, family, daddr, dport, rule,
-				   name_hit);
+	int v = hw_dns_app_verdict(gen, g, tgid, app_id, proto, family, daddr, dport, rule, info);
 	__u32 zero = 0;
 	if (family != 4 && family != 6)
 		return v;

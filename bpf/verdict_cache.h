@@ -62,7 +62,7 @@ struct {
 static __always_inline int hw_rule_verdict(__u32 tgid, __u32 app_id, __u8 proto, __u8 family,
 					   const __u8 *daddr, __u16 dport, __u32 *rule)
 {
-	__u32 zero = 0, name_hit = 0;
+	__u32 zero = 0;
 	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
 	if (!ctl)
 		return HW_FLT_NONE;
@@ -98,23 +98,17 @@ static __always_inline int hw_rule_verdict(__u32 tgid, __u32 app_id, __u8 proto,
 		return c->verdict;
 	}
 
-	/* A miss: decide, and remember how long the name (if any) the verdict used stays valid. */
-	struct hw_vc_val v = {};
-	v.expires_ns = ~0ULL;
-	struct hw_dns_addr_key ak = {};
-	ak.tgid = tgid;
-	ak.family = family;
-	__builtin_memcpy(ak.addr, daddr, 16);
-	struct hw_dns_addr_val *na = bpf_map_lookup_elem(&hw_dns_addrs, &ak);
-	if (na && na->pats[0] && na->start_ns == k.start_ns) {
-		__u64 exp = na->expires_ns;
-		if (bpf_ktime_get_boot_ns() <= exp)
-			v.expires_ns = exp; /* else expired already: no part now, none later */
-	}
+	/*
+	 * A miss: decide. The via groups read the same name entry as the name rules (same validity
+	 * test), so the expiry hw_dns_app_verdict() reports covers every use of a name.
+	 */
+	struct hw_verdict_info info = {.expires_ns = ~0ULL};
 	__u32 r = 0;
 	int verdict = hw_via_app_verdict(gen, g, tgid, app_id, proto, family, daddr, dport, &r,
-					 &name_hit);
-	v.name_hit = name_hit;
+					 &info);
+	struct hw_vc_val v = {};
+	v.expires_ns = info.expires_ns;
+	v.name_hit = info.name_hit;
 	v.verdict = verdict;
 	v.rule = r;
 	bpf_map_update_elem(&hw_verdict_cache, &k, &v, BPF_ANY);
