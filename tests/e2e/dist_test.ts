@@ -14,6 +14,7 @@ import { DIST_PATH, readLauncherHeader, runDist } from "../helpers/dist.ts";
 const header = await readLauncherHeader();
 const selfExtracting = header !== null;
 const NOBODY = { uid: 65534, gid: 65534 };
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 async function sha256File(path: string): Promise<string> {
   return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
@@ -322,6 +323,97 @@ Deno.test({
       assert.equal(Deno.statSync(base).uid, NOBODY.uid);
       assert.equal(mode(`${base}/${header!.payloadSha}`), 0o700);
     } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+/** Bundle files (relative names) statically reachable from `start` by its `import` statements. */
+function staticClosure(dir: string, start: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [start];
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    const text = Deno.readTextFileSync(`${dir}/${f}`);
+    for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["']\.\/([^"']+\.js)["']/gm)) {
+      todo.push(m[1]);
+    }
+  }
+  return seen;
+}
+
+/** The read-only commands of bench/cli.ts with the bundle file each one's module lives in. */
+const READ_ONLY = ["version", "status", "apps", "rules", "events"];
+
+Deno.test({
+  name: "dist/hashwall: a read-only command loads only its own chunks (no daemon, UI, " +
+    "BPF objects, node:crypto or node:sqlite)",
+  ignore: !selfExtracting,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    const tmp = await Deno.makeTempDir({ prefix: "hw-dist-lazy-" });
+    try {
+      const env = { HASHWALL_CACHE_DIR: base };
+      assert.equal((await runDist(["--version"], { env })).code, 0);
+      const dir = `${base}/${header!.payloadSha}`;
+      const app = Deno.readTextFileSync(`${dir}/app.js`);
+      // deno run loads every string-literal import() into its module graph up front: the build
+      // turns them into computed ones (build.sh lazy_dynamic_imports).
+      assert.doesNotMatch(app, /import\("\./, "string-literal dynamic import left in app.js");
+      const sizeOf = (files: Iterable<string>) =>
+        [...files].reduce((n, f) => n + Deno.statSync(`${dir}/${f}`).size, 0);
+      for (const name of READ_ONLY) {
+        const m = app.match(
+          new RegExp(`name: "${name}",[^]*?import\\(String\\("\\./([^"]+\\.js)"\\)\\)`),
+        );
+        assert.ok(m, `app.js loads ${name} through a computed import`);
+        const closure = staticClosure(dir, m![1]);
+        for (const f of closure) {
+          const text = Deno.readTextFileSync(`${dir}/${f}`);
+          // node:crypto / node:sqlite start Deno's Node layer (~50 / ~30 ms); __toBinary is an
+          // embedded BPF object or UI asset decoded at import.
+          assert.doesNotMatch(text, /from "node:(crypto|sqlite)"|__toBinary\(/, `${name}: ${f}`);
+        }
+        // (rules parses the config: smol-toml and the validator, ~170 KB; the whole is ~4 MB.)
+        assert.ok(sizeOf(closure) < 256 * 1024, `${name} loads ${sizeOf(closure)} bytes`);
+      }
+
+      // What the runtime really opens (strace), against a state folder with no daemon.
+      const state = `${tmp}/state`;
+      const cases: [string[], number][] = [
+        [["version"], 0],
+        [["status", "--state", state], 3],
+        [["apps", "list", "--state", state], 3],
+        [["rules", "list", "--config", `${ROOT}config`, "--state", state], 0],
+      ];
+      const everything = sizeOf(Object.keys(header!.jsSha));
+      for (const [args, code] of cases) {
+        const log = `${tmp}/strace.log`;
+        const out = await new Deno.Command("strace", {
+          args: ["-f", "-qq", "-e", "trace=openat", "-o", log, DIST_PATH, ...args],
+          env,
+          cwd: "/",
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assert.equal(out.code, code, `${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+        const opened = new Set(
+          [...Deno.readTextFileSync(log).matchAll(/openat\([^"]*"([^"]+\.js)", [^)]*\) = \d+/g)]
+            .map((m) => m[1])
+            .filter((p) => p.startsWith(`${dir}/`))
+            .map((p) => p.slice(dir.length + 1)),
+        );
+        assert.ok(opened.has("app.js"), `${args[0]} opened ${[...opened]}`);
+        assert.ok(![...opened].some((f) => f.startsWith("run-")), `${args[0]} opened the daemon`);
+        assert.ok(
+          sizeOf(opened) < everything / 10,
+          `${args.join(" ")} read ${sizeOf(opened)} of ${everything} bundle bytes`,
+        );
+      }
+    } finally {
+      await cleanup();
       await Deno.remove(tmp, { recursive: true });
     }
   },
