@@ -418,3 +418,111 @@ Deno.test({
     }
   },
 });
+
+/**
+ * As uid nobody: writes `text` over `file` and forges the launcher's stamp of the last full check
+ * (.verified.<payload>) so that it describes the folder as it now is — what the launcher's fast
+ * path compares (packaging/launcher.sh.in stamp_now): boot id, owner and mode of the cache folder
+ * and of the copy, then `stat` of every payload file.
+ */
+async function tamperAsNobody(base: string, file: string, text: string): Promise<void> {
+  const dir = `${base}/${header!.payloadSha}`;
+  const files = ["deno", ...Object.keys(header!.jsSha)];
+  const script = `set -e
+printf '%s\\n' "$TEXT" >"$DIR/$FILE"
+{ cat /proc/sys/kernel/random/boot_id
+  cd "$DIR" && stat -c '%u %a %d %i %s %.9Y %.9Z %n' "$BASE" "$DIR" "$@" |
+    awk 'NR <= 2 { print $1 " " $2; next } 1'
+} >"$BASE/.forged.$$"
+mv -f "$BASE/.forged.$$" "$BASE/.verified.$SHA"`;
+  const out = await new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${NOBODY.uid}`,
+      `--regid=${NOBODY.gid}`,
+      "--clear-groups",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      ...files,
+    ],
+    env: { TEXT: text, DIR: dir, FILE: file, BASE: base, SHA: header!.payloadSha },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test({
+  name: "attacker: uid nobody cannot get a swapped file run by root's dist/hashwall " +
+    "(a planted cache with a forged stamp of the last check)",
+  ignore: !selfExtracting || Deno.uid() !== 0,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "hw-dist-attack-" });
+    try {
+      await Deno.chmod(tmp, 0o1777);
+      const copy = `${tmp}/hashwall`;
+      await Deno.copyFile(DIST_PATH, copy);
+      await Deno.chmod(copy, 0o755);
+      const pwned = 'console.log("PWNED"); Deno.exit(0);';
+
+      // 1. A cache folder nobody made (a shared path root was told to use): nobody unpacks the
+      // real artifact there, swaps app.js and stamps the result. nobody's own runs take the
+      // planted file (the fast path trusts the stamp's owner): the forgery is a working one.
+      const planted = `${tmp}/cache-planted`;
+      const envP = { HASHWALL_CACHE_DIR: planted };
+      const own = await runDist(["--version"], { path: copy, env: envP, asUser: NOBODY });
+      assert.equal(own.code, 0, own.stderr);
+      await tamperAsNobody(planted, "app.js", pwned);
+      const self = await runDist(["--version"], { path: copy, env: envP, asUser: NOBODY });
+      assert.equal(self.stdout, "PWNED\n", "the forged stamp passes nobody's own fast path");
+      const root = await runDist(["--version"], { path: copy, env: envP });
+      assert.doesNotMatch(root.stdout, /PWNED/);
+      assert.equal(root.code, 70, root.stderr);
+      assert.match(root.stderr, /belongs to uid 65534, not to you \(uid 0\)/);
+
+      // 2. root's own cache folder, left world-writable (0777) after a good run: nobody moves
+      // root's copy aside, puts its own (nobody-owned) copy with a swapped chunk in its place
+      // and forges the stamp. root's next run re-checks, refuses the copy and unpacks again.
+      const shared = `${tmp}/cache-shared`;
+      const envS = { HASHWALL_CACHE_DIR: shared };
+      assert.equal((await runDist(["--version"], { path: copy, env: envS })).code, 0);
+      await Deno.chmod(shared, 0o777);
+      const dir = `${shared}/${header!.payloadSha}`;
+      const own2 = await runDist(["--version"], {
+        path: copy,
+        env: { HASHWALL_CACHE_DIR: `${tmp}/cache-nobody` },
+        asUser: NOBODY,
+      });
+      assert.equal(own2.code, 0, own2.stderr);
+      const swap = await new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${NOBODY.uid}`,
+          `--regid=${NOBODY.gid}`,
+          "--clear-groups",
+          "sh",
+          "-c",
+          'mv "$1" "$1.root" 2>/dev/null || true; cp -a "$2" "$1"',
+          "sh",
+          dir,
+          `${tmp}/cache-nobody/${header!.payloadSha}`,
+        ],
+        stderr: "piped",
+      }).output();
+      // Moving root's 0700 copy needs only write access to the 0777 parent.
+      assert.equal(swap.code, 0, new TextDecoder().decode(swap.stderr));
+      await tamperAsNobody(shared, "app.js", pwned);
+      assert.equal(Deno.statSync(dir).uid, NOBODY.uid, "nobody's copy is in place");
+      const r = await runDist(["--version"], { path: copy, env: envS });
+      assert.doesNotMatch(r.stdout, /PWNED/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `hashwall ${VERSION}\n`);
+      assert.match(r.stderr, /failed verification \(folder owner\/mode changed\)/);
+      assert.equal(Deno.statSync(dir).uid, 0, "root unpacked its own copy again");
+      assert.equal(mode(shared), 0o700, "the cache folder is closed again");
+      assert.equal(await sha256File(`${dir}/app.js`), header!.appSha);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
