@@ -31,6 +31,13 @@ struct {
 
 #define HW_ENV_CHUNK 1024
 
+/*
+ * Matched as a prefix (bash's exported functions, BASH_FUNC_NAME%%): the hw_env_vars entry of that
+ * family is this prefix alone (src/policy/interpreters.ts).
+ */
+#define ENV_BASH_FUNC "BASH_FUNC_"
+#define ENV_BASH_FUNC_LEN 10
+
 struct hw_env_scratch {
 	struct hw_env_key key;
 	char chunk[HW_ENV_CHUNK];
@@ -101,9 +108,25 @@ static long hw_env_step(__u32 i, struct hw_env_walk *w)
 		next = q;
 	}
 	w->ptr = next;
-	/* NAME=value: the name must end with '=' inside the compared bytes to be one of ours. */
+	/*
+	 * NAME=value: the name must end with '=' inside the compared bytes to be one of ours. One
+	 * family is matched by prefix, whatever its length: bash defines a function NAME from every
+	 * BASH_FUNC_NAME%%=() {...} before the script's first line, and a function shadows the
+	 * builtin or command of that name (`echo`, `:`) inside the trusted shell itself.
+	 */
 	int eq = -1;
-	for (int j = 1; j < HW_ENV_NAME_LEN; j++) {
+	const char *bf = ENV_BASH_FUNC;
+	int pre = 1;
+#pragma unroll
+	for (int j = 0; j < ENV_BASH_FUNC_LEN; j++) {
+		if (sc->key.name[j] != bf[j]) {
+			pre = 0;
+			break;
+		}
+	}
+	if (pre)
+		eq = ENV_BASH_FUNC_LEN;
+	for (int j = 1; j < HW_ENV_NAME_LEN && eq < 0; j++) {
 		if (sc->key.name[j] == '=') {
 			eq = j;
 			break;

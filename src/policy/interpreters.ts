@@ -307,6 +307,13 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "_JAVA_OPTIONS", kinds: [HW.KIND_JAVA] },
   { name: "JDK_JAVA_OPTIONS", kinds: [HW.KIND_JAVA] },
   { name: "CLASSPATH", kinds: [HW.KIND_JAVA] },
+  // bash defines a function NAME from every BASH_FUNC_NAME%%=() {...} before the script runs; a
+  // function shadows the builtin or command of its name inside the trusted shell. The kernel
+  // matches this one entry as a prefix (bpf/exec_env.h), whatever the function's name.
+  { name: "BASH_FUNC_", kinds: [HW.KIND_SHELL] },
+  // xtrace from the environment expands PS4 ($(...) included) before every command.
+  { name: "SHELLOPTS", kinds: [HW.KIND_SHELL] },
+  { name: "PS4", kinds: [HW.KIND_SHELL] },
 ];
 
 /** Names accepted by `allow_env` (every injection variable). */
