@@ -37,12 +37,18 @@ struct {
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
-/* Takes the trust of `tgid` away for good and says why in its later reports. */
+/*
+ * Takes the trust of `tgid` away for good and says why in its later reports. Its lineage goes
+ * too (lineage.h): a process another one wrote into is the writer's, so whatever it starts from
+ * now on — even after an exec, which ends the taint — must not count as started by the apps
+ * that created it (`only_via`, `via` rules), nor may its future children.
+ */
 static __always_inline void hw_taint(__u32 tgid, __u32 vector, __u32 by)
 {
 	struct hw_taint t = {.vector = vector, .by_tgid = by};
 	bpf_map_update_elem(&hw_tainted, &tgid, &t, BPF_ANY);
 	bpf_map_delete_elem(&hw_procs, &tgid);
+	bpf_map_delete_elem(&hw_lineage, &tgid);
 	struct hw_exec_info *xi = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
 	if (xi) {
 		xi->reason = HW_REASON_INJECTED;
