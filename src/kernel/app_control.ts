@@ -100,8 +100,11 @@ export const PERSISTENT_MAPS = [
  */
 export const DRAIN_BUDGET = 1000;
 
-/** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
-const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
+/**
+ * Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage), with the
+ * io_uring open completions that revoke like the open tracepoints (bpf/write_revoke.h).
+ */
+const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit", "hw_uring_complete"] as const;
 /**
  * The open syscall tracepoints that decide a pending script's trust (bpf/script_open.h): one
  * program per side, attached to open, openat and openat2. They belong to lineage: without them an

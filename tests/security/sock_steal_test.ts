@@ -32,7 +32,8 @@ else:
 `;
 
 Deno.test({
-  name: "attacker: a trusted process's live connection taken with pidfd_getfd carries no stranger's bytes",
+  name:
+    "attacker: a trusted process's live connection taken with pidfd_getfd carries no stranger's bytes",
   ignore: true, // known hole: see the header
   async fn() {
     const f = await secSetup("sock-steal");
@@ -47,7 +48,9 @@ Deno.test({
           const n = await conn.read(buf).catch(() => null);
           if (n === null) break;
           text += dec.decode(buf.subarray(0, n));
-          if (n > 0 && buf[0] === 0x70 /* the holder's ping */) await conn.write(buf.subarray(0, 1));
+          if (n > 0 && buf[0] === 0x70 /* the holder's ping */) {
+            await conn.write(buf.subarray(0, 1));
+          }
         }
       } finally {
         conn.close();

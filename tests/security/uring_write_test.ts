@@ -8,7 +8,8 @@
  * fanotify backstop): the revocation must happen in the kernel, as it does for open(2).
  */
 import assert from "node:assert/strict";
-import { buildFixture, NOBODY, secSetup } from "./harness.ts";
+import { HW } from "../../ffi/structs.ts";
+import { buildFixture, HW_REASON, NOBODY, readLine, secSetup } from "./harness.ts";
 
 const BASH = "/usr/bin/bash";
 
@@ -35,6 +36,44 @@ Deno.test("attacker: a line appended through an io_uring open to a running appro
     const viaUring = await attempt("uring.sh", [uring]);
     assert.deepEqual(viaUring.wrote, ["written"]);
     assert.deepEqual(viaUring.out, ["slept", "evil:EPERM"], "io_uring open: revoked too");
+    // A direct open into the ring's fixed-file table (no fd), written with IORING_OP_WRITE.
+    const direct = await attempt("direct.sh", [uring, "direct"]);
+    assert.deepEqual(direct.wrote, ["written"]);
+    assert.deepEqual(direct.out, ["slept", "evil:EPERM"], "io_uring direct open: revoked too");
+    const opens = f.events().filter((e) => e.reason === HW.REASON_WRITE_OPEN);
+    assert.equal(opens.length, 3, "one revocation report per open");
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("attacker: /proc/PID/mem opened through io_uring ends the victim's trust", async () => {
+  const f = await secSetup("uring-mem");
+  try {
+    const victim = await buildFixture("victim", f.dir);
+    await f.approveBinary(victim, 142);
+    const uring = await buildFixture("uring_write", f.dir);
+    const child = f.spawn([victim, String(f.port)]);
+    const reader = child.stdout.getReader();
+    const state = { buf: "" };
+    try {
+      const [pid, addr] = (await readLine(reader, state)).split(" ");
+      assert.deepEqual(await f.run([uring, "mem", pid, addr]), ["written"]);
+      assert.equal(await readLine(reader, state), "EPERM", "the written process lost its trust");
+      assert.ok(
+        f.events().some((e) =>
+          e.tgid === Number(pid) && e.reason === HW_REASON.INJECTED &&
+          e.rule === HW.TAMPER_PROC_MEM
+        ),
+        "the event names /proc/PID/mem",
+      );
+    } finally {
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      await child.stdin.close().catch(() => {});
+      await child.stderr.cancel().catch(() => {});
+      await child.status;
+    }
   } finally {
     await f.close();
   }
