@@ -243,6 +243,7 @@ _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 #define HW_TAMPER_VM_WRITE 2  /* process_vm_writev */
 #define HW_TAMPER_PROC_MEM 3  /* /proc/PID/mem opened for writing */
 #define HW_TAMPER_SET_MM 4    /* prctl(PR_SET_MM, ...): exe link or memory map rewritten */
+#define HW_TAMPER_GETFD 5     /* pidfd_getfd: a file of the process taken from outside */
 
 /* Interpreter kinds (hw_app_exec.kind), derived in userspace from the interpreter's file name. */
 #define HW_KIND_OTHER 0 /* unknown interpreter: any option means "no script" */

@@ -342,6 +342,7 @@ export function tamperVectorName(vector: number): string {
     [HW.TAMPER_VM_WRITE]: "process_vm_writev",
     [HW.TAMPER_PROC_MEM]: "/proc/PID/mem",
     [HW.TAMPER_SET_MM]: "prctl(PR_SET_MM)",
+    [HW.TAMPER_GETFD]: "pidfd_getfd",
   }[vector] ?? `(vector ${vector})`;
 }
 
