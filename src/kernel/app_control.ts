@@ -121,6 +121,9 @@ const SCRIPT_OPEN_PROGRAMS = {
 const TAMPER_PROGRAMS = {
   hw_ptrace_exit: ["sys_exit_ptrace"],
   hw_vm_writev: ["sys_enter_process_vm_writev"],
+  hw_getfd_enter: ["sys_enter_pidfd_getfd"],
+  // Taints only when the call succeeded (one program for both exits).
+  hw_tamper_call_exit: ["sys_exit_process_vm_writev", "sys_exit_pidfd_getfd"],
   hw_prctl: ["sys_enter_prctl"],
   // One program serves every open exit (each loaded program costs start time).
   hw_openat_exit: ["sys_exit_openat", "sys_exit_openat2", "sys_exit_open", "sys_exit_creat"],

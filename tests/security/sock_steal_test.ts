@@ -6,11 +6,12 @@
  * the victim's trust away for its NEXT connect, but sockets it already holds are judged once, at
  * connect (and raw/ICMP sockets at creation), and nothing closes them on tampering.
  *
- * KNOWN HOLE, test ignored until it is closed. Without BPF LSM the syscall cannot be refused; a
- * fix needs (1) a sys_enter_pidfd_getfd tracepoint that taints the target like ptrace does, and
- * (2) on every taint, the daemon (or an iterator run on a taint event) closing the sockets whose
- * record (bpf/sockets.h, hw_sock_val.tgid) names the tainted process, as it does per identity on
- * revoke. Even then a few bytes may pass before the close; the assertion below is the goal.
+ * KNOWN HOLE, test ignored until it is closed. Without BPF LSM the syscall cannot be refused.
+ * pidfd_getfd already taints the victim (bpf/tamper.h, tests/security/tamper_more_test.ts), so
+ * its next connect is refused; what is missing: on every taint, the daemon (or an iterator run on
+ * a taint event) closing the sockets whose record (bpf/sockets.h, hw_sock_val.tgid) names the
+ * tainted process, as it does per identity on revoke. Even then a few bytes may pass before the
+ * close; the assertion below is the goal.
  */
 import assert from "node:assert/strict";
 import { sockholderCopy } from "../helpers/sockholder.ts";
