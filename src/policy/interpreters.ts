@@ -314,6 +314,13 @@ export const ENV_VARS: readonly EnvVar[] = [
   // xtrace from the environment expands PS4 ($(...) included) before every command.
   { name: "SHELLOPTS", kinds: [HW.KIND_SHELL] },
   { name: "PS4", kinds: [HW.KIND_SHELL] },
+  // OpenSSL reads OPENSSL_CONF when a program initialises it (libcurl does at start): the file may
+  // load a provider or engine module, a library of the caller's choice. The two folders choose
+  // where modules named by the program itself are loaded from.
+  // (Engines, deprecated in OpenSSL 3, are loaded through the configuration too.) This is bit 30,
+  // the last one hw_app_exec.env_allow holds: a further variable needs deny-only bits.
+  { name: "OPENSSL_CONF", kinds: "all" },
+  { name: "OPENSSL_MODULES", kinds: "all" },
 ];
 
 /** Names accepted by `allow_env` (every injection variable). */
