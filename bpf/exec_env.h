@@ -158,6 +158,15 @@ static __always_inline __u32 hw_exec_guard(struct task_struct *p, __u32 kind, __
 	*detail = 0;
 	if (p->ptrace)
 		return HW_REASON_TRACED;
+	/*
+	 * A mount namespace owned by a user namespace other than the initial one was shaped by
+	 * whoever made it, without privilege (unshare -r -m): a folder bind-mounted over /etc (its
+	 * ld.so.preload, ld.so.cache, openssl.cnf) or over a library folder, or the approved file
+	 * bind-mounted beside libraries of the caller's (RUNPATH $ORIGIN). The approved file is
+	 * untouched, but the code its process runs is not only its own.
+	 */
+	if (BPF_CORE_READ(p, nsproxy, mnt_ns, user_ns, level) > 0)
+		return HW_REASON_USERNS;
 	struct hw_env_walk w = {};
 	w.ptr = BPF_CORE_READ(p, mm, env_start);
 	w.end = BPF_CORE_READ(p, mm, env_end);

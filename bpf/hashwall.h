@@ -233,6 +233,7 @@ _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 #define HW_REASON_TRACED 17   /* exec'd while being ptraced */
 #define HW_REASON_INJECTED 18 /* lost its trust: another process wrote to it or changed its exe */
 #define HW_REASON_ARGV 19     /* an interpreter command line the grammar does not understand */
+#define HW_REASON_USERNS 20   /* exec'd in a mount namespace a user namespace owns (unshare -r -m) */
 
 #define HW_ENV_TOO_LARGE 255 /* detail: too many or too long environment strings to check */
 #define HW_ENV_MAX_VARS 256  /* environment strings checked at most (more: not trusted) */

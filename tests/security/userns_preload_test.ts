@@ -10,6 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { netclientCopy } from "../helpers/netclient.ts";
+import { HW } from "../../ffi/structs.ts";
 import { buildFixture, secSetup } from "./harness.ts";
 
 Deno.test("attacker: /etc/ld.so.preload bind-mounted in unshare -r -m does not run with an approved binary's trust", async () => {
@@ -32,6 +33,9 @@ Deno.test("attacker: /etc/ld.so.preload bind-mounted in unshare -r -m does not r
       { env: { EVIL_PORT: P } },
     );
     assert.equal(out[0], "evil:EPERM", `the preloaded library ran untrusted (${out})`);
+    assert.ok(f.events().some((e) => e.reason === HW.REASON_USERNS), "reason: userns_mount");
+    // A user namespace alone (no mount namespace of its own) changes no file: still trusted.
+    assert.deepEqual(await f.run(["unshare", "-r", client, ...tcp]), ["ok"], "unshare -r only");
   } finally {
     await f.close();
   }
