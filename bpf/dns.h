@@ -58,21 +58,31 @@ struct {
 } hw_dns_names SEC(".maps");
 
 /*
- * Element 0: bumped after every accepted answer wrote its addresses (and never reset), so a
- * connect verdict cached before the answer (bpf/verdict_cache.h) is not used after it.
+ * Element 0: the verdict epoch, bumped (never reset) whenever something a cached connect verdict
+ * rests on changes outside the policy (bpf/verdict_cache.h): after every accepted answer wrote its
+ * addresses, and when a taint clears a process's lineage (bpf/tamper.h).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, __u64);
-} hw_dns_epoch SEC(".maps");
+} hw_verdict_epoch SEC(".maps");
 
-static __always_inline __u32 hw_dns_epoch_now(void)
+static __always_inline __u32 hw_verdict_epoch_now(void)
 {
 	__u32 zero = 0;
-	__u64 *e = bpf_map_lookup_elem(&hw_dns_epoch, &zero);
+	__u64 *e = bpf_map_lookup_elem(&hw_verdict_epoch, &zero);
 	return e ? (__u32) * (volatile __u64 *)e : 0;
+}
+
+/* After the change is written: a connect that read the old epoch caches under it, unused. */
+static __always_inline void hw_verdict_epoch_bump(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&hw_verdict_epoch, &zero);
+	if (e)
+		__sync_fetch_and_add(e, 1);
 }
 
 struct {
@@ -526,10 +536,7 @@ int hw_dns_ingress(struct __sk_buff *skb)
 	s->bad = 0;
 	bpf_loop(HW_DNS_MAX_ANSWERS, hw_dns_record_step, &c, 0);
 	/* After the writes: the app reads the answer only once this program returned. */
-	__u32 zero = 0;
-	__u64 *epoch = bpf_map_lookup_elem(&hw_dns_epoch, &zero);
-	if (epoch)
-		__sync_fetch_and_add(epoch, 1);
+	hw_verdict_epoch_bump();
 	if (s->bad == 1)
 		hw_dns_count(HW_DNS_CNT_MALFORMED);
 	else if (s->bad == 2)
@@ -583,7 +590,7 @@ static __always_inline int hw_dns_app_verdict(__u32 gen, const struct hw_flt_gen
 	if (!a || !a->pats[0] || bpf_ktime_get_boot_ns() > a->expires_ns ||
 	    a->start_ns != hw_dns_start_ns())
 		return v;
-	/* Valid now: the verdict holds until it expires (a rewrite bumps hw_dns_epoch). */
+	/* Valid now: the verdict holds until it expires (a rewrite bumps hw_verdict_epoch). */
 	info->expires_ns = a->expires_ns;
 
 	__u8 pk = hw_flt_proto_key(proto);

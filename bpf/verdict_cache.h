@@ -12,9 +12,11 @@
  *     switch bumps it (src/kernel/filter.ts apply), so no verdict outlives its policy;
  *   - the process: tgid plus its start time (a recycled tgid is another process with another
  *     lineage and other resolved names), and its app id (an exec may change it);
- *   - the names it resolved (bpf/dns.h): hw_dns_epoch is in the key, bumped after every answer
- *     wrote its addresses, and a verdict that rested on a name entry carries that entry's expiry;
- *   - its lineage (bpf/lineage.h): fixed at fork, so covered by tgid + start time.
+ *   - the names it resolved (bpf/dns.h): hw_verdict_epoch is in the key, bumped after every
+ *     answer wrote its addresses, and a verdict that rested on a name entry carries that entry's
+ *     expiry;
+ *   - its lineage (bpf/lineage.h): written at fork (tgid + start time tell processes apart), and
+ *     cleared only by a taint (bpf/tamper.h), which bumps hw_verdict_epoch too.
  * A miss reads the epoch before it decides: an answer landing meanwhile leaves an entry under the
  * old epoch, which no later lookup uses.
  *
@@ -33,7 +35,7 @@ struct hw_vc_key {
 	__u32 tgid;
 	__u32 app_id;
 	__u32 pseq;  /* hw_flt_ctl.seq */
-	__u32 epoch; /* hw_dns_epoch */
+	__u32 epoch; /* hw_verdict_epoch */
 	__u8 daddr[16];
 	__u16 dport;
 	__u8 family;
@@ -84,7 +86,7 @@ static __always_inline int hw_rule_verdict(__u32 tgid, __u32 app_id, __u8 proto,
 	k.tgid = tgid;
 	k.app_id = app_id;
 	k.pseq = seq;
-	k.epoch = hw_dns_epoch_now();
+	k.epoch = hw_verdict_epoch_now();
 	__builtin_memcpy(k.daddr, daddr, 16);
 	k.dport = dport;
 	k.family = family;

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { setupNames, teardownNames } from "../helpers/names_fixture.ts";
 import type { NamesFixture } from "../helpers/names_fixture.ts";
-import { asNobody } from "./harness.ts";
+import { asNobody, buildFixture, readLine, secSetup } from "./harness.ts";
+import { netclientCopy } from "../helpers/netclient.ts";
 import { compilePolicy } from "../../src/policy/compile.ts";
 
 /** The fixture's policy with one rule in front: dnsapp may reach 127.0.0.1 over TCP. */
@@ -123,5 +124,69 @@ Deno.test("verdict cache: a name whose TTL ran out no longer allows a running pr
     assert.deepEqual(words, ["ok", "EPERM"]);
   } finally {
     await teardownNames(f);
+  }
+});
+
+Deno.test("attacker: a cached via verdict ends with the lineage a write into the process cleared", async () => {
+  // "client may reach 127.0.0.1:PORT only when the launcher started it" (tests/security/
+  // via_rule_test.ts). The victim, approved as the client too, is started by the launcher and
+  // connects (allowed via the launcher: the verdict is cached); nobody then writes into it, which
+  // takes its trust and its lineage (bpf/tamper.h); the "payload" execs the client, trusted again
+  // by its own approval but no longer started by the launcher: its connect must be refused.
+  const f = await secSetup("vcache-taint", { rules: true });
+  try {
+    const LAUNCHER = 130, CLIENT = 131;
+    const launcher = await netclientCopy(f.dir, "launcher");
+    const client = await netclientCopy(f.dir, "client");
+    const victim = await buildFixture("victim", f.dir);
+    const inject = await buildFixture("inject", f.dir);
+    await f.approveBinary(launcher, LAUNCHER);
+    await f.approveBinary(client, CLIENT);
+    await f.approveBinary(victim, CLIENT);
+    f.rules(
+      `
+[[rule]]
+id = "client-via-launcher"
+action = "allow"
+direction = "out"
+protocol = "tcp"
+remote = ["127.0.0.1"]
+ports = [${f.port}]
+app = "client"
+via = "launcher"
+
+[[rule]]
+id = "client-not-otherwise"
+action = "deny"
+direction = "out"
+protocol = "tcp"
+ports = [${f.port}]
+app = "client"
+`,
+      { launcher: LAUNCHER, client: CLIENT },
+    );
+    const port = String(f.port);
+    const tcp = ["tcp4", "127.0.0.1", port];
+    const child = f.spawn([launcher, "fork", "exec", victim, port, "pre", "exec", client, ...tcp]);
+    const reader = child.stdout.getReader();
+    const state = { buf: "" };
+    try {
+      assert.equal(await readLine(reader, state), "ok", "started by the launcher: allowed");
+      const [pid, addr] = (await readLine(reader, state)).split(" ");
+      assert.deepEqual(await f.run([inject, "vm", pid, addr]), ["written"]);
+      assert.equal(
+        await readLine(reader, state),
+        "EPERM",
+        "the same process after the write: no longer started by the launcher",
+      );
+    } finally {
+      reader.releaseLock();
+      await child.stdout.cancel().catch(() => {});
+      await child.stdin.close().catch(() => {});
+      await child.stderr.cancel().catch(() => {});
+      await child.status;
+    }
+  } finally {
+    await f.close();
   }
 });
