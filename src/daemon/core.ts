@@ -358,9 +358,15 @@ export class DaemonCore implements HashwallApi {
     part("blocklists");
     // The packet filter first: its pinned rule maps are shared with the connect hooks. Opening
     // attaches nothing; on a restart the previous run's programs still decide meanwhile.
-    this.#filter = loadPacketFilter({ pinRoot: pinPaths(this.instance).root });
-    this.#filter.apply(this.#compile(this.policy));
+    // With `--interfaces none` no interface is ever attached (reloads keep the flag): its
+    // programs are loaded only if that changes, never verified at start.
+    this.#filter = loadPacketFilter({
+      pinRoot: pinPaths(this.instance).root,
+      deferPrograms: this.opts.interfaces?.length === 0,
+    });
     part("filter");
+    this.#filter.apply(this.#compile(this.policy));
+    part("rules");
     this.kernel = AppControl.open({
       pins: pinPaths(this.instance),
       cgroupPath: this.opts.cgroup,
@@ -396,6 +402,8 @@ export class DaemonCore implements HashwallApi {
       startMs: { ...this.#startPhases, ready: Math.round(performance.now()) },
       // The parts of `load` (bench/startup.ts prints them).
       loadMs: this.#loadPhases,
+      // "reused": the programs an earlier start of this build pinned (nothing verified).
+      programs: this.kernel.programsReused ? "reused" : "loaded",
     });
   }
 
