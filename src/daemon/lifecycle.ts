@@ -14,6 +14,7 @@ import { createLogger, type LogFormat, type Logger } from "./log.ts";
 import { sdNotify, watchdogIntervalMs } from "./systemd.ts";
 import { controlSocket, optionalParts } from "./parts.ts";
 import { takeEarlyHup } from "./early_hup.ts";
+import { isBlockedHere, SIGHUP, unblockHere } from "../../ffi/signal_mask.ts";
 import { selfCommand } from "./self_command.ts";
 import { makeLoginUrl } from "../../ui/auth/login_link.ts";
 import { readTokens } from "../../ui/auth/tokens.ts";
@@ -67,7 +68,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   const { promise: stopped, resolve: stop } = Promise.withResolvers<void>();
   let started = false;
   let hupDuringStart = false;
+  let stopping = false;
   const onHup = () => {
+    if (stopping) return; // the listeners stay until the end: a SIGHUP must not cut a stop short
     if (!started) {
       hupDuringStart = true;
       return;
@@ -119,6 +122,7 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
     }
   } catch (e) {
     log.log("error", `start failed: ${(e as Error).message}`);
+    stopping = true;
     await stopAll();
     removeSignals();
     if (!hadPins) {
@@ -133,6 +137,9 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
   // (the web UI included) is up, as the ready line below does.
   core.ready = true;
   started = true;
+  // Started with SIGHUP blocked (the dist launcher; ffi/signal_mask.ts): one pending is delivered
+  // now, to the listener above, and answered with a reload like any later one.
+  if (isBlockedHere(SIGHUP)) unblockHere(SIGHUP);
   if (hupDuringStart) onHup();
 
   // Only now: the ready line must not come before the control socket and UI it announces.
@@ -155,9 +162,13 @@ export async function runDaemon(opts: RunOptions): Promise<number> {
 
   await stopped;
   sdNotify("STOPPING=1");
-  removeSignals();
+  stopping = true;
   timers.forEach(clearInterval);
   await stopAll();
+  // The listeners stay through the cleanup above: with none left, a SIGHUP (or a second SIGTERM)
+  // takes the default action. A process exits right after this returns and keeps them to the end
+  // (exit code 0, not 129); an embedder that stops through `stopSignal` gets them removed.
+  if (opts.stopSignal) removeSignals();
   log.log("notice", "stopped; the pinned policy stays enforced (hashwall disable removes it)");
   return 0;
 }
