@@ -279,6 +279,9 @@ export class DaemonCore implements HashwallApi {
       t = now;
     };
     assertCgroup2(this.opts.cgroup);
+    // The hash workers boot while the config is read and the watch is set up: the first hash
+    // then waits for no worker start.
+    this.#pool.prewarm();
     this.policy = await this.loadConfig();
     phase("config");
     this.store = openStore(`${this.opts.stateDir}/hashwall.db`);
