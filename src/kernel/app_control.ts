@@ -219,6 +219,10 @@ interface PinnedSet {
  * programs use, under its own name: a map re-created since (another layout, a partial `disable`)
  * or a pin swapped for another map forces a full load.
  * Undefined when any of that fails: the caller loads and verifies afresh.
+ *
+ * Sound only while nothing the programs were loaded with depends on the configuration (settings
+ * and policy live in maps; no `.rodata` is set before load): anything that ever is must be part
+ * of the build id.
  */
 function reusePinned(pins: PinPaths): PinnedSet | undefined {
   const dir = programSetDir(pins);
