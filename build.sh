@@ -29,7 +29,7 @@ APT_PACKAGES=(
   iproute2 socat ncat iperf3 chromium systemd util-linux procps passwd psmisc
   ca-certificates curl openssl tar gzip coreutils python3 sqlite3 git shellcheck
   ansible-core prometheus btrfs-progs xfsprogs
-  apt-utils gnupg dpkg-dev
+  apt-utils gnupg dpkg-dev strace
 )
 
 # The permissions the shipped app runs with: this one list feeds both `deno compile` and the
@@ -260,6 +260,32 @@ v8_flags() {
      console.log(v8FlagsArg());'
 }
 
+# `deno run` builds its module graph from every import whose specifier is a string literal,
+# dynamic ones included: with the bundler's `import("./run-XXXX.js")` per subcommand, every
+# command read and parsed all ~4 MB of the bundle (the daemon, the UI, the BPF objects) before its
+# first line ran — measured ~60 ms of CPU per `hashwall status`. A computed specifier
+# (`import(String("./run-XXXX.js"))`) is resolved when that import runs, against the same module,
+# so a command loads only the chunks it imports. Runs before the files are hashed: the launcher
+# verifies the rewritten files, as before.
+lazy_dynamic_imports() {
+  local re='import\("(\./[A-Za-z0-9_./-]+\.js)"\)' f n=0
+  for f in "${JS_FILES[@]}"; do
+    grep -qE "$re" "$JS_DIR/$f" || continue
+    sed -i -E "s#$re#import(String(\"\\1\"))#g" "$JS_DIR/$f"
+    n=$((n + 1))
+  done
+  # Every rewritten target must exist beside its importer (all chunks sit at the bundle's root).
+  local t
+  while read -r t; do
+    [ -f "$JS_DIR/$t" ] || die "bundle: a lazy import names $t, which the bundle lacks"
+  done < <(cd "$JS_DIR" && grep -ohE 'import\(String\("\./[^"]+"\)\)' "${JS_FILES[@]}" |
+    sed -E 's#.*"\./([^"]+)".*#\1#' | sort -u)
+  if (cd "$JS_DIR" && grep -nE 'import\("\.' "${JS_FILES[@]}") | head -n3 | grep .; then
+    die "a bundle file still has a string-literal dynamic import (above): deno run would load it eagerly"
+  fi
+  info "dynamic imports made lazy in $n bundle file(s)"
+}
+
 build_app_bundle() {
   step "bundle main.ts + workers -> $JS_DIR/ (code splitting, npm deps inlined)"
   rm -rf "$JS_DIR" build/dist/app.js
@@ -275,6 +301,7 @@ build_app_bundle() {
     [ -f "$JS_DIR/${w%.js}.js" ] || die "bundle did not produce $JS_DIR/${w%.js}.js"
   done
   js_files
+  lazy_dynamic_imports
   # A bare npm:/jsr:/https: import left in the bundle would need a DENO_DIR cache at run time.
   # (Comment lines are skipped: npm packages keep JSDoc examples that mention such imports.)
   if (cd "$JS_DIR" && grep -nE '(from|import\(|^import) *"(npm|jsr|https?):' "${JS_FILES[@]}") |

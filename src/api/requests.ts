@@ -175,5 +175,18 @@ export function parseExplainRequest(
     }
     req.exe = exe;
   }
+  const via = typeof args.via === "string" ? args.via.trim() : args.via;
+  if (!absent(via) && via !== "") {
+    // The app-name syntax of apps.toml (src/config/validate.ts).
+    if (typeof via !== "string" || !/^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/.test(via)) {
+      throw new RequestError(
+        `via must be an app name (letters, digits, "._+-", up to 64), got ${JSON.stringify(via)}`,
+      );
+    }
+    if (req.direction !== "out") {
+      throw new RequestError("via (the app that started the process) only goes with out");
+    }
+    req.via = via;
+  }
   return req;
 }

@@ -38,6 +38,8 @@ export interface AppInfo {
   inherit: boolean;
   interpreter: boolean;
   duration?: Duration;
+  /** `only_via`: trusted only when a process trusted as one of these apps started it. */
+  onlyVia?: string[];
   /** File the app was declared in. */
   source: string;
   /** Epoch ms of the last successful hash check. */
@@ -249,6 +251,11 @@ export interface ExplainRequest {
   port: number;
   /** Executable path of the local process (out only), for app-scoped rules and approvals. */
   exe?: string;
+  /**
+   * Name of the app that started the process, at any depth (out only): rules with
+   * `via = "NAME"` apply, as with `hashwall rules explain ... --via NAME`.
+   */
+  via?: string;
 }
 
 /** The answer of an explain. */

@@ -4,13 +4,9 @@ import { parseArgs, type ParsedArgs, stringFlag, UsageError } from "./args.ts";
 import { callAndPrint, exitCodeFor, table } from "./daemon_call.ts";
 import { callDaemon, streamDaemon } from "../daemon/client.ts";
 import type { AppInfo, LiveMessage } from "../api/types.ts";
-import { hashFile } from "../integrity/hash.ts";
-import { interpreterKind } from "../policy/interpreters.ts";
-import { HW } from "../../ffi/structs.ts";
-import { exportApps, renderExportJson, renderExportToml } from "./apps_export.ts";
-import { loadPolicy } from "../config/load.ts";
-import { offlineAccess } from "../config/access.ts";
-import { formatErrors } from "../config/format.ts";
+// `apps list` is a read-only command with a latency goal (bench/cli.ts): what only `allow`,
+// `export` and `interpreters` need (hashing with node:crypto, the config parser, the FFI struct
+// tables) is imported inside those subcommands, so `list` neither loads nor evaluates it.
 
 const USAGE = `Usage: hashwall apps <subcommand> [options]    (--state DIR, --json on each)
 
@@ -91,6 +87,7 @@ async function interpreters(): Promise<{ name: string; path: string; sha256: str
       f.close();
       if (head[0] === 0x23 && head[1] === 0x21) continue;
       seen.add(real);
+      const { hashFile } = await import("../integrity/hash.ts");
       out.push({ name, path: real, sha256: (await hashFile(real)).sha256 });
       break;
     }
@@ -130,9 +127,13 @@ async function exportCommand(a: ParsedArgs, state: string): Promise<number> {
   if (format !== "toml" && format !== "json") {
     throw new UsageError("--format must be toml or json");
   }
+  const { exportApps, renderExportJson, renderExportToml } = await import("./apps_export.ts");
   const render = format === "json" ? renderExportJson : renderExportToml;
   const dir = stringFlag(a, "config");
   if (dir !== undefined) {
+    const { loadPolicy } = await import("../config/load.ts");
+    const { offlineAccess } = await import("../config/access.ts");
+    const { formatErrors } = await import("../config/format.ts");
     const r = await loadPolicy(dir, offlineAccess());
     if (!r.ok) {
       console.error(formatErrors(r.errors));
@@ -191,6 +192,8 @@ export const appsCommand: Command = {
         if (duration === "once" && !(pid && Number.isInteger(pid) && pid > 0)) {
           throw new UsageError("--for once needs --pid TGID (the process to trust)");
         }
+        const { interpreterKind } = await import("../policy/interpreters.ts");
+        const { HW } = await import("../../ffi/structs.ts");
         if (a.flags.inherit && interpreterKind(path) !== HW.KIND_OTHER) {
           console.error(
             `warning: --inherit on ${path} (a shell or an interpreter) trusts every program and ` +

@@ -4,7 +4,7 @@
  * output and `diff` shows only real differences.
  *
  * What goes in: name, path, approved sha256, inherit, interpreter, duration when it is not
- * "forever", and — where package trust applies — `pkg` and `version` (copied from the app when the
+ * "forever", `only_via` when set (leaving it out would widen the grant on the other host), and — where package trust applies — `pkg` and `version` (copied from the app when the
  * daemon or config reports them; see {@link EXPORT_OPTIONAL_KEYS}). What stays out: anything that
  * differs between identical hosts (status, last verification time, kernel identity, declaring
  * file) and `once` approvals (they name one process of one host).
@@ -21,6 +21,8 @@ export interface ExportedApp {
   interpreter: boolean;
   /** Present only when not "forever". */
   duration?: string;
+  /** `only_via`: the starters the app is trusted under (sorted); present only when set. */
+  onlyVia?: string[];
   /** Package the approval comes from (package trust), when known. */
   pkg?: string;
   /** Package version, when known. */
@@ -41,6 +43,7 @@ export interface ExportSource {
   inherit: boolean;
   interpreter: boolean;
   duration?: string;
+  onlyVia?: readonly string[];
 }
 
 /**
@@ -64,6 +67,7 @@ export function exportApps(apps: readonly ExportSource[]): ExportedApp[] {
       interpreter: !!a.interpreter,
     };
     if (a.duration && a.duration !== "forever") e.duration = a.duration;
+    if (a.onlyVia?.length) e.onlyVia = [...a.onlyVia].sort(cmp);
     const extra = a as unknown as Record<string, unknown>;
     for (const k of EXPORT_OPTIONAL_KEYS) {
       const v = extra[k];
@@ -102,6 +106,7 @@ export function renderExportToml(apps: readonly ExportedApp[]): string {
     lines.push(`inherit = ${a.inherit}`);
     lines.push(`interpreter = ${a.interpreter}`);
     if (a.duration) lines.push(`duration = ${tomlString(a.duration)}`);
+    if (a.onlyVia) lines.push(`only_via = [${a.onlyVia.map(tomlString).join(", ")}]`);
     for (const k of EXPORT_OPTIONAL_KEYS) {
       if (a[k] !== undefined) lines.push(`${k} = ${tomlString(a[k]!)}`);
     }

@@ -9,7 +9,8 @@ import { DEFAULT_STATE_DIR } from "./command.ts";
 import { parseArgs, stringFlag, UsageError } from "./args.ts";
 import type { ConnEvent, EventQuery } from "../api/types.ts";
 import { callDaemon, DaemonError, streamDaemon } from "../daemon/client.ts";
-import { DB_FILE, openStore } from "../store/store.ts";
+// The store (node:sqlite, whose first import costs tens of ms) only when no daemon answers:
+// `events` is a read-only command with a latency goal (bench/cli.ts).
 
 const USAGE = `Usage: hashwall events [--state DIR] [--json] [--since DURATION] [--app NAME]
                        [--verdict allow|deny] [--follow] [--limit N]
@@ -97,6 +98,7 @@ async function history(stateDir: string, q: EventQuery): Promise<ConnEvent[]> {
     return await callDaemon(stateDir, "events", { ...q }) as ConnEvent[];
   } catch (e) {
     if (!(e instanceof DaemonError) || e.code !== "not_running") throw e;
+    const { DB_FILE, openStore } = await import("../store/store.ts");
     const path = `${stateDir}/${DB_FILE}`;
     let store;
     try {

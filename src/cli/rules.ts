@@ -79,8 +79,9 @@ interface KernelView {
 /** Reads the filter's counters from its pins; null (with the reason) when not loaded. */
 async function readKernel(stateDir: string): Promise<{ view: KernelView | null; note?: string }> {
   try {
-    // Imported lazily: it embeds the BPF object, and `rules explain` must work without it.
-    const { openPinnedFilterMaps } = await import("../kernel/filter.ts");
+    // Imported lazily (`rules explain` needs no libbpf), and from filter_maps.ts, not filter.ts:
+    // reading counters needs no BPF object, whose embedded copy takes ~15 ms to load.
+    const { openPinnedFilterMaps } = await import("../kernel/filter_maps.ts");
     const maps = openPinnedFilterMaps(pinPaths(instanceName(stateDir)).root);
     try {
       const c = maps.counters();

@@ -247,6 +247,7 @@ export function toAppInfo(s: AppState): AppInfo {
     inherit: s.app.inherit,
     interpreter: s.app.interpreter,
     duration: s.app.duration,
+    ...(s.app.onlyVia?.length ? { onlyVia: [...s.app.onlyVia] } : {}),
     source: s.app.loc.file,
     lastVerified: s.lastVerified,
     dev: s.key?.dev.toString(),

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+// Not node:crypto: its first import costs ~50 ms, and every CLI command needs this name.
+import { sha256Hex } from "../base/sha256.ts";
 import { exists } from "../base/fs.ts";
 
 /** The bpffs mount hashwall uses. */
@@ -20,7 +21,7 @@ export function instanceName(stateDir: string): string {
   const abs = stateDir.startsWith("/") ? stateDir : `${Deno.cwd()}/${stateDir}`;
   const norm = abs.replace(/\/+$/, "") || "/";
   if (norm === PRODUCTION_STATE_DIR) return "default";
-  return "s-" + createHash("sha256").update(norm).digest("hex").slice(0, 16);
+  return "s-" + sha256Hex(norm).slice(0, 16);
 }
 
 /** Pin folder layout of one instance. */

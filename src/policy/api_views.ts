@@ -50,9 +50,14 @@ export function ruleInfos(policy: Policy, counters: readonly SlotCounter[] = [])
 export function explainRequest(policy: Policy, req: ExplainRequest, app?: string): ExplainResult {
   const host = req.remote.includes(":") ? `[${req.remote}]` : req.remote;
   const hasPort = req.protocol === "tcp" || req.protocol === "udp";
+  if (req.via !== undefined && !policy.apps.some((a) => a.name === req.via)) {
+    // A typo would otherwise just match no via rule and read as an answer.
+    throw new Error(`via names no app "${req.via}" of the configuration`);
+  }
   const pkt = parsePacket(
     [req.direction, req.protocol, hasPort ? `${host}:${req.port}` : req.remote],
     req.direction === "out" ? app : undefined,
+    req.direction === "out" ? req.via : undefined,
   );
   const e = explainPacket(policy, pkt);
   const out: ExplainResult = { verdict: e.verdict, why: e.why.join(" ") };

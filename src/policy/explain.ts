@@ -94,6 +94,21 @@ export function explainPacket(policy: Policy, pkt: Packet): Explanation {
   } else if (pkt.direction === "out" && policy.rules.some((r) => r.app !== undefined)) {
     why.push("app-scoped rules were skipped: give --app NAME to judge as that app");
   }
+  const onlyVia = pkt.app !== undefined
+    ? policy.apps.find((a) => a.name === pkt.app)?.onlyVia
+    : undefined;
+  if (onlyVia?.length) {
+    const starters = onlyVia.map((n) => `"${n}"`).join(", ");
+    const trusted = pkt.via !== undefined && onlyVia.includes(pkt.via);
+    why.push(
+      `app "${pkt.app}" is approved only via ${starters} (only_via): ` +
+        (pkt.via === undefined
+          ? "give --via NAME to judge it as started by one of them"
+          : trusted
+          ? `started by "${pkt.via}", it is trusted as "${pkt.app}"`
+          : `started by "${pkt.via}", it is not trusted as "${pkt.app}"`),
+    );
+  }
   if (pkt.via !== undefined) {
     why.push(
       `judged as a process started (at any depth) by a process trusted as "${pkt.via}": rules ` +

@@ -14,6 +14,7 @@ import { DIST_PATH, readLauncherHeader, runDist } from "../helpers/dist.ts";
 const header = await readLauncherHeader();
 const selfExtracting = header !== null;
 const NOBODY = { uid: 65534, gid: 65534 };
+const ROOT = new URL("../../", import.meta.url).pathname;
 
 async function sha256File(path: string): Promise<string> {
   return createHash("sha256").update(await Deno.readFile(path)).digest("hex");
@@ -321,6 +322,205 @@ Deno.test({
       assert.equal(mode(base), 0o700);
       assert.equal(Deno.statSync(base).uid, NOBODY.uid);
       assert.equal(mode(`${base}/${header!.payloadSha}`), 0o700);
+    } finally {
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+/** Bundle files (relative names) statically reachable from `start` by its `import` statements. */
+function staticClosure(dir: string, start: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [start];
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    const text = Deno.readTextFileSync(`${dir}/${f}`);
+    for (const m of text.matchAll(/^(?:import|export)\b[^;]*?["']\.\/([^"']+\.js)["']/gm)) {
+      todo.push(m[1]);
+    }
+  }
+  return seen;
+}
+
+/** The read-only commands of bench/cli.ts with the bundle file each one's module lives in. */
+const READ_ONLY = ["version", "status", "apps", "rules", "events"];
+
+Deno.test({
+  name: "dist/hashwall: a read-only command loads only its own chunks (no daemon, UI, " +
+    "BPF objects, node:crypto or node:sqlite)",
+  ignore: !selfExtracting,
+  async fn() {
+    const { base, cleanup } = await tempCacheBase();
+    const tmp = await Deno.makeTempDir({ prefix: "hw-dist-lazy-" });
+    try {
+      const env = { HASHWALL_CACHE_DIR: base };
+      assert.equal((await runDist(["--version"], { env })).code, 0);
+      const dir = `${base}/${header!.payloadSha}`;
+      const app = Deno.readTextFileSync(`${dir}/app.js`);
+      // deno run loads every string-literal import() into its module graph up front: the build
+      // turns them into computed ones (build.sh lazy_dynamic_imports).
+      assert.doesNotMatch(app, /import\("\./, "string-literal dynamic import left in app.js");
+      const sizeOf = (files: Iterable<string>) =>
+        [...files].reduce((n, f) => n + Deno.statSync(`${dir}/${f}`).size, 0);
+      for (const name of READ_ONLY) {
+        const m = app.match(
+          new RegExp(`name: "${name}",[^]*?import\\(String\\("\\./([^"]+\\.js)"\\)\\)`),
+        );
+        assert.ok(m, `app.js loads ${name} through a computed import`);
+        const closure = staticClosure(dir, m![1]);
+        for (const f of closure) {
+          const text = Deno.readTextFileSync(`${dir}/${f}`);
+          // node:crypto / node:sqlite start Deno's Node layer (~50 / ~30 ms); __toBinary is an
+          // embedded BPF object or UI asset decoded at import.
+          assert.doesNotMatch(text, /from "node:(crypto|sqlite)"|__toBinary\(/, `${name}: ${f}`);
+        }
+        // (rules parses the config: smol-toml and the validator, ~170 KB; the whole is ~4 MB.)
+        assert.ok(sizeOf(closure) < 256 * 1024, `${name} loads ${sizeOf(closure)} bytes`);
+      }
+
+      // What the runtime really opens (strace), against a state folder with no daemon.
+      const state = `${tmp}/state`;
+      const cases: [string[], number][] = [
+        [["version"], 0],
+        [["status", "--state", state], 3],
+        [["apps", "list", "--state", state], 3],
+        [["rules", "list", "--config", `${ROOT}config`, "--state", state], 0],
+      ];
+      const everything = sizeOf(Object.keys(header!.jsSha));
+      for (const [args, code] of cases) {
+        const log = `${tmp}/strace.log`;
+        const out = await new Deno.Command("strace", {
+          args: ["-f", "-qq", "-e", "trace=openat", "-o", log, DIST_PATH, ...args],
+          env,
+          cwd: "/",
+          stdout: "null",
+          stderr: "piped",
+        }).output();
+        assert.equal(out.code, code, `${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+        const opened = new Set(
+          [...Deno.readTextFileSync(log).matchAll(/openat\([^"]*"([^"]+\.js)", [^)]*\) = \d+/g)]
+            .map((m) => m[1])
+            .filter((p) => p.startsWith(`${dir}/`))
+            .map((p) => p.slice(dir.length + 1)),
+        );
+        assert.ok(opened.has("app.js"), `${args[0]} opened ${[...opened]}`);
+        assert.ok(![...opened].some((f) => f.startsWith("run-")), `${args[0]} opened the daemon`);
+        assert.ok(
+          sizeOf(opened) < everything / 10,
+          `${args.join(" ")} read ${sizeOf(opened)} of ${everything} bundle bytes`,
+        );
+      }
+    } finally {
+      await cleanup();
+      await Deno.remove(tmp, { recursive: true });
+    }
+  },
+});
+
+/**
+ * As uid nobody: writes `text` over `file` and forges the launcher's stamp of the last full check
+ * (.verified.<payload>) so that it describes the folder as it now is — what the launcher's fast
+ * path compares (packaging/launcher.sh.in stamp_now): boot id, owner and mode of the cache folder
+ * and of the copy, then `stat` of every payload file.
+ */
+async function tamperAsNobody(base: string, file: string, text: string): Promise<void> {
+  const dir = `${base}/${header!.payloadSha}`;
+  const files = ["deno", ...Object.keys(header!.jsSha)];
+  const script = `set -e
+printf '%s\\n' "$TEXT" >"$DIR/$FILE"
+{ cat /proc/sys/kernel/random/boot_id
+  cd "$DIR" && stat -c '%u %a %d %i %s %.9Y %.9Z %n' "$BASE" "$DIR" "$@" |
+    awk 'NR <= 2 { print $1 " " $2; next } 1'
+} >"$BASE/.forged.$$"
+mv -f "$BASE/.forged.$$" "$BASE/.verified.$SHA"`;
+  const out = await new Deno.Command("setpriv", {
+    args: [
+      `--reuid=${NOBODY.uid}`,
+      `--regid=${NOBODY.gid}`,
+      "--clear-groups",
+      "sh",
+      "-c",
+      script,
+      "sh",
+      ...files,
+    ],
+    env: { TEXT: text, DIR: dir, FILE: file, BASE: base, SHA: header!.payloadSha },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+}
+
+Deno.test({
+  name: "attacker: uid nobody cannot get a swapped file run by root's dist/hashwall " +
+    "(a planted cache with a forged stamp of the last check)",
+  ignore: !selfExtracting || Deno.uid() !== 0,
+  async fn() {
+    const tmp = await Deno.makeTempDir({ prefix: "hw-dist-attack-" });
+    try {
+      await Deno.chmod(tmp, 0o1777);
+      const copy = `${tmp}/hashwall`;
+      await Deno.copyFile(DIST_PATH, copy);
+      await Deno.chmod(copy, 0o755);
+      const pwned = 'console.log("PWNED"); Deno.exit(0);';
+
+      // 1. A cache folder nobody made (a shared path root was told to use): nobody unpacks the
+      // real artifact there, swaps app.js and stamps the result. nobody's own runs take the
+      // planted file (the fast path trusts the stamp's owner): the forgery is a working one.
+      const planted = `${tmp}/cache-planted`;
+      const envP = { HASHWALL_CACHE_DIR: planted };
+      const own = await runDist(["--version"], { path: copy, env: envP, asUser: NOBODY });
+      assert.equal(own.code, 0, own.stderr);
+      await tamperAsNobody(planted, "app.js", pwned);
+      const self = await runDist(["--version"], { path: copy, env: envP, asUser: NOBODY });
+      assert.equal(self.stdout, "PWNED\n", "the forged stamp passes nobody's own fast path");
+      const root = await runDist(["--version"], { path: copy, env: envP });
+      assert.doesNotMatch(root.stdout, /PWNED/);
+      assert.equal(root.code, 70, root.stderr);
+      assert.match(root.stderr, /belongs to uid 65534, not to you \(uid 0\)/);
+
+      // 2. root's own cache folder, left world-writable (0777) after a good run: nobody moves
+      // root's copy aside, puts its own (nobody-owned) copy with a swapped chunk in its place
+      // and forges the stamp. root's next run re-checks, refuses the copy and unpacks again.
+      const shared = `${tmp}/cache-shared`;
+      const envS = { HASHWALL_CACHE_DIR: shared };
+      assert.equal((await runDist(["--version"], { path: copy, env: envS })).code, 0);
+      await Deno.chmod(shared, 0o777);
+      const dir = `${shared}/${header!.payloadSha}`;
+      const own2 = await runDist(["--version"], {
+        path: copy,
+        env: { HASHWALL_CACHE_DIR: `${tmp}/cache-nobody` },
+        asUser: NOBODY,
+      });
+      assert.equal(own2.code, 0, own2.stderr);
+      const swap = await new Deno.Command("setpriv", {
+        args: [
+          `--reuid=${NOBODY.uid}`,
+          `--regid=${NOBODY.gid}`,
+          "--clear-groups",
+          "sh",
+          "-c",
+          'mv "$1" "$1.root" 2>/dev/null || true; cp -a "$2" "$1"',
+          "sh",
+          dir,
+          `${tmp}/cache-nobody/${header!.payloadSha}`,
+        ],
+        stderr: "piped",
+      }).output();
+      // Moving root's 0700 copy needs only write access to the 0777 parent.
+      assert.equal(swap.code, 0, new TextDecoder().decode(swap.stderr));
+      await tamperAsNobody(shared, "app.js", pwned);
+      assert.equal(Deno.statSync(dir).uid, NOBODY.uid, "nobody's copy is in place");
+      const r = await runDist(["--version"], { path: copy, env: envS });
+      assert.doesNotMatch(r.stdout, /PWNED/);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, `hashwall ${VERSION}\n`);
+      assert.match(r.stderr, /failed verification \(folder owner\/mode changed\)/);
+      assert.equal(Deno.statSync(dir).uid, 0, "root unpacked its own copy again");
+      assert.equal(mode(shared), 0o700, "the cache folder is closed again");
+      assert.equal(await sha256File(`${dir}/app.js`), header!.appSha);
     } finally {
       await Deno.remove(tmp, { recursive: true });
     }

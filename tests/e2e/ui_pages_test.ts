@@ -55,8 +55,17 @@ Deno.test("Rules page: an invalid edit shows each error at its line and changes 
     mode: "learning",
     binaries: ["probe"],
     rulesExtra: RULES,
-    // An app for the new rule's via (its rule-table column); never run here.
-    apps: [{ name: "backup", path: "/usr/bin/true", sha256: await sha256Of("/usr/bin/true") }],
+    // An app for the new rule's via (its rule-table column), and one granted only when it
+    // starts it (only_via, shown on the Apps page); never run here.
+    apps: [
+      { name: "backup", path: "/usr/bin/true", sha256: await sha256Of("/usr/bin/true") },
+      {
+        name: "sync",
+        path: "/usr/bin/false",
+        sha256: await sha256Of("/usr/bin/false"),
+        onlyVia: ["backup"],
+      },
+    ],
   });
   const rulesPath = `${f.configDir}/rules.toml`;
   const before = await Deno.readTextFile(rulesPath);
@@ -150,6 +159,55 @@ Deno.test("Rules page: an invalid edit shows each error at its line and changes 
       await page.textContent("[data-test=explain-result]") ?? "",
       /allow.*rule "ssh-out"/s,
     );
+  });
+
+  await t.step("explain takes the starting app (via), as rules explain --via does", async () => {
+    // The form suggests the apps that via rules name.
+    assert.deepEqual(
+      await page.locator("#explain-via-apps option").evaluateAll((os) =>
+        os.map((o) => o.getAttribute("value"))
+      ),
+      ["backup"],
+    );
+    await page.fill("input[name=remote]", "192.0.2.1");
+    await page.fill("input[name=port]", "873");
+    await page.fill("[data-test=explain-via]", "backup");
+    await page.click("button[name=explain]");
+    const result = await page.textContent("[data-test=explain-result]") ?? "";
+    assert.match(result, /allow.*rule "backup-only"/s);
+    assert.match(result, /started \(at any depth\) by a process trusted as "backup"/);
+    assert.equal(await page.inputValue("[data-test=explain-via]"), "backup", "kept in the form");
+    assert.match(new URL(page.url()).search, /via=backup/, "a shareable link, like the rest");
+    await screenshot(page, "rules-explain-via");
+
+    // Without it the via rule is skipped and the default decides.
+    await page.fill("[data-test=explain-via]", "");
+    await page.click("button[name=explain]");
+    const plain = await page.textContent("[data-test=explain-result]") ?? "";
+    assert.doesNotMatch(plain, /backup-only/);
+    assert.match(plain, /via rules were skipped/);
+
+    // A name that is no app is an error, not a silent "no via rule matched".
+    await page.fill("[data-test=explain-via]", "bakup");
+    await page.click("button[name=explain]");
+    assert.match(
+      await page.textContent("[data-test=explain-error]") ?? "",
+      /via names no app "bakup"/,
+    );
+    // An inbound packet has no starting app.
+    await page.selectOption("select[name=direction]", "in");
+    await page.fill("[data-test=explain-via]", "backup");
+    await page.click("button[name=explain]");
+    assert.match(await page.textContent("[data-test=explain-error]") ?? "", /only goes with out/);
+  });
+
+  await t.step("the Apps page shows an app's only_via", async () => {
+    await page.goto(`${f.url}/apps`);
+    assert.equal(
+      (await page.textContent('[data-app="sync"] [data-test=only-via]'))?.trim(),
+      "only via backup",
+    );
+    assert.equal(await page.locator('[data-app="backup"] [data-test=only-via]').count(), 0);
   });
 });
 

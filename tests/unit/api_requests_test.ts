@@ -46,6 +46,22 @@ Deno.test("bad requests are refused with the field named", () => {
         parseExplainRequest({ direction: "in", protocol: "tcp", remote: "::1", port: 1, exe: "x" }),
       /exe/,
     ],
+    [
+      () =>
+        parseExplainRequest({
+          direction: "out",
+          protocol: "tcp",
+          remote: "::1",
+          port: 1,
+          via: "a b",
+        }),
+      /via must be an app name/,
+    ],
+    [
+      () =>
+        parseExplainRequest({ direction: "in", protocol: "tcp", remote: "::1", port: 1, via: "x" }),
+      /via .* only goes with out/,
+    ],
     [() => parseAllowRequest({ path: "relative/bin" }), /path/],
     [() => parseAllowRequest({ path: "/bin/x", sha256: "ABC" }), /sha256/],
     [() => parseAllowRequest({ path: "/bin/x", duration: "always" }), /duration/],
@@ -78,4 +94,11 @@ Deno.test("the control socket's explain op validates through the shared parser",
       }),
     RequestError,
   );
+});
+
+Deno.test("explain requests carry via (the starting app) trimmed; empty means none", () => {
+  const base = { direction: "out", protocol: "tcp", remote: "192.0.2.1", port: 443 };
+  assert.equal(parseExplainRequest({ ...base, via: " backup " }).via, "backup");
+  assert.equal(parseExplainRequest({ ...base, via: "" }).via, undefined);
+  assert.equal("via" in parseExplainRequest(base), false);
 });

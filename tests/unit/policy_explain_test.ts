@@ -120,3 +120,31 @@ Deno.test("explainPacket with --via: a via rule decides only for a process that 
   assert.equal(other.ruleId, "api-no");
   assert.throws(() => parsePacket("in tcp 192.0.2.7:22", undefined, "backup"), /outbound/);
 });
+
+Deno.test("explainPacket names an app's only_via, and whether the given starter is one", () => {
+  const r = validateTexts({
+    rulesFile: "rules.toml",
+    rulesText: `[[rule]]\nid = "sync"\naction = "allow"\ndirection = "out"\nprotocol = "tcp"\n` +
+      `ports = [873]\napp = "rsync"\n`,
+    appsTexts: [{
+      file: "apps.toml",
+      text: `[[app]]\nname = "backup"\npath = "/usr/bin/backup"\nsha256 = "${"b".repeat(64)}"\n\n` +
+        `[[app]]\nname = "rsync"\npath = "/usr/bin/rsync"\nsha256 = "${"c".repeat(64)}"\n` +
+        `only_via = ["backup"]\n`,
+    }],
+  });
+  if (!r.ok) throw new Error(r.errors.join("\n"));
+  const line = (e: { why: string[] }) => e.why.find((w) => w.includes("only_via")) ?? "";
+  const pkt = (via?: string) => parsePacket("out tcp 192.0.2.1:873", "rsync", via);
+  assert.match(line(explainPacket(r.policy, pkt())), /only via "backup".*give --via NAME/);
+  assert.match(
+    line(explainPacket(r.policy, pkt("backup"))),
+    /started by "backup", it is trusted as "rsync"/,
+  );
+  assert.match(
+    line(explainPacket(r.policy, pkt("rsync"))),
+    /started by "rsync", it is not trusted as "rsync"/,
+  );
+  // An app without only_via gets no such line.
+  assert.equal(line(explainPacket(r.policy, parsePacket("out tcp 192.0.2.1:873", "backup"))), "");
+});

@@ -74,3 +74,28 @@ Deno.test("checkInterfaces: all but loopback by default, configured names checke
   );
   assert.throws(() => checkInterfaces(["lo"], present, "ns x"), /loopback is always allowed/);
 });
+
+Deno.test("explainRequest with via: via rules apply; a via naming no app is refused", () => {
+  const r = validateTexts({
+    rulesFile: "rules.toml",
+    rulesText: `[[rule]]\nid = "rsync-via-backup"\naction = "allow"\ndirection = "out"\n` +
+      `protocol = "tcp"\nports = [873]\nvia = "backup"\n\n[defaults]\noutbound = "deny"\n`,
+    appsTexts: [{
+      file: "apps.toml",
+      text: `[[app]]\nname = "backup"\npath = "/usr/bin/backup"\nsha256 = "${"b".repeat(64)}"\n`,
+    }],
+  });
+  if (!r.ok) throw new Error(r.errors.join("\n"));
+  const req = { direction: "out", protocol: "tcp", remote: "192.0.2.1", port: 873 } as const;
+  const via = explainRequest(r.policy, { ...req, via: "backup" });
+  assert.equal(via.ruleId, "rsync-via-backup");
+  assert.equal(via.verdict, "allow");
+  const plain = explainRequest(r.policy, req);
+  assert.equal(plain.ruleId, undefined);
+  assert.equal(plain.verdict, "deny");
+  assert.match(plain.why, /via rules were skipped/);
+  assert.throws(
+    () => explainRequest(r.policy, { ...req, via: "bakup" }),
+    /via names no app "bakup"/,
+  );
+});

@@ -147,7 +147,17 @@ export function AppsTable(props: AppsTableProps) {
                     <td data-label="verified">{formatTime(a.lastVerified)}</td>
                     <td class="small" data-label="flags">
                       {[a.inherit && "inherit", a.interpreter && "interpreter", a.duration]
-                        .filter(Boolean).join(", ") || "—"}
+                        .filter(Boolean).join(", ") || (a.onlyVia?.length ? "" : "—")}
+                      {a.onlyVia?.length
+                        ? (
+                          <div
+                            data-test="only-via"
+                            title="trusted only when started (at any depth) by one of these apps"
+                          >
+                            only via {a.onlyVia.join(", ")}
+                          </div>
+                        )
+                        : null}
                     </td>
                     {props.canWrite && (
                       <td class="right actions" data-label="">

@@ -168,6 +168,19 @@ function ExplainBox({ data }: { data: RulesPageData }) {
           executable (optional)
           <input name="exe" value={q.exe ?? ""} placeholder="/usr/bin/curl" />
         </label>
+        <label title="rules with via = NAME apply: the process was started, at any depth, by that app (out only)">
+          started by app (optional)
+          <input
+            name="via"
+            value={q.via ?? ""}
+            placeholder="backup"
+            list="explain-via-apps"
+            data-test="explain-via"
+          />
+          <datalist id="explain-via-apps">
+            {viaNames(data.view).map((n) => <option key={n} value={n} />)}
+          </datalist>
+        </label>
         <button type="submit" class="btn" name="explain" value="1">Explain</button>
       </form>
       {data.explainError && (
@@ -183,6 +196,11 @@ function ExplainBox({ data }: { data: RulesPageData }) {
       )}
     </section>
   );
+}
+
+/** The app names rules use in `via` (suggestions for the explain form's "started by"). */
+function viaNames(view: RulesView): string[] {
+  return [...new Set(view.rules.flatMap((r) => (r.via ? [r.via] : [])))].sort();
 }
 
 function Editor({ ctx, data }: { ctx: PageContext; data: RulesPageData }) {

@@ -192,6 +192,7 @@ export function pageRoutes(app: Hono<UiEnv>, deps: UiDeps): void {
         remote: q.remote,
         port: q.port === undefined ? undefined : Number(q.port),
         exe: q.exe,
+        via: q.via,
       };
       try {
         explain = await api.rulesExplain(c.var.caller, parseExplain(q));
