@@ -31,6 +31,13 @@ struct {
 
 #define HW_ENV_CHUNK 1024
 
+/*
+ * Matched as a prefix (bash's exported functions, BASH_FUNC_NAME%%): the hw_env_vars entry of that
+ * family is this prefix alone (src/policy/interpreters.ts).
+ */
+#define ENV_BASH_FUNC "BASH_FUNC_"
+#define ENV_BASH_FUNC_LEN 10
+
 struct hw_env_scratch {
 	struct hw_env_key key;
 	char chunk[HW_ENV_CHUNK];
@@ -101,9 +108,25 @@ static long hw_env_step(__u32 i, struct hw_env_walk *w)
 		next = q;
 	}
 	w->ptr = next;
-	/* NAME=value: the name must end with '=' inside the compared bytes to be one of ours. */
+	/*
+	 * NAME=value: the name must end with '=' inside the compared bytes to be one of ours. One
+	 * family is matched by prefix, whatever its length: bash defines a function NAME from every
+	 * BASH_FUNC_NAME%%=() {...} before the script's first line, and a function shadows the
+	 * builtin or command of that name (`echo`, `:`) inside the trusted shell itself.
+	 */
 	int eq = -1;
-	for (int j = 1; j < HW_ENV_NAME_LEN; j++) {
+	const char *bf = ENV_BASH_FUNC;
+	int pre = 1;
+#pragma unroll
+	for (int j = 0; j < ENV_BASH_FUNC_LEN; j++) {
+		if (sc->key.name[j] != bf[j]) {
+			pre = 0;
+			break;
+		}
+	}
+	if (pre)
+		eq = ENV_BASH_FUNC_LEN;
+	for (int j = 1; j < HW_ENV_NAME_LEN && eq < 0; j++) {
 		if (sc->key.name[j] == '=') {
 			eq = j;
 			break;
@@ -135,6 +158,15 @@ static __always_inline __u32 hw_exec_guard(struct task_struct *p, __u32 kind, __
 	*detail = 0;
 	if (p->ptrace)
 		return HW_REASON_TRACED;
+	/*
+	 * A mount namespace owned by a user namespace other than the initial one was shaped by
+	 * whoever made it, without privilege (unshare -r -m): a folder bind-mounted over /etc (its
+	 * ld.so.preload, ld.so.cache, openssl.cnf) or over a library folder, or the approved file
+	 * bind-mounted beside libraries of the caller's (RUNPATH $ORIGIN). The approved file is
+	 * untouched, but the code its process runs is not only its own.
+	 */
+	if (BPF_CORE_READ(p, nsproxy, mnt_ns, user_ns, level) > 0)
+		return HW_REASON_USERNS;
 	struct hw_env_walk w = {};
 	w.ptr = BPF_CORE_READ(p, mm, env_start);
 	w.end = BPF_CORE_READ(p, mm, env_end);

@@ -126,8 +126,8 @@ struct {
 /* Trust that cannot be borrowed: argv grammar, exec environment, tampering (own headers). */
 #include "argv_grammar.h"
 #include "exec_env.h"
-#include "tamper.h"
 #include "lineage.h"
+#include "tamper.h" /* clears a written process's lineage: after lineage.h */
 #include "rules_via.h" /* [[rule]] via: needs lineage.h and dns.h */
 
 static __always_inline void count(__u32 idx)

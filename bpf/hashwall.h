@@ -233,6 +233,7 @@ _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 #define HW_REASON_TRACED 17   /* exec'd while being ptraced */
 #define HW_REASON_INJECTED 18 /* lost its trust: another process wrote to it or changed its exe */
 #define HW_REASON_ARGV 19     /* an interpreter command line the grammar does not understand */
+#define HW_REASON_USERNS 20   /* exec'd in a mount namespace a user namespace owns (unshare -r -m) */
 
 #define HW_ENV_TOO_LARGE 255 /* detail: too many or too long environment strings to check */
 #define HW_ENV_MAX_VARS 256  /* environment strings checked at most (more: not trusted) */
@@ -243,6 +244,7 @@ _Static_assert(sizeof(struct hw_dedup_key) == 40, "hw_dedup_key layout");
 #define HW_TAMPER_VM_WRITE 2  /* process_vm_writev */
 #define HW_TAMPER_PROC_MEM 3  /* /proc/PID/mem opened for writing */
 #define HW_TAMPER_SET_MM 4    /* prctl(PR_SET_MM, ...): exe link or memory map rewritten */
+#define HW_TAMPER_GETFD 5     /* pidfd_getfd: a file of the process taken from outside */
 
 /* Interpreter kinds (hw_app_exec.kind), derived in userspace from the interpreter's file name. */
 #define HW_KIND_OTHER 0 /* unknown interpreter: any option means "no script" */

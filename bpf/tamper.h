@@ -5,8 +5,10 @@
  *
  *   ptrace      sys_exit_ptrace: the tracer's newest tracee (attach/seize), or the caller itself
  *               (traceme); the connect hooks also refuse a process traced right now
- *   process_vm_writev   sys_enter_process_vm_writev: the target, resolved in the caller's pid
- *               namespace
+ *   process_vm_writev   sys_enter/exit_process_vm_writev: the target, resolved in the caller's
+ *               pid namespace at the entry, tainted at the exit when bytes were written
+ *   pidfd_getfd sys_enter/exit_pidfd_getfd: the pidfd's process, when the call returned an fd
+ *               (a shared memory file, a socket: the process's own objects in other hands)
  *   /proc/PID/mem       sys_exit_openat/openat2/open/creat (one program, hw_openat_exit in
  *               write_revoke.h): an fd on a procfs "mem" file opened for writing (whatever path,
  *               symlink or dirfd led there); the target is the file's mm owner
@@ -37,12 +39,18 @@ struct {
 extern struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym;
 extern void bpf_task_release(struct task_struct *p) __ksym;
 
-/* Takes the trust of `tgid` away for good and says why in its later reports. */
+/*
+ * Takes the trust of `tgid` away for good and says why in its later reports. Its lineage goes
+ * too (lineage.h): a process another one wrote into is the writer's, so whatever it starts from
+ * now on — even after an exec, which ends the taint — must not count as started by the apps
+ * that created it (`only_via`, `via` rules), nor may its future children.
+ */
 static __always_inline void hw_taint(__u32 tgid, __u32 vector, __u32 by)
 {
 	struct hw_taint t = {.vector = vector, .by_tgid = by};
 	bpf_map_update_elem(&hw_tainted, &tgid, &t, BPF_ANY);
 	bpf_map_delete_elem(&hw_procs, &tgid);
+	bpf_map_delete_elem(&hw_lineage, &tgid);
 	struct hw_exec_info *xi = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
 	if (xi) {
 		xi->reason = HW_REASON_INJECTED;
@@ -87,17 +95,95 @@ int hw_ptrace_exit(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
+/*
+ * A tampering call in flight on this thread (process_vm_writev, pidfd_getfd): the target named at
+ * the syscall's entry, tainted at its exit only if the call succeeded. Tainting at the entry would
+ * let any user untrust any process with a call the kernel then refuses (EPERM): revocation as a
+ * weapon. Task storage, not a shared map, so no flood of calls can push an entry out.
+ */
+struct hw_tamper_call {
+	__u32 target;
+	__u32 vector;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct hw_tamper_call);
+} hw_tamper_calls SEC(".maps");
+
+static __always_inline void hw_tamper_arm(__u32 target, __u32 vector)
+{
+	__u32 me = bpf_get_current_pid_tgid() >> 32;
+	if (!target || target == me)
+		return;
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct hw_tamper_call *c = bpf_task_storage_get(&hw_tamper_calls, cur, 0,
+							BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
+		hw_taint_from(target, vector, me); /* no memory: the check must not be skipped */
+		return;
+	}
+	c->target = target;
+	c->vector = vector;
+}
+
 SEC("tracepoint/syscalls/sys_enter_process_vm_writev")
 int hw_vm_writev(struct trace_event_raw_sys_enter *ctx)
 {
-	__u32 me = bpf_get_current_pid_tgid() >> 32;
 	s32 vpid = (s32)ctx->args[0];
 	struct task_struct *t = bpf_task_from_vpid(vpid);
 	if (!t)
 		return 0;
 	__u32 target = t->tgid;
 	bpf_task_release(t);
-	hw_taint_from(target, HW_TAMPER_VM_WRITE, me);
+	hw_tamper_arm(target, HW_TAMPER_VM_WRITE);
+	return 0;
+}
+
+#define HW_PIDFS_MAGIC 0x50494446
+
+/* pidfd_getfd(pidfd, fd, 0): the target is the process the pidfd refers to. */
+SEC("tracepoint/syscalls/sys_enter_pidfd_getfd")
+int hw_getfd_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	int pidfd = (int)ctx->args[0];
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(cur, files, fdt);
+	if (!fdt || pidfd < 0 || pidfd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[pidfd]) || !f)
+		return 0;
+	struct inode *ino = BPF_CORE_READ(f, f_inode);
+	if (BPF_CORE_READ(ino, i_sb, s_magic) != HW_PIDFS_MAGIC)
+		return 0;
+	/* pidfs keeps the struct pid in the inode (older layouts: the file's private data). */
+	struct pid *pid = BPF_CORE_READ(ino, i_private);
+	if (!pid)
+		pid = BPF_CORE_READ(f, private_data);
+	if (!pid)
+		return 0;
+	hw_tamper_arm(BPF_CORE_READ(pid, numbers[0].nr), HW_TAMPER_GETFD);
+	return 0;
+}
+
+/* The exit of process_vm_writev and of pidfd_getfd: taint the armed target if the call worked. */
+SEC("tracepoint/syscalls/sys_exit_process_vm_writev")
+int hw_tamper_call_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	struct hw_tamper_call *c = bpf_task_storage_get(&hw_tamper_calls, cur, 0, 0);
+	if (!c || !c->target)
+		return 0;
+	__u32 target = c->target, vector = c->vector;
+	c->target = 0;
+	/* process_vm_writev: bytes written (0: nothing); pidfd_getfd: the new fd (0 is one). */
+	long ret = ctx->ret;
+	if (ret > 0 || (ret == 0 && vector == HW_TAMPER_GETFD))
+		hw_taint_from(target, vector, bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }
 

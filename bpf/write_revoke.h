@@ -18,7 +18,8 @@
  *      close (fanotify FAN_CLOSE_WRITE): same bytes → approved again.
  *
  * The kernel sees every fd opened for writing after the approval, through any name (another
- * hard link, a bind mount, /proc/self/fd, openat2, creat, O_TRUNC). It does not see writes
+ * hard link, a bind mount, /proc/self/fd, openat2, creat, O_TRUNC, an io_uring open: see
+ * hw_uring_complete, which sees it just after the fd is installed). It does not see writes
  * through an fd opened BEFORE the approval, through a writable shared mapping made from such an
  * fd, or truncate(2) by path (no fd: resolving a path is not cheap in a tracepoint): fanotify
  * (src/integrity/watch.ts, FAN_MODIFY) stays the backstop for those, and bpf/stale.h refuses
@@ -95,6 +96,24 @@ static __always_inline void hw_write_revoke(struct inode *inode, struct super_bl
 }
 
 /*
+ * A file just opened by the current process (`cur`): a writable fd on an approved identity revokes
+ * it; a writable procfs "mem" taints its owner (tamper.h). Read-only opens return after one load.
+ */
+static __always_inline void hw_file_opened(struct file *f, struct task_struct *cur)
+{
+	if (!f || !(BPF_CORE_READ(f, f_mode) & HW_FMODE_WRITE))
+		return;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	__u64 magic = BPF_CORE_READ(sb, s_magic);
+	/* procfs files are never approved; /proc/PID/mem is tamper.h's. */
+	if (magic == HW_PROC_SUPER_MAGIC)
+		hw_mem_open(f, cur);
+	else
+		hw_write_revoke(inode, sb, magic, cur);
+}
+
+/*
  * Also attached to sys_exit_openat2, sys_exit_open and sys_exit_creat (src/kernel): one program
  * for every way to open, so the host pays one program per open, not four.
  */
@@ -105,21 +124,51 @@ int hw_openat_exit(struct trace_event_raw_sys_exit *ctx)
 	if (fd < 0)
 		return 0;
 	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(cur, files, fdt, fd);
-	struct file *f = NULL;
-	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+	/* The common case, a read-only open, ends at the f_mode test (hw_fd_file: script_open.h). */
+	hw_file_opened(hw_fd_file(cur, fd), cur);
+	return 0;
+}
+
+/*
+ * io_uring opens (IORING_OP_OPENAT/OPENAT2) make no open syscall: they are seen when their
+ * completion is posted, in a thread of the submitting process (the submitter, an io-wq worker or
+ * the SQPOLL thread, all sharing its fd table and ring). The new file is read from the fd the
+ * completion reports, or from the ring's fixed-file slot for a direct open (file_slot set). Every
+ * other completion on the host returns after the opcode test.
+ */
+#define HW_IORING_OP_OPENAT 18
+#define HW_IORING_OP_OPENAT2 28
+#define HW_IORING_FILE_INDEX_ALLOC (~0U)
+#define HW_IO_FFS_MASK (~3UL) /* io_rsrc_node.file_ptr: low bits are FFS_NOWAIT | FFS_ISREG */
+
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(hw_uring_complete, struct io_ring_ctx *rctx, void *vreq, struct io_uring_cqe *cqe)
+{
+	struct io_kiocb *req = vreq;
+	__u8 op = BPF_CORE_READ(req, opcode);
+	if (op != HW_IORING_OP_OPENAT && op != HW_IORING_OP_OPENAT2)
 		return 0;
-	/* The common case, a read-only open, ends here. */
-	if (!(BPF_CORE_READ(f, f_mode) & HW_FMODE_WRITE))
+	int res = BPF_CORE_READ(cqe, res);
+	if (res < 0)
 		return 0;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
-	__u64 magic = BPF_CORE_READ(sb, s_magic);
-	/* procfs files are never approved; /proc/PID/mem is tamper.h's. */
-	if (magic == HW_PROC_SUPER_MAGIC)
-		hw_mem_open(f, cur);
-	else
-		hw_write_revoke(inode, sb, magic, cur);
+	struct task_struct *cur = (struct task_struct *)bpf_get_current_task();
+	struct io_open *o = (void *)req; /* io_kiocb's first member: the command's own data */
+	__u32 slot = BPF_CORE_READ(o, file_slot);
+	if (!slot) {
+		hw_file_opened(hw_fd_file(cur, res), cur);
+		return 0;
+	}
+	/* A direct open: the file sits in the ring's fixed table (index res, or file_slot - 1). */
+	__u32 idx = slot == HW_IORING_FILE_INDEX_ALLOC ? (__u32)res : slot - 1;
+	struct io_ring_ctx *ring = BPF_CORE_READ(req, ctx);
+	if (idx >= BPF_CORE_READ(ring, file_table.data.nr))
+		return 0;
+	struct io_rsrc_node **nodes = BPF_CORE_READ(ring, file_table.data.nodes);
+	struct io_rsrc_node *node = NULL;
+	if (bpf_probe_read_kernel(&node, sizeof(node), &nodes[idx]) || !node)
+		return 0;
+	unsigned long ptr = BPF_CORE_READ(node, file_ptr) & HW_IO_FFS_MASK;
+	hw_file_opened((struct file *)ptr, cur);
 	return 0;
 }
 

@@ -107,8 +107,11 @@ export const PERSISTENT_MAPS = [
  */
 export const DRAIN_BUDGET = 1000;
 
-/** Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage). */
-const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit"] as const;
+/**
+ * Lineage programs (tp_btf links: they cannot be swapped in place, see attachLineage), with the
+ * io_uring open completions that revoke like the open tracepoints (bpf/write_revoke.h).
+ */
+const LINEAGE_PROGRAMS = ["hw_fork", "hw_exec", "hw_exit", "hw_uring_complete"] as const;
 /**
  * The open syscall tracepoints that decide a pending script's trust (bpf/script_open.h): one
  * program per side, attached to open, openat and openat2. They belong to lineage: without them an
@@ -125,6 +128,9 @@ const SCRIPT_OPEN_PROGRAMS = {
 const TAMPER_PROGRAMS = {
   hw_ptrace_exit: ["sys_exit_ptrace"],
   hw_vm_writev: ["sys_enter_process_vm_writev"],
+  hw_getfd_enter: ["sys_enter_pidfd_getfd"],
+  // Taints only when the call succeeded (one program for both exits).
+  hw_tamper_call_exit: ["sys_exit_process_vm_writev", "sys_exit_pidfd_getfd"],
   hw_prctl: ["sys_enter_prctl"],
   // One program serves every open exit (each loaded program costs start time).
   hw_openat_exit: ["sys_exit_openat", "sys_exit_openat2", "sys_exit_open", "sys_exit_creat"],

@@ -37,6 +37,7 @@ const REASONS: Record<number, string> = {
   [HW.REASON_RULE]: "rule",
   [HW.REASON_TRACED]: "traced",
   [HW.REASON_ARGV]: "argv",
+  [HW.REASON_USERNS]: "userns_mount",
   [HW.REASON_NOT_VIA]: "not_via",
   [HW.REASON_SCRIPT_PENDING]: "script_pending",
   [HW.REASON_SCRIPT_MISMATCH]: "script_mismatch",

@@ -307,6 +307,20 @@ export const ENV_VARS: readonly EnvVar[] = [
   { name: "_JAVA_OPTIONS", kinds: [HW.KIND_JAVA] },
   { name: "JDK_JAVA_OPTIONS", kinds: [HW.KIND_JAVA] },
   { name: "CLASSPATH", kinds: [HW.KIND_JAVA] },
+  // bash defines a function NAME from every BASH_FUNC_NAME%%=() {...} before the script runs; a
+  // function shadows the builtin or command of its name inside the trusted shell. The kernel
+  // matches this one entry as a prefix (bpf/exec_env.h), whatever the function's name.
+  { name: "BASH_FUNC_", kinds: [HW.KIND_SHELL] },
+  // xtrace from the environment expands PS4 ($(...) included) before every command.
+  { name: "SHELLOPTS", kinds: [HW.KIND_SHELL] },
+  { name: "PS4", kinds: [HW.KIND_SHELL] },
+  // OpenSSL reads OPENSSL_CONF when a program initialises it (libcurl does at start): the file may
+  // load a provider or engine module, a library of the caller's choice. The two folders choose
+  // where modules named by the program itself are loaded from.
+  // (Engines, deprecated in OpenSSL 3, are loaded through the configuration too.) This is bit 30,
+  // the last one hw_app_exec.env_allow holds: a further variable needs deny-only bits.
+  { name: "OPENSSL_CONF", kinds: "all" },
+  { name: "OPENSSL_MODULES", kinds: "all" },
 ];
 
 /** Names accepted by `allow_env` (every injection variable). */
@@ -335,6 +349,7 @@ export function tamperVectorName(vector: number): string {
     [HW.TAMPER_VM_WRITE]: "process_vm_writev",
     [HW.TAMPER_PROC_MEM]: "/proc/PID/mem",
     [HW.TAMPER_SET_MM]: "prctl(PR_SET_MM)",
+    [HW.TAMPER_GETFD]: "pidfd_getfd",
   }[vector] ?? `(vector ${vector})`;
 }
 

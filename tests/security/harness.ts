@@ -82,7 +82,11 @@ export interface SecFixture {
   /** Approves an interpreter (kind from its file name). */
   approveInterpreter(path: string, appId: number): Promise<void>;
   /** Approves a script (an interpreter runs it) as `appId`. */
-  approveScript(path: string, appId: number, opts?: { allowEnv?: string[] }): Promise<void>;
+  approveScript(
+    path: string,
+    appId: number,
+    opts?: { allowEnv?: string[]; flags?: number },
+  ): Promise<void>;
   /**
    * Runs `argv` as nobody in the cgroup with environment `env` only (plus PATH); `stdin` is a
    * file fed to it. Returns stdout lines.
@@ -189,14 +193,14 @@ export async function secSetup(
       core.setAppExec(appExec);
     },
     async approveScript(path, appId, opts = {}) {
-      await approve(path, appId, 0);
+      await approve(path, appId, opts.flags ?? 0);
       const folder = path.slice(0, path.lastIndexOf("/")) || "/";
       scripts.push({
         path,
         dirKey: identityOf(await Deno.stat(folder)),
         key: identityOf(await Deno.stat(path)),
         appId,
-        flags: 0,
+        flags: opts.flags ?? 0,
       });
       core.setScripts(scripts);
       appExec.set(appId, { kind: HW.KIND_OTHER, envAllow: envAllowMask(opts.allowEnv ?? []) });

@@ -124,12 +124,25 @@ Deno.test("script trust: bind mount over an approved script in a user namespace"
       "evil:EPERM",
       "bash opened another inode at the approved path",
     );
-    // Inside a namespace WITHOUT the bind mount the approved script still works.
+    // A mount namespace a user namespace owns is not trusted at all, bind mount or not: the
+    // loader's files (/etc/ld.so.preload, libraries) may be the caller's there too
+    // (tests/security/userns_preload_test.ts). A user namespace alone changes nothing.
     assert.equal(
       await runNobody(d, ["unshare", "-r", "-m", "sh", "-c", `exec ${PY} ${approved} ${port}`]),
+      "good:EPERM",
+      "a mount namespace of a user namespace: not trusted",
+    );
+    assert.equal(
+      await runNobody(d, ["unshare", "-r", "sh", "-c", `exec ${PY} ${approved} ${port}`]),
       "good:ok",
       "a user namespace alone changes nothing",
     );
+    // The open-time check itself, where the namespace guard lets an exec through: root's own
+    // mount namespace (a container, a service's private mounts) with the same bind mount.
+    const rootRun = await d.cg.run(["unshare", "-m", "sh", "-c", attack], {
+      env: { PATH: "/usr/bin:/bin" },
+    });
+    assert.equal(rootRun.stdout.trim(), "evil:EPERM", "root's mount namespace: open-time check");
 
     // Pending until the open: a connect before the interpreter opened its script is unknown.
     // (The approved "script" here is a data file: the stand-in interpreter only opens it.)
@@ -148,7 +161,7 @@ Deno.test("script trust: bind mount over an approved script in a user namespace"
       (e) => e.kind === "exec" && e.reason === "script_mismatch" && e.exe === approved,
     );
     assert.equal(ev.verdict, "deny");
-    assert.equal(ev.uid, 65534);
+    assert.equal(ev.uid, 0, "root's bind mount (nobody's namespaces are refused at exec)");
     // The connect before the open was reported as pending, under the script's name.
     const pending = await waitForEvent(
       d,
