@@ -61,7 +61,7 @@ import {
 } from "../../ffi/structs.ts";
 import { envEntries, grammarEntries } from "../policy/interpreters.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
-import { filterPinDir, RULE_MAPS } from "./filter.ts";
+import { filterPinDir, RULE_MAPS } from "./filter_maps.ts";
 import { BPFFS, pinExists, type PinPaths } from "./pins.ts";
 import { SocketCloser } from "./sockets.ts";
 import { tracepointId } from "./tracefs.ts";

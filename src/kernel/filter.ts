@@ -42,6 +42,7 @@ import {
   FilterMaps,
   filterPinDir,
   type FlowTimeouts,
+  openPinnedFilterMaps,
 } from "./filter_maps.ts";
 
 // What used to live here, for the modules that import it from filter.ts.
