@@ -166,12 +166,18 @@ type MapName = (typeof PERSISTENT_MAPS)[number] | (typeof SET_MAPS)[number];
 /** Folder-name prefix of a pinned program set (`<root>/progs-<build id>`). */
 const SET_PREFIX = "progs-";
 
+/** {@link programBuildId} of the embedded object, once computed. */
+let ownBuildId: string | undefined;
+
 /**
  * This build's id: the SHA-256 of the embedded hashwall.bpf.o (first 128 bits). A pinned program
  * set is reused only under the id of the object its programs were loaded from.
  */
 export function programBuildId(object: Uint8Array = HASHWALL_OBJECT): string {
-  return createHash("sha256").update(object).digest("hex").slice(0, 32);
+  if (object === HASHWALL_OBJECT && ownBuildId) return ownBuildId;
+  const id = createHash("sha256").update(object).digest("hex").slice(0, 32);
+  if (object === HASHWALL_OBJECT) ownBuildId = id;
+  return id;
 }
 
 /** Where the program set of build `build` is pinned. */
