@@ -9,7 +9,8 @@
  *   N apps warm        — N copies of a small binary (each a different 4-byte tail) in apps.toml,
  *                        fresh state folder, page cache warm;
  *   N apps restart     — a second start on the state of the previous arm (takes over its pins:
- *                        every pinned approval is re-checked and every file re-hashed);
+ *                        every pinned approval is re-checked and every file re-hashed; the
+ *                        programs the first start pinned are reused, not verified again);
  *   /usr/bin warm      — every regular file of /usr/bin approved, page cache warm;
  *   /usr/bin cold      — the same after `sync; echo 3 > /proc/sys/vm/drop_caches` (every file, the
  *                        runtime and the bundle read from disk).
@@ -17,7 +18,8 @@
  *
  * Besides the wall time it prints the daemon's own phases (the ready line's `startMs`: `boot` is
  * the process's age when start() began, i.e. runtime start + module evaluation), the launcher's
- * share (wall − process age at ready) and the CPU time the daemon used.
+ * share (wall − process age at ready), the CPU time the daemon used, and the parts of the load
+ * phase (`loadMs`) with whether the BPF programs were loaded or reused (`programs`).
  *
  * Run: deno run -A bench/startup.ts [--rounds 3] [--apps 1000]
  *
@@ -141,6 +143,10 @@ interface Start {
   hwmMB: number;
   /** The daemon's own phases from the ready line (`startMs`), ms. */
   phases: Record<string, number>;
+  /** The parts of the `load` phase (the ready line's `loadMs`), ms. */
+  loadParts: Record<string, number>;
+  /** "reused" when the start took over the pinned program set of the same build, else "loaded". */
+  programs: string;
 }
 
 /**
@@ -204,7 +210,8 @@ async function timeStart(configDir: string, stateDir: string, cgroup: string): P
       await new Promise((r) => setTimeout(r, 2));
     }
     if (ready < 0) throw new Error(`daemon never became ready; it logged:\n${log.join("\n")}`);
-    const phases: Record<string, number> = JSON.parse(readyLine).startMs ?? {};
+    const readyJson = JSON.parse(readyLine);
+    const phases: Record<string, number> = readyJson.startMs ?? {};
     // The launcher's share: wall time minus the age of the daemon process at its ready line.
     if (typeof phases.ready === "number") phases.launcher = Math.round(ready - phases.ready);
     return {
@@ -213,6 +220,8 @@ async function timeStart(configDir: string, stateDir: string, cgroup: string): P
       approved: approvedCount(stateDir),
       hwmMB: hwmAtReady,
       phases,
+      loadParts: readyJson.loadMs ?? {},
+      programs: String(readyJson.programs ?? "?"),
     };
   } finally {
     const killer = setTimeout(() => {
@@ -317,6 +326,19 @@ await runBench(async (cleanup) => {
     ]),
   ));
   console.log("");
+  // Where the load phase goes, and whether the start reused the pinned program set.
+  const partNames = [
+    ...new Set(ARMS.flatMap((a) => starts.get(a)!.flatMap((s) => Object.keys(s.loadParts)))),
+  ];
+  console.log(markdownTable(
+    ["start", "BPF programs", ...partNames.map((p) => `load: ${p} ms`)],
+    ARMS.map((a) => [
+      label(a),
+      [...new Set(starts.get(a)!.map((s) => s.programs))].join("/"),
+      ...partNames.map((p) => fmt(med(a, (s) => s.loadParts[p] ?? 0))),
+    ]),
+  ));
+  console.log("");
   const warm = Math.max(med("N apps warm", (s) => s.ms), med("N apps restart", (s) => s.ms));
   const cold = med("/usr/bin cold", (s) => s.ms);
   const warmMet = warm <= GOAL_WARM_MS;
@@ -342,6 +364,12 @@ await runBench(async (cleanup) => {
     ms: Object.fromEntries(ARMS.map((a) => [a, round(med(a, (s) => s.ms), 1)])),
     cpuMs: Object.fromEntries(ARMS.map((a) => [a, med(a, (s) => s.cpuMs)])),
     peakRssMB: Object.fromEntries(ARMS.map((a) => [a, round(med(a, (s) => s.hwmMB), 1)])),
+    loadPartsMs: Object.fromEntries(
+      ARMS.map((a) => [
+        a,
+        Object.fromEntries(partNames.map((p) => [p, med(a, (s) => s.loadParts[p] ?? 0)])),
+      ]),
+    ),
     phasesMs: Object.fromEntries(
       ARMS.map((
         a,

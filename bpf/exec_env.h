@@ -181,4 +181,15 @@ static __always_inline __u32 hw_exec_guard(struct task_struct *p, __u32 kind, __
 	return HW_REASON_ENV;
 }
 
+/*
+ * hw_exec_guard() of the current task (exec runs in its context) as a global function: the
+ * verifier checks it once per program instead of once per path that reaches it (issue 22).
+ */
+__noinline __u32 hw_exec_guard_cur(__u32 kind, __u32 allow, __u32 *detail)
+{
+	if (!detail)
+		return HW_REASON_ENV; /* never: callers pass their own; fail closed */
+	return hw_exec_guard(bpf_get_current_task_btf(), kind, allow, detail);
+}
+
 #endif /* HW_EXEC_ENV_H */

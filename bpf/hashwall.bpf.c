@@ -185,10 +185,15 @@ static __always_inline struct hw_event_buf *event_begin(void)
 	return b;
 }
 
-/* Ancestors of `task` into a report: lineage[0] is the parent. Returns how many. */
-static __always_inline __u32 fill_lineage(struct hw_event_buf *b, struct task_struct *task)
+/*
+ * Ancestors of the current task into a report: lineage[0] is the parent. Returns how many. A
+ * global function: verified once per program, not once per report site (issue 22).
+ */
+__noinline __u64 hw_fill_lineage(struct hw_event_buf *b)
 {
-	struct task_struct *t = task;
+	if (!b)
+		return 0; /* never: callers pass their scratch */
+	struct task_struct *t = bpf_get_current_task_btf();
 	__u32 depth = 0;
 	for (int i = 0; i < HW_LINEAGE_DEPTH; i++) {
 		t = BPF_CORE_READ(t, real_parent);
@@ -212,14 +217,17 @@ static __always_inline __u32 fill_lineage(struct hw_event_buf *b, struct task_st
 /*
  * Completes the report in `b` with the lineage of `task` and the path at `path` (kernel memory,
  * NUL-terminated; NULL for none), and writes only its used part to the ring buffer. Releases the
- * scratch. Returns 0, or < 0 when the ring had no room.
+ * scratch. Returns 0, or < 0 when the ring had no room. `task` is always the current task (every
+ * report is about the process in whose context the hook runs): hw_fill_lineage reads current.
  */
 static __always_inline long event_submit(struct hw_event_buf *b, struct task_struct *task,
 					 const char *path)
 {
-	__u32 off = fill_lineage(b, task) * sizeof(struct hw_ancestor);
-	if (off > sizeof(b->lineage)) /* never: bounds the write below for the verifier */
-		off = sizeof(b->lineage);
+	/* 64 bits all the way: a 32-bit copy's bound would not reach the register used below. */
+	__u64 depth = hw_fill_lineage(b);
+	if (depth > HW_LINEAGE_DEPTH) /* never: bounds the write below for the verifier */
+		depth = HW_LINEAGE_DEPTH;
+	__u32 off = depth * sizeof(struct hw_ancestor);
 	long n = 0;
 	if (path)
 		n = bpf_probe_read_kernel_str((char *)b->lineage + off, HW_PATH_LEN, path);
@@ -310,6 +318,30 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 		bpf_map_delete_elem(&hw_dedup, &dk);
 }
 
+/* The question of an outbound rule verdict (a global function takes at most 5 arguments). */
+struct hw_rules_query {
+	__u8 daddr[16];
+	__u32 tgid;
+	__u32 app_id;
+	__u32 rule; /* out: the deciding rule's index */
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+};
+
+/*
+ * hw_rule_verdict() (the cached hw_via_app_verdict(), bpf/verdict_cache.h) as a global function:
+ * the verifier checks it once per program, in isolation, instead of once per path of decide()
+ * that reaches it.
+ */
+__noinline int hw_rules_verdict(struct hw_rules_query *q)
+{
+	if (!q)
+		return HW_FLT_NONE;
+	return hw_rule_verdict(q->tgid, q->app_id, q->proto, q->family, q->daddr, q->dport,
+			       &q->rule);
+}
+
 /*
  * What decide() found, for the socket record an allowed connect/sendmsg writes (sockets.h), so
  * that write repeats none of the look-ups.
@@ -361,11 +393,18 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 			 * EPERM at once. (Loopback got here only with allow_loopback = false: then it
 			 * is judged like any destination.)
 			 */
-			__u32 rule = 0;
-			int v = kind == HW_EV_SOCK_CREATE
-					? HW_FLT_NONE
-					: hw_rule_verdict(tgid, pv->app_id, proto, family, daddr, dport,
-							  &rule);
+			struct hw_rules_query q = {};
+			int v = HW_FLT_NONE;
+			if (kind != HW_EV_SOCK_CREATE) {
+				__builtin_memcpy(q.daddr, daddr, 16);
+				q.tgid = tgid;
+				q.app_id = pv->app_id;
+				q.dport = dport;
+				q.proto = proto;
+				q.family = family;
+				v = hw_rules_verdict(&q);
+			}
+			__u32 rule = q.rule;
 			if (v == HW_FLT_DENY) {
 				struct task_struct *task = bpf_get_current_task_btf();
 				int deny = s->mode == HW_MODE_ENFORCING;
@@ -582,6 +621,17 @@ static __always_inline struct hw_script_val *lookup_script(struct task_struct *p
 	return bpf_map_lookup_elem(&hw_scripts_rel, &sc->rel);
 }
 
+/*
+ * hw_argv_script() of the current task (exec runs in its context) into sc->arg, as a global
+ * function: verified once per program, not once per path of hw_exec (issue 22).
+ */
+__noinline int hw_argv_script_cur(struct hw_exec_scratch *sc, __u32 kind, __u32 *why)
+{
+	if (!sc || !why)
+		return -1; /* never: fail closed */
+	return hw_argv_script(bpf_get_current_task_btf(), sc->arg, kind, why);
+}
+
 #include "stale.h"
 #include "script_open.h"
 /* Revocation at a writable open, and the /proc/PID/mem check (tamper.h), in one open-exit program. */
@@ -632,7 +682,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 			__builtin_memset(sc->arg, 0, sizeof(sc->arg));
 			found = bpf_probe_read_kernel_str(sc->arg, sizeof(sc->arg), filename) > 0;
 		} else {
-			found = hw_argv_script(p, sc->arg, hw_app_kind(a->app_id), &why);
+			found = hw_argv_script_cur(sc, hw_app_kind(a->app_id), &why);
 		}
 		__u32 unresolved = found < 0;
 		if (found > 0) {
@@ -656,7 +706,7 @@ int BPF_PROG(hw_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	if (trusted && a) {
 		/* Nothing may run other code inside it: injection variables, a tracer. */
 		__u32 kind = a->flags & HW_APP_INTERPRETER ? hw_app_kind(a->app_id) : HW_KIND_OTHER;
-		__u32 guard = hw_exec_guard(p, kind, hw_app_env_allow(v.app_id), &sc->info.detail);
+		__u32 guard = hw_exec_guard_cur(kind, hw_app_env_allow(v.app_id), &sc->info.detail);
 		if (guard) {
 			trusted = 0;
 			sc->info.reason = guard;

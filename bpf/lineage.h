@@ -103,7 +103,7 @@ static __always_inline int hw_via_keep(struct task_struct *p, __u32 tgid, __u32 
 	if (!old || !(old->flags & HW_APP_INHERIT) || !hw_trust_holds(old))
 		return 0;
 	__u32 detail = 0;
-	__u32 guard = hw_exec_guard(p, kind, hw_app_env_allow(old->app_id), &detail);
+	__u32 guard = hw_exec_guard_cur(kind, hw_app_env_allow(old->app_id), &detail);
 	if (guard) {
 		info->reason = guard;
 		info->detail = detail;

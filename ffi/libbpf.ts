@@ -100,6 +100,7 @@ const SYMBOLS = {
   bpf_link_create: { parameters: ["i32", "i32", "u32", "pointer"], result: "i32" },
   bpf_link_update: { parameters: ["i32", "i32", "pointer"], result: "i32" },
   bpf_link_detach: { parameters: ["i32"], result: "i32" },
+  bpf_raw_tracepoint_open: { parameters: ["pointer", "i32"], result: "i32" },
   bpf_iter_create: { parameters: ["i32"], result: "i32" },
   bpf_enable_stats: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -345,7 +346,17 @@ export const LIBBPF_LAYOUT = {
   /** `struct bpf_object_open_opts`. */
   openOpts: { size: 80, objectName: 8, kernelLogBuf: 56, kernelLogSize: 64 },
   /** `struct bpf_prog_info`. */
-  progInfo: { size: 232, type: 0, id: 4, name: 64, runTimeNs: 192, runCnt: 200 },
+  progInfo: {
+    size: 232,
+    type: 0,
+    id: 4,
+    createdByUid: 48,
+    nrMapIds: 52,
+    mapIds: 56,
+    name: 64,
+    runTimeNs: 192,
+    runCnt: 200,
+  },
   /** `struct bpf_map_info`. */
   mapInfo: {
     size: 88,
@@ -696,6 +707,103 @@ export class BpfMap {
   /** Iterates the keys (each a fresh copy). Deleting the current key while iterating is safe. */
   keys(): Generator<Uint8Array> {
     return mapKeys(this.fd, this.keySize);
+  }
+}
+
+/**
+ * What the daemon does with a map, whether it came from a loaded object ({@linkcode BpfMap}) or
+ * from a pin alone ({@linkcode FdMap}).
+ */
+export type MapHandle = Pick<
+  BpfMap,
+  | "name"
+  | "fd"
+  | "keySize"
+  | "valueSize"
+  | "type"
+  | "perCpu"
+  | "valueBufferSize"
+  | "update"
+  | "lookup"
+  | "lookupPerCpu"
+  | "delete"
+  | "keys"
+>;
+
+/**
+ * A map known only by an fd this handle owns (e.g. from {@linkcode objGet} on a pin): the element
+ * operations of {@linkcode BpfMap}, with sizes from the kernel's map info. {@linkcode close} it.
+ */
+export class FdMap implements MapHandle {
+  readonly name: string;
+  readonly fd: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly type: number;
+
+  /** Takes ownership of `fd`. */
+  constructor(fd: number, name?: string) {
+    const i = mapInfo(fd);
+    this.fd = fd;
+    this.name = name ?? i.name;
+    this.keySize = i.keySize;
+    this.valueSize = i.valueSize;
+    this.type = i.type;
+  }
+
+  /** True for per-CPU maps. */
+  get perCpu(): boolean {
+    return PERCPU_MAP_TYPES.has(this.type);
+  }
+
+  /** Size of a full value buffer (see {@linkcode BpfMap.valueBufferSize}). */
+  get valueBufferSize(): number {
+    return this.perCpu ? perCpuStride(this.valueSize) * numPossibleCpus() : this.valueSize;
+  }
+
+  /** Writes one element. */
+  update(key: Uint8Array, value: Uint8Array, flags = BPF_ANY): void {
+    const op = `bpf_map_update_elem(${this.name})`;
+    requireSize("key", key, this.keySize, op);
+    requireSize("value", value, this.valueBufferSize, op);
+    check(bpf().bpf_map_update_elem(this.fd, key, value, BigInt(flags)), op);
+  }
+
+  /** Reads one element, or null when absent. */
+  lookup(key: Uint8Array): Uint8Array | null {
+    const op = `bpf_map_lookup_elem(${this.name})`;
+    requireSize("key", key, this.keySize, op);
+    const value = new Uint8Array(this.valueBufferSize);
+    const rc = bpf().bpf_map_lookup_elem(this.fd, key, value);
+    if (rc === -2) return null;
+    check(rc, op);
+    return value;
+  }
+
+  /** One copy per possible CPU (per-CPU maps only), or null when absent. */
+  lookupPerCpu(key: Uint8Array): Uint8Array[] | null {
+    if (!this.perCpu) throw new TypeError(`lookupPerCpu: map ${this.name} is not per-CPU`);
+    return mapLookupPerCpu(this.fd, key, this.valueSize);
+  }
+
+  /** Deletes one element: false when it was absent. */
+  delete(key: Uint8Array): boolean {
+    const op = `bpf_map_delete_elem(${this.name})`;
+    requireSize("key", key, this.keySize, op);
+    const rc = bpf().bpf_map_delete_elem(this.fd, key);
+    if (rc === -2) return false;
+    check(rc, op);
+    return true;
+  }
+
+  /** Iterates the keys. */
+  keys(): Generator<Uint8Array> {
+    return mapKeys(this.fd, this.keySize);
+  }
+
+  /** Closes the fd. */
+  close(): void {
+    closeFd(this.fd);
   }
 }
 
@@ -1073,6 +1181,46 @@ export function progInfo(fd: number): ProgInfo {
     runTimeNs: dv.getBigUint64(PI.runTimeNs, true),
     runCnt: dv.getBigUint64(PI.runCnt, true),
   };
+}
+
+/**
+ * What a pinned program set is checked with before it is reused: the uid that loaded the program
+ * and the ids of every map it uses (`bpf_prog_info.created_by_uid`, `map_ids`).
+ */
+export function progMaps(fd: number): { createdByUid: number; mapIds: number[] } {
+  const op = `bpf_obj_get_info_by_fd(prog ${fd}, map_ids)`;
+  requireFd(fd, op);
+  const ids = new Uint32Array(256);
+  const info = new Uint8Array(PI.size);
+  const dv = new DataView(info.buffer);
+  dv.setUint32(PI.nrMapIds, ids.length, true);
+  dv.setBigUint64(PI.mapIds, addr(new Uint8Array(ids.buffer)), true);
+  const len = new Uint32Array([PI.size]);
+  check(bpf().bpf_obj_get_info_by_fd(fd, info, new Uint8Array(len.buffer)), op);
+  const n = dv.getUint32(PI.nrMapIds, true);
+  if (n > ids.length) throw new Error(`${op}: ${n} maps, more than ${ids.length}`);
+  return { createdByUid: dv.getUint32(PI.createdByUid, true), mapIds: [...ids.subarray(0, n)] };
+}
+
+/** The id of the program a link runs (`bpf_link_info.prog_id`). */
+export function linkProgId(linkFd: number): number {
+  const op = `bpf_obj_get_info_by_fd(link ${linkFd})`;
+  requireFd(linkFd, op);
+  // struct bpf_link_info: type, id, prog_id (u32 each), then the per-type union.
+  const info = new Uint8Array(64);
+  const len = new Uint32Array([info.length]);
+  check(bpf().bpf_obj_get_info_by_fd(linkFd, info, new Uint8Array(len.buffer)), op);
+  return new DataView(info.buffer).getUint32(8, true);
+}
+
+/**
+ * Attaches a `tp_btf` program by fd (`bpf_raw_tracepoint_open(NULL, fd)`: the tracepoint is the
+ * one the program was loaded for). Returns the link fd; closing it detaches unless pinned.
+ */
+export function rawTracepointOpen(progFd: number): number {
+  const op = `bpf_raw_tracepoint_open(prog ${progFd})`;
+  requireFd(progFd, op);
+  return check(bpf().bpf_raw_tracepoint_open(null, progFd), op);
 }
 
 /**

@@ -77,6 +77,8 @@ export interface ApprovalWatcher {
 export interface ApprovalCache {
   beginEpoch(reason: string): number;
   put(hash: FileHash, opts: { watched: boolean }): boolean;
+  /** Runs `fn` (several puts) as one transaction; absent: each put commits alone. */
+  batch?<T>(fn: () => T): T;
   lookup(key: StatKey): string | null;
   row(key: StatKey): CacheRow | null;
   invalidate(dev: string, ino: string): void;

@@ -209,6 +209,7 @@ export class Approvals {
     const results = await hashing.early.finish((done, total, last) =>
       onProgress?.(done, total, last.path)
     );
+    const rows: [KeyedHash, boolean][] = [];
     results.forEach((r, i) => {
       const st = states[i];
       if ("error" in r) {
@@ -217,9 +218,18 @@ export class Approvals {
       } else {
         this.#registry.applyHash(st.app.name, r, since[i]);
         // The row a restart compares pinned approvals with (see guardPinned).
-        if (st.status === "valid") this.#cachePut(r, watched.has(st.app.path));
+        if (st.status === "valid") rows.push([r, watched.has(st.app.path)]);
       }
     });
+    // One transaction for all rows: one fsync, not one per app.
+    const putAll = () => rows.forEach(([h, w]) => this.#cachePut(h, w));
+    const cache = this.#p.cache;
+    try {
+      if (cache?.batch) cache.batch(putAll);
+      else putAll();
+    } catch (e) {
+      this.#p.report.warn("cache", `hash cache: ${(e as Error).message}`);
+    }
   }
 
   /** Hashes the apps still pending (after a reload). */

@@ -107,6 +107,30 @@ export class HashCache {
     return true;
   }
 
+  /**
+   * Runs `fn` (its puts) in one transaction: one commit, so one fsync, instead of one per row
+   * (the start's 1 000 rows took 1-2.5 s one by one). A failed commit throws after rolling back.
+   */
+  batch<T>(fn: () => T): T {
+    this.#db.exec("BEGIN");
+    let r: T;
+    try {
+      r = fn();
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+    try {
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      try {
+        this.#db.exec("ROLLBACK");
+      } catch { /* the commit already ended it */ }
+      throw e;
+    }
+    return r;
+  }
+
   /** The cached sha256 for a file in state `key`, or null when the rule does not allow one. */
   lookup(key: StatKey, trust: CacheTrust = "watch-continuity"): string | null {
     const row = this.row(key);

@@ -235,6 +235,16 @@ export class HashPool {
     });
   }
 
+  /**
+   * Starts every worker now, idle, so their start (a runtime and the worker module, 100-400 ms
+   * under load) overlaps the caller's own work instead of delaying the first hash. Idle workers
+   * end after `idleMs` as usual.
+   */
+  prewarm(): void {
+    if (this.#closed) return;
+    while (this.#slots.length < this.size) this.#spawn();
+  }
+
   /** Stops the workers; queued and running jobs resolve with an error. */
   close(): void {
     if (this.#closed) return;

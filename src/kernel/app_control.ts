@@ -10,17 +10,24 @@
  * @module
  */
 import { RingReader } from "../../ffi/ringbuf.ts";
+import { createHash } from "node:crypto";
 import {
   attachTracepointPinned,
   BPF_NOEXIST,
-  type BpfMap,
   BpfObject,
-  type BpfProgram,
+  closeBpfFd,
+  FdMap,
   linkDetach,
+  linkProgId,
   linkUpdate,
+  type MapHandle,
   mapInfo,
   mapLookupPerCpu,
   objGet,
+  objPin,
+  progInfo,
+  progMaps,
+  rawTracepointOpen,
 } from "../../ffi/libbpf.ts";
 import { close as closeFd, O_CLOEXEC, O_DIRECTORY, O_RDONLY, openPath } from "../../ffi/libc.ts";
 import {
@@ -54,8 +61,8 @@ import {
 } from "../../ffi/structs.ts";
 import { envEntries, grammarEntries } from "../policy/interpreters.ts";
 import { HASHWALL_OBJECT } from "./objects.ts";
-import { RULE_MAPS } from "./filter.ts";
-import { pinExists, type PinPaths } from "./pins.ts";
+import { filterPinDir, RULE_MAPS } from "./filter_maps.ts";
+import { BPFFS, pinExists, type PinPaths } from "./pins.ts";
 import { SocketCloser } from "./sockets.ts";
 import { tracepointId } from "./tracefs.ts";
 
@@ -142,6 +149,147 @@ const HOOK_PROGRAMS = [
   "hw_dns_ingress",
 ] as const;
 
+/** Programs the daemon never attaches but runs by fd (identity readout, socket closing). */
+const FD_PROGRAMS = ["hw_fd_idents", "hw_task_exes", "hw_iter_tcp", "hw_iter_udp"] as const;
+/** Every program the daemon uses: what a pinned program set must hold to be reused. */
+const USED_PROGRAMS: readonly string[] = [
+  ...LINEAGE_PROGRAMS,
+  ...Object.keys(SCRIPT_OPEN_PROGRAMS),
+  ...Object.keys(TAMPER_PROGRAMS),
+  ...HOOK_PROGRAMS,
+  ...FD_PROGRAMS,
+];
+/** Maps the daemon uses that are not persistent: pinned with the program set they belong to. */
+const SET_MAPS = ["hw_sock_revoke", "hw_sock_ctl"] as const;
+type MapName = (typeof PERSISTENT_MAPS)[number] | (typeof SET_MAPS)[number];
+
+/** Folder-name prefix of a pinned program set (`<root>/progs-<build id>`). */
+const SET_PREFIX = "progs-";
+
+/** {@link programBuildId} of the embedded object, once computed. */
+let ownBuildId: string | undefined;
+
+/**
+ * This build's id: the SHA-256 of the embedded hashwall.bpf.o (first 128 bits). A pinned program
+ * set is reused only under the id of the object its programs were loaded from.
+ */
+export function programBuildId(object: Uint8Array = HASHWALL_OBJECT): string {
+  if (object === HASHWALL_OBJECT && ownBuildId) return ownBuildId;
+  const id = createHash("sha256").update(object).digest("hex").slice(0, 32);
+  if (object === HASHWALL_OBJECT) ownBuildId = id;
+  return id;
+}
+
+/** Where the program set of build `build` is pinned. */
+export function programSetDir(pins: PinPaths, build = programBuildId()): string {
+  return `${pins.root}/${SET_PREFIX}${build}`;
+}
+
+/**
+ * Whether `path` is a real folder or pin (no symlink) that only root can change: owned by uid 0
+ * and not writable by group or others. A pinned program set is trusted only through such paths.
+ */
+function rootOnly(path: string): boolean {
+  try {
+    const st = Deno.lstatSync(path);
+    return !st.isSymlink && st.uid === 0 && ((st.mode ?? 0o777) & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes every pinned program set of an instance (unpinning detaches nothing: links hold). */
+function dropProgramSets(root: string): void {
+  let entries: Deno.DirEntry[] = [];
+  try {
+    entries = [...Deno.readDirSync(root)];
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    if (e.isDirectory && e.name.startsWith(SET_PREFIX)) {
+      Deno.removeSync(`${root}/${e.name}`, { recursive: true });
+    }
+  }
+}
+
+/** What {@link reusePinned} opened: maps and program fds, owned by the caller. */
+interface PinnedSet {
+  maps: Map<string, FdMap>;
+  progs: Map<string, number>;
+  /** Fds held only for the check (the rule maps): closed once the set is taken. */
+  extra: number[];
+}
+
+/**
+ * Opens the program set this build pinned at an earlier start, when it can be trusted as exactly
+ * what this build loaded and attached: the folder carries this build's id and was committed only
+ * after every hook was attached (see {@link AppControl.attachHooks}); every folder on the way and
+ * every pin is root-only (bpffs pins are 0600, but a folder an unprivileged user owns would let
+ * them rename pins); every program was loaded by root; and every map this daemon is about to
+ * write (the pinned persistent maps, the set's own maps and the filter's rule maps) is one those
+ * programs use, under its own name: a map re-created since (another layout, a partial `disable`)
+ * or a pin swapped for another map forces a full load.
+ * Undefined when any of that fails: the caller loads and verifies afresh.
+ *
+ * Sound only while nothing the programs were loaded with depends on the configuration (settings
+ * and policy live in maps; no `.rodata` is set before load): anything that ever is must be part
+ * of the build id.
+ */
+function reusePinned(pins: PinPaths): PinnedSet | undefined {
+  const dir = programSetDir(pins);
+  const filterMaps = `${filterPinDir(pins.root)}/maps`;
+  if (!pinExists(dir)) return undefined;
+  for (const d of [`${BPFFS}/hashwall`, pins.root, pins.maps, pins.links, dir, filterMaps]) {
+    if (!rootOnly(d)) return undefined;
+  }
+  // The hooks' links must all be there: the set is re-attached by fd, cgroup links only updated.
+  for (const name of HOOK_PROGRAMS) if (!pinExists(`${pins.links}/${name}`)) return undefined;
+  const set: PinnedSet = { maps: new Map(), progs: new Map(), extra: [] };
+  const open = (pin: string): number | undefined => rootOnly(pin) ? objGet(pin) : undefined;
+  try {
+    const used = new Set<number>();
+    for (const name of USED_PROGRAMS) {
+      const fd = open(`${dir}/${name}`);
+      if (fd === undefined) return releaseSet(set);
+      set.progs.set(name, fd);
+      const info = progMaps(fd);
+      if (info.createdByUid !== 0) return releaseSet(set);
+      for (const id of info.mapIds) used.add(id);
+    }
+    const mapPins: [string, string][] = [
+      ...PERSISTENT_MAPS.map((n): [string, string] => [n, `${pins.maps}/${n}`]),
+      ...SET_MAPS.map((n): [string, string] => [n, `${dir}/${n}`]),
+    ];
+    for (const [name, pin] of mapPins) {
+      const fd = open(pin);
+      if (fd === undefined) return releaseSet(set);
+      const m = new FdMap(fd, name);
+      set.maps.set(name, m);
+      const info = mapInfo(fd);
+      // The kernel keeps 15 characters of a map's name.
+      if (!used.has(info.id) || info.name !== name.slice(0, 15)) return releaseSet(set);
+    }
+    for (const name of RULE_MAPS) {
+      const fd = open(`${filterMaps}/${name}`);
+      if (fd === undefined) return releaseSet(set);
+      set.extra.push(fd);
+      const info = mapInfo(fd);
+      if (!used.has(info.id) || info.name !== name.slice(0, 15)) return releaseSet(set);
+    }
+    return set;
+  } catch {
+    return releaseSet(set);
+  }
+}
+
+/** Closes what a failed {@link reusePinned} opened. */
+function releaseSet(set: PinnedSet): undefined {
+  for (const m of set.maps.values()) m.close();
+  for (const fd of [...set.progs.values(), ...set.extra]) closeBpfFd(fd);
+  return undefined;
+}
+
 /** Options of {@link AppControl.open}. */
 export interface AppControlOptions {
   pins: PinPaths;
@@ -177,7 +325,14 @@ export interface ScriptEntry {
 
 /** The loaded app-control object of one instance. */
 export class AppControl {
-  #obj: BpfObject;
+  /** The loaded object; undefined when the pinned program set was reused (see open). */
+  #obj?: BpfObject;
+  #maps: Map<string, MapHandle>;
+  #progs: Map<string, number>;
+  /** Fds this instance owns (a reused set's maps and programs), closed by close(). */
+  #owned: { maps: FdMap[]; progs: number[] } = { maps: [], progs: [] };
+  /** The `_new` folder of the program set pinned at this load, committed by attachHooks. */
+  #uncommitted?: string;
   #pins: PinPaths;
   #cgroupPath: string;
   #ring?: RingReader;
@@ -187,31 +342,99 @@ export class AppControl {
   readonly attachPoints: string[] = [];
   /** True when the per-process trust map was pinned by an earlier run (not a first start). */
   reusedState = false;
+  /**
+   * True when this start took over the programs an earlier start of the same build pinned
+   * (nothing loaded or verified: see reusePinned); false when it loaded the object.
+   */
+  programsReused = false;
   /** Closes the live sockets resting on identities that left hw_approved. */
   readonly sockets: SocketCloser;
 
-  private constructor(obj: BpfObject, pins: PinPaths, cgroupPath: string) {
-    this.#obj = obj;
+  private constructor(
+    parts: { obj?: BpfObject; maps: Map<string, MapHandle>; progs: Map<string, number> },
+    pins: PinPaths,
+    cgroupPath: string,
+  ) {
+    this.#obj = parts.obj;
+    this.#maps = parts.maps;
+    this.#progs = parts.progs;
     this.#pins = pins;
     this.#cgroupPath = cgroupPath;
     this.sockets = new SocketCloser({
-      revoke: obj.map("hw_sock_revoke"),
-      ctl: obj.map("hw_sock_ctl"),
-      iterTcp: obj.program("hw_iter_tcp"),
-      iterUdp: obj.program("hw_iter_udp"),
+      revoke: this.#map("hw_sock_revoke"),
+      ctl: this.#map("hw_sock_ctl"),
+      iterTcp: { name: "hw_iter_tcp", fd: this.#prog("hw_iter_tcp") },
+      iterUdp: { name: "hw_iter_udp", fd: this.#prog("hw_iter_udp") },
     });
   }
 
+  #map(name: MapName): MapHandle {
+    const m = this.#maps.get(name);
+    if (!m) throw new Error(`app control: map ${name} missing`);
+    return m;
+  }
+
   /**
-   * Loads the object, reusing pinned maps when the instance already has them (so approvals,
-   * per-process trust and unread events survive a restart), pins new maps, writes settings.
+   * Whether the link pinned at `pin` already runs program `progFd`: a reused set's links do, and
+   * attaching the same program to the same tracepoint twice fails (EEXIST).
+   */
+  #pinRuns(pin: string, progFd: number): boolean {
+    if (!pinExists(pin)) return false;
+    try {
+      const link = objGet(pin);
+      try {
+        return linkProgId(link) === progInfo(progFd).id;
+      } finally {
+        closeBpfFd(link);
+      }
+    } catch {
+      return false;
+    }
+  }
+
+  #prog(name: string): number {
+    const fd = this.#progs.get(name);
+    if (fd === undefined) throw new Error(`app control: program ${name} missing`);
+    return fd;
+  }
+
+  /**
+   * Takes over the program set an earlier start of this same build pinned, when it passes every
+   * check of reusePinned: then nothing is loaded or verified, and the maps are the pinned ones.
+   * Otherwise loads the object, reusing pinned maps when the instance already has them (so
+   * approvals, per-process trust and unread events survive a restart), pins new maps and the new
+   * program set (committed once attachHooks attached it). Then writes the exec tables and settings.
    */
   static open(opts: AppControlOptions): AppControl {
     Deno.mkdirSync(opts.pins.maps, { recursive: true });
     Deno.mkdirSync(opts.pins.links, { recursive: true });
+    const reusedProcs = pinExists(`${opts.pins.maps}/hw_procs`);
+    const pinned = reusedProcs ? reusePinned(opts.pins) : undefined;
+    let core: AppControl;
+    if (pinned) {
+      for (const fd of pinned.extra) closeBpfFd(fd);
+      core = new AppControl({ maps: pinned.maps, progs: pinned.progs }, opts.pins, opts.cgroupPath);
+      core.#owned = { maps: [...pinned.maps.values()], progs: [...pinned.progs.values()] };
+      core.programsReused = true;
+    } else {
+      core = AppControl.#load(opts);
+    }
+    core.reusedState = reusedProcs;
+    // The grammar and the injection variables are in place before the exec hook can run.
+    core.writeExecTables();
+    const prev = core.settings();
+    core.writeSettings({ ...opts.settings, generation: (prev?.generation ?? 0) + 1 });
+    return core;
+  }
+
+  /** Loads and verifies the object (see open), pinning its program set uncommitted. */
+  static #load(opts: AppControlOptions): AppControl {
+    // Any committed set stops being one before a link can change: a start of another build that
+    // dies half-way must not leave a set that looks attached.
+    dropProgramSets(opts.pins.root);
     const obj = BpfObject.openMem(HASHWALL_OBJECT, "hashwall");
     const reused: number[] = [];
-    const reusedProcs = pinExists(`${opts.pins.maps}/hw_procs`);
+    let fresh: string;
     try {
       for (const name of PERSISTENT_MAPS) {
         const pin = `${opts.pins.maps}/${name}`;
@@ -247,29 +470,34 @@ export class AppControl {
         const pin = `${opts.pins.maps}/${name}`;
         if (!pinExists(pin)) obj.map(name).pin(pin);
       }
+      // The program set, for the next start of this build (see reusePinned).
+      fresh = `${programSetDir(opts.pins)}_new`; // bpffs refuses names with a dot
+      Deno.mkdirSync(fresh, { mode: 0o700 });
+      for (const name of USED_PROGRAMS) objPin(obj.program(name).fd, `${fresh}/${name}`);
+      for (const name of SET_MAPS) obj.map(name).pin(`${fresh}/${name}`);
     } catch (e) {
       obj.close();
       throw e;
     } finally {
       for (const fd of reused) closeFd(fd);
     }
-    const core = new AppControl(obj, opts.pins, opts.cgroupPath);
-    core.reusedState = reusedProcs;
-    // The grammar and the injection variables are in place before the exec hook can run.
-    core.writeExecTables();
-    const prev = core.settings();
-    core.writeSettings({ ...opts.settings, generation: (prev?.generation ?? 0) + 1 });
+    const maps = new Map<string, MapHandle>();
+    for (const name of [...PERSISTENT_MAPS, ...SET_MAPS]) maps.set(name, obj.map(name));
+    const progs = new Map<string, number>();
+    for (const name of USED_PROGRAMS) progs.set(name, obj.program(name).fd);
+    const core = new AppControl({ obj, maps, progs }, opts.pins, opts.cgroupPath);
+    core.#uncommitted = fresh;
     return core;
   }
 
   /** The fd of a loaded program that is not attached here (the identity iterators). */
   programFd(name: "hw_fd_idents" | "hw_task_exes"): number {
-    return this.#obj.program(name).fd;
+    return this.#prog(name);
   }
 
-  /** A map of the loaded object. */
-  map(name: (typeof PERSISTENT_MAPS)[number]): BpfMap {
-    return this.#obj.map(name);
+  /** A map of the loaded (or reused) program set. */
+  map(name: (typeof PERSISTENT_MAPS)[number]): MapHandle {
+    return this.#map(name);
   }
 
   /** Current settings, or undefined when never written. */
@@ -320,9 +548,9 @@ export class AppControl {
   /** Attaches the script-open tracepoints (same replace-then-unpin dance as lineage). */
   #attachScriptOpen(): void {
     for (const [name, tps] of Object.entries(SCRIPT_OPEN_PROGRAMS)) {
-      const prog = this.#obj.program(name);
+      const fd = this.#prog(name);
       for (const tp of tps) {
-        this.#attachSyscallTracepoint(prog.fd, tp, `${this.#pins.links}/hw_script_${tp}`);
+        this.#attachSyscallTracepoint(fd, tp, `${this.#pins.links}/hw_script_${tp}`);
       }
     }
   }
@@ -333,11 +561,17 @@ export class AppControl {
    * releases the old program, after the new one already runs.
    */
   #attachReplacingPin(name: string, kind: string): void {
-    const link = this.#obj.program(name).attach();
     const pin = `${this.#pins.links}/${name}`;
-    if (pinExists(pin)) Deno.removeSync(pin);
-    link.pinAndRelease(pin);
     this.attachPoints.push(`${kind}/${name.slice(3)}`);
+    if (this.#pinRuns(pin, this.#prog(name))) return;
+    // By fd (the program the tp_btf was loaded for), so a reused set attaches the same way.
+    const link = rawTracepointOpen(this.#prog(name));
+    try {
+      if (pinExists(pin)) Deno.removeSync(pin);
+      objPin(link, pin);
+    } finally {
+      closeBpfFd(link);
+    }
   }
 
   /**
@@ -346,6 +580,10 @@ export class AppControl {
    * so the tracepoint is never unobserved. No fd of it stays open in this process.
    */
   #attachSyscallTracepoint(progFd: number, tp: string, pin: string): void {
+    if (this.#pinRuns(pin, progFd)) {
+      this.attachPoints.push(`tracepoint/syscalls/${tp}`);
+      return;
+    }
     const fresh = `${pin}_new`; // bpffs refuses names with a dot
     if (pinExists(fresh)) Deno.removeSync(fresh); // left by a start that died right here
     attachTracepointPinned(progFd, tracepointId("syscalls", tp), fresh);
@@ -356,7 +594,7 @@ export class AppControl {
   /** Attaches the tamper tracepoints (same replace-then-unpin dance as the lineage programs). */
   #attachTamper(): void {
     for (const [name, tps] of Object.entries(TAMPER_PROGRAMS)) {
-      const fd = this.#obj.program(name).fd;
+      const fd = this.#prog(name);
       // The first tracepoint's pin keeps the program's name (the pins of earlier builds).
       tps.forEach((tp, i) =>
         this.#attachSyscallTracepoint(fd, tp, `${this.#pins.links}/${i === 0 ? name : `hw_${tp}`}`)
@@ -461,22 +699,31 @@ export class AppControl {
     const cgFd = openPath(this.#cgroupPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     try {
       for (const name of HOOK_PROGRAMS) {
-        const prog: BpfProgram = this.#obj.program(name);
         const pin = `${this.#pins.links}/${name}`;
-        if (pinExists(pin)) {
+        if (this.#pinRuns(pin, this.#prog(name))) {
+          // A reused set: this link runs the program already.
+        } else if (pinExists(pin)) {
           const linkFd = objGet(pin);
           try {
-            linkUpdate(linkFd, prog.fd);
+            linkUpdate(linkFd, this.#prog(name));
           } finally {
             closeFd(linkFd);
           }
+        } else if (this.#obj) {
+          this.#obj.program(name).attachCgroup(cgFd).pinAndRelease(pin);
         } else {
-          prog.attachCgroup(cgFd).pinAndRelease(pin);
+          // Never: a set is reused only while every hook link is pinned (reusePinned).
+          throw new Error(`cgroup hook ${name}: its link pin vanished during the start`);
         }
         this.attachPoints.push(`cgroup/${name.slice(3)}@${this.#cgroupPath}`);
       }
     } finally {
       closeFd(cgFd);
+    }
+    // Every hook now runs this load's programs: the set becomes reusable (see reusePinned).
+    if (this.#uncommitted) {
+      Deno.renameSync(this.#uncommitted, this.#uncommitted.slice(0, -"_new".length));
+      this.#uncommitted = undefined;
     }
   }
 
@@ -671,7 +918,10 @@ export class AppControl {
     this.#ring?.free();
     this.#ring = undefined;
     this.sockets.dispose();
-    this.#obj.close();
+    this.#obj?.close();
+    for (const m of this.#owned.maps) m.close();
+    for (const fd of this.#owned.progs) closeBpfFd(fd);
+    this.#owned = { maps: [], progs: [] };
   }
 }
 
@@ -706,6 +956,14 @@ export function disableInstance(pins: PinPaths): string[] {
       removed.push(path);
     }
   }
+  // Program sets (pinned programs hold no hook: the links above did).
+  try {
+    for (const e of Deno.readDirSync(pins.root)) {
+      if (!e.isDirectory || !e.name.startsWith(SET_PREFIX)) continue;
+      Deno.removeSync(`${pins.root}/${e.name}`, { recursive: true });
+      removed.push(`${pins.root}/${e.name}`);
+    }
+  } catch { /* no instance folder */ }
   for (
     const dir of [pins.links, pins.maps, `${filter}/links`, `${filter}/maps`, filter, pins.root]
   ) {

@@ -43,6 +43,7 @@ import {
   filterPinDir,
   type FlowTimeouts,
   nextSeq,
+  openPinnedFilterMaps,
 } from "./filter_maps.ts";
 
 // What used to live here, for the modules that import it from filter.ts.
@@ -67,6 +68,11 @@ export interface LoadFilterOptions {
   timeouts?: Partial<FlowTimeouts>;
   /** The compiled object; defaults to the embedded build/bpf/filter.bpf.o. */
   object?: Uint8Array;
+  /**
+   * Load (and verify) the programs only at the first attach: for a daemon that attaches to no
+   * interface (`--interfaces none`), which then never pays for them. The maps exist at once.
+   */
+  deferPrograms?: boolean;
 }
 
 /** One attached program. */
@@ -153,23 +159,46 @@ export class PacketFilter {
   /** Pin folder: `<pinRoot>/filter`. */
   readonly pinDir: string;
   #obj: BpfObject | null;
-  #progs: { ingress: number; egress: number };
+  /** Loads the programs (reusing the pinned maps) the first time they are needed. */
+  #loadPrograms: (() => BpfObject) | null;
+  #progFds?: { ingress: number; egress: number };
   #links = new Map<string, { point: AttachPoint; fd: number }>();
   /** Rule ids of the policy this process applied last (hit counters carry over by id). */
   #lastRuleIds: readonly string[] | undefined;
 
-  /** Internal: use {@link loadPacketFilter}. */
-  constructor(obj: BpfObject, maps: FilterMaps, pinDir: string) {
-    this.#obj = obj;
+  /**
+   * Internal: use {@link loadPacketFilter}. `programs` is the loaded object, or a loader run at
+   * the first attach (a daemon with `--interfaces none` never verifies programs it cannot use).
+   */
+  constructor(programs: BpfObject | (() => BpfObject), maps: FilterMaps, pinDir: string) {
+    this.#obj = typeof programs === "function" ? null : programs;
+    this.#loadPrograms = typeof programs === "function" ? programs : null;
     this.maps = maps;
     this.pinDir = pinDir;
-    this.#progs = {
-      ingress: obj.program("hw_flt_ingress").fd,
-      egress: obj.program("hw_flt_egress").fd,
-    };
   }
 
-  /** Program fds (for run-time statistics). */
+  /** The program fds, loading the programs now if they were deferred. */
+  get #progs(): { ingress: number; egress: number } {
+    if (!this.#progFds) {
+      if (!this.#obj) {
+        if (!this.#loadPrograms) throw new Error("packet filter: closed");
+        this.#obj = this.#loadPrograms();
+        this.#loadPrograms = null;
+      }
+      this.#progFds = {
+        ingress: this.#obj.program("hw_flt_ingress").fd,
+        egress: this.#obj.program("hw_flt_egress").fd,
+      };
+    }
+    return this.#progFds;
+  }
+
+  /** Whether the programs are loaded (they are deferred until the first attach, see above). */
+  get programsLoaded(): boolean {
+    return this.#progFds !== undefined || this.#obj !== null;
+  }
+
+  /** Program fds (for run-time statistics); loads deferred programs. */
   get programFds(): { ingress: number; egress: number } {
     return { ...this.#progs };
   }
@@ -315,6 +344,9 @@ export class PacketFilter {
     this.#links.clear();
     this.#obj?.close();
     this.#obj = null;
+    this.#loadPrograms = null;
+    this.#progFds = undefined;
+    this.maps.close();
   }
 
   /** Detaches everything, removes every pin of the filter and unloads it (`hashwall disable`). */
@@ -353,7 +385,46 @@ export function loadPacketFilter(opts: LoadFilterOptions): PacketFilter {
   const pinDir = filterPinDir(opts.pinRoot);
   const mapDir = `${pinDir}/maps`;
   Deno.mkdirSync(mapDir, { recursive: true });
-  const obj = BpfObject.openMem(opts.object ?? FILTER_OBJECT, "hw_filter");
+  const bytes = opts.object ?? FILTER_OBJECT;
+  const deferred = opts.deferPrograms === true;
+  // Deferred with every map pinned (a restart): nothing to load now, the maps are the pins.
+  if (deferred && FILTER_MAPS.every((name) => exists(`${mapDir}/${name}`))) {
+    const maps = openPinnedFilterMaps(opts.pinRoot);
+    writeTimeouts(maps, timeouts);
+    return new PacketFilter(() => loadFilterObject(bytes, mapDir, true), maps, pinDir);
+  }
+  const obj = loadFilterObject(bytes, mapDir, !deferred);
+  try {
+    const fds = {} as Record<FilterMapName, number>;
+    for (const name of FILTER_MAPS) fds[name] = obj.map(name).fd;
+    const maps = new FilterMaps(fds, false);
+    writeTimeouts(maps, timeouts);
+    if (!deferred) return new PacketFilter(obj, maps, pinDir);
+    // The maps exist and are pinned now; this object held them only to create them.
+    obj.close();
+    const pinned = openPinnedFilterMaps(opts.pinRoot);
+    return new PacketFilter(() => loadFilterObject(bytes, mapDir, true), pinned, pinDir);
+  } catch (e) {
+    obj.close();
+    throw e;
+  }
+}
+
+/** Writes the flow timeouts, keeping the active generation and the policy seq. */
+function writeTimeouts(maps: FilterMaps, timeouts: FlowTimeouts): void {
+  const ctl = maps.ctl();
+  // Pins of a build before seq existed hold seq 0 whatever the generation: align its low bit
+  // (the connect hooks take the generation from it, bpf/verdict_cache.h).
+  const seq = (ctl.seq & 1) === ctl.activeGen ? ctl.seq : nextSeq(ctl.seq, ctl.activeGen);
+  mapUpdate(maps.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...ctl, ...timeouts, seq }));
+}
+
+/**
+ * Opens and loads the filter object on the maps pinned in `mapDir` (pinning the ones it had to
+ * create); with `programs` false only the maps are created (no program is verified).
+ */
+function loadFilterObject(bytes: Uint8Array, mapDir: string, programs: boolean): BpfObject {
+  const obj = BpfObject.openMem(bytes, "hw_filter");
   try {
     const reused: number[] = [];
     try {
@@ -368,19 +439,12 @@ export function loadPacketFilter(opts: LoadFilterOptions): PacketFilter {
       // reuseFd dups the fd, so ours can go.
       for (const fd of reused) closeBpfFd(fd);
     }
+    if (!programs) { for (const p of obj.programs()) p.setAutoload(false); }
     obj.load();
-    const fds = {} as Record<FilterMapName, number>;
     for (const name of FILTER_MAPS) {
-      const m = obj.map(name);
-      fds[name] = m.fd;
-      if (!exists(`${mapDir}/${name}`)) m.pin(`${mapDir}/${name}`);
+      if (!exists(`${mapDir}/${name}`)) obj.map(name).pin(`${mapDir}/${name}`);
     }
-    const maps = new FilterMaps(fds, false);
-    const ctl = maps.ctl();
-    // Pins of a build before seq existed hold seq 0 whatever the generation: align its low bit.
-    const seq = (ctl.seq & 1) === ctl.activeGen ? ctl.seq : nextSeq(ctl.seq, ctl.activeGen);
-    mapUpdate(fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...ctl, ...timeouts, seq }));
-    return new PacketFilter(obj, maps, pinDir);
+    return obj;
   } catch (e) {
     obj.close();
     throw e;

@@ -15,7 +15,8 @@
  *
  * @module
  */
-import { type BpfLink, type BpfMap, type BpfProgram, iterCreate } from "../../ffi/libbpf.ts";
+import { closeBpfFd, iterCreate, linkCreate, type MapHandle } from "../../ffi/libbpf.ts";
+import { BPF_TRACE_ITER } from "../../ffi/bpf_iter.ts";
 import { close as closeFd, readFd } from "../../ffi/libc.ts";
 import {
   decodeSockClosed,
@@ -46,18 +47,26 @@ export interface CloseOptions {
   unapprovedReason?: number;
 }
 
-/** The kernel objects a {@link SocketCloser} drives (from the loaded hashwall object). */
+/** An iterator program: its name and fd. */
+export interface IterProgram {
+  name: string;
+  fd: number;
+}
+
+/** The kernel objects a {@link SocketCloser} drives (the hashwall object's, loaded or pinned). */
 export interface SocketCloserParts {
-  revoke: BpfMap;
-  ctl: BpfMap;
-  iterTcp: BpfProgram;
-  iterUdp: BpfProgram;
+  revoke: MapHandle;
+  ctl: MapHandle;
+  /** The iterator programs (by fd: from a loaded object or from their pins). */
+  iterTcp: IterProgram;
+  iterUdp: IterProgram;
 }
 
 /** Runs the closing iterators; one instance per loaded object, used from one thread. */
 export class SocketCloser {
   #parts: SocketCloserParts;
-  #links = new Map<string, BpfLink>();
+  /** Iterator link fds by program name, made at first use. */
+  #links = new Map<string, number>();
   #buf = new Uint8Array(64 * 1024);
   #noRecord = false;
 
@@ -107,13 +116,13 @@ export class SocketCloser {
   }
 
   /** One run of an iterator program: read its output to the end and decode the records. */
-  #iterate(prog: BpfProgram): SockClosed[] {
+  #iterate(prog: IterProgram): SockClosed[] {
     let link = this.#links.get(prog.name);
-    if (!link) {
-      link = prog.attach();
+    if (link === undefined) {
+      link = linkCreate(prog.fd, 0, BPF_TRACE_ITER);
       this.#links.set(prog.name, link);
     }
-    const fd = iterCreate(link.fd);
+    const fd = iterCreate(link);
     const size = LAYOUT.hw_sock_closed.size;
     const chunks: Uint8Array[] = [];
     let total = 0;
@@ -142,7 +151,7 @@ export class SocketCloser {
   dispose(): void {
     for (const l of this.#links.values()) {
       try {
-        l.destroy();
+        closeBpfFd(l);
       } catch { /* closing anyway */ }
     }
     this.#links.clear();

@@ -228,7 +228,8 @@ int main(void) {
   O(bpf_object_open_opts, object_name); O(bpf_object_open_opts, kernel_log_buf);
   O(bpf_object_open_opts, kernel_log_size);
   printf("%zu\\n", sizeof(struct bpf_prog_info));
-  O(bpf_prog_info, type); O(bpf_prog_info, id); O(bpf_prog_info, name);
+  O(bpf_prog_info, type); O(bpf_prog_info, id); O(bpf_prog_info, created_by_uid);
+  O(bpf_prog_info, nr_map_ids); O(bpf_prog_info, map_ids); O(bpf_prog_info, name);
   O(bpf_prog_info, run_time_ns); O(bpf_prog_info, run_cnt);
   printf("%zu\\n", sizeof(struct bpf_map_info));
   O(bpf_map_info, type); O(bpf_map_info, id); O(bpf_map_info, key_size);
@@ -249,6 +250,9 @@ int main(void) {
       p.size,
       p.type,
       p.id,
+      p.createdByUid,
+      p.nrMapIds,
+      p.mapIds,
       p.name,
       p.runTimeNs,
       p.runCnt,

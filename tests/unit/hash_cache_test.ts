@@ -107,3 +107,37 @@ Deno.test("hash cache: refuses a database without the migration", () => {
     db.close();
   }
 });
+
+Deno.test("hash cache: batch writes its rows in one transaction, a throw keeps none", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-cache-" });
+  const db = openDb(`${dir}/h.db`);
+  try {
+    const cache = new HashCache(db);
+    cache.beginEpoch("test start");
+    const files = [`${dir}/a`, `${dir}/b`];
+    for (const f of files) await Deno.writeTextFile(f, f);
+    const hashes = await Promise.all(files.map((f) => hashFile(f)));
+    // Another connection sees nothing until the batch commits (WAL: readers see commits only).
+    const other = new DatabaseSync(`${dir}/h.db`);
+    const count = () =>
+      (other.prepare("SELECT COUNT(*) AS n FROM hash_cache").get() as { n: number }).n;
+    try {
+      cache.batch(() => {
+        for (const h of hashes) cache.put(h, { watched: true });
+        assert.equal(count(), 0, "rows visible before the commit");
+      });
+      assert.equal(count(), 2);
+      assert.throws(() =>
+        cache.batch(() => {
+          cache.invalidatePath(files[0]);
+          throw new Error("boom");
+        }), /boom/);
+      assert.equal(count(), 2, "the failed batch's delete was rolled back");
+    } finally {
+      other.close();
+    }
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

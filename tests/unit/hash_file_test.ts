@@ -202,6 +202,29 @@ Deno.test("HashPool: workers start on demand and end when idle", async () => {
   }
 });
 
+Deno.test("HashPool: prewarm starts every worker idle; they hash and end when idle", async () => {
+  const pool = new HashPool({ workers: 2, idleMs: 300 });
+  try {
+    pool.prewarm();
+    assert.equal(pool.liveWorkers, 2, "both workers started before any job");
+    pool.prewarm();
+    assert.equal(pool.liveWorkers, 2, "no more than `workers`");
+    const [a, b] = await pool.hashAll(["/bin/true", "/bin/false"]);
+    assert.deepEqual([a, b].map((r) => isHashError(r) ? r.error : r.sha256), [
+      (await hashFile("/bin/true")).sha256,
+      (await hashFile("/bin/false")).sha256,
+    ]);
+    assert.equal(pool.liveWorkers, 2, "the prewarmed workers did the work");
+    const deadline = performance.now() + 5_000;
+    while (pool.liveWorkers > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(pool.liveWorkers, 0, "idle prewarmed workers were ended");
+  } finally {
+    pool.close();
+  }
+});
+
 Deno.test("HashPool.hashAll: one shared batch gives the single-thread results, in order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hw-pool-batch-" });
   const pool = new HashPool({ workers: 2 });
