@@ -57,6 +57,34 @@ struct {
 	__type(value, struct hw_dns_name);
 } hw_dns_names SEC(".maps");
 
+/*
+ * Element 0: the verdict epoch, bumped (never reset) whenever something a cached connect verdict
+ * rests on changes outside the policy (bpf/verdict_cache.h): after every accepted answer wrote its
+ * addresses, and when a taint clears a process's lineage (bpf/tamper.h).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} hw_verdict_epoch SEC(".maps");
+
+static __always_inline __u32 hw_verdict_epoch_now(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&hw_verdict_epoch, &zero);
+	return e ? (__u32) * (volatile __u64 *)e : 0;
+}
+
+/* After the change is written: a connect that read the old epoch caches under it, unused. */
+static __always_inline void hw_verdict_epoch_bump(void)
+{
+	__u32 zero = 0;
+	__u64 *e = bpf_map_lookup_elem(&hw_verdict_epoch, &zero);
+	if (e)
+		__sync_fetch_and_add(e, 1);
+}
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, HW_DNS_CNT_MAX);
@@ -507,6 +535,8 @@ int hw_dns_ingress(struct __sk_buff *skb)
 	s->pos = qend;
 	s->bad = 0;
 	bpf_loop(HW_DNS_MAX_ANSWERS, hw_dns_record_step, &c, 0);
+	/* After the writes: the app reads the answer only once this program returned. */
+	hw_verdict_epoch_bump();
 	if (s->bad == 1)
 		hw_dns_count(HW_DNS_CNT_MALFORMED);
 	else if (s->bad == 2)
@@ -530,25 +560,25 @@ static __always_inline void hw_dns_lookup_pats(struct hw_dns_rule_key *k,
 	}
 }
 
+/* What a verdict rested on besides the policy, for the verdict cache (bpf/verdict_cache.h). */
+struct hw_verdict_info {
+	__u64 expires_ns; /* the caller's name entry for daddr, when one was valid; else ~0 */
+	__u32 name_hit;   /* a name rule decided */
+	__u32 _pad;
+};
+
 /*
  * hw_flt_app_verdict() plus the name rules: when the caller (tgid) resolved daddr from a name
  * whose answer is still valid, the rules naming that name (or a wildcard over it) compete with
  * the address rules, first match in file order. An address never seen in an answer to this
- * process matches no name rule.
+ * process matches no name rule. `info` says which name entry was used and whether it decided.
  */
-static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 proto, __u8 family,
-					      const __u8 *daddr, __u16 dport, __u32 *rule)
+static __always_inline int hw_dns_app_verdict(__u32 gen, const struct hw_flt_gen *g, __u32 tgid,
+					      __u32 app_id, __u8 proto, __u8 family,
+					      const __u8 *daddr, __u16 dport, __u32 *rule,
+					      struct hw_verdict_info *info)
 {
-	/* No rules in force (a policy without [[rule]]s): nothing to match, not even by name. */
-	__u32 zero = 0, gen;
-	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
-	if (!ctl)
-		return HW_FLT_NONE;
-	gen = ctl->active_gen & 1;
-	struct hw_flt_gen *g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
-	if (!g || !g->nrules)
-		return HW_FLT_NONE;
-	int v = hw_flt_app_verdict(app_id, proto, family, daddr, dport, rule);
+	int v = hw_flt_app_verdict(gen, g, app_id, proto, family, daddr, dport, rule);
 	__u32 r = v == HW_FLT_NONE ? HW_FLT_NO_RULE : *rule;
 	if (family != 4 && family != 6)
 		return v;
@@ -560,6 +590,8 @@ static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	if (!a || !a->pats[0] || bpf_ktime_get_boot_ns() > a->expires_ns ||
 	    a->start_ns != hw_dns_start_ns())
 		return v;
+	/* Valid now: the verdict holds until it expires (a rewrite bumps hw_verdict_epoch). */
+	info->expires_ns = a->expires_ns;
 
 	__u8 pk = hw_flt_proto_key(proto);
 	__u32 pclass = hw_flt_pclass(gen, HW_FLT_DIR_OUT, pk, dport);
@@ -580,6 +612,7 @@ static __always_inline int hw_dns_app_verdict(__u32 tgid, __u32 app_id, __u8 pro
 	if (best.rule == before.rule)
 		return v;
 	hw_dns_count(HW_DNS_CNT_NAME_HITS);
+	info->name_hit = 1;
 	*rule = best.rule;
 	return best.action == HW_FLT_ALLOW ? HW_FLT_ALLOW : HW_FLT_DENY;
 }

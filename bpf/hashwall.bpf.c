@@ -129,6 +129,7 @@ struct {
 #include "lineage.h"
 #include "tamper.h" /* clears a written process's lineage: after lineage.h */
 #include "rules_via.h" /* [[rule]] via: needs lineage.h and dns.h */
+#include "verdict_cache.h"
 
 static __always_inline void count(__u32 idx)
 {
@@ -329,15 +330,16 @@ struct hw_rules_query {
 };
 
 /*
- * hw_via_app_verdict() as a global function: the verifier checks it once per program, in
- * isolation, instead of once per path of decide() that reaches it.
+ * hw_rule_verdict() (the cached hw_via_app_verdict(), bpf/verdict_cache.h) as a global function:
+ * the verifier checks it once per program, in isolation, instead of once per path of decide()
+ * that reaches it.
  */
 __noinline int hw_rules_verdict(struct hw_rules_query *q)
 {
 	if (!q)
 		return HW_FLT_NONE;
-	return hw_via_app_verdict(q->tgid, q->app_id, q->proto, q->family, q->daddr, q->dport,
-				  &q->rule);
+	return hw_rule_verdict(q->tgid, q->app_id, q->proto, q->family, q->daddr, q->dport,
+			       &q->rule);
 }
 
 /*
@@ -349,6 +351,8 @@ struct hw_decision {
 	struct hw_proc_val *pv; /* the caller's trust entry; NULL: unknown, or tainted just now */
 	__u32 tgid;
 	__u32 record; /* 0: the daemon or an exempt loopback destination, nothing to record */
+	__u32 note;   /* a rule allowed it: note the socket for tc egress under note_rule */
+	__u32 note_rule;
 };
 
 /*
@@ -356,7 +360,7 @@ struct hw_decision {
  * Trusted = a per-process entry whose approval is still in the approved map.
  */
 static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8 *daddr,
-				  __u16 dport, __u64 cookie, struct hw_decision *d)
+				  __u16 dport, struct hw_decision *d)
 {
 	__u32 zero = 0;
 	struct hw_settings *s = bpf_map_lookup_elem(&hw_settings, &zero);
@@ -414,8 +418,15 @@ static __always_inline int decide(__u8 kind, __u8 family, __u8 proto, const __u8
 				       dport, HW_REASON_RULE, rule);
 				return !deny;
 			}
-			if (v == HW_FLT_ALLOW)
-				hw_flt_note_socket(cookie, rule);
+			/*
+			 * The note serves only tc egress, and tc never filters lo (src/kernel/filter.ts
+			 * refuses it): a loopback destination needs none. Without a note tc would judge
+			 * the flow by the general rules alone, stricter, never looser.
+			 */
+			if (v == HW_FLT_ALLOW && !is_loopback(family, daddr)) {
+				d->note = 1;
+				d->note_rule = rule;
+			}
 			count(HW_CNT_ALLOW);
 			return 1;
 		}
@@ -451,15 +462,24 @@ static __always_inline __u8 proto_of(__u32 type, __u32 protocol)
 	return type == SOCK_DGRAM_ ? IPPROTO_UDP : IPPROTO_TCP;
 }
 
-/* The verdict, then on allow the socket's record; the cookie is read once for all users. */
+/*
+ * The verdict, then on allow the socket's record and the tc note. The cookie is read once, and
+ * only when something is written under it: a socket nothing recorded keeps cookie 0, which lets
+ * its close skip the slot array (hw_sock_release).
+ */
 static __always_inline int decide_sock(struct bpf_sock_addr *ctx, __u8 kind, __u8 family,
 				       const __u8 *daddr, __u16 port)
 {
 	struct hw_decision d = {};
+	int ok = decide(kind, family, proto_of(ctx->type, ctx->protocol), daddr, port, &d);
+	int record = ok && d.record;
+	if (port != HW_DNS_PORT && !record && !d.note)
+		return ok;
 	__u64 cookie = bpf_get_socket_cookie(ctx);
 	hw_dns_note_sock(cookie, port);
-	int ok = decide(kind, family, proto_of(ctx->type, ctx->protocol), daddr, port, cookie, &d);
-	if (ok && d.record)
+	if (d.note)
+		hw_flt_note_socket(cookie, d.note_rule);
+	if (record)
 		hw_sock_note_conn(ctx->sk, cookie, d.s, d.pv, d.tgid);
 	return ok;
 }
@@ -479,15 +499,18 @@ static __always_inline int decide6(struct bpf_sock_addr *ctx, __u8 kind)
 	__u32 w0 = ctx->user_ip6[0], w1 = ctx->user_ip6[1], w2 = ctx->user_ip6[2],
 	      w3 = ctx->user_ip6[3];
 	__u16 port = bpf_ntohs((__u16)ctx->user_port);
+	__u8 family = 6;
+	/* One call for both cases: two would inline the whole decision twice (program size). */
 	if (w0 == 0 && w1 == 0 && w2 == bpf_htonl(0xffff)) {
+		family = 4;
 		__builtin_memcpy(daddr, &w3, 4);
-		return decide_sock(ctx, kind, 4, daddr, port);
+	} else {
+		__builtin_memcpy(daddr, &w0, 4);
+		__builtin_memcpy(daddr + 4, &w1, 4);
+		__builtin_memcpy(daddr + 8, &w2, 4);
+		__builtin_memcpy(daddr + 12, &w3, 4);
 	}
-	__builtin_memcpy(daddr, &w0, 4);
-	__builtin_memcpy(daddr + 4, &w1, 4);
-	__builtin_memcpy(daddr + 8, &w2, 4);
-	__builtin_memcpy(daddr + 12, &w3, 4);
-	return decide_sock(ctx, kind, 6, daddr, port);
+	return decide_sock(ctx, kind, family, daddr, port);
 }
 
 SEC("cgroup/connect4")
@@ -529,7 +552,7 @@ int hw_sock_create(struct bpf_sock *sk)
 	__u8 daddr[16] = {};
 	/* No destination yet: the loopback exemption cannot apply; family 0 marks "no address". */
 	struct hw_decision d = {};
-	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0, 0, &d);
+	return decide(HW_EV_SOCK_CREATE, 0, protocol ? protocol : 255, daddr, 0, &d);
 }
 
 /* fork: a child of a trusted process whose app has inherit = true is trusted too. */

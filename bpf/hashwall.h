@@ -560,7 +560,7 @@ struct hw_flt_ctl {
 	__u32 udp_idle_s;  /* UDP flow idle timeout */
 	__u32 icmp_idle_s; /* ICMP echo flow idle timeout */
 	__u32 tcp_close_s; /* after FIN both ways: grace for the last ACKs */
-	__u32 _pad;
+	__u32 seq;         /* bumped by every switch, never reused: keys the connect verdict cache */
 };
 
 /* Bit of hw_flt_gen.any_mask; lets a packet skip the port-less lookup when no such rule exists. */

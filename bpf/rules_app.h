@@ -8,10 +8,12 @@
  * the one policy the daemon wrote.
  *
  * Split of work for outbound traffic:
- *  - connect4/6 and sendmsg4/6 call hw_flt_app_verdict() with the caller's app id. It answers with
- *    the first matching outbound rule among the app's own rules and the rules without an app, so a
- *    denied connect gets EPERM at once instead of a SYN that the tc egress would silently drop.
- *    On allow the hook calls hw_flt_note_socket(), which records the socket cookie.
+ *  - connect4/6 and sendmsg4/6 call hw_flt_app_verdict() with the caller's app id (by way of the
+ *    name and via rules, bpf/dns.h and bpf/rules_via.h, and the verdict cache,
+ *    bpf/verdict_cache.h). It answers with the first matching outbound rule among the app's own
+ *    rules and the rules without an app, so a denied connect gets EPERM at once instead of a SYN
+ *    that the tc egress would silently drop. On allow the hook calls hw_flt_note_socket(), which
+ *    records the socket cookie (not for loopback destinations: tc never filters lo).
  *  - the tc egress program judges a new outbound flow only by the rules without an app, unless the
  *    socket's cookie carries a connect-hook verdict: then the flow is admitted as decided there.
  *
@@ -270,24 +272,19 @@ static __always_inline void hw_flt_match_rules(__u32 gen, __u32 any_mask, __u8 d
 }
 
 /*
- * Verdict of the outbound rules for a connect/sendmsg by `app_id` (0 = unknown app) to
- * daddr:dport. Returns HW_FLT_ALLOW or HW_FLT_DENY when a rule decided (its index in *rule), or
- * HW_FLT_NONE when no rule matched (the caller applies its own app policy; the tc egress applies
- * [defaults] outbound to the flow).
+ * Verdict of the outbound rules of generation `gen` (its defaults `g`) for a connect/sendmsg by
+ * `app_id` (0 = unknown app) to daddr:dport. Returns HW_FLT_ALLOW or HW_FLT_DENY when a rule
+ * decided (its index in *rule), or HW_FLT_NONE when no rule matched (the caller applies its own
+ * app policy; the tc egress applies [defaults] outbound to the flow). The caller read the
+ * generation (bpf/verdict_cache.h: from hw_flt_ctl.seq, so the cache key and the maps agree).
  */
-static __always_inline int hw_flt_app_verdict(__u32 app_id, __u8 proto, __u8 family,
-					      const __u8 *daddr, __u16 dport, __u32 *rule)
+static __always_inline int hw_flt_app_verdict(__u32 gen, const struct hw_flt_gen *g, __u32 app_id,
+					      __u8 proto, __u8 family, const __u8 *daddr,
+					      __u16 dport, __u32 *rule)
 {
-	__u32 zero = 0, gen;
-	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
-	struct hw_flt_gen *g;
 	struct hw_flt_match m;
 
-	if (!ctl || (family != 4 && family != 6))
-		return HW_FLT_NONE;
-	gen = ctl->active_gen & 1;
-	g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
-	if (!g)
+	if (family != 4 && family != 6)
 		return HW_FLT_NONE;
 	hw_flt_match_rules(gen, g->any_mask, HW_FLT_DIR_OUT, hw_flt_proto_key(proto), family, daddr,
 			   dport, app_id, &m);

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * rules_via.h — [[rule]] via = "NAME": rules that match only processes started (at any depth) by
- * a process trusted as that app. The connect hooks call hw_via_app_verdict() instead of
- * hw_dns_app_verdict(); it returns that answer untouched unless the active generation holds via
- * rules (HW_FLT_VIA_BIT in hw_flt_gen.any_mask), so a policy without via costs two inlined array
- * reads more and nothing else.
+ * a process trusted as that app. The connect hooks call hw_via_app_verdict() (through the
+ * verdict cache, bpf/verdict_cache.h) instead of hw_dns_app_verdict(); it returns that answer untouched unless the generation holds via rules
+ * (HW_FLT_VIA_BIT in hw_flt_gen.any_mask), so a policy without via costs one bit test more.
  *
  * Who started the caller comes from hw_lineage (bpf/lineage.h): the apps trusted among its
  * ancestors, recorded at fork and never read from the current parent, so re-parenting (double
@@ -156,17 +155,16 @@ static long hw_via_step(__u32 i, struct hw_via_loop_ctx *c)
  * hw_dns_app_verdict() plus the via rules whose app is in the caller's lineage: same contract
  * (HW_FLT_ALLOW / HW_FLT_DENY with the rule index in *rule, or HW_FLT_NONE).
  */
-static __always_inline int hw_via_app_verdict(__u32 tgid, __u32 app_id, __u8 proto, __u8 family,
-					      const __u8 *daddr, __u16 dport, __u32 *rule)
+static __always_inline int hw_via_app_verdict(__u32 gen, const struct hw_flt_gen *g, __u32 tgid,
+					      __u32 app_id, __u8 proto, __u8 family,
+					      const __u8 *daddr, __u16 dport, __u32 *rule,
+					      struct hw_verdict_info *info)
 {
-	int v = hw_dns_app_verdict(tgid, app_id, proto, family, daddr, dport, rule);
-	__u32 zero = 0, gen;
-	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
-	if (!ctl || (family != 4 && family != 6))
+	int v = hw_dns_app_verdict(gen, g, tgid, app_id, proto, family, daddr, dport, rule, info);
+	__u32 zero = 0;
+	if (family != 4 && family != 6)
 		return v;
-	gen = ctl->active_gen & 1;
-	struct hw_flt_gen *g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
-	if (!g || !(g->any_mask & HW_FLT_VIA_BIT))
+	if (!(g->any_mask & HW_FLT_VIA_BIT))
 		return v; /* no via rule in force */
 	struct hw_lineage *l = bpf_map_lookup_elem(&hw_lineage, &tgid);
 	if (!l || !l->apps[0])

@@ -293,10 +293,20 @@ int hw_bind6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* close of a socket of the cgroup: its record goes. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/*
+ * close of a socket of the cgroup: its record goes. A socket that never got a cookie was never
+ * recorded under one (hw_sock_note_conn writes only under the cookie, and the connect hooks take
+ * one only to write something): its slot, a cold line of a 3 MiB array, is not read. The cookie
+ * is read as a field, since bpf_get_socket_cookie() would hand one out.
+ */
 SEC("cgroup/sock_release")
 int hw_sock_release(struct bpf_sock *sk)
 {
+	struct sock *s = bpf_rdonly_cast(sk, bpf_core_type_id_kernel(struct sock));
+	if (!s->__sk_common.skc_cookie.counter)
+		return 1;
 	hw_sock_forget(bpf_get_socket_cookie(sk));
 	return 1;
 }

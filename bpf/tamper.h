@@ -51,6 +51,7 @@ static __always_inline void hw_taint(__u32 tgid, __u32 vector, __u32 by)
 	bpf_map_update_elem(&hw_tainted, &tgid, &t, BPF_ANY);
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_lineage, &tgid);
+	hw_verdict_epoch_bump(); /* a via verdict cached for it rested on that lineage */
 	struct hw_exec_info *xi = bpf_map_lookup_elem(&hw_exec_paths, &tgid);
 	if (xi) {
 		xi->reason = HW_REASON_INJECTED;

@@ -99,7 +99,14 @@ export const FLT_LAYOUT = {
   hw_flt_port_key: { size: 16, fields: { prefixlen: 0, gen: 4, dir: 5, proto: 6, port: 8 } },
   hw_flt_ctl: {
     size: 24,
-    fields: { active_gen: 0, tcp_idle_s: 4, udp_idle_s: 8, icmp_idle_s: 12, tcp_close_s: 16 },
+    fields: {
+      active_gen: 0,
+      tcp_idle_s: 4,
+      udp_idle_s: 8,
+      icmp_idle_s: 12,
+      tcp_close_s: 16,
+      seq: 20,
+    },
   },
   hw_flt_gen: {
     size: 24,
@@ -243,6 +250,11 @@ export interface FilterCtl {
   udpIdleS: number;
   icmpIdleS: number;
   tcpCloseS: number;
+  /**
+   * Bumped by every generation switch and never reused (0 before the first): the connect hooks'
+   * verdict cache is keyed by it (bpf/verdict_cache.h), so a switch retires every cached verdict.
+   */
+  seq: number;
 }
 
 /** Encodes struct hw_flt_ctl. */
@@ -255,6 +267,7 @@ export function encodeCtl(c: FilterCtl): Uint8Array {
   dv.setUint32(f.udp_idle_s, c.udpIdleS, true);
   dv.setUint32(f.icmp_idle_s, c.icmpIdleS, true);
   dv.setUint32(f.tcp_close_s, c.tcpCloseS, true);
+  dv.setUint32(f.seq, c.seq, true);
   return b;
 }
 
@@ -268,6 +281,7 @@ export function decodeCtl(b: Uint8Array): FilterCtl {
     udpIdleS: dv.getUint32(f.udp_idle_s, true),
     icmpIdleS: dv.getUint32(f.icmp_idle_s, true),
     tcpCloseS: dv.getUint32(f.tcp_close_s, true),
+    seq: dv.getUint32(f.seq, true),
   };
 }
 

@@ -42,6 +42,7 @@ import {
   FilterMaps,
   filterPinDir,
   type FlowTimeouts,
+  nextSeq,
   openPinnedFilterMaps,
 } from "./filter_maps.ts";
 
@@ -409,14 +410,13 @@ export function loadPacketFilter(opts: LoadFilterOptions): PacketFilter {
   }
 }
 
-/** Writes the flow timeouts, keeping the active generation. */
+/** Writes the flow timeouts, keeping the active generation and the policy seq. */
 function writeTimeouts(maps: FilterMaps, timeouts: FlowTimeouts): void {
   const ctl = maps.ctl();
-  mapUpdate(
-    maps.fds.hw_flt_ctl,
-    encodeU32(0),
-    encodeCtl({ ...timeouts, activeGen: ctl.activeGen }),
-  );
+  // Pins of a build before seq existed hold seq 0 whatever the generation: align its low bit
+  // (the connect hooks take the generation from it, bpf/verdict_cache.h).
+  const seq = (ctl.seq & 1) === ctl.activeGen ? ctl.seq : nextSeq(ctl.seq, ctl.activeGen);
+  mapUpdate(maps.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...ctl, ...timeouts, seq }));
 }
 
 /**

@@ -87,6 +87,15 @@ export const FILTER_MAPS = [
 /** Name of a filter map. */
 export type FilterMapName = typeof FILTER_MAPS[number];
 
+/**
+ * The policy seq after `seq` whose low bit is generation `gen`: hw_flt_ctl.seq only grows, and
+ * the connect hooks read the generation from its low bit (bpf/verdict_cache.h).
+ */
+export function nextSeq(seq: number, gen: number): number {
+  const next = (seq + 1) >>> 0;
+  return (next & 1) === gen ? next : (next + 1) >>> 0;
+}
+
 /** Flow idle timeouts in seconds. */
 export interface FlowTimeouts {
   tcpIdleS: number;
@@ -165,6 +174,7 @@ export class FilterMaps {
     udpIdleS: number;
     icmpIdleS: number;
     tcpCloseS: number;
+    seq: number;
   } {
     const v = mapLookup(this.fds.hw_flt_ctl, encodeU32(0), FLT_LAYOUT.hw_flt_ctl.size);
     return decodeCtl(v!);
@@ -190,7 +200,7 @@ export class FilterMaps {
   setTimeouts(t: FlowTimeouts): void {
     checkTimeouts(t);
     const cur = this.ctl();
-    mapUpdate(this.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...t, activeGen: cur.activeGen }));
+    mapUpdate(this.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...cur, ...t }));
   }
 
   /**
@@ -301,8 +311,14 @@ export class FilterMaps {
         anyMask: compiled.anyMask,
       }),
     );
-    // 3. The switch: one update of the control element.
-    mapUpdate(this.fds.hw_flt_ctl, encodeU32(0), encodeCtl({ ...ctl, activeGen: target }));
+    // 3. The switch: one update of the control element. The new seq retires every verdict the
+    // connect hooks cached under the old policy (bpf/verdict_cache.h), and its low bit is the new
+    // generation (the hooks take both from that one word); it is kept across restarts.
+    mapUpdate(
+      this.fds.hw_flt_ctl,
+      encodeU32(0),
+      encodeCtl({ ...ctl, activeGen: target, seq: nextSeq(ctl.seq, target) }),
+    );
     return target;
   }
 

@@ -35,13 +35,21 @@ struct {
 SEC("cgroup/connect4")
 int probe_connect4(struct bpf_sock_addr *ctx)
 {
-	__u32 zero = 0, rule = 0, ip = ctx->user_ip4;
+	__u32 zero = 0, rule = 0, ip = ctx->user_ip4, gen;
 	__u32 *app = bpf_map_lookup_elem(&probe_app, &zero);
+	struct hw_flt_ctl *ctl = bpf_map_lookup_elem(&hw_flt_ctl, &zero);
+	struct hw_flt_gen *g;
 	__u8 daddr[4];
 	int v;
 
+	if (!ctl)
+		return 1;
+	gen = ctl->seq & 1; /* as the kernel core reads it (bpf/verdict_cache.h) */
+	g = bpf_map_lookup_elem(&hw_flt_gen, &gen);
+	if (!g)
+		return 1;
 	__builtin_memcpy(daddr, &ip, 4);
-	v = hw_flt_app_verdict(app ? *app : 0, ctx->protocol, 4, daddr,
+	v = hw_flt_app_verdict(gen, g, app ? *app : 0, ctx->protocol, 4, daddr,
 			       bpf_ntohs((__u16)ctx->user_port), &rule);
 	if (v == HW_FLT_DENY)
 		return 0;
