@@ -298,3 +298,18 @@ export async function readLine(
   state.buf = state.buf.slice(i + 1);
   return line;
 }
+
+/**
+ * Ends a spawned line-reading child (stdin, stdout and stderr piped): releases the reader,
+ * closes its pipes and waits for it to exit (it ends on stdin's EOF).
+ */
+export async function releaseChild(
+  child: Deno.ChildProcess,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<void> {
+  reader.releaseLock();
+  await child.stdout.cancel().catch(() => {});
+  await child.stdin.close().catch(() => {});
+  await child.stderr.cancel().catch(() => {});
+  await child.status;
+}

@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { HW } from "../../ffi/structs.ts";
-import { buildFixture, HW_REASON, readLine, type SecFixture, secSetup } from "./harness.ts";
+import {
+  buildFixture,
+  HW_REASON,
+  readLine,
+  releaseChild,
+  type SecFixture,
+  secSetup,
+} from "./harness.ts";
 
 async function injectInto(f: SecFixture, victim: string, inject: string, mode: string) {
   const child = f.spawn([victim, String(f.port)]);
@@ -20,11 +27,7 @@ async function injectInto(f: SecFixture, victim: string, inject: string, mode: s
     const verdict = await readLine(reader, state);
     return { pid: Number(pid), verdict };
   } finally {
-    reader.releaseLock();
-    await child.stdout.cancel().catch(() => {});
-    await child.stdin.close().catch(() => {});
-    await child.stderr.cancel().catch(() => {});
-    await child.status;
+    await releaseChild(child, reader);
   }
 }
 

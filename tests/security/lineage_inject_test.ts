@@ -11,7 +11,7 @@
  */
 import assert from "node:assert/strict";
 import { netclientCopy } from "../helpers/netclient.ts";
-import { buildFixture, readLine, secSetup } from "./harness.ts";
+import { buildFixture, readLine, releaseChild, secSetup } from "./harness.ts";
 
 const LAUNCHER = 120, CLIENT = 121;
 
@@ -41,11 +41,7 @@ Deno.test("attacker: a launcher's child written into by the attacker no longer s
         assert.deepEqual(await f.run([inject, mode, pid, addr]), ["written"], mode);
         assert.equal(await readLine(reader, state), "EPERM", `${mode}: the client is not trusted`);
       } finally {
-        reader.releaseLock();
-        await child.stdout.cancel().catch(() => {});
-        await child.stdin.close().catch(() => {});
-        await child.stderr.cancel().catch(() => {});
-        await child.status;
+        await releaseChild(child, reader);
       }
     }
   } finally {

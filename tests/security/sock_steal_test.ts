@@ -15,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { sockholderCopy } from "../helpers/sockholder.ts";
-import { PYTHON, readLine, secSetup } from "./harness.ts";
+import { PYTHON, readLine, releaseChild, secSetup } from "./harness.ts";
 
 /** The thief: takes fd 3 of PID with pidfd_getfd and sends "evil" over it. */
 const STEAL_PY = `import ctypes, os, sys
@@ -75,11 +75,7 @@ Deno.test({
         const text = await received;
         assert.ok(!text.includes("evil"), `the peer received the thief's bytes (${out})`);
       } finally {
-        reader.releaseLock();
-        await child.stdout.cancel().catch(() => {});
-        await child.stdin.close().catch(() => {});
-        await child.stderr.cancel().catch(() => {});
-        await child.status;
+        await releaseChild(child, reader);
       }
     } finally {
       server.close();

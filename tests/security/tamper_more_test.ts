@@ -12,7 +12,7 @@
 import assert from "node:assert/strict";
 import { HW } from "../../ffi/structs.ts";
 import { netclientCopy } from "../helpers/netclient.ts";
-import { buildFixture, HW_REASON, readLine, secSetup } from "./harness.ts";
+import { buildFixture, HW_REASON, readLine, releaseChild, secSetup } from "./harness.ts";
 
 Deno.test("vector 3: a shared memory file taken with pidfd_getfd and written ends the victim's trust", async () => {
   const f = await secSetup("tamper-getfd");
@@ -34,11 +34,7 @@ Deno.test("vector 3: a shared memory file taken with pidfd_getfd and written end
         "the event names pidfd_getfd",
       );
     } finally {
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
-      await child.stdin.close().catch(() => {});
-      await child.stderr.cancel().catch(() => {});
-      await child.status;
+      await releaseChild(child, reader);
     }
   } finally {
     await f.close();

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { HW } from "../../ffi/structs.ts";
-import { buildFixture, HW_REASON, NOBODY, readLine, secSetup } from "./harness.ts";
+import { buildFixture, HW_REASON, NOBODY, readLine, releaseChild, secSetup } from "./harness.ts";
 
 const BASH = "/usr/bin/bash";
 
@@ -68,11 +68,7 @@ Deno.test("attacker: /proc/PID/mem opened through io_uring ends the victim's tru
         "the event names /proc/PID/mem",
       );
     } finally {
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
-      await child.stdin.close().catch(() => {});
-      await child.stderr.cancel().catch(() => {});
-      await child.status;
+      await releaseChild(child, reader);
     }
   } finally {
     await f.close();

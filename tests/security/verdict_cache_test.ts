@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { setupNames, teardownNames } from "../helpers/names_fixture.ts";
 import type { NamesFixture } from "../helpers/names_fixture.ts";
-import { asNobody, buildFixture, readLine, secSetup } from "./harness.ts";
+import { asNobody, buildFixture, readLine, releaseChild, secSetup } from "./harness.ts";
 import { netclientCopy } from "../helpers/netclient.ts";
 import { compilePolicy } from "../../src/policy/compile.ts";
 
@@ -180,11 +180,7 @@ app = "client"
         "the same process after the write: no longer started by the launcher",
       );
     } finally {
-      reader.releaseLock();
-      await child.stdout.cancel().catch(() => {});
-      await child.stdin.close().catch(() => {});
-      await child.stderr.cancel().catch(() => {});
-      await child.status;
+      await releaseChild(child, reader);
     }
   } finally {
     await f.close();
