@@ -14,7 +14,7 @@
  * the median of the per-round ratios is the result (goal ≥ 0.97). A final pass with BPF run-time
  * stats gives the hooks' own ns per call. Figures on a shared machine are "under load".
  *
- * Run: deno run -A bench/exec.ts [--spawns 2000] [--pyspawns 40] [--rounds 7]
+ * Run: deno run -A bench/exec.ts [--spawns 2000] [--pyspawns 200] [--rounds 9]
  *
  * @module
  */
@@ -35,7 +35,7 @@ import { buildChain } from "./lib/chain.ts";
 
 const opts = intOptionsOrExit(
   Deno.args,
-  { spawns: 2000, pyspawns: 40, rounds: 7 },
+  { spawns: 2000, pyspawns: 200, rounds: 9 },
   "bench/exec.ts",
 );
 const GOAL = 0.97;
