@@ -186,6 +186,33 @@ static __always_inline struct hw_event_buf *event_begin(void)
 }
 
 /*
+ * The head fields every report fills the same way: when, what, who, and the verdict. The caller
+ * adds the peer (or event_no_peer) and the flags, rule and via fields its kind needs.
+ */
+static __always_inline void event_head(struct hw_event *e, __u64 now, const struct hw_exe_key *exe,
+				       __u32 tgid, __u32 kind, __u32 verdict, __u32 reason)
+{
+	e->ts_ns = now;
+	e->exe = *exe;
+	e->tgid = tgid;
+	e->uid = (__u32)bpf_get_current_uid_gid();
+	e->kind = kind;
+	e->verdict = verdict;
+	e->reason = reason;
+	e->via_app = 0;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+}
+
+/* A report about a file or a process, not a connection: no peer address, port or protocol. */
+static __always_inline void event_no_peer(struct hw_event *e)
+{
+	e->family = 0;
+	e->proto = 0;
+	e->dport = 0;
+	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
+}
+
+/*
  * Ancestors of the current task into a report: lineage[0] is the parent. Returns how many. A
  * global function: verified once per program, not once per report site (issue 22).
  */
@@ -278,20 +305,12 @@ static __always_inline void report(struct hw_settings *s, struct task_struct *ta
 		return;
 	}
 	struct hw_event *e = &b->head;
-	e->ts_ns = now;
-	e->exe = *exe;
-	e->tgid = tgid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->kind = kind;
-	e->verdict = verdict;
+	event_head(e, now, exe, tgid, kind, verdict, reason);
 	e->family = family;
 	e->proto = proto;
 	e->dport = dport;
-	e->reason = reason;
 	e->rule = rule;
-	e->via_app = 0;
 	__builtin_memcpy(e->daddr, daddr, 16);
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	const char *path = NULL;
 	if (xi) {

@@ -113,21 +113,10 @@ static __always_inline void hw_report_refusal(struct task_struct *task, __u32 tg
 		return;
 	}
 	struct hw_event *e = &b->head;
-	e->ts_ns = bpf_ktime_get_boot_ns();
-	e->exe = *exe;
-	e->tgid = tgid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->kind = HW_EV_EXEC;
-	e->verdict = HW_VERDICT_DENY;
-	e->family = 0;
-	e->proto = 0;
-	e->dport = 0;
-	e->reason = reason;
+	event_head(e, bpf_ktime_get_boot_ns(), exe, tgid, HW_EV_EXEC, HW_VERDICT_DENY, reason);
+	event_no_peer(e);
 	e->flags = evflags;
 	e->rule = 0;
-	e->via_app = 0;
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 
 	if (event_submit(b, task, path))
 		bpf_map_delete_elem(&hw_refusals, &rk);

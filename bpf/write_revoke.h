@@ -48,21 +48,10 @@ static __always_inline void hw_report_write_open(struct task_struct *cur, __u32 
 		return;
 	}
 	struct hw_event *e = &b->head;
-	e->ts_ns = now;
-	e->exe = *key;
-	e->tgid = tgid;
-	e->uid = (__u32)bpf_get_current_uid_gid();
-	e->kind = HW_EV_WRITE_OPEN;
-	e->verdict = HW_VERDICT_DENY;
-	e->family = 0;
-	e->proto = 0;
-	e->dport = 0;
-	e->reason = HW_REASON_WRITE_OPEN;
+	event_head(e, now, key, tgid, HW_EV_WRITE_OPEN, HW_VERDICT_DENY, HW_REASON_WRITE_OPEN);
+	event_no_peer(e);
 	e->flags = 0;
 	e->rule = app_id;
-	e->via_app = 0;
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	/* No path: the daemon names the file by its identity. Drained on a timer (no wakeup). */
 	event_submit(b, cur, NULL);
 }
