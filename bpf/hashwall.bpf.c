@@ -127,6 +127,9 @@ struct {
 #include "argv_grammar.h"
 #include "exec_env.h"
 #include "lineage.h"
+/* Defined below with the other reports (event_begin/event_submit come after the guards). */
+static __always_inline void hw_report_taint(__u32 tgid, const struct hw_exe_key *key,
+					    __u32 vector);
 #include "tamper.h" /* clears a written process's lineage: after lineage.h */
 #include "rules_via.h" /* [[rule]] via: needs lineage.h and dns.h */
 #include "verdict_cache.h"
@@ -273,6 +276,28 @@ static __always_inline long event_submit(struct hw_event_buf *b, struct task_str
 	else
 		count(HW_CNT_EVENTS);
 	return err;
+}
+
+/*
+ * A trusted process lost its trust to another one writing into it (tamper.h): kind HW_EV_TAINT,
+ * the victim's tgid and trust key, the vector in `rule`; who wrote is the current task (comm,
+ * uid). The daemon closes the sockets the victim's trust opened.
+ */
+static __always_inline void hw_report_taint(__u32 tgid, const struct hw_exe_key *key,
+					    __u32 vector)
+{
+	struct hw_event_buf *b = event_begin();
+	if (!b) {
+		count(HW_CNT_LOST);
+		return;
+	}
+	struct hw_event *e = &b->head;
+	event_head(e, bpf_ktime_get_boot_ns(), key, tgid, HW_EV_TAINT, HW_VERDICT_DENY,
+		   HW_REASON_INJECTED);
+	event_no_peer(e);
+	e->flags = 0;
+	e->rule = vector;
+	event_submit(b, bpf_get_current_task_btf(), NULL);
 }
 
 /* Writes one report to the ring buffer unless the dedup window suppresses it. */

@@ -369,6 +369,7 @@ struct hw_sock_ctl {
 #define HW_CLOSE_MISMATCH 3     /* a re-hash did not match the approved hash */
 #define HW_CLOSE_ENDED 4        /* a once/session approval ended */
 #define HW_CLOSE_NOT_APPROVED 5 /* switch to enforcing: the app is not approved */
+#define HW_CLOSE_TAINTED 6      /* the process that opened it was written into (bpf/tamper.h) */
 
 /* hw_sock_closed.result */
 #define HW_SOCK_RES_CLOSED 1      /* bpf_sock_destroy succeeded */
@@ -412,6 +413,7 @@ _Static_assert(sizeof(struct hw_sock_closed) == 80, "hw_sock_closed layout");
  * sees seq > S and takes the approval back (a writer opened the file while it was being hashed).
  */
 #define HW_EV_WRITE_OPEN 5       /* hw_event.kind: an approved file was opened for writing */
+#define HW_EV_TAINT 6            /* hw_event.kind: a trusted process was written into (tamper.h) */
 #define HW_REASON_WRITE_OPEN 35  /* ... and its approval was revoked in the kernel */
 #define HW_MAX_WRITE_WATCH (2 * HW_MAX_APPS)
 

@@ -315,6 +315,12 @@ int hw_sock_release(struct bpf_sock *sk)
 static __always_inline int hw_sock_doomed(struct hw_sock_val *v, struct hw_sock_ctl *c,
 					  __u32 *reason)
 {
+	/* Opened by a process another one has since written into (pidfd_getfd, ptrace, ...): the
+	 * writer may hold a copy of the socket, or run its own code in the process. */
+	if (bpf_map_lookup_elem(&hw_tainted, &v->tgid)) {
+		*reason = HW_CLOSE_TAINTED;
+		return 1;
+	}
 	struct hw_sock_rkey rk = {};
 	rk.key = v->trust_key;
 	rk.app_id = v->app_id;

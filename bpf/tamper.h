@@ -49,6 +49,11 @@ static __always_inline void hw_taint(__u32 tgid, __u32 vector, __u32 by)
 {
 	struct hw_taint t = {.vector = vector, .by_tgid = by};
 	bpf_map_update_elem(&hw_tainted, &tgid, &t, BPF_ANY);
+	/* A trusted process may hold sockets its trust opened: the report makes the daemon close
+	 * them (sockets.h closes every record whose tgid is in hw_tainted). */
+	struct hw_proc_val *pv = bpf_map_lookup_elem(&hw_procs, &tgid);
+	if (pv)
+		hw_report_taint(tgid, &pv->trust_key, vector);
 	bpf_map_delete_elem(&hw_procs, &tgid);
 	bpf_map_delete_elem(&hw_lineage, &tgid);
 	hw_verdict_epoch_bump(); /* a via verdict cached for it rested on that lineage */

@@ -54,6 +54,7 @@ export const HW = {
   REASON_STALE: 34,
   // revocation at the writable open (bpf/write_revoke.h)
   EV_WRITE_OPEN: 5,
+  EV_TAINT: 6,
   REASON_WRITE_OPEN: 35,
   MAX_WRITE_WATCH: 131072,
   EVF_SCRIPT: 0x1,
@@ -111,6 +112,7 @@ export const HW = {
   CLOSE_MISMATCH: 3,
   CLOSE_ENDED: 4,
   CLOSE_NOT_APPROVED: 5,
+  CLOSE_TAINTED: 6,
   SOCK_RES_CLOSED: 1,
   SOCK_RES_WOULD_CLOSE: 2,
   SOCK_RES_FAILED: 3,

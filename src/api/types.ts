@@ -81,8 +81,9 @@ export interface ConnEvent {
    * reported only); "exec": trust refused at exec or at the interpreter's open of its script
    * (reason "script_mismatch" or "stale"), no destination; "write_open": the kernel revoked an
    * approved file (`exe`) at an open for writing by `tgid`/`comm` (bpf/write_revoke.h), no
-   * destination; `kind_N` for a kind this build does
-   * not know (a newer kernel object).
+   * destination; "taint": a trusted process (`tgid`, trust `exe`) was written into by `comm`
+   * (vector in the reason), read by the daemon to close its sockets, never stored; `kind_N` for a
+   * kind this build does not know (a newer kernel object).
    */
   kind:
     | "connect"
@@ -92,6 +93,7 @@ export interface ConnEvent {
     | "would_close"
     | "exec"
     | "write_open"
+    | "taint"
     | `kind_${number}`;
   verdict: "allow" | "deny";
   reason:

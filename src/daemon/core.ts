@@ -622,6 +622,16 @@ export class DaemonCore implements HashwallApi {
       this.#batcher.push(ev);
       return;
     }
+    if (ev.kind === "taint") {
+      // A trusted process was written into (bpf/tamper.h): its next connect is already refused;
+      // the sockets its trust opened close now, since the writer may hold a copy of them or run
+      // its own code in the process. The denial that follows is the history's evidence.
+      this.log.log("notice", `process ${ev.tgid} lost its trust (${ev.reason} by ${ev.comm})`, {
+        exe: ev.exe,
+      });
+      this.#approvals.revoker.closeTainted();
+      return;
+    }
     if (ev.kind === "exec") {
       // Not a connection: the kernel refused trust to an approved file (bpf/stale.h,
       // bpf/script_open.h). History keeps it; the learning list has nothing to learn from it.

@@ -58,16 +58,37 @@ export class Revoker {
   }
 
   /**
+   * Closes the sockets of processes that were written into (the kernel's taint report, kind
+   * "taint"): the iterators doom every record whose process is in hw_tainted (bpf/sockets.h).
+   */
+  closeTainted(): void {
+    this.closeSockets(
+      [],
+      (r) => {
+        const st = this.#registry.byKeyString(keyString(r.trustKey));
+        return { app: st?.app.name, exe: st?.app.path ?? this.#p.proc.exe(r.tgid) ?? "" };
+      },
+      undefined,
+      true,
+    );
+  }
+
+  /**
    * Runs the closing iterators ([defaults] close_on_revoke): in enforcing mode the sockets are
    * destroyed, in learning mode only reported ("would_close"). One history event per socket.
    * Returns how many sockets the first pass closed (or would close).
    */
-  closeSockets(targets: CloseTarget[], who: SocketOwner, unapprovedReason?: number): number {
+  closeSockets(
+    targets: CloseTarget[],
+    who: SocketOwner,
+    unapprovedReason?: number,
+    tainted = false,
+  ): number {
     if (!this.#p.config.policy().defaults.closeOnRevoke) return 0;
     const dryRun = !this.#p.enforcing();
     let recs: SockClosed[];
     try {
-      recs = this.#p.sockets.close(targets, { dryRun, unapprovedReason });
+      recs = this.#p.sockets.close(targets, { dryRun, unapprovedReason, tainted });
     } catch (e) {
       this.#p.report.warn("sockets", `closing live sockets failed: ${(e as Error).message}`);
       return 0;

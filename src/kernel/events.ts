@@ -27,6 +27,7 @@ const KINDS: Record<number, ConnEvent["kind"]> = {
   [HW.EV_SOCK_CREATE]: "sock_create",
   [HW.EV_EXEC]: "exec",
   [HW.EV_WRITE_OPEN]: "write_open",
+  [HW.EV_TAINT]: "taint",
 };
 const REASONS: Record<number, string> = {
   [HW.REASON_UNKNOWN_APP]: "unknown_app",
@@ -59,6 +60,7 @@ export const CLOSE_REASONS: Record<number, string> = {
   [HW.CLOSE_MISMATCH]: "hash_mismatch",
   [HW.CLOSE_ENDED]: "approval_ended",
   [HW.CLOSE_NOT_APPROVED]: "not_approved",
+  [HW.CLOSE_TAINTED]: "process_injected",
 };
 
 /**

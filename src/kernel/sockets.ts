@@ -45,6 +45,11 @@ export interface CloseOptions {
    * this HW_CLOSE_* reason.
    */
   unapprovedReason?: number;
+  /**
+   * Run even with no target: every run also closes the sockets of processes that were written
+   * into (hw_tainted, bpf/sockets.h); this asks for a run for their sake alone.
+   */
+  tainted?: boolean;
 }
 
 /** An iterator program: its name and fd. */
@@ -89,7 +94,7 @@ export class SocketCloser {
    * done in several runs.
    */
   close(targets: CloseTarget[], opts: CloseOptions): SockClosed[] {
-    if (targets.length === 0 && !opts.unapprovedReason) return [];
+    if (targets.length === 0 && !opts.unapprovedReason && !opts.tainted) return [];
     const out: SockClosed[] = [];
     const max = HW.SOCK_REVOKE_MAX;
     for (let i = 0; i === 0 || i < targets.length; i += max) {

@@ -533,3 +533,57 @@ Deno.test("allow_loopback = true: loopback connections carry no record (anyone m
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The thief: takes fd 3 (the TCP socket) of PID with pidfd_getfd, sends a byte, then another. */
+const THIEF_PY = `import ctypes, os, sys, time
+libc = ctypes.CDLL(None, use_errno=True)
+pfd = os.pidfd_open(int(sys.argv[1]))
+fd = libc.syscall(438, pfd, 3, 0)
+if fd < 0:
+    print("steal:ERR:" + os.strerror(ctypes.get_errno()), flush=True)
+    sys.exit(0)
+def send(what):
+    try:
+        os.write(fd, b"p")
+        print(what + ":ok", flush=True)
+    except OSError as e:
+        print(what + ":ERR:" + e.strerror, flush=True)
+send("first")
+time.sleep(1.5)
+send("second")
+`;
+
+Deno.test("attacker: a trusted process's socket taken with pidfd_getfd is closed with the taint (the thief's later bytes fail)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hw-sock-steal-" });
+  await Deno.chmod(dir, 0o755);
+  const bins = await setup(dir, ["a"]);
+  const thief = `${dir}/thief.py`;
+  await Deno.writeTextFile(thief, THIEF_PY, { mode: 0o644 });
+  await using peers = await echoPeers();
+  await using d = await startTestDaemon({ mode: "enforcing", apps: await appsFor(bins, ["a"]) });
+  const procs: LineProcess[] = [];
+  try {
+    // The approved holder runs as nobody, so a process of the same uid may pidfd_getfd it (no
+    // Yama here): the attacker needs no privilege at all.
+    const a = spawnLines(d.cg, [bins.a, "hold", "127.0.0.1", `${peers.tcpPort}`, "0"], {
+      nobody: true,
+    });
+    procs.push(a);
+    assert.match(await a.next(), /^connected tcp=ok/, "the approved holder connects");
+    const t = spawnLines(d.cg, ["/usr/bin/python3.11", thief, `${a.child.pid}`], { nobody: true });
+    procs.push(t);
+    // The first byte may pass: the taint is seen at the syscall's exit, the close follows at the
+    // daemon's next ring drain. What must not hold is the connection itself.
+    assert.match(await t.next(), /^first:/);
+    assert.match(await t.next(), /^second:ERR:/, "the stolen connection was closed");
+    await failsSoon(a, "the holder's own socket is closed too", TCP_FAILED);
+    const closed = await eventsWhere(
+      d,
+      (e) => e.kind === "close" && e.reason === "process_injected" && e.app === "a",
+    );
+    assert.equal(closed[0].tgid, a.child.pid);
+  } finally {
+    for (const p of procs) await p.kill();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

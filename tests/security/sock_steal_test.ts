@@ -6,12 +6,12 @@
  * the victim's trust away for its NEXT connect, but sockets it already holds are judged once, at
  * connect (and raw/ICMP sockets at creation), and nothing closes them on tampering.
  *
- * KNOWN HOLE, test ignored until it is closed. Without BPF LSM the syscall cannot be refused.
- * pidfd_getfd already taints the victim (bpf/tamper.h, tests/security/tamper_more_test.ts), so
- * its next connect is refused; what is missing: on every taint, the daemon (or an iterator run on
- * a taint event) closing the sockets whose record (bpf/sockets.h, hw_sock_val.tgid) names the
- * tainted process, as it does per identity on revoke. Even then a few bytes may pass before the
- * close; the assertion below is the goal.
+ * KNOWN HOLE (narrowed), test ignored until it is closed: the taint is reported (kind "taint") and
+ * the daemon closes every socket whose record names the tainted process at its next ring drain
+ * (tests/e2e/sockets_test.ts, "attacker: ... pidfd_getfd ..."), so the stolen connection dies
+ * within milliseconds; but bytes the thief sends before that drain still leave. Without BPF LSM
+ * the syscall cannot be refused; refusing those bytes too needs a per-packet egress check of the
+ * socket's record against hw_tainted. The assertion below is that goal.
  */
 import assert from "node:assert/strict";
 import { sockholderCopy } from "../helpers/sockholder.ts";
